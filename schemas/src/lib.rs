@@ -1,0 +1,37 @@
+//! The decision record of govtrail: its Rust type, its canonical bytes and the Arrow schema of a
+//! ledger segment.
+//!
+//! ```text
+//!   NDJSON line ──parse──▶ Decision ──canonical_bytes (RFC 8785)──▶ record bytes (hashed, stored)
+//!                                                                       │
+//!                           DecisionView ◀──parse (verify)──────────────┘ typed columns re-derived
+//! ```
+//!
+//! Architecture invariant: this crate does no I/O and knows nothing of files, hashes or keys.
+//! It alone decides what a record's bytes are; everything above stores or hashes those bytes
+//! verbatim and never re-serialises them.
+//!
+//! ```
+//! let line = br#"{"decision_id":"d1","ts_us":1760058123004000,"decision":"deny","engine":"tractatus"}"#;
+//! let decision = govtrail_schemas::Decision::from_json(line).unwrap();
+//! let bytes = decision.canonical_bytes().unwrap();
+//! assert_eq!(
+//!     std::str::from_utf8(&bytes).unwrap(),
+//!     r#"{"decision":"deny","decision_id":"d1","engine":"tractatus","ts_us":1760058123004000,"v":1}"#
+//! );
+//! ```
+#![warn(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod decision;
+mod error;
+mod segment;
+
+pub use decision::{Decision, DecisionKind, DecisionView, MAX_SAFE_INTEGER, RECORD_VERSION};
+pub use error::{Error, Result};
+pub use segment::{COLUMNS, segment_schema};
