@@ -1,1 +1,59 @@
-//! x
+//! The govtrail ledger: an append-only, hash-chained, Merkle-committed log of decision records in
+//! Parquet segments, with C2SP signed checkpoints and offline verification.
+//!
+//! ```text
+//!  Record ──append_batch──▶ WAL frame + checkpoint frame ──fsync──▶ Commit (acknowledged)
+//!                                   │ (segment full)
+//!                                   ▼
+//!                      seal ──▶ segments/<start>-<end>.parquet + checkpoints/<end>.note
+//!
+//!  verify(dir, trusted keys, anchors) ──▶ Report { verified horizon, failure }
+//! ```
+//!
+//! The byte formats are specified in `docs/LEDGER-FORMAT.md`.
+//!
+//! ```
+//! use govtrail_ledger::{Ledger, NoteSigner, Record, VerifyOptions, verify};
+//! let dir = tempfile::tempdir().unwrap();
+//! let signer = NoteSigner::from_seed("example.org/ledger", [1; 32]);
+//! let vkey = signer.verifier();
+//! let mut ledger = Ledger::create(dir.path(), signer, 1024).unwrap();
+//! let rec = Record::from_json(br#"{"decision_id":"a","ts_us":1,"decision":"allow"}"#, &"doc").unwrap();
+//! ledger.append(&rec).unwrap();
+//! drop(ledger);
+//! let report = verify(dir.path(), &VerifyOptions::new(vec![vkey])).unwrap();
+//! assert!(report.is_ok() && report.verified == 1);
+//! ```
+#![warn(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod checkpoint;
+mod committer;
+mod error;
+pub mod hash;
+mod inspect;
+mod layout;
+pub mod merkle;
+mod note;
+mod segment;
+mod verify;
+mod wal;
+mod writer;
+
+pub use checkpoint::{Checkpoint, SignedCheckpoint};
+pub use committer::Committer;
+pub use error::{Error, Result};
+pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file};
+pub use layout::{CONFIG_FILE, Config, Layout};
+pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
+pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};
+pub use verify::{Failure, FailureClass, Report, VerifyOptions, verify};
+pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};
+
+/// The ledger format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;

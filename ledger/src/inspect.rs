@@ -1,0 +1,119 @@
+//! Read-only views of a ledger for operators: its files and the latest checkpoint. Safe to run
+//! beside the writer.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::error::IoContext as _;
+use crate::layout::{Config, Layout};
+use crate::wal::{Frame, WalReader};
+use crate::{Error, Result};
+
+/// One sealed segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// First index.
+    pub start: u64,
+    /// One past the last index.
+    pub end: u64,
+    /// The file.
+    pub path: PathBuf,
+    /// File size.
+    pub size_bytes: u64,
+}
+
+/// The unsealed write-ahead log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalInfo {
+    /// First index.
+    pub start: u64,
+    /// Records covered by a checkpoint frame.
+    pub committed: u64,
+    /// File size.
+    pub size_bytes: u64,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// What a ledger directory holds.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The configuration.
+    pub config: Config,
+    /// Sealed segments in order.
+    pub segments: Vec<SegmentInfo>,
+    /// WAL files in order.
+    pub wals: Vec<WalInfo>,
+    /// Number of stable checkpoint files.
+    pub checkpoint_files: usize,
+    /// The newest checkpoint (not verified: run `verify` for that).
+    pub latest: Option<SignedCheckpoint>,
+}
+
+impl Inspection {
+    /// Total committed records.
+    pub fn records(&self) -> u64 {
+        let sealed = self.segments.last().map_or(0, |s| s.end);
+        self.wals
+            .iter()
+            .filter(|w| w.start >= sealed)
+            .map(|w| w.start + w.committed)
+            .max()
+            .unwrap_or(sealed)
+    }
+}
+
+/// Lists a ledger's files and reads its newest checkpoint.
+pub fn inspect(dir: &Path) -> Result<Inspection> {
+    let layout = Layout::new(dir);
+    let config = layout.read_config()?;
+    let mut segments = Vec::new();
+    for (start, end, path) in layout.segments()? {
+        let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
+        segments.push(SegmentInfo { start, end, path, size_bytes });
+    }
+    let mut latest = None;
+    let checkpoints = layout.checkpoints()?;
+    if let Some((_, path)) = checkpoints.last() {
+        let bytes = fs::read(path).ctx("read", path)?;
+        latest = SignedCheckpoint::parse(&bytes).ok();
+    }
+    let mut wals = Vec::new();
+    for (start, path) in layout.wals()? {
+        let mut reader = WalReader::open(&path)?;
+        let (mut seen, mut committed) = (0u64, 0u64);
+        while let Ok(frame) = reader.next_frame()? {
+            match frame {
+                Frame::Records { records, .. } => seen += records.len() as u64,
+                Frame::Checkpoint(bytes) => {
+                    committed = seen;
+                    if let Ok(cp) = SignedCheckpoint::parse(&bytes) {
+                        if latest.as_ref().is_none_or(|l| cp.checkpoint.size >= l.checkpoint.size) {
+                            latest = Some(cp);
+                        }
+                    }
+                }
+            }
+        }
+        let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
+        wals.push(WalInfo { start, committed, size_bytes, path });
+    }
+    Ok(Inspection {
+        config,
+        segments,
+        wals,
+        checkpoint_files: checkpoints.len(),
+        latest,
+    })
+}
+
+/// Reads a checkpoint note file (for anchors).
+pub fn read_checkpoint_file(path: &Path) -> Result<SignedCheckpoint> {
+    let bytes = fs::read(path).ctx("read", path)?;
+    SignedCheckpoint::parse(&bytes).map_err(|message| Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: None,
+        message,
+    })
+}

@@ -1,0 +1,199 @@
+//! Where a ledger's files live, and the ledger's configuration file.
+//!
+//! ```text
+//! <dir>/govtrail-ledger.json          configuration (format, origin, segment size, writer's key)
+//! <dir>/LOCK                          held (flock) by the one writer
+//! <dir>/wal/<start:020>.wal           the write-ahead log of unsealed records
+//! <dir>/segments/<start:020>-<end:020>.parquet
+//! <dir>/checkpoints/<size:020>.note   stable signed checkpoints, one per sealed segment end
+//! ```
+//!
+//! Architecture invariant: this crate alone names and lays out ledger files; others list
+//! segments through [`Layout`].
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::IoContext as _;
+use crate::{Error, Result};
+
+/// Name of the configuration file in a ledger directory.
+pub const CONFIG_FILE: &str = "govtrail-ledger.json";
+
+/// A ledger's configuration, written once by `create`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Ledger format version.
+    pub format: u32,
+    /// The log's origin (checkpoint line 1 and key name).
+    pub origin: String,
+    /// Records per sealed segment.
+    pub segment_records: u64,
+    /// The writer's verifier key, for information only: verifiers never trust it.
+    pub writer_vkey: String,
+}
+
+/// Paths of a ledger directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    /// The layout of the ledger at `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn config(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+    pub(crate) fn lock(&self) -> PathBuf {
+        self.dir.join("LOCK")
+    }
+    pub(crate) fn wal_dir(&self) -> PathBuf {
+        self.dir.join("wal")
+    }
+    pub(crate) fn segments_dir(&self) -> PathBuf {
+        self.dir.join("segments")
+    }
+    pub(crate) fn checkpoints_dir(&self) -> PathBuf {
+        self.dir.join("checkpoints")
+    }
+    pub(crate) fn wal(&self, start: u64) -> PathBuf {
+        self.wal_dir().join(format!("{start:020}.wal"))
+    }
+    pub(crate) fn segment(&self, start: u64, end: u64) -> PathBuf {
+        self.segments_dir().join(crate::segment::file_name(start, end))
+    }
+    pub(crate) fn checkpoint(&self, size: u64) -> PathBuf {
+        self.checkpoints_dir().join(format!("{size:020}.note"))
+    }
+
+    /// Reads and checks the configuration.
+    pub fn read_config(&self) -> Result<Config> {
+        let path = self.config();
+        let bytes = fs::read(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::Layout {
+                dir: self.dir.clone(),
+                message: format!("not a govtrail ledger (no {CONFIG_FILE})"),
+            },
+            _ => Error::Io {
+                op: "read",
+                path: path.clone(),
+                source,
+            },
+        })?;
+        let config: Config = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            offset: None,
+            message: e.to_string(),
+        })?;
+        if config.format != crate::FORMAT_VERSION {
+            return Err(Error::Corrupt {
+                path,
+                offset: None,
+                message: format!(
+                    "ledger format version {} is not supported (this build reads version {})",
+                    config.format,
+                    crate::FORMAT_VERSION
+                ),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Segment files, sorted by start: `(start, end, path)`. Temporary files are skipped.
+    pub fn segments(&self) -> Result<Vec<(u64, u64, PathBuf)>> {
+        let mut out = list(&self.segments_dir(), |name| {
+            crate::segment::parse_file_name(name)
+        })?;
+        out.sort_by_key(|(range, _)| *range);
+        Ok(out.into_iter().map(|((s, e), p)| (s, e, p)).collect())
+    }
+
+    /// WAL files, sorted by start.
+    pub(crate) fn wals(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let mut out = list(&self.wal_dir(), |name| parse_numbered(name, ".wal"))?;
+        out.sort_by_key(|(s, _)| *s);
+        Ok(out)
+    }
+
+    /// Stable checkpoint files, sorted by size.
+    pub(crate) fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let mut out = list(&self.checkpoints_dir(), |name| parse_numbered(name, ".note"))?;
+        out.sort_by_key(|(s, _)| *s);
+        Ok(out)
+    }
+}
+
+fn parse_numbered(name: &str, suffix: &str) -> Option<u64> {
+    let stem = name.strip_suffix(suffix)?;
+    (stem.len() == 20).then(|| stem.parse().ok())?
+}
+
+fn list<K>(dir: &Path, parse: impl Fn(&str) -> Option<K>) -> Result<Vec<(K, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e).ctx("list", dir),
+    };
+    for entry in entries {
+        let entry = entry.ctx("list", dir)?;
+        if let Some(key) = entry.file_name().to_str().and_then(&parse) {
+            out.push((key, entry.path()));
+        }
+    }
+    Ok(out)
+}
+
+/// fsyncs a directory, so that a rename or create in it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir).ctx("open", dir)?.sync_all().ctx("fsync", dir)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".tmp-{name}"));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp).ctx("create", &tmp)?;
+        f.write_all(bytes).ctx("write", &tmp)?;
+        f.sync_all().ctx("fsync", &tmp)?;
+        fs::rename(&tmp, path).ctx("rename", path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Removes leftover temporary files of interrupted writes.
+pub(crate) fn remove_temporaries(dir: &Path) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).ctx("list", dir),
+    };
+    for entry in entries {
+        let entry = entry.ctx("list", dir)?;
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            fs::remove_file(entry.path()).ctx("remove", &entry.path())?;
+        }
+    }
+    Ok(())
+}

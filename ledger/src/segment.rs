@@ -1,0 +1,387 @@
+//! Sealed segments: Parquet files holding a contiguous index range of records with their hashes
+//! and typed columns (LEDGER-FORMAT.md §4).
+//!
+//! Invariant: the typed columns are derived from `record` by [`schemas::DecisionView`], by the
+//! same code when writing and when verifying, so the two can never disagree on an honest file.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, FixedSizeBinaryBuilder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
+};
+use arrow_array::cast::AsArray as _;
+use arrow_array::types::{Int64Type, TimestampMicrosecondType, UInt64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use schemas::DecisionView;
+
+use crate::error::IoContext as _;
+use crate::hash::{Hash, RecordHashes, from_hex, hex};
+use crate::merkle::Frontier;
+use crate::{Error, Result};
+
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 65_536;
+/// Rows per Arrow batch when reading.
+pub(crate) const READ_BATCH_ROWS: usize = 8_192;
+
+/// Footer key-value metadata keys.
+pub(crate) mod key {
+    pub(crate) const FORMAT: &str = "govtrail.format";
+    pub(crate) const ORIGIN: &str = "govtrail.origin";
+    pub(crate) const START: &str = "govtrail.start";
+    pub(crate) const END: &str = "govtrail.end";
+    pub(crate) const CHAIN_END: &str = "govtrail.chain_end";
+    pub(crate) const FRONTIER: &str = "govtrail.frontier";
+}
+
+/// What a segment's footer says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentMeta {
+    /// The ledger's origin.
+    pub origin: String,
+    /// First index in the segment.
+    pub start: u64,
+    /// One past the last index.
+    pub end: u64,
+    /// The chain value after the last record (a writer's hint; the verifier recomputes it).
+    pub chain_end: Hash,
+    /// The tree frontier after the last record (a writer's hint; the verifier recomputes it).
+    pub frontier: Frontier,
+}
+
+/// The file name of the segment holding `[start, end)`.
+pub fn file_name(start: u64, end: u64) -> String {
+    format!("{start:020}-{end:020}.parquet")
+}
+
+/// Parses a segment file name into its range.
+pub(crate) fn parse_file_name(name: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(".parquet")?;
+    let (a, b) = stem.split_once('-')?;
+    if a.len() != 20 || b.len() != 20 {
+        return None;
+    }
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// One row to seal.
+pub(crate) struct SealRow<'a> {
+    pub(crate) idx: u64,
+    pub(crate) ts_us: i64,
+    pub(crate) record: &'a [u8],
+    pub(crate) hashes: RecordHashes,
+}
+
+struct Builders {
+    idx: UInt64Builder,
+    ts: TimestampMicrosecondBuilder,
+    decision_id: StringBuilder,
+    decision: StringBuilder,
+    decision_native: StringBuilder,
+    platform: StringBuilder,
+    engine: StringBuilder,
+    service: StringBuilder,
+    session_id: StringBuilder,
+    tool_name: StringBuilder,
+    rule_ids: ListBuilder<StringBuilder>,
+    rule_set: StringBuilder,
+    overhead_us: Int64Builder,
+    outcome: StringBuilder,
+    model: StringBuilder,
+    record: BinaryBuilder,
+    record_hash: FixedSizeBinaryBuilder,
+    chain: FixedSizeBinaryBuilder,
+}
+
+impl Builders {
+    fn new() -> Self {
+        let item = Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Utf8, false));
+        Self {
+            idx: UInt64Builder::new(),
+            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            decision_id: StringBuilder::new(),
+            decision: StringBuilder::new(),
+            decision_native: StringBuilder::new(),
+            platform: StringBuilder::new(),
+            engine: StringBuilder::new(),
+            service: StringBuilder::new(),
+            session_id: StringBuilder::new(),
+            tool_name: StringBuilder::new(),
+            rule_ids: ListBuilder::new(StringBuilder::new()).with_field(item),
+            rule_set: StringBuilder::new(),
+            overhead_us: Int64Builder::new(),
+            outcome: StringBuilder::new(),
+            model: StringBuilder::new(),
+            record: BinaryBuilder::new(),
+            record_hash: FixedSizeBinaryBuilder::new(32),
+            chain: FixedSizeBinaryBuilder::new(32),
+        }
+    }
+
+    fn push(&mut self, row: &SealRow<'_>, view: &DecisionView<'_>) -> Result<(), String> {
+        self.idx.append_value(row.idx);
+        self.ts.append_value(row.ts_us);
+        self.decision_id.append_value(&view.decision_id);
+        self.decision.append_value(view.decision.as_str());
+        self.decision_native.append_option(view.decision_native.as_deref());
+        self.platform.append_option(view.platform.as_deref());
+        self.engine.append_option(view.engine.as_deref());
+        self.service.append_option(view.service.as_deref());
+        self.session_id.append_option(view.session_id.as_deref());
+        self.tool_name.append_option(view.tool_name.as_deref());
+        for id in &view.rule_ids {
+            self.rule_ids.values().append_value(id);
+        }
+        self.rule_ids.append(true);
+        self.rule_set.append_option(view.rule_set.as_deref());
+        self.overhead_us.append_option(view.overhead_us);
+        self.outcome.append_option(view.outcome.as_deref());
+        self.model.append_option(view.model.as_deref());
+        self.record.append_value(row.record);
+        self.record_hash
+            .append_value(row.hashes.record_hash)
+            .map_err(|e| e.to_string())?;
+        self.chain.append_value(row.hashes.chain).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(self.idx.finish()),
+            Arc::new(self.ts.finish()),
+            Arc::new(self.decision_id.finish()),
+            Arc::new(self.decision.finish()),
+            Arc::new(self.decision_native.finish()),
+            Arc::new(self.platform.finish()),
+            Arc::new(self.engine.finish()),
+            Arc::new(self.service.finish()),
+            Arc::new(self.session_id.finish()),
+            Arc::new(self.tool_name.finish()),
+            Arc::new(self.rule_ids.finish()),
+            Arc::new(self.rule_set.finish()),
+            Arc::new(self.overhead_us.finish()),
+            Arc::new(self.outcome.finish()),
+            Arc::new(self.model.finish()),
+            Arc::new(self.record.finish()),
+            Arc::new(self.record_hash.finish()),
+            Arc::new(self.chain.finish()),
+        ]
+    }
+}
+
+fn frontier_text(frontier: &Frontier) -> String {
+    let peaks: Vec<String> = frontier.peaks().iter().map(hex).collect();
+    format!("{}:{}", frontier.size(), peaks.join(","))
+}
+
+fn parse_frontier(text: &str) -> Option<Frontier> {
+    let (size, peaks) = text.split_once(':')?;
+    let peaks = if peaks.is_empty() {
+        Vec::new()
+    } else {
+        peaks.split(',').map(from_hex).collect::<Option<Vec<_>>>()?
+    };
+    Frontier::from_parts(size.parse().ok()?, peaks)
+}
+
+/// Streams rows into a new Parquet segment at `path` (fsynced before returning).
+pub(crate) struct SegmentWriter {
+    path: std::path::PathBuf,
+    writer: ArrowWriter<File>,
+    builders: Builders,
+    pending: usize,
+}
+
+impl SegmentWriter {
+    pub(crate) fn create(path: &Path, meta: &SegmentMeta) -> Result<Self> {
+        let file = File::create(path).ctx("create", path)?;
+        let kv = vec![
+            KeyValue::new(key::FORMAT.into(), crate::FORMAT_VERSION.to_string()),
+            KeyValue::new(key::ORIGIN.into(), meta.origin.clone()),
+            KeyValue::new(key::START.into(), meta.start.to_string()),
+            KeyValue::new(key::END.into(), meta.end.to_string()),
+            KeyValue::new(key::CHAIN_END.into(), hex(&meta.chain_end)),
+            KeyValue::new(key::FRONTIER.into(), frontier_text(&meta.frontier)),
+        ];
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_key_value_metadata(Some(kv));
+        for col in ["record", "record_hash", "chain"] {
+            props = props
+                .set_column_dictionary_enabled(ColumnPath::from(col), false)
+                .set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
+        }
+        let writer = ArrowWriter::try_new(file, schemas::segment_schema(), Some(props.build()))
+            .map_err(|e| parquet_err(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer,
+            builders: Builders::new(),
+            pending: 0,
+        })
+    }
+
+    pub(crate) fn push(&mut self, row: &SealRow<'_>) -> Result<()> {
+        let view = DecisionView::parse(row.record).map_err(|e| Error::Corrupt {
+            path: self.path.clone(),
+            offset: None,
+            message: format!("record {} is not a decision: {e}", row.idx),
+        })?;
+        self.builders.push(row, &view).map_err(|message| Error::Parquet {
+            path: self.path.clone(),
+            message,
+        })?;
+        self.pending += 1;
+        if self.pending == READ_BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending == 0 {
+            return Ok(());
+        }
+        let batch = RecordBatch::try_new(schemas::segment_schema(), self.builders.finish())
+            .map_err(|e| parquet_err(&self.path, e))?;
+        self.writer.write(&batch).map_err(|e| parquet_err(&self.path, e))?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Finishes the file and fsyncs it.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        let file = self.writer.into_inner().map_err(|e| parquet_err(&self.path, e))?;
+        file.sync_all().ctx("fsync", &self.path)
+    }
+}
+
+fn parquet_err(path: &Path, err: impl std::fmt::Display) -> Error {
+    Error::Parquet {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    }
+}
+
+/// Opens a segment: checks its schema and footer metadata and returns a batch reader.
+pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader)> {
+    let corrupt = |message: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: None,
+        message,
+    };
+    let file = File::open(path).ctx("open", path)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| corrupt(format!("not a readable Parquet file: {e}")))?;
+    let want = schemas::segment_schema();
+    let got = builder.schema();
+    let same = got.fields().len() == want.fields().len()
+        && got.fields().iter().zip(want.fields()).all(|(g, w)| {
+            g.name() == w.name() && g.data_type() == w.data_type() && g.is_nullable() == w.is_nullable()
+        });
+    if !same {
+        return Err(corrupt("columns differ from the segment schema of format version 1".into()));
+    }
+    let kv = builder.metadata().file_metadata().key_value_metadata();
+    let get = |k: &str| -> Result<String> {
+        kv.and_then(|kv| kv.iter().find(|e| e.key == k))
+            .and_then(|e| e.value.clone())
+            .ok_or_else(|| corrupt(format!("footer metadata has no {k}")))
+    };
+    let format = get(key::FORMAT)?;
+    if format != crate::FORMAT_VERSION.to_string() {
+        return Err(corrupt(format!(
+            "format version {format} is not supported (this build reads version {})",
+            crate::FORMAT_VERSION
+        )));
+    }
+    let num = |k: &str| -> Result<u64> {
+        get(k)?.parse().map_err(|_| corrupt(format!("footer {k} is not a number")))
+    };
+    let meta = SegmentMeta {
+        origin: get(key::ORIGIN)?,
+        start: num(key::START)?,
+        end: num(key::END)?,
+        chain_end: from_hex(&get(key::CHAIN_END)?)
+            .ok_or_else(|| corrupt(format!("footer {} is not a hash", key::CHAIN_END)))?,
+        frontier: parse_frontier(&get(key::FRONTIER)?)
+            .ok_or_else(|| corrupt(format!("footer {} is malformed", key::FRONTIER)))?,
+    };
+    let reader = builder
+        .with_batch_size(READ_BATCH_ROWS)
+        .build()
+        .map_err(|e| corrupt(e.to_string()))?;
+    Ok((meta, reader))
+}
+
+/// The columns of a batch of a schema-checked segment, typed.
+pub(crate) struct SegmentColumns<'a> {
+    pub(crate) idx: &'a arrow_array::PrimitiveArray<UInt64Type>,
+    pub(crate) ts: &'a arrow_array::PrimitiveArray<TimestampMicrosecondType>,
+    pub(crate) record: &'a arrow_array::BinaryArray,
+    pub(crate) record_hash: &'a arrow_array::FixedSizeBinaryArray,
+    pub(crate) chain: &'a arrow_array::FixedSizeBinaryArray,
+    batch: &'a RecordBatch,
+}
+
+impl<'a> SegmentColumns<'a> {
+    /// Views a batch read by [`open`] (whose schema was checked there).
+    pub(crate) fn new(batch: &'a RecordBatch) -> Self {
+        Self {
+            idx: batch.column(0).as_primitive::<UInt64Type>(),
+            ts: batch.column(1).as_primitive::<TimestampMicrosecondType>(),
+            record: batch.column(15).as_binary::<i32>(),
+            record_hash: batch.column(16).as_fixed_size_binary(),
+            chain: batch.column(17).as_fixed_size_binary(),
+            batch,
+        }
+    }
+
+    /// The name of the first typed column of `row` that differs from what `record` says, or
+    /// `None` when all agree.
+    pub(crate) fn typed_mismatch(&self, row: usize, view: &DecisionView<'_>) -> Option<&'static str> {
+        let b = self.batch;
+        let s = |col: usize| -> Option<&str> {
+            let a = b.column(col).as_string::<i32>();
+            (!a.is_null(row)).then(|| a.value(row))
+        };
+        let checks: [(&'static str, bool); 14] = [
+            ("ts", self.ts.value(row) == view.ts_us && !self.ts.is_null(row)),
+            ("decision_id", s(2) == Some(&view.decision_id)),
+            ("decision", s(3) == Some(view.decision.as_str())),
+            ("decision_native", s(4) == view.decision_native.as_deref()),
+            ("platform", s(5) == view.platform.as_deref()),
+            ("engine", s(6) == view.engine.as_deref()),
+            ("service", s(7) == view.service.as_deref()),
+            ("session_id", s(8) == view.session_id.as_deref()),
+            ("tool_name", s(9) == view.tool_name.as_deref()),
+            ("rule_ids", {
+                let list = b.column(10).as_list::<i32>();
+                let items = list.value(row);
+                let items = items.as_string::<i32>();
+                !list.is_null(row)
+                    && items.len() == view.rule_ids.len()
+                    && items.iter().zip(&view.rule_ids).all(|(a, w)| a == Some(w))
+            }),
+            ("rule_set", s(11) == view.rule_set.as_deref()),
+            ("overhead_us", {
+                let a = b.column(12).as_primitive::<Int64Type>();
+                (!a.is_null(row)).then(|| a.value(row)) == view.overhead_us
+            }),
+            ("outcome", s(13) == view.outcome.as_deref()),
+            ("model", s(14) == view.model.as_deref()),
+        ];
+        checks.into_iter().find(|(_, ok)| !ok).map(|(name, _)| name)
+    }
+}

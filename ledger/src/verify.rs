@@ -1,0 +1,513 @@
+//! Offline verification: recompute everything from stored bytes and trusted keys, and report the
+//! verified horizon or the first failure (LEDGER-FORMAT.md §7 gives the exact order of checks,
+//! which the independent verifier follows too).
+//!
+//! Invariants: no key is read from the ledger directory; a failure is data in the [`Report`],
+//! and [`crate::Error`] means only that verification could not run.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use schemas::DecisionView;
+
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::error::IoContext as _;
+use crate::hash::{CHAIN_GENESIS, Hash, chain, entry, leaf_hash, record_hash};
+use crate::layout::Layout;
+use crate::merkle::Frontier;
+use crate::note::{NoteFailure, NoteVerifier};
+use crate::segment::SegmentColumns;
+use crate::wal::{Frame, Tail, WalReader};
+use crate::{Error, Result};
+
+/// What the caller trusts.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Keys whose checkpoint signatures count. Only keys named like the ledger's origin apply.
+    pub trusted: Vec<NoteVerifier>,
+    /// Checkpoints the auditor saved earlier; the ledger must extend each of them.
+    pub anchors: Vec<(String, Vec<u8>)>,
+}
+
+impl VerifyOptions {
+    /// Options trusting `keys`, with no anchors.
+    pub fn new(trusted: Vec<NoteVerifier>) -> Self {
+        Self {
+            trusted,
+            anchors: Vec::new(),
+        }
+    }
+}
+
+/// Classes of verification failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureClass {
+    /// A record's bytes do not match its stored hash or chain value.
+    RecordAltered,
+    /// A typed column differs from what the record says.
+    ColumnAltered,
+    /// Indices are missing, repeated or out of order, or a range does not line up.
+    Sequence,
+    /// The tree root at a trusted checkpoint differs from the recomputed one.
+    RootMismatch,
+    /// A trusted key's signature does not verify.
+    BadSignature,
+    /// A file or checkpoint names another origin.
+    OriginMismatch,
+    /// A file cannot be read as a segment, WAL or checkpoint.
+    Corrupt,
+    /// Records exist, but no checkpoint signed by a trusted key covers any of them.
+    Untrusted,
+    /// Fewer records than a trusted checkpoint or anchor vouches for.
+    Truncated,
+    /// Two trusted checkpoints (or an anchor) disagree on the tree at one size.
+    Forked,
+    /// Records after the newest trusted checkpoint.
+    UnverifiedTail,
+}
+
+impl FailureClass {
+    /// The kebab-case name used in JSON reports and the format spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RecordAltered => "record-altered",
+            Self::ColumnAltered => "column-altered",
+            Self::Sequence => "sequence",
+            Self::RootMismatch => "root-mismatch",
+            Self::BadSignature => "bad-signature",
+            Self::OriginMismatch => "origin-mismatch",
+            Self::Corrupt => "corrupt",
+            Self::Untrusted => "untrusted",
+            Self::Truncated => "truncated",
+            Self::Forked => "forked",
+            Self::UnverifiedTail => "unverified-tail",
+        }
+    }
+
+    /// The verdict group: `tampered`, `truncated-or-forked` or `unverified-tail`.
+    pub fn verdict(self) -> &'static str {
+        match self {
+            Self::Truncated | Self::Forked => "truncated-or-forked",
+            Self::UnverifiedTail => "unverified-tail",
+            _ => "tampered",
+        }
+    }
+}
+
+/// The first thing that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What kind of failure.
+    pub class: FailureClass,
+    /// The first record index known to be bad, when one is.
+    pub index: Option<u64>,
+    /// The file concerned, when one is.
+    pub path: Option<PathBuf>,
+    /// A sentence saying what differs.
+    pub detail: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The ledger's origin.
+    pub origin: String,
+    /// Records read (the contiguous prefix that could be read).
+    pub records: u64,
+    /// Records `[0, verified)` are complete and unaltered as of `checkpoint`.
+    pub verified: u64,
+    /// The newest trusted checkpoint whose root was reproduced.
+    pub checkpoint: Option<Checkpoint>,
+    /// Trusted checkpoints whose roots were compared.
+    pub checkpoints_checked: usize,
+    /// Anchors the ledger was shown to extend.
+    pub anchors_checked: usize,
+    /// Segment files read.
+    pub segments: usize,
+    /// The first failure, if any.
+    pub failure: Option<Failure>,
+}
+
+impl Report {
+    /// True when everything read verified up to a trusted checkpoint with nothing after it.
+    pub fn is_ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+#[derive(Debug)]
+struct Expected {
+    root: Hash,
+    /// Where the checkpoint came from (a file, a WAL, an anchor).
+    source: String,
+    anchor: bool,
+}
+
+struct Run {
+    origin: String,
+    trusted: Vec<NoteVerifier>,
+    expected: BTreeMap<u64, Expected>,
+    untrusted_seen: Vec<String>,
+    frontier: Frontier,
+    chain: Hash,
+    verified: u64,
+    checkpoint: Option<Checkpoint>,
+    checkpoints_checked: usize,
+    anchors_checked: usize,
+}
+
+type Step<T = ()> = std::result::Result<T, Failure>;
+
+fn fail(class: FailureClass, index: Option<u64>, path: Option<&Path>, detail: String) -> Failure {
+    Failure {
+        class,
+        index,
+        path: path.map(Path::to_path_buf),
+        detail,
+    }
+}
+
+impl Run {
+    /// Adds a checkpoint note to the expected roots, after checking it against trusted keys.
+    fn add_checkpoint(&mut self, bytes: &[u8], source: &str, path: Option<&Path>, anchor: bool) -> Step {
+        let cp = SignedCheckpoint::parse(bytes).map_err(|e| {
+            fail(FailureClass::Corrupt, None, path, format!("{source}: {e}"))
+        })?;
+        match cp.note.verify(&self.trusted) {
+            Ok(_) => {}
+            Err(NoteFailure::Untrusted(found)) => {
+                if anchor {
+                    return Err(fail(FailureClass::Untrusted, None, path, format!(
+                        "anchor {source} is not signed by a trusted key"
+                    )));
+                }
+                let names: Vec<String> = found.iter().map(|(n, id)| format!("{n}+{id:08x}")).collect();
+                self.untrusted_seen.push(format!("{source} (signed by {})", if names.is_empty() { "nobody".into() } else { names.join(", ") }));
+                return Ok(());
+            }
+            Err(e @ NoteFailure::BadSignature(_)) => {
+                return Err(fail(FailureClass::BadSignature, None, path, format!("{source}: {e}")));
+            }
+        }
+        let c = cp.checkpoint;
+        if c.origin != self.origin {
+            return Err(fail(FailureClass::OriginMismatch, None, path, format!(
+                "{source} is for origin {:?}, the ledger is {:?}", c.origin, self.origin
+            )));
+        }
+        match self.expected.get_mut(&c.size) {
+            Some(prev) if prev.root != c.root => {
+                return Err(fail(FailureClass::Forked, None, path, format!(
+                    "two trusted checkpoints of size {} with different roots: {} and {source}",
+                    c.size, prev.source
+                )));
+            }
+            Some(prev) => prev.anchor |= anchor,
+            None => {
+                self.expected.insert(c.size, Expected { root: c.root, source: source.to_owned(), anchor });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds one record at the next index and compares roots at any checkpoint of the new size.
+    fn push(&mut self, leaf: Hash, path: Option<&Path>) -> Step {
+        self.frontier.push(leaf);
+        let size = self.frontier.size();
+        if let Some(exp) = self.expected.get(&size) {
+            if self.frontier.root() != exp.root {
+                let class = if exp.anchor { FailureClass::Forked } else { FailureClass::RootMismatch };
+                return Err(fail(class, Some(self.verified), path, format!(
+                    "the recomputed root at size {size} differs from {}; the difference lies in [{}, {size})",
+                    exp.source, self.verified
+                )));
+            }
+            self.verified = size;
+            self.checkpoint = Some(Checkpoint { origin: self.origin.clone(), size, root: exp.root });
+            self.checkpoints_checked += 1;
+            self.anchors_checked += usize::from(exp.anchor);
+        }
+        Ok(())
+    }
+}
+
+/// Verifies the ledger at `dir` against the trusted keys and anchors in `opts`.
+pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+    let layout = Layout::new(dir);
+    let config = layout.read_config()?;
+    if opts.trusted.is_empty() {
+        return Err(Error::Key {
+            what: "verification".into(),
+            message: "no trusted key given".into(),
+        });
+    }
+    let mut run = Run {
+        origin: config.origin.clone(),
+        trusted: opts.trusted.iter().filter(|k| k.name() == config.origin).cloned().collect(),
+        expected: BTreeMap::new(),
+        untrusted_seen: Vec::new(),
+        frontier: Frontier::new(),
+        chain: CHAIN_GENESIS,
+        verified: 0,
+        checkpoint: None,
+        checkpoints_checked: 0,
+        anchors_checked: 0,
+    };
+    let segments = layout.segments()?;
+    let mut report = Report {
+        origin: config.origin.clone(),
+        records: 0,
+        verified: 0,
+        checkpoint: None,
+        checkpoints_checked: 0,
+        anchors_checked: 0,
+        segments: segments.len(),
+        failure: None,
+    };
+    let failure = verify_inner(&layout, opts, &mut run, &segments)?.err();
+    report.records = run.frontier.size();
+    report.verified = run.verified;
+    report.checkpoint = run.checkpoint;
+    report.checkpoints_checked = run.checkpoints_checked;
+    report.anchors_checked = run.anchors_checked;
+    report.failure = failure;
+    Ok(report)
+}
+
+fn verify_inner(
+    layout: &Layout,
+    opts: &VerifyOptions,
+    run: &mut Run,
+    segments: &[(u64, u64, PathBuf)],
+) -> Result<Step> {
+    // 1. Checkpoints: anchors, stable checkpoint files, then WAL checkpoint frames.
+    for (name, bytes) in &opts.anchors {
+        if let Err(f) = run.add_checkpoint(bytes, &format!("anchor {name}"), None, true) {
+            return Ok(Err(f));
+        }
+    }
+    for (_, path) in layout.checkpoints()? {
+        let bytes = fs::read(&path).ctx("read", &path)?;
+        let source = format!("checkpoint file {}", path.display());
+        if let Err(f) = run.add_checkpoint(&bytes, &source, Some(&path), false) {
+            return Ok(Err(f));
+        }
+    }
+    let wals = layout.wals()?;
+    for (_, path) in &wals {
+        let mut reader = match WalReader::open(path) {
+            Ok(r) => r,
+            Err(Error::Corrupt { message, .. }) => {
+                return Ok(Err(fail(FailureClass::Corrupt, None, Some(path), message)));
+            }
+            Err(e) => return Err(e),
+        };
+        loop {
+            let at = reader.offset;
+            match reader.next_frame() {
+                Ok(Ok(Frame::Checkpoint(bytes))) => {
+                    let source = format!("checkpoint in {} at byte {at}", path.display());
+                    if let Err(f) = run.add_checkpoint(&bytes, &source, Some(path), false) {
+                        return Ok(Err(f));
+                    }
+                }
+                Ok(Ok(Frame::Records { .. })) => {}
+                Ok(Err(_)) => break,
+                Err(Error::Corrupt { message, offset, .. }) => {
+                    let detail = format!("{message} (byte {})", offset.unwrap_or(at));
+                    return Ok(Err(fail(FailureClass::Corrupt, None, Some(path), detail)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // 2. Records: segments in order, then the WAL.
+    for (start, end, path) in segments {
+        if let Err(f) = verify_segment(run, *start, *end, path)? {
+            return Ok(Err(f));
+        }
+    }
+    for (start, path) in &wals {
+        if let Err(f) = verify_wal(run, *start, path)? {
+            return Ok(Err(f));
+        }
+    }
+
+    // 3. What the data cannot show by itself.
+    let size = run.frontier.size();
+    if let Some((&cp_size, exp)) = run.expected.range(size + 1..).next() {
+        return Ok(Err(fail(FailureClass::Truncated, Some(size), None, format!(
+            "{} vouches for {cp_size} records, only {size} are present", exp.source
+        ))));
+    }
+    if size > run.verified {
+        if run.checkpoints_checked == 0 {
+            let seen = if run.untrusted_seen.is_empty() {
+                "no checkpoint was found".to_owned()
+            } else {
+                format!("checkpoints found are not signed by a trusted key: {}", run.untrusted_seen.join("; "))
+            };
+            return Ok(Err(fail(FailureClass::Untrusted, Some(0), None, format!(
+                "{size} records, none covered by a checkpoint signed by a trusted key; {seen}"
+            ))));
+        }
+        return Ok(Err(fail(FailureClass::UnverifiedTail, Some(run.verified), None, format!(
+            "records [{}, {size}) follow the newest trusted checkpoint", run.verified
+        ))));
+    }
+    Ok(Ok(()))
+}
+
+/// Checks one record at `idx`; returns its leaf hash.
+fn check_record(
+    run: &mut Run,
+    idx: u64,
+    ts_us: i64,
+    record: &[u8],
+    stored: Option<(&[u8], &[u8])>,
+    path: &Path,
+) -> Step<Hash> {
+    let rh = record_hash(record);
+    if let Some((stored_rh, _)) = stored {
+        if stored_rh != rh {
+            return Err(fail(FailureClass::RecordAltered, Some(idx), Some(path), format!(
+                "record {idx}: its bytes do not hash to the stored record_hash"
+            )));
+        }
+    }
+    let ch = chain(&run.chain, idx, &rh);
+    if let Some((_, stored_chain)) = stored {
+        if stored_chain != ch {
+            return Err(fail(FailureClass::RecordAltered, Some(idx), Some(path), format!(
+                "record {idx}: the stored chain value differs from the recomputed chain"
+            )));
+        }
+    }
+    run.chain = ch;
+    Ok(leaf_hash(&entry(idx, ts_us, &rh, &ch)))
+}
+
+fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<Step> {
+    let expect = run.frontier.size();
+    if start != expect {
+        return Ok(Err(fail(FailureClass::Sequence, Some(expect), Some(path), format!(
+            "segment starts at {start}, expected {expect} (a segment is missing or overlaps)"
+        ))));
+    }
+    let (meta, reader) = match crate::segment::open(path) {
+        Ok(x) => x,
+        Err(Error::Corrupt { message, .. }) => {
+            return Ok(Err(fail(FailureClass::Corrupt, Some(start), Some(path), message)));
+        }
+        Err(e) => return Err(e),
+    };
+    if meta.origin != run.origin {
+        return Ok(Err(fail(FailureClass::OriginMismatch, Some(start), Some(path), format!(
+            "segment footer names origin {:?}, the ledger is {:?}", meta.origin, run.origin
+        ))));
+    }
+    if meta.start != start || meta.end != end {
+        return Ok(Err(fail(FailureClass::Sequence, Some(start), Some(path), format!(
+            "footer range [{}, {}) differs from the file name's [{start}, {end})", meta.start, meta.end
+        ))));
+    }
+    for batch in reader {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                let idx = run.frontier.size();
+                return Ok(Err(fail(FailureClass::Corrupt, Some(idx), Some(path), format!(
+                    "cannot decode rows from {idx} on: {e}"
+                ))));
+            }
+        };
+        let cols = SegmentColumns::new(&batch);
+        for row in 0..batch.num_rows() {
+            let idx = run.frontier.size();
+            let stored_idx = cols.idx.value(row);
+            if stored_idx != idx || idx >= end {
+                return Ok(Err(fail(FailureClass::Sequence, Some(idx), Some(path), format!(
+                    "row holds index {stored_idx} where index {idx} belongs (range ends at {end})"
+                ))));
+            }
+            let record = cols.record.value(row);
+            let ts_us = cols.ts.value(row);
+            let stored = (cols.record_hash.value(row), cols.chain.value(row));
+            let leaf = match check_record(run, idx, ts_us, record, Some(stored), path) {
+                Ok(l) => l,
+                Err(f) => return Ok(Err(f)),
+            };
+            let mismatch = match DecisionView::parse(record) {
+                Ok(view) => cols.typed_mismatch(row, &view),
+                Err(_) => Some("record"),
+            };
+            if let Some(column) = mismatch {
+                return Ok(Err(fail(FailureClass::ColumnAltered, Some(idx), Some(path), format!(
+                    "record {idx}: column {column} differs from what the record says"
+                ))));
+            }
+            if let Err(f) = run.push(leaf, Some(path)) {
+                return Ok(Err(f));
+            }
+        }
+    }
+    let got = run.frontier.size();
+    if got != end {
+        return Ok(Err(fail(FailureClass::Sequence, Some(got), Some(path), format!(
+            "segment [{start}, {end}) holds only records up to {got}"
+        ))));
+    }
+    Ok(Ok(()))
+}
+
+fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
+    let expect = run.frontier.size();
+    if start < expect {
+        // A WAL whose records are all sealed already (left by an interrupted seal) is skipped;
+        // its checkpoints were read above.
+        return Ok(Ok(()));
+    }
+    if start > expect {
+        return Ok(Err(fail(FailureClass::Sequence, Some(expect), Some(path), format!(
+            "WAL starts at {start}, but records end at {expect} (a segment is missing)"
+        ))));
+    }
+    let mut reader = WalReader::open(path)?;
+    // Records count once a checkpoint frame follows them (a commit); later ones are in flight.
+    let mut pending: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut next = start;
+    loop {
+        match reader.next_frame()? {
+            Ok(Frame::Records { first, records }) => {
+                if first != next {
+                    return Ok(Err(fail(FailureClass::Sequence, Some(next), Some(path), format!(
+                        "WAL records frame starts at {first}, expected {next}"
+                    ))));
+                }
+                next += records.len() as u64;
+                pending.extend(records.into_iter().map(|r| (r.ts_us, r.bytes)));
+            }
+            Ok(Frame::Checkpoint(_)) => {
+                for (ts_us, bytes) in pending.drain(..) {
+                    let idx = run.frontier.size();
+                    let leaf = match check_record(run, idx, ts_us, &bytes, None, path) {
+                        Ok(l) => l,
+                        Err(f) => return Ok(Err(f)),
+                    };
+                    if DecisionView::parse(&bytes).is_err() {
+                        return Ok(Err(fail(FailureClass::Corrupt, Some(idx), Some(path), format!(
+                            "record {idx} is not a decision record"
+                        ))));
+                    }
+                    if let Err(f) = run.push(leaf, Some(path)) {
+                        return Ok(Err(f));
+                    }
+                }
+            }
+            Err(Tail::Clean | Tail::Torn { .. }) => break,
+        }
+    }
+    Ok(Ok(()))
+}

@@ -1,0 +1,607 @@
+//! The writer: append with a write-ahead log and fsync, sign a checkpoint per commit, seal full
+//! WALs into Parquet segments, and recover after a crash.
+//!
+//! Invariants:
+//! - A commit is one `write` of a records frame plus its checkpoint frame, then `fdatasync`;
+//!   [`Ledger::append_batch`] returns only after that, so an acknowledged record is durable.
+//! - Recovery cuts the WAL back to the end of its last valid checkpoint frame: a record whose
+//!   commit did not finish never appears, whole or in part.
+//! - One writer per ledger, enforced by an exclusive lock on `LOCK`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::Path;
+
+use schemas::Decision;
+
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::error::IoContext as _;
+use crate::hash::{CHAIN_GENESIS, Hash, hash_record};
+use crate::layout::{Config, Layout, remove_temporaries, sync_dir, write_atomic};
+use crate::merkle::Frontier;
+use crate::note::NoteSigner;
+use crate::segment::{SealRow, SegmentMeta, SegmentWriter};
+use crate::wal::{self, Frame, Tail, WalReader};
+use crate::{Error, Result};
+
+/// Largest canonical record the ledger accepts.
+pub const MAX_RECORD_BYTES: usize = 8 << 20;
+
+/// Default number of records per sealed segment.
+pub const DEFAULT_SEGMENT_RECORDS: u64 = 1 << 20;
+
+/// A decision ready to append: its canonical bytes and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    ts_us: i64,
+    bytes: Vec<u8>,
+}
+
+impl Record {
+    /// Canonicalises a decision. `position` names it in errors (e.g. "input.ndjson:12").
+    pub fn from_decision(decision: &Decision, position: &dyn std::fmt::Display) -> Result<Self> {
+        decision.validate().map_err(|source| Error::Record {
+            position: position.to_string(),
+            source,
+        })?;
+        let bytes = decision.canonical_bytes().map_err(|source| Error::Record {
+            position: position.to_string(),
+            source,
+        })?;
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(Error::TooLarge {
+                position: position.to_string(),
+                size_bytes: bytes.len(),
+                limit_bytes: MAX_RECORD_BYTES,
+            });
+        }
+        Ok(Self {
+            ts_us: decision.ts_us,
+            bytes,
+        })
+    }
+
+    /// Parses and canonicalises one JSON decision.
+    pub fn from_json(json: &[u8], position: &dyn std::fmt::Display) -> Result<Self> {
+        if json.len() > 4 * MAX_RECORD_BYTES {
+            return Err(Error::TooLarge {
+                position: position.to_string(),
+                size_bytes: json.len(),
+                limit_bytes: MAX_RECORD_BYTES,
+            });
+        }
+        let decision = Decision::from_json(json).map_err(|source| Error::Record {
+            position: position.to_string(),
+            source,
+        })?;
+        Self::from_decision(&decision, position)
+    }
+
+    /// The canonical bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The decision time.
+    pub fn ts_us(&self) -> i64 {
+        self.ts_us
+    }
+}
+
+/// The result of a durable commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// Index of the first record of the commit.
+    pub first: u64,
+    /// Tree size after the commit (one past its last index).
+    pub size: u64,
+    /// The checkpoint signed for `size`.
+    pub checkpoint: SignedCheckpoint,
+}
+
+/// What recovery did when the ledger was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes cut from the end of the WAL (an interrupted, unacknowledged commit).
+    pub cut_bytes: u64,
+    /// Why the tail was cut.
+    pub cut_reason: Option<String>,
+    /// Sealed WAL files removed (their segment was already complete).
+    pub removed_wals: usize,
+    /// Whether a full WAL was sealed into a segment on open.
+    pub sealed: bool,
+}
+
+/// An open ledger with its writer lock held.
+#[derive(Debug)]
+pub struct Ledger {
+    layout: Layout,
+    config: Config,
+    signer: NoteSigner,
+    _lock: File,
+    wal: File,
+    wal_path: std::path::PathBuf,
+    wal_start: u64,
+    wal_len: u64,
+    /// Per unsealed record: record hash and chain, kept for sealing.
+    wal_hashes: Vec<(Hash, Hash)>,
+    chain: Hash,
+    frontier: Frontier,
+    last_checkpoint: Option<SignedCheckpoint>,
+    poisoned: bool,
+    buf: Vec<u8>,
+}
+
+fn lock(layout: &Layout) -> Result<File> {
+    let path = layout.lock();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .ctx("open", &path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            dir: layout.dir().to_path_buf(),
+            lock: path,
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(e).ctx("lock", &path),
+    }
+}
+
+fn create_wal(layout: &Layout, start: u64) -> Result<(File, std::path::PathBuf)> {
+    let path = layout.wal(start);
+    write_atomic(&path, &wal::header(start))?;
+    let file = OpenOptions::new().append(true).open(&path).ctx("open", &path)?;
+    Ok((file, path))
+}
+
+impl Ledger {
+    /// Creates a new, empty ledger at `dir` (which must not exist or be empty) whose checkpoints
+    /// `signer` signs; the origin is the signer's key name.
+    pub fn create(dir: &Path, signer: NoteSigner, segment_records: u64) -> Result<Self> {
+        let layout = Layout::new(dir);
+        if segment_records == 0 {
+            return Err(Error::Layout {
+                dir: dir.to_path_buf(),
+                message: "segment size must be at least one record".into(),
+            });
+        }
+        match fs::read_dir(dir) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(Error::Layout {
+                        dir: dir.to_path_buf(),
+                        message: "directory is not empty; a ledger is created in a new or empty directory".into(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir).ctx("create", dir)?;
+            }
+            Err(e) => return Err(e).ctx("list", dir),
+        }
+        for sub in [layout.wal_dir(), layout.segments_dir(), layout.checkpoints_dir()] {
+            fs::create_dir(&sub).ctx("create", &sub)?;
+        }
+        let config = Config {
+            format: crate::FORMAT_VERSION,
+            origin: signer.name().to_owned(),
+            segment_records,
+            writer_vkey: signer.verifier().to_string(),
+        };
+        let json = serde_json::to_vec_pretty(&config).map_err(|e| Error::Layout {
+            dir: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        write_atomic(&layout.config(), &json)?;
+        sync_dir(dir)?;
+        let lock = lock(&layout)?;
+        let (wal, wal_path) = create_wal(&layout, 0)?;
+        Ok(Self {
+            layout,
+            config,
+            signer,
+            _lock: lock,
+            wal,
+            wal_path,
+            wal_start: 0,
+            wal_len: wal::HEADER_LEN,
+            wal_hashes: Vec::new(),
+            chain: CHAIN_GENESIS,
+            frontier: Frontier::new(),
+            last_checkpoint: None,
+            poisoned: false,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Opens an existing ledger for appending, recovering from any crash.
+    pub fn open(dir: &Path, signer: NoteSigner) -> Result<(Self, Recovery)> {
+        let layout = Layout::new(dir);
+        let config = layout.read_config()?;
+        if signer.name() != config.origin {
+            return Err(Error::Key {
+                what: format!("key {}", signer.name()),
+                message: format!(
+                    "key name differs from the ledger's origin {:?}; checkpoints must be signed under the origin",
+                    config.origin
+                ),
+            });
+        }
+        let lock = lock(&layout)?;
+        remove_temporaries(&layout.segments_dir())?;
+        remove_temporaries(&layout.checkpoints_dir())?;
+        remove_temporaries(&layout.wal_dir())?;
+        let mut recovery = Recovery::default();
+
+        // Sealed prefix: contiguous segments from 0.
+        let mut chain = CHAIN_GENESIS;
+        let mut frontier = Frontier::new();
+        let mut sealed = 0u64;
+        let segments = layout.segments()?;
+        for (start, end, path) in &segments {
+            if *start != sealed || end <= start {
+                return Err(Error::Corrupt {
+                    path: path.clone(),
+                    offset: None,
+                    message: format!("segment range [{start}, {end}) does not continue from {sealed}"),
+                });
+            }
+            sealed = *end;
+        }
+        if let Some((_, end, path)) = segments.last() {
+            let (meta, _) = crate::segment::open(path)?;
+            if meta.end != *end || meta.frontier.size() != *end || meta.origin != config.origin {
+                return Err(Error::Corrupt {
+                    path: path.clone(),
+                    offset: None,
+                    message: "footer range, frontier or origin disagrees with the file name or ledger".into(),
+                });
+            }
+            chain = meta.chain_end;
+            frontier = meta.frontier;
+        }
+        let mut last_checkpoint = match layout.checkpoints()?.last() {
+            Some((size, path)) if *size == sealed => {
+                let bytes = fs::read(path).ctx("read", path)?;
+                Some(SignedCheckpoint::parse(&bytes).map_err(|message| Error::Corrupt {
+                    path: path.clone(),
+                    offset: None,
+                    message,
+                })?)
+            }
+            _ => None,
+        };
+
+        // WALs: those below the sealed prefix are leftovers of a finished seal.
+        let mut active = None;
+        for (start, path) in layout.wals()? {
+            if start < sealed {
+                fs::remove_file(&path).ctx("remove", &path)?;
+                recovery.removed_wals += 1;
+            } else if start == sealed {
+                active = Some(path);
+            } else {
+                return Err(Error::Corrupt {
+                    path,
+                    offset: None,
+                    message: format!("WAL starts at {start} but sealed segments end at {sealed}"),
+                });
+            }
+        }
+        if recovery.removed_wals > 0 {
+            sync_dir(&layout.wal_dir())?;
+        }
+        let (wal_path, wal_hashes, wal_len) = match active {
+            None => (create_wal(&layout, sealed)?.1, Vec::new(), wal::HEADER_LEN),
+            Some(path) => {
+                let replay = replay_wal(&path, sealed, &signer, &mut chain, &mut frontier)?;
+                if let Some(cp) = replay.checkpoint {
+                    last_checkpoint = Some(cp);
+                }
+                if let Some(reason) = replay.cut_reason {
+                    let file = OpenOptions::new().write(true).open(&path).ctx("open", &path)?;
+                    file.set_len(replay.valid_len).ctx("truncate", &path)?;
+                    file.sync_all().ctx("fsync", &path)?;
+                    recovery.cut_bytes = replay.file_len - replay.valid_len;
+                    recovery.cut_reason = Some(reason);
+                }
+                (path, replay.hashes, replay.valid_len)
+            }
+        };
+        let wal = OpenOptions::new().append(true).open(&wal_path).ctx("open", &wal_path)?;
+        let mut ledger = Self {
+            layout,
+            config,
+            signer,
+            _lock: lock,
+            wal,
+            wal_path,
+            wal_start: sealed,
+            wal_len,
+            wal_hashes,
+            chain,
+            frontier,
+            last_checkpoint,
+            poisoned: false,
+            buf: Vec::new(),
+        };
+        if ledger.wal_hashes.len() as u64 >= ledger.config.segment_records {
+            recovery.sealed = ledger.seal()?.is_some();
+        }
+        Ok((ledger, recovery))
+    }
+
+    /// The ledger's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of committed records.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The latest signed checkpoint, if any commit happened.
+    pub fn checkpoint(&self) -> Option<&SignedCheckpoint> {
+        self.last_checkpoint.as_ref()
+    }
+
+    /// Appends one record durably.
+    pub fn append(&mut self, record: &Record) -> Result<Commit> {
+        self.append_batch(std::slice::from_ref(record))
+    }
+
+    /// Appends records as one commit: one WAL write, one fsync, one signed checkpoint. An empty
+    /// batch writes a checkpoint of the current tree (a heartbeat).
+    pub fn append_batch(&mut self, records: &[Record]) -> Result<Commit> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        if self.wal_hashes.len() as u64 >= self.config.segment_records {
+            self.seal()?;
+        }
+        let first = self.frontier.size();
+        let mut chain = self.chain;
+        let mut frontier = self.frontier.clone();
+        let mut hashes = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let h = hash_record(&chain, first + i as u64, r.ts_us, &r.bytes);
+            chain = h.chain;
+            frontier.push(h.leaf);
+            hashes.push((h.record_hash, h.chain));
+        }
+        let checkpoint = Checkpoint {
+            origin: self.config.origin.clone(),
+            size: frontier.size(),
+            root: frontier.root(),
+        }
+        .sign(&self.signer);
+        self.buf.clear();
+        if !records.is_empty() {
+            wal::encode_records(
+                &mut self.buf,
+                first,
+                records.iter().map(|r| (r.ts_us, r.bytes.as_slice())),
+            );
+        }
+        wal::encode_checkpoint(&mut self.buf, checkpoint.bytes.as_bytes());
+        let written = self
+            .wal
+            .write_all(&self.buf)
+            .ctx("write", &self.wal_path)
+            .and_then(|()| self.wal.sync_data().ctx("fsync", &self.wal_path));
+        if let Err(err) = written {
+            // Undo the partial frame so that the WAL ends at the last commit; if even that
+            // fails, refuse further appends until a reopen recovers.
+            let undone = self
+                .wal
+                .set_len(self.wal_len)
+                .and_then(|()| self.wal.sync_all());
+            if undone.is_err() {
+                self.poisoned = true;
+            }
+            return Err(err);
+        }
+        self.wal_len += self.buf.len() as u64;
+        self.wal_hashes.extend(hashes);
+        self.chain = chain;
+        self.frontier = frontier;
+        self.last_checkpoint = Some(checkpoint.clone());
+        Ok(Commit {
+            first,
+            size: self.frontier.size(),
+            checkpoint,
+        })
+    }
+
+    /// Seals the WAL's records into a Parquet segment, stores a stable checkpoint for its end,
+    /// and starts a new WAL. Returns the sealed range, or `None` when nothing was unsealed.
+    pub fn seal(&mut self) -> Result<Option<(u64, u64)>> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let (start, end) = (self.wal_start, self.frontier.size());
+        if start == end {
+            return Ok(None);
+        }
+        let Some(checkpoint) = self.last_checkpoint.clone() else {
+            return Ok(None);
+        };
+        let final_path = self.layout.segment(start, end);
+        let tmp = self
+            .layout
+            .segments_dir()
+            .join(format!(".tmp-{}", crate::segment::file_name(start, end)));
+        let meta = SegmentMeta {
+            origin: self.config.origin.clone(),
+            start,
+            end,
+            chain_end: self.chain,
+            frontier: self.frontier.clone(),
+        };
+        let written = (|| {
+            let mut writer = SegmentWriter::create(&tmp, &meta)?;
+            let mut reader = WalReader::open(&self.wal_path)?;
+            let mut idx = start;
+            while reader.offset < self.wal_len {
+                match reader.next_frame()? {
+                    Ok(Frame::Records { records, .. }) => {
+                        for r in records {
+                            let (record_hash, chain) = self.wal_hashes[(idx - start) as usize];
+                            writer.push(&SealRow {
+                                idx,
+                                ts_us: r.ts_us,
+                                record: &r.bytes,
+                                hashes: crate::hash::RecordHashes {
+                                    record_hash,
+                                    chain,
+                                    leaf: [0; 32],
+                                },
+                            })?;
+                            idx += 1;
+                        }
+                    }
+                    Ok(Frame::Checkpoint(_)) => {}
+                    Err(Tail::Clean) => break,
+                    Err(Tail::Torn { offset, reason }) => {
+                        return Err(Error::Corrupt {
+                            path: self.wal_path.clone(),
+                            offset: Some(offset),
+                            message: reason,
+                        });
+                    }
+                }
+            }
+            if idx != end {
+                return Err(Error::Corrupt {
+                    path: self.wal_path.clone(),
+                    offset: None,
+                    message: format!("WAL holds records up to {idx}, expected {end}"),
+                });
+            }
+            writer.finish()?;
+            fs::rename(&tmp, &final_path).ctx("rename", &final_path)?;
+            sync_dir(&self.layout.segments_dir())
+        })();
+        if let Err(err) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(err);
+        }
+        write_atomic(&self.layout.checkpoint(end), checkpoint.bytes.as_bytes())?;
+        let (wal, wal_path) = create_wal(&self.layout, end)?;
+        let old = std::mem::replace(&mut self.wal_path, wal_path);
+        self.wal = wal;
+        self.wal_start = end;
+        self.wal_len = wal::HEADER_LEN;
+        self.wal_hashes.clear();
+        fs::remove_file(&old).ctx("remove", &old)?;
+        sync_dir(&self.layout.wal_dir())?;
+        Ok(Some((start, end)))
+    }
+}
+
+struct Replay {
+    valid_len: u64,
+    file_len: u64,
+    hashes: Vec<(Hash, Hash)>,
+    checkpoint: Option<SignedCheckpoint>,
+    cut_reason: Option<String>,
+}
+
+/// Re-hashes the active WAL, keeping what its last valid checkpoint frame covers.
+fn replay_wal(
+    path: &Path,
+    start: u64,
+    signer: &NoteSigner,
+    chain: &mut Hash,
+    frontier: &mut Frontier,
+) -> Result<Replay> {
+    let file_len = fs::metadata(path).ctx("stat", path)?.len();
+    if file_len < wal::HEADER_LEN {
+        // A WAL is created by an atomic rename, so a short one is damage, not a torn write.
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            offset: Some(0),
+            message: "WAL file is shorter than its header".into(),
+        });
+    }
+    let mut reader = WalReader::open(path)?;
+    if reader.start != start {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            offset: Some(16),
+            message: format!("WAL header says it starts at {}, its name says {start}", reader.start),
+        });
+    }
+    let verifier = signer.verifier();
+    let mut out = Replay {
+        valid_len: wal::HEADER_LEN,
+        file_len,
+        hashes: Vec::new(),
+        checkpoint: None,
+        cut_reason: None,
+    };
+    let (mut t_chain, mut t_frontier) = (*chain, frontier.clone());
+    let mut pending = Vec::new();
+    loop {
+        let at = reader.offset;
+        match reader.next_frame()? {
+            Ok(Frame::Records { first, records }) => {
+                if first != t_frontier.size() {
+                    return Err(Error::Corrupt {
+                        path: path.to_path_buf(),
+                        offset: Some(at),
+                        message: format!("records frame starts at {first}, expected {}", t_frontier.size()),
+                    });
+                }
+                for r in records {
+                    let h = hash_record(&t_chain, t_frontier.size(), r.ts_us, &r.bytes);
+                    t_chain = h.chain;
+                    t_frontier.push(h.leaf);
+                    pending.push((h.record_hash, h.chain));
+                }
+            }
+            Ok(Frame::Checkpoint(bytes)) => {
+                let cp = SignedCheckpoint::parse(&bytes)
+                    .ok()
+                    .filter(|cp| cp.note.verify(std::slice::from_ref(&verifier)).is_ok());
+                let Some(cp) = cp else {
+                    return Err(Error::Corrupt {
+                        path: path.to_path_buf(),
+                        offset: Some(at),
+                        message: "checkpoint frame is not a checkpoint signed by this ledger's key".into(),
+                    });
+                };
+                if cp.checkpoint.size != t_frontier.size() || cp.checkpoint.root != t_frontier.root() {
+                    return Err(Error::Corrupt {
+                        path: path.to_path_buf(),
+                        offset: Some(at),
+                        message: format!(
+                            "checkpoint for size {} does not match the records before it",
+                            cp.checkpoint.size
+                        ),
+                    });
+                }
+                *chain = t_chain;
+                *frontier = t_frontier.clone();
+                out.hashes.append(&mut pending);
+                out.checkpoint = Some(cp);
+                out.valid_len = reader.offset;
+            }
+            Err(Tail::Clean) => {
+                if !pending.is_empty() {
+                    out.cut_reason = Some("records after the last checkpoint (commit interrupted)".into());
+                }
+                break;
+            }
+            Err(Tail::Torn { offset, reason }) => {
+                out.cut_reason = Some(format!("{reason} at byte {offset}"));
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
