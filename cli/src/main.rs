@@ -1,1 +1,429 @@
-fn main(){}
+//! The `govtrail` binary: parses arguments, calls the libraries, prints results, and maps
+//! outcomes to exit codes. It holds no logic of its own.
+
+mod args;
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Parser as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ledger::{
+    Committer, FailureClass, Ledger, NoteSigner, NoteVerifier, Record, Report, VerifyOptions,
+};
+
+use crate::args::{Cli, Command};
+
+/// Documented exit codes.
+mod exit {
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const TAMPERED: u8 = 1;
+    pub(crate) const TRUNCATED_OR_FORKED: u8 = 2;
+    pub(crate) const UNVERIFIED_TAIL: u8 = 3;
+    pub(crate) const ERROR: u8 = 4;
+}
+
+const EXAMPLE_DECISIONS: &str = include_str!("../../examples/decisions.ndjson");
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { exit::ERROR } else { exit::OK };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::from(exit::OK);
+            }
+            eprintln!("govtrail: error: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Keygen { name, out } => keygen(&name, &out),
+        Command::Init {
+            ledger,
+            key,
+            segment_records,
+        } => {
+            let signer = read_key(&key)?;
+            let origin = signer.name().to_owned();
+            Ledger::create(&ledger, signer, segment_records)?;
+            println!("created ledger {} with origin {origin}", ledger.display());
+            Ok(exit::OK)
+        }
+        Command::Append {
+            ledger,
+            key,
+            input,
+            batch,
+            print_acks,
+            seal,
+        } => append(&ledger, &key, &input, batch, print_acks, seal),
+        Command::Seal { ledger, key } => {
+            let (mut l, _) = Ledger::open(&ledger, read_key(&key)?)?;
+            match l.seal()? {
+                Some((start, end)) => println!("sealed records [{start}, {end})"),
+                None => println!("nothing to seal"),
+            }
+            Ok(exit::OK)
+        }
+        Command::Verify {
+            ledger,
+            pubkeys,
+            anchors,
+            json,
+        } => verify(&ledger, &pubkeys, &anchors, json),
+        Command::Checkpoint { ledger } => {
+            let inspection = ledger::inspect(&ledger)?;
+            let Some(cp) = inspection.latest else {
+                bail!("ledger {} has no checkpoint yet", ledger.display());
+            };
+            print!("{}", cp.bytes);
+            Ok(exit::OK)
+        }
+        Command::Inspect { ledger, json } => inspect(&ledger, json),
+        Command::Demo { dir } => demo(&dir),
+    }
+}
+
+fn keygen(name: &str, out: &Path) -> Result<u8> {
+    let signer = NoteSigner::generate(name)?;
+    let key_path = with_suffix(out, "key");
+    let vkey_path = with_suffix(out, "vkey");
+    for path in [&key_path, &vkey_path] {
+        if path.exists() {
+            bail!("{} exists; refusing to overwrite a key", path.display());
+        }
+    }
+    write_private(&key_path, &format!("{}\n", signer.to_text()))?;
+    fs::write(&vkey_path, format!("{}\n", signer.verifier()))
+        .with_context(|| format!("write {}", vkey_path.display()))?;
+    println!("{}", signer.verifier());
+    eprintln!(
+        "wrote {} (private) and {}",
+        key_path.display(),
+        vkey_path.display()
+    );
+    Ok(exit::OK)
+}
+
+fn with_suffix(prefix: &Path, ext: &str) -> PathBuf {
+    let mut s = prefix.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("write {}", path.display()))
+}
+
+fn read_key(path: &Path) -> Result<NoteSigner> {
+    let text = fs::read_to_string(path).with_context(|| format!("read key {}", path.display()))?;
+    NoteSigner::from_text(&text).with_context(|| format!("key file {}", path.display()))
+}
+
+fn read_pubkeys(args: &[String]) -> Result<Vec<NoteVerifier>> {
+    let mut keys = Vec::new();
+    for arg in args {
+        let path = Path::new(arg);
+        if path.exists() {
+            let text = fs::read_to_string(path)
+                .with_context(|| format!("read public key {}", path.display()))?;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                keys.push(
+                    NoteVerifier::parse(line)
+                        .with_context(|| format!("public key file {}", path.display()))?,
+                );
+            }
+        } else if arg.contains('+') {
+            keys.push(NoteVerifier::parse(arg)?);
+        } else {
+            bail!("--pubkey {arg}: no such file, and not a verifier key (name+id+key)");
+        }
+    }
+    Ok(keys)
+}
+
+fn append(
+    dir: &Path,
+    key: &Path,
+    input: &Path,
+    batch: usize,
+    print_acks: bool,
+    seal: bool,
+) -> Result<u8> {
+    let (ledger, recovery) = Ledger::open(dir, read_key(key)?)?;
+    if let Some(reason) = &recovery.cut_reason {
+        eprintln!(
+            "govtrail: recovered: cut {} bytes of an unacknowledged commit from the write-ahead log ({reason})",
+            recovery.cut_bytes
+        );
+    }
+    let start_size = ledger.size();
+    let (reader, total_bytes): (Box<dyn Read>, Option<u64>) = if input == Path::new("-") {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let f = fs::File::open(input).with_context(|| format!("open {}", input.display()))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let progress = match total_bytes {
+        Some(len) => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let committer = Committer::spawn(ledger, batch, 4, move |commit| {
+        if print_acks {
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "acked {}", commit.size);
+            let _ = out.flush();
+        }
+    });
+    let name = input.display().to_string();
+    let mut lines = BufReader::with_capacity(1 << 20, reader);
+    let mut line = Vec::new();
+    let mut chunk = Vec::with_capacity(1024);
+    let mut line_no = 0u64;
+    let mut bad_line = None;
+    loop {
+        line.clear();
+        let n = lines
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("read {name}"))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        progress.inc(n as u64);
+        let text = trim_line(&line);
+        if text.is_empty() {
+            continue;
+        }
+        match Record::from_json(text, &format_args!("{name}:{line_no}")) {
+            Ok(r) => chunk.push(r),
+            Err(e) => {
+                bad_line = Some(e);
+                break;
+            }
+        }
+        if chunk.len() == 1024 {
+            committer.submit(std::mem::take(&mut chunk))?;
+        }
+    }
+    if !chunk.is_empty() {
+        committer.submit(chunk)?;
+    }
+    let mut ledger = committer.finish()?;
+    progress.finish_and_clear();
+    let appended = ledger.size() - start_size;
+    if seal {
+        ledger.seal()?;
+    }
+    eprintln!(
+        "appended {appended} records (indices [{start_size}, {})) to {}",
+        ledger.size(),
+        dir.display()
+    );
+    if let Some(err) = bad_line {
+        eprintln!("govtrail: error: {err}");
+        eprintln!("govtrail: stopped there; the records before it are committed");
+        return Ok(exit::ERROR);
+    }
+    Ok(exit::OK)
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+fn verify(dir: &Path, pubkeys: &[String], anchors: &[PathBuf], json: bool) -> Result<u8> {
+    let trusted = read_pubkeys(pubkeys)?;
+    let mut opts = VerifyOptions::new(trusted);
+    for path in anchors {
+        let bytes = fs::read(path).with_context(|| format!("read anchor {}", path.display()))?;
+        opts.anchors.push((path.display().to_string(), bytes));
+    }
+    let report = ledger::verify(dir, &opts)?;
+    if json {
+        println!("{}", report_json(&report));
+    } else {
+        print_report(&report);
+    }
+    Ok(match &report.failure {
+        None => exit::OK,
+        Some(f) => match f.class.verdict() {
+            "truncated-or-forked" => exit::TRUNCATED_OR_FORKED,
+            "unverified-tail" => exit::UNVERIFIED_TAIL,
+            _ => exit::TAMPERED,
+        },
+    })
+}
+
+fn status(report: &Report) -> &'static str {
+    report.failure.as_ref().map_or("ok", |f| f.class.verdict())
+}
+
+fn report_json(report: &Report) -> serde_json::Value {
+    let failure = report.failure.as_ref().map(|f| {
+        serde_json::json!({
+            "class": f.class.as_str(),
+            "index": f.index,
+            "path": f.path.as_ref().map(|p| p.display().to_string()),
+            "detail": f.detail,
+        })
+    });
+    serde_json::json!({
+        "status": status(report),
+        "origin": report.origin,
+        "records": report.records,
+        "verified": report.verified,
+        "checkpoint": report.checkpoint.as_ref().map(|c| serde_json::json!({
+            "size": c.size,
+            "root": ledger::hash::hex(&c.root),
+        })),
+        "checkpoints_checked": report.checkpoints_checked,
+        "anchors_checked": report.anchors_checked,
+        "segments": report.segments,
+        "failure": failure,
+    })
+}
+
+fn print_report(report: &Report) {
+    let horizon = match &report.checkpoint {
+        Some(c) => format!(
+            "indices [0, {}) complete and unaltered as of checkpoint {} (root {})",
+            report.verified,
+            c.size,
+            ledger::hash::hex(&c.root)
+        ),
+        None => "no record is verified".to_owned(),
+    };
+    println!("origin:   {}", report.origin);
+    println!(
+        "read:     {} records in {} segments and the write-ahead log",
+        report.records, report.segments
+    );
+    println!(
+        "checked:  {} trusted checkpoints, {} anchors",
+        report.checkpoints_checked, report.anchors_checked
+    );
+    println!("verified: {horizon}");
+    match &report.failure {
+        None => println!("status:   ok"),
+        Some(f) => {
+            println!("status:   {} ({})", f.class.verdict().to_uppercase(), f.class.as_str());
+            if let Some(i) = f.index {
+                println!("index:    {i}");
+            }
+            if let Some(p) = &f.path {
+                println!("file:     {}", p.display());
+            }
+            println!("detail:   {}", f.detail);
+        }
+    }
+}
+
+fn inspect(dir: &Path, json: bool) -> Result<u8> {
+    let ins = ledger::inspect(dir)?;
+    if json {
+        let v = serde_json::json!({
+            "origin": ins.config.origin,
+            "format": ins.config.format,
+            "segment_records": ins.config.segment_records,
+            "records": ins.records(),
+            "segments": ins.segments.iter().map(|s| serde_json::json!({
+                "start": s.start, "end": s.end, "bytes": s.size_bytes,
+                "path": s.path.display().to_string(),
+            })).collect::<Vec<_>>(),
+            "wal": ins.wals.iter().map(|w| serde_json::json!({
+                "start": w.start, "committed": w.committed, "bytes": w.size_bytes,
+                "path": w.path.display().to_string(),
+            })).collect::<Vec<_>>(),
+            "checkpoint_files": ins.checkpoint_files,
+            "latest_checkpoint_size": ins.latest.as_ref().map(|c| c.checkpoint.size),
+        });
+        println!("{v}");
+        return Ok(exit::OK);
+    }
+    println!("ledger {} (format {}, origin {})", dir.display(), ins.config.format, ins.config.origin);
+    println!("records: {}", ins.records());
+    for s in &ins.segments {
+        println!("segment [{}, {})  {} bytes  {}", s.start, s.end, s.size_bytes, s.path.display());
+    }
+    for w in &ins.wals {
+        println!("wal     [{}, {})  {} bytes  {}", w.start, w.start + w.committed, w.size_bytes, w.path.display());
+    }
+    println!("checkpoint files: {}", ins.checkpoint_files);
+    if let Some(cp) = &ins.latest {
+        println!("latest checkpoint: size {}", cp.checkpoint.size);
+    }
+    Ok(exit::OK)
+}
+
+fn demo(dir: &Path) -> Result<u8> {
+    let signer = NoteSigner::generate("demo.govtrail.example/ledger")?;
+    let vkey = signer.verifier();
+    let mut ledger = Ledger::create(dir, signer, 4)?;
+    let mut records = Vec::new();
+    for (i, line) in EXAMPLE_DECISIONS.lines().enumerate() {
+        records.push(Record::from_json(line.as_bytes(), &format_args!("examples/decisions.ndjson:{}", i + 1))?);
+    }
+    for r in &records {
+        ledger.append(r)?;
+    }
+    drop(ledger);
+    let vkey_path = dir.join("..").join(format!(
+        "{}.vkey",
+        dir.file_name().map_or("demo".into(), |n| n.to_string_lossy())
+    ));
+    fs::write(&vkey_path, format!("{vkey}\n"))
+        .with_context(|| format!("write {}", vkey_path.display()))?;
+    println!(
+        "demo ledger {}: {} example decisions in 4-record segments plus the write-ahead log",
+        dir.display(),
+        records.len()
+    );
+    println!("trusted key written to {} (outside the ledger)", vkey_path.display());
+    let report = ledger::verify(dir, &VerifyOptions::new(vec![vkey]))?;
+    print_report(&report);
+    if report.failure.as_ref().is_some_and(|f| f.class != FailureClass::UnverifiedTail) {
+        return Ok(exit::TAMPERED);
+    }
+    Ok(if report.is_ok() { exit::OK } else { exit::UNVERIFIED_TAIL })
+}

@@ -92,8 +92,8 @@ impl NoteSigner {
         let rest = text
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("does not start with PRIVATE+KEY+"))?;
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(b64), Some(id_hex), Some(name)) = (parts.next(), parts.next(), parts.next())
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(bad("expected PRIVATE+KEY+<name>+<id>+<key>"));
         };
@@ -162,8 +162,8 @@ impl NoteVerifier {
             what: format!("verifier key {vkey:?}"),
             message: message.into(),
         };
-        let mut parts = vkey.rsplitn(3, '+');
-        let (Some(b64), Some(id_hex), Some(name)) = (parts.next(), parts.next(), parts.next())
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(bad("expected <name>+<key id>+<key>"));
         };
