@@ -32,7 +32,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { exit::ERROR } else { exit::OK };
+            let code = if err.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
             let _ = err.print();
             return ExitCode::from(code);
         }
@@ -347,7 +351,11 @@ fn print_report(report: &Report) {
     match &report.failure {
         None => println!("status:   ok"),
         Some(f) => {
-            println!("status:   {} ({})", f.class.verdict().to_uppercase(), f.class.as_str());
+            println!(
+                "status:   {} ({})",
+                f.class.verdict().to_uppercase(),
+                f.class.as_str()
+            );
             if let Some(i) = f.index {
                 println!("index:    {i}");
             }
@@ -381,13 +389,30 @@ fn inspect(dir: &Path, json: bool) -> Result<u8> {
         println!("{v}");
         return Ok(exit::OK);
     }
-    println!("ledger {} (format {}, origin {})", dir.display(), ins.config.format, ins.config.origin);
+    println!(
+        "ledger {} (format {}, origin {})",
+        dir.display(),
+        ins.config.format,
+        ins.config.origin
+    );
     println!("records: {}", ins.records());
     for s in &ins.segments {
-        println!("segment [{}, {})  {} bytes  {}", s.start, s.end, s.size_bytes, s.path.display());
+        println!(
+            "segment [{}, {})  {} bytes  {}",
+            s.start,
+            s.end,
+            s.size_bytes,
+            s.path.display()
+        );
     }
     for w in &ins.wals {
-        println!("wal     [{}, {})  {} bytes  {}", w.start, w.start + w.committed, w.size_bytes, w.path.display());
+        println!(
+            "wal     [{}, {})  {} bytes  {}",
+            w.start,
+            w.start + w.committed,
+            w.size_bytes,
+            w.path.display()
+        );
     }
     println!("checkpoint files: {}", ins.checkpoint_files);
     if let Some(cp) = &ins.latest {
@@ -402,7 +427,10 @@ fn demo(dir: &Path) -> Result<u8> {
     let mut ledger = Ledger::create(dir, signer, 4)?;
     let mut records = Vec::new();
     for (i, line) in EXAMPLE_DECISIONS.lines().enumerate() {
-        records.push(Record::from_json(line.as_bytes(), &format_args!("examples/decisions.ndjson:{}", i + 1))?);
+        records.push(Record::from_json(
+            line.as_bytes(),
+            &format_args!("examples/decisions.ndjson:{}", i + 1),
+        )?);
     }
     for r in &records {
         ledger.append(r)?;
@@ -410,7 +438,8 @@ fn demo(dir: &Path) -> Result<u8> {
     drop(ledger);
     let vkey_path = dir.join("..").join(format!(
         "{}.vkey",
-        dir.file_name().map_or("demo".into(), |n| n.to_string_lossy())
+        dir.file_name()
+            .map_or("demo".into(), |n| n.to_string_lossy())
     ));
     fs::write(&vkey_path, format!("{vkey}\n"))
         .with_context(|| format!("write {}", vkey_path.display()))?;
@@ -419,11 +448,22 @@ fn demo(dir: &Path) -> Result<u8> {
         dir.display(),
         records.len()
     );
-    println!("trusted key written to {} (outside the ledger)", vkey_path.display());
+    println!(
+        "trusted key written to {} (outside the ledger)",
+        vkey_path.display()
+    );
     let report = ledger::verify(dir, &VerifyOptions::new(vec![vkey]))?;
     print_report(&report);
-    if report.failure.as_ref().is_some_and(|f| f.class != FailureClass::UnverifiedTail) {
+    if report
+        .failure
+        .as_ref()
+        .is_some_and(|f| f.class != FailureClass::UnverifiedTail)
+    {
         return Ok(exit::TAMPERED);
     }
-    Ok(if report.is_ok() { exit::OK } else { exit::UNVERIFIED_TAIL })
+    Ok(if report.is_ok() {
+        exit::OK
+    } else {
+        exit::UNVERIFIED_TAIL
+    })
 }

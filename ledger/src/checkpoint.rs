@@ -36,7 +36,12 @@ pub struct SignedCheckpoint {
 impl Checkpoint {
     /// The note text (three lines).
     pub fn text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        )
     }
 
     /// Signs the checkpoint.
@@ -66,7 +71,9 @@ impl Checkpoint {
             .parse()
             .ok()
             .filter(|_| canonical && size_line.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| format!("checkpoint size {size_line:?} is not a decimal without leading zeros"))?;
+            .ok_or_else(|| {
+                format!("checkpoint size {size_line:?} is not a decimal without leading zeros")
+            })?;
         let root_line = lines.next().ok_or("checkpoint has no root line")?;
         let root: Hash = B64
             .decode(root_line)
@@ -122,6 +129,9 @@ mod tests {
         let signer = NoteSigner::from_seed("example.org/log", [1; 32]);
         let signed = cp.sign(&signer);
         assert_eq!(signed.note.signatures.len(), 1);
-        assert_eq!(SignedCheckpoint::parse(signed.bytes.as_bytes()).unwrap(), signed);
+        assert_eq!(
+            SignedCheckpoint::parse(signed.bytes.as_bytes()).unwrap(),
+            signed
+        );
     }
 }

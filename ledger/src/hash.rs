@@ -136,11 +136,14 @@ mod tests {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         let h = hash_record(&CHAIN_GENESIS, 0, 1_760_058_123_004_000, b"{}");
-        assert_eq!(hex(&h.record_hash), hex(&{
-            let mut x = blake3::Hasher::new_derive_key(RECORD_CONTEXT);
-            x.update(b"{}");
-            *x.finalize().as_bytes()
-        }));
+        assert_eq!(
+            hex(&h.record_hash),
+            hex(&{
+                let mut x = blake3::Hasher::new_derive_key(RECORD_CONTEXT);
+                x.update(b"{}");
+                *x.finalize().as_bytes()
+            })
+        );
         assert_eq!(from_hex(&hex(&h.leaf)), Some(h.leaf));
     }
 }

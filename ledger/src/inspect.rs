@@ -71,7 +71,12 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
     let mut segments = Vec::new();
     for (start, end, path) in layout.segments()? {
         let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
-        segments.push(SegmentInfo { start, end, path, size_bytes });
+        segments.push(SegmentInfo {
+            start,
+            end,
+            path,
+            size_bytes,
+        });
     }
     let mut latest = None;
     let checkpoints = layout.checkpoints()?;
@@ -89,7 +94,10 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
                 Frame::Checkpoint(bytes) => {
                     committed = seen;
                     if let Ok(cp) = SignedCheckpoint::parse(&bytes) {
-                        if latest.as_ref().is_none_or(|l| cp.checkpoint.size >= l.checkpoint.size) {
+                        if latest
+                            .as_ref()
+                            .is_none_or(|l| cp.checkpoint.size >= l.checkpoint.size)
+                        {
                             latest = Some(cp);
                         }
                     }
@@ -97,7 +105,12 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
             }
         }
         let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
-        wals.push(WalInfo { start, committed, size_bytes, path });
+        wals.push(WalInfo {
+            start,
+            committed,
+            size_bytes,
+            path,
+        });
     }
     Ok(Inspection {
         config,

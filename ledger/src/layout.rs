@@ -75,7 +75,8 @@ impl Layout {
         self.wal_dir().join(format!("{start:020}.wal"))
     }
     pub(crate) fn segment(&self, start: u64, end: u64) -> PathBuf {
-        self.segments_dir().join(crate::segment::file_name(start, end))
+        self.segments_dir()
+            .join(crate::segment::file_name(start, end))
     }
     pub(crate) fn checkpoint(&self, size: u64) -> PathBuf {
         self.checkpoints_dir().join(format!("{size:020}.note"))
@@ -132,7 +133,9 @@ impl Layout {
 
     /// Stable checkpoint files, sorted by size.
     pub(crate) fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
-        let mut out = list(&self.checkpoints_dir(), |name| parse_numbered(name, ".note"))?;
+        let mut out = list(&self.checkpoints_dir(), |name| {
+            parse_numbered(name, ".note")
+        })?;
         out.sort_by_key(|(s, _)| *s);
         Ok(out)
     }
@@ -161,7 +164,10 @@ fn list<K>(dir: &Path, parse: impl Fn(&str) -> Option<K>) -> Result<Vec<(K, Path
 
 /// fsyncs a directory, so that a rename or create in it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir).ctx("open", dir)?.sync_all().ctx("fsync", dir)
+    fs::File::open(dir)
+        .ctx("open", dir)?
+        .sync_all()
+        .ctx("fsync", dir)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.

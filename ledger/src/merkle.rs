@@ -85,12 +85,14 @@ pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root
 }
 
 /// Verifies an RFC 9162 §2.1.4.2 consistency proof between a tree of `size1` leaves with root
-/// `root1` and a tree of `size2` leaves with root `root2`.
+/// `root1` and a tree of `size2` leaves with root `root2`. Roots are byte strings: for equal
+/// sizes they are compared as given (as the RFC 9162 reference does), otherwise each must be a
+/// 32-byte hash.
 pub fn verify_consistency(
     size1: u64,
     size2: u64,
-    root1: &Hash,
-    root2: &Hash,
+    root1: &[u8],
+    root2: &[u8],
     proof: &[Hash],
 ) -> bool {
     if size1 == 0 || size1 > size2 {
@@ -100,6 +102,9 @@ pub fn verify_consistency(
     if size1 == size2 {
         return proof.is_empty() && root1 == root2;
     }
+    let (Ok(root1), Ok(root2)) = (<&Hash>::try_from(root1), <&Hash>::try_from(root2)) else {
+        return false;
+    };
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
     if size1.is_power_of_two() {
         path.push(*root1);

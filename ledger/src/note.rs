@@ -30,7 +30,9 @@ pub struct NoteSigner {
 
 impl std::fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NoteSigner").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("NoteSigner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +107,9 @@ impl NoteSigner {
         if alg != ALG_ED25519 {
             return Err(bad(&format!("algorithm {alg:#04x} is not Ed25519 (0x01)")));
         }
-        let seed: [u8; 32] = seed.try_into().map_err(|_| bad("Ed25519 seed is not 32 bytes"))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| bad("Ed25519 seed is not 32 bytes"))?;
         let signer = Self::from_seed(name, seed);
         if id_hex != format!("{:08x}", signer.verifier().id) {
             return Err(bad("key id does not match the key"));
@@ -257,7 +261,9 @@ impl std::fmt::Display for NoteFailure {
                 }
                 write!(f, ")")
             }
-            Self::BadSignature(name) => write!(f, "the signature of trusted key {name} does not verify"),
+            Self::BadSignature(name) => {
+                write!(f, "the signature of trusted key {name} does not verify")
+            }
         }
     }
 }
@@ -309,7 +315,10 @@ impl Note {
     /// Checks the signatures against trusted keys: signatures from unknown keys are ignored, a
     /// trusted key's failing signature rejects the note, and at least one must verify. Returns
     /// the names of the trusted keys that signed.
-    pub fn verify(&self, trusted: &[NoteVerifier]) -> std::result::Result<Vec<String>, NoteFailure> {
+    pub fn verify(
+        &self,
+        trusted: &[NoteVerifier],
+    ) -> std::result::Result<Vec<String>, NoteFailure> {
         let mut signed_by = Vec::new();
         for s in &self.signatures {
             let Some(key) = trusted.iter().find(|k| k.name == s.name && k.id == s.id) else {
@@ -321,7 +330,11 @@ impl Note {
             signed_by.push(key.name.clone());
         }
         if signed_by.is_empty() {
-            let found = self.signatures.iter().map(|s| (s.name.clone(), s.id)).collect();
+            let found = self
+                .signatures
+                .iter()
+                .map(|s| (s.name.clone(), s.id))
+                .collect();
             return Err(NoteFailure::Untrusted(found));
         }
         Ok(signed_by)
@@ -340,18 +353,32 @@ mod tests {
         let signer = NoteSigner::from_seed("log.example/a", [7; 32]);
         let note = signer.sign("hello\n");
         let parsed = Note::parse(note.as_bytes()).unwrap();
-        assert_eq!(parsed.verify(&[signer.verifier()]), Ok(vec!["log.example/a".to_owned()]));
+        assert_eq!(
+            parsed.verify(&[signer.verifier()]),
+            Ok(vec!["log.example/a".to_owned()])
+        );
         let again = NoteSigner::from_text(&signer.to_text()).unwrap();
         assert_eq!(again.verifier(), signer.verifier());
-        assert_eq!(NoteVerifier::parse(&signer.verifier().to_string()).unwrap(), signer.verifier());
+        assert_eq!(
+            NoteVerifier::parse(&signer.verifier().to_string()).unwrap(),
+            signer.verifier()
+        );
         let other = NoteSigner::from_seed("log.example/a", [8; 32]).verifier();
-        assert!(matches!(parsed.verify(&[other]), Err(NoteFailure::Untrusted(_))));
+        assert!(matches!(
+            parsed.verify(&[other]),
+            Err(NoteFailure::Untrusted(_))
+        ));
     }
 
     #[test]
     fn spec_example_mutations() {
         let key = NoteVerifier::parse(VKEY).unwrap();
-        assert!(Note::parse(NOTE.as_bytes()).unwrap().verify(&[key.clone()]).is_ok());
+        assert!(
+            Note::parse(NOTE.as_bytes())
+                .unwrap()
+                .verify(&[key.clone()])
+                .is_ok()
+        );
         let rejected_at_parse = [
             NOTE.replace('\u{2014}', "-"),
             NOTE.replace("\n\n", "\r\n\r\n"),
@@ -365,8 +392,16 @@ mod tests {
         }
         let bad_sig = NOTE.replace("Uw2QOkn8", "Uw2QOkn9");
         let parsed = Note::parse(bad_sig.as_bytes()).unwrap();
-        assert_eq!(parsed.verify(&[key.clone()]), Err(NoteFailure::BadSignature("example.com/foo".into())));
+        assert_eq!(
+            parsed.verify(&[key.clone()]),
+            Err(NoteFailure::BadSignature("example.com/foo".into()))
+        );
         let altered = NOTE.replace("example message", "exemplary message");
-        assert!(Note::parse(altered.as_bytes()).unwrap().verify(&[key]).is_err());
+        assert!(
+            Note::parse(altered.as_bytes())
+                .unwrap()
+                .verify(&[key])
+                .is_err()
+        );
     }
 }

@@ -104,7 +104,11 @@ struct Builders {
 
 impl Builders {
     fn new() -> Self {
-        let item = Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Utf8, false));
+        let item = Arc::new(arrow_schema::Field::new(
+            "item",
+            arrow_schema::DataType::Utf8,
+            false,
+        ));
         Self {
             idx: UInt64Builder::new(),
             ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
@@ -132,7 +136,8 @@ impl Builders {
         self.ts.append_value(row.ts_us);
         self.decision_id.append_value(&view.decision_id);
         self.decision.append_value(view.decision.as_str());
-        self.decision_native.append_option(view.decision_native.as_deref());
+        self.decision_native
+            .append_option(view.decision_native.as_deref());
         self.platform.append_option(view.platform.as_deref());
         self.engine.append_option(view.engine.as_deref());
         self.service.append_option(view.service.as_deref());
@@ -150,7 +155,9 @@ impl Builders {
         self.record_hash
             .append_value(row.hashes.record_hash)
             .map_err(|e| e.to_string())?;
-        self.chain.append_value(row.hashes.chain).map_err(|e| e.to_string())?;
+        self.chain
+            .append_value(row.hashes.chain)
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -237,10 +244,12 @@ impl SegmentWriter {
             offset: None,
             message: format!("record {} is not a decision: {e}", row.idx),
         })?;
-        self.builders.push(row, &view).map_err(|message| Error::Parquet {
-            path: self.path.clone(),
-            message,
-        })?;
+        self.builders
+            .push(row, &view)
+            .map_err(|message| Error::Parquet {
+                path: self.path.clone(),
+                message,
+            })?;
         self.pending += 1;
         if self.pending == READ_BATCH_ROWS {
             self.flush()?;
@@ -254,7 +263,9 @@ impl SegmentWriter {
         }
         let batch = RecordBatch::try_new(schemas::segment_schema(), self.builders.finish())
             .map_err(|e| parquet_err(&self.path, e))?;
-        self.writer.write(&batch).map_err(|e| parquet_err(&self.path, e))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| parquet_err(&self.path, e))?;
         self.pending = 0;
         Ok(())
     }
@@ -262,7 +273,10 @@ impl SegmentWriter {
     /// Finishes the file and fsyncs it.
     pub(crate) fn finish(mut self) -> Result<()> {
         self.flush()?;
-        let file = self.writer.into_inner().map_err(|e| parquet_err(&self.path, e))?;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| parquet_err(&self.path, e))?;
         file.sync_all().ctx("fsync", &self.path)
     }
 }
@@ -288,10 +302,14 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
     let got = builder.schema();
     let same = got.fields().len() == want.fields().len()
         && got.fields().iter().zip(want.fields()).all(|(g, w)| {
-            g.name() == w.name() && g.data_type() == w.data_type() && g.is_nullable() == w.is_nullable()
+            g.name() == w.name()
+                && g.data_type() == w.data_type()
+                && g.is_nullable() == w.is_nullable()
         });
     if !same {
-        return Err(corrupt("columns differ from the segment schema of format version 1".into()));
+        return Err(corrupt(
+            "columns differ from the segment schema of format version 1".into(),
+        ));
     }
     let kv = builder.metadata().file_metadata().key_value_metadata();
     let get = |k: &str| -> Result<String> {
@@ -307,7 +325,9 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
         )));
     }
     let num = |k: &str| -> Result<u64> {
-        get(k)?.parse().map_err(|_| corrupt(format!("footer {k} is not a number")))
+        get(k)?
+            .parse()
+            .map_err(|_| corrupt(format!("footer {k} is not a number")))
     };
     let meta = SegmentMeta {
         origin: get(key::ORIGIN)?,
@@ -350,14 +370,21 @@ impl<'a> SegmentColumns<'a> {
 
     /// The name of the first typed column of `row` that differs from what `record` says, or
     /// `None` when all agree.
-    pub(crate) fn typed_mismatch(&self, row: usize, view: &DecisionView<'_>) -> Option<&'static str> {
+    pub(crate) fn typed_mismatch(
+        &self,
+        row: usize,
+        view: &DecisionView<'_>,
+    ) -> Option<&'static str> {
         let b = self.batch;
         let s = |col: usize| -> Option<&str> {
             let a = b.column(col).as_string::<i32>();
             (!a.is_null(row)).then(|| a.value(row))
         };
         let checks: [(&'static str, bool); 14] = [
-            ("ts", self.ts.value(row) == view.ts_us && !self.ts.is_null(row)),
+            (
+                "ts",
+                self.ts.value(row) == view.ts_us && !self.ts.is_null(row),
+            ),
             ("decision_id", s(2) == Some(&view.decision_id)),
             ("decision", s(3) == Some(view.decision.as_str())),
             ("decision_native", s(4) == view.decision_native.as_deref()),

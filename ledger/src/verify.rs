@@ -170,42 +170,83 @@ fn fail(class: FailureClass, index: Option<u64>, path: Option<&Path>, detail: St
 
 impl Run {
     /// Adds a checkpoint note to the expected roots, after checking it against trusted keys.
-    fn add_checkpoint(&mut self, bytes: &[u8], source: &str, path: Option<&Path>, anchor: bool) -> Step {
-        let cp = SignedCheckpoint::parse(bytes).map_err(|e| {
-            fail(FailureClass::Corrupt, None, path, format!("{source}: {e}"))
-        })?;
+    fn add_checkpoint(
+        &mut self,
+        bytes: &[u8],
+        source: &str,
+        path: Option<&Path>,
+        anchor: bool,
+    ) -> Step {
+        let cp = SignedCheckpoint::parse(bytes)
+            .map_err(|e| fail(FailureClass::Corrupt, None, path, format!("{source}: {e}")))?;
         match cp.note.verify(&self.trusted) {
             Ok(_) => {}
             Err(NoteFailure::Untrusted(found)) => {
                 if anchor {
-                    return Err(fail(FailureClass::Untrusted, None, path, format!(
-                        "anchor {source} is not signed by a trusted key"
-                    )));
+                    return Err(fail(
+                        FailureClass::Untrusted,
+                        None,
+                        path,
+                        format!("anchor {source} is not signed by a trusted key"),
+                    ));
                 }
-                let names: Vec<String> = found.iter().map(|(n, id)| format!("{n}+{id:08x}")).collect();
-                self.untrusted_seen.push(format!("{source} (signed by {})", if names.is_empty() { "nobody".into() } else { names.join(", ") }));
+                let names: Vec<String> = found
+                    .iter()
+                    .map(|(n, id)| format!("{n}+{id:08x}"))
+                    .collect();
+                self.untrusted_seen.push(format!(
+                    "{source} (signed by {})",
+                    if names.is_empty() {
+                        "nobody".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
                 return Ok(());
             }
             Err(e @ NoteFailure::BadSignature(_)) => {
-                return Err(fail(FailureClass::BadSignature, None, path, format!("{source}: {e}")));
+                return Err(fail(
+                    FailureClass::BadSignature,
+                    None,
+                    path,
+                    format!("{source}: {e}"),
+                ));
             }
         }
         let c = cp.checkpoint;
         if c.origin != self.origin {
-            return Err(fail(FailureClass::OriginMismatch, None, path, format!(
-                "{source} is for origin {:?}, the ledger is {:?}", c.origin, self.origin
-            )));
+            return Err(fail(
+                FailureClass::OriginMismatch,
+                None,
+                path,
+                format!(
+                    "{source} is for origin {:?}, the ledger is {:?}",
+                    c.origin, self.origin
+                ),
+            ));
         }
         match self.expected.get_mut(&c.size) {
             Some(prev) if prev.root != c.root => {
-                return Err(fail(FailureClass::Forked, None, path, format!(
-                    "two trusted checkpoints of size {} with different roots: {} and {source}",
-                    c.size, prev.source
-                )));
+                return Err(fail(
+                    FailureClass::Forked,
+                    None,
+                    path,
+                    format!(
+                        "two trusted checkpoints of size {} with different roots: {} and {source}",
+                        c.size, prev.source
+                    ),
+                ));
             }
             Some(prev) => prev.anchor |= anchor,
             None => {
-                self.expected.insert(c.size, Expected { root: c.root, source: source.to_owned(), anchor });
+                self.expected.insert(
+                    c.size,
+                    Expected {
+                        root: c.root,
+                        source: source.to_owned(),
+                        anchor,
+                    },
+                );
             }
         }
         Ok(())
@@ -217,14 +258,27 @@ impl Run {
         let size = self.frontier.size();
         if let Some(exp) = self.expected.get(&size) {
             if self.frontier.root() != exp.root {
-                let class = if exp.anchor { FailureClass::Forked } else { FailureClass::RootMismatch };
-                return Err(fail(class, Some(self.verified), path, format!(
-                    "the recomputed root at size {size} differs from {}; the difference lies in [{}, {size})",
-                    exp.source, self.verified
-                )));
+                let class = if exp.anchor {
+                    FailureClass::Forked
+                } else {
+                    FailureClass::RootMismatch
+                };
+                return Err(fail(
+                    class,
+                    Some(self.verified),
+                    path,
+                    format!(
+                        "the recomputed root at size {size} differs from {}; the difference lies in [{}, {size})",
+                        exp.source, self.verified
+                    ),
+                ));
             }
             self.verified = size;
-            self.checkpoint = Some(Checkpoint { origin: self.origin.clone(), size, root: exp.root });
+            self.checkpoint = Some(Checkpoint {
+                origin: self.origin.clone(),
+                size,
+                root: exp.root,
+            });
             self.checkpoints_checked += 1;
             self.anchors_checked += usize::from(exp.anchor);
         }
@@ -244,7 +298,12 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     }
     let mut run = Run {
         origin: config.origin.clone(),
-        trusted: opts.trusted.iter().filter(|k| k.name() == config.origin).cloned().collect(),
+        trusted: opts
+            .trusted
+            .iter()
+            .filter(|k| k.name() == config.origin)
+            .cloned()
+            .collect(),
         expected: BTreeMap::new(),
         untrusted_seen: Vec::new(),
         frontier: Frontier::new(),
@@ -314,7 +373,9 @@ fn verify_inner(
                 }
                 Ok(Ok(Frame::Records { .. })) => {}
                 Ok(Err(_)) => break,
-                Err(Error::Corrupt { message, offset, .. }) => {
+                Err(Error::Corrupt {
+                    message, offset, ..
+                }) => {
                     let detail = format!("{message} (byte {})", offset.unwrap_or(at));
                     return Ok(Err(fail(FailureClass::Corrupt, None, Some(path), detail)));
                 }
@@ -338,24 +399,44 @@ fn verify_inner(
     // 3. What the data cannot show by itself.
     let size = run.frontier.size();
     if let Some((&cp_size, exp)) = run.expected.range(size + 1..).next() {
-        return Ok(Err(fail(FailureClass::Truncated, Some(size), None, format!(
-            "{} vouches for {cp_size} records, only {size} are present", exp.source
-        ))));
+        return Ok(Err(fail(
+            FailureClass::Truncated,
+            Some(size),
+            None,
+            format!(
+                "{} vouches for {cp_size} records, only {size} are present",
+                exp.source
+            ),
+        )));
     }
     if size > run.verified {
         if run.checkpoints_checked == 0 {
             let seen = if run.untrusted_seen.is_empty() {
                 "no checkpoint was found".to_owned()
             } else {
-                format!("checkpoints found are not signed by a trusted key: {}", run.untrusted_seen.join("; "))
+                format!(
+                    "checkpoints found are not signed by a trusted key: {}",
+                    run.untrusted_seen.join("; ")
+                )
             };
-            return Ok(Err(fail(FailureClass::Untrusted, Some(0), None, format!(
-                "{size} records, none covered by a checkpoint signed by a trusted key; {seen}"
-            ))));
+            return Ok(Err(fail(
+                FailureClass::Untrusted,
+                Some(0),
+                None,
+                format!(
+                    "{size} records, none covered by a checkpoint signed by a trusted key; {seen}"
+                ),
+            )));
         }
-        return Ok(Err(fail(FailureClass::UnverifiedTail, Some(run.verified), None, format!(
-            "records [{}, {size}) follow the newest trusted checkpoint", run.verified
-        ))));
+        return Ok(Err(fail(
+            FailureClass::UnverifiedTail,
+            Some(run.verified),
+            None,
+            format!(
+                "records [{}, {size}) follow the newest trusted checkpoint",
+                run.verified
+            ),
+        )));
     }
     Ok(Ok(()))
 }
@@ -372,17 +453,23 @@ fn check_record(
     let rh = record_hash(record);
     if let Some((stored_rh, _)) = stored {
         if stored_rh != rh {
-            return Err(fail(FailureClass::RecordAltered, Some(idx), Some(path), format!(
-                "record {idx}: its bytes do not hash to the stored record_hash"
-            )));
+            return Err(fail(
+                FailureClass::RecordAltered,
+                Some(idx),
+                Some(path),
+                format!("record {idx}: its bytes do not hash to the stored record_hash"),
+            ));
         }
     }
     let ch = chain(&run.chain, idx, &rh);
     if let Some((_, stored_chain)) = stored {
         if stored_chain != ch {
-            return Err(fail(FailureClass::RecordAltered, Some(idx), Some(path), format!(
-                "record {idx}: the stored chain value differs from the recomputed chain"
-            )));
+            return Err(fail(
+                FailureClass::RecordAltered,
+                Some(idx),
+                Some(path),
+                format!("record {idx}: the stored chain value differs from the recomputed chain"),
+            ));
         }
     }
     run.chain = ch;
@@ -392,35 +479,60 @@ fn check_record(
 fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<Step> {
     let expect = run.frontier.size();
     if start != expect {
-        return Ok(Err(fail(FailureClass::Sequence, Some(expect), Some(path), format!(
-            "segment starts at {start}, expected {expect} (a segment is missing or overlaps)"
-        ))));
+        return Ok(Err(fail(
+            FailureClass::Sequence,
+            Some(expect),
+            Some(path),
+            format!(
+                "segment starts at {start}, expected {expect} (a segment is missing or overlaps)"
+            ),
+        )));
     }
     let (meta, reader) = match crate::segment::open(path) {
         Ok(x) => x,
         Err(Error::Corrupt { message, .. }) => {
-            return Ok(Err(fail(FailureClass::Corrupt, Some(start), Some(path), message)));
+            return Ok(Err(fail(
+                FailureClass::Corrupt,
+                Some(start),
+                Some(path),
+                message,
+            )));
         }
         Err(e) => return Err(e),
     };
     if meta.origin != run.origin {
-        return Ok(Err(fail(FailureClass::OriginMismatch, Some(start), Some(path), format!(
-            "segment footer names origin {:?}, the ledger is {:?}", meta.origin, run.origin
-        ))));
+        return Ok(Err(fail(
+            FailureClass::OriginMismatch,
+            Some(start),
+            Some(path),
+            format!(
+                "segment footer names origin {:?}, the ledger is {:?}",
+                meta.origin, run.origin
+            ),
+        )));
     }
     if meta.start != start || meta.end != end {
-        return Ok(Err(fail(FailureClass::Sequence, Some(start), Some(path), format!(
-            "footer range [{}, {}) differs from the file name's [{start}, {end})", meta.start, meta.end
-        ))));
+        return Ok(Err(fail(
+            FailureClass::Sequence,
+            Some(start),
+            Some(path),
+            format!(
+                "footer range [{}, {}) differs from the file name's [{start}, {end})",
+                meta.start, meta.end
+            ),
+        )));
     }
     for batch in reader {
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
                 let idx = run.frontier.size();
-                return Ok(Err(fail(FailureClass::Corrupt, Some(idx), Some(path), format!(
-                    "cannot decode rows from {idx} on: {e}"
-                ))));
+                return Ok(Err(fail(
+                    FailureClass::Corrupt,
+                    Some(idx),
+                    Some(path),
+                    format!("cannot decode rows from {idx} on: {e}"),
+                )));
             }
         };
         let cols = SegmentColumns::new(&batch);
@@ -428,9 +540,14 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
             let idx = run.frontier.size();
             let stored_idx = cols.idx.value(row);
             if stored_idx != idx || idx >= end {
-                return Ok(Err(fail(FailureClass::Sequence, Some(idx), Some(path), format!(
-                    "row holds index {stored_idx} where index {idx} belongs (range ends at {end})"
-                ))));
+                return Ok(Err(fail(
+                    FailureClass::Sequence,
+                    Some(idx),
+                    Some(path),
+                    format!(
+                        "row holds index {stored_idx} where index {idx} belongs (range ends at {end})"
+                    ),
+                )));
             }
             let record = cols.record.value(row);
             let ts_us = cols.ts.value(row);
@@ -444,9 +561,12 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
                 Err(_) => Some("record"),
             };
             if let Some(column) = mismatch {
-                return Ok(Err(fail(FailureClass::ColumnAltered, Some(idx), Some(path), format!(
-                    "record {idx}: column {column} differs from what the record says"
-                ))));
+                return Ok(Err(fail(
+                    FailureClass::ColumnAltered,
+                    Some(idx),
+                    Some(path),
+                    format!("record {idx}: column {column} differs from what the record says"),
+                )));
             }
             if let Err(f) = run.push(leaf, Some(path)) {
                 return Ok(Err(f));
@@ -455,9 +575,12 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
     }
     let got = run.frontier.size();
     if got != end {
-        return Ok(Err(fail(FailureClass::Sequence, Some(got), Some(path), format!(
-            "segment [{start}, {end}) holds only records up to {got}"
-        ))));
+        return Ok(Err(fail(
+            FailureClass::Sequence,
+            Some(got),
+            Some(path),
+            format!("segment [{start}, {end}) holds only records up to {got}"),
+        )));
     }
     Ok(Ok(()))
 }
@@ -470,9 +593,12 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
         return Ok(Ok(()));
     }
     if start > expect {
-        return Ok(Err(fail(FailureClass::Sequence, Some(expect), Some(path), format!(
-            "WAL starts at {start}, but records end at {expect} (a segment is missing)"
-        ))));
+        return Ok(Err(fail(
+            FailureClass::Sequence,
+            Some(expect),
+            Some(path),
+            format!("WAL starts at {start}, but records end at {expect} (a segment is missing)"),
+        )));
     }
     let mut reader = WalReader::open(path)?;
     // Records count once a checkpoint frame follows them (a commit); later ones are in flight.
@@ -482,9 +608,12 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
         match reader.next_frame()? {
             Ok(Frame::Records { first, records }) => {
                 if first != next {
-                    return Ok(Err(fail(FailureClass::Sequence, Some(next), Some(path), format!(
-                        "WAL records frame starts at {first}, expected {next}"
-                    ))));
+                    return Ok(Err(fail(
+                        FailureClass::Sequence,
+                        Some(next),
+                        Some(path),
+                        format!("WAL records frame starts at {first}, expected {next}"),
+                    )));
                 }
                 next += records.len() as u64;
                 pending.extend(records.into_iter().map(|r| (r.ts_us, r.bytes)));
@@ -497,9 +626,12 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
                         Err(f) => return Ok(Err(f)),
                     };
                     if DecisionView::parse(&bytes).is_err() {
-                        return Ok(Err(fail(FailureClass::Corrupt, Some(idx), Some(path), format!(
-                            "record {idx} is not a decision record"
-                        ))));
+                        return Ok(Err(fail(
+                            FailureClass::Corrupt,
+                            Some(idx),
+                            Some(path),
+                            format!("record {idx} is not a decision record"),
+                        )));
                     }
                     if let Err(f) = run.push(leaf, Some(path)) {
                         return Ok(Err(f));

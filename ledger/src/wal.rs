@@ -138,7 +138,12 @@ impl WalReader {
         if remaining == 0 {
             return Ok(Err(Tail::Clean));
         }
-        let torn = |offset, reason: &str| Ok(Err(Tail::Torn { offset, reason: reason.into() }));
+        let torn = |offset, reason: &str| {
+            Ok(Err(Tail::Torn {
+                offset,
+                reason: reason.into(),
+            }))
+        };
         if remaining < 8 {
             return torn(self.offset, "partial frame header");
         }
@@ -153,7 +158,9 @@ impl WalReader {
             return torn(self.offset, "frame extends past the end of the file");
         }
         let mut payload = vec![0u8; len as usize];
-        self.reader.read_exact(&mut payload).ctx("read", &self.path)?;
+        self.reader
+            .read_exact(&mut payload)
+            .ctx("read", &self.path)?;
         if crc32fast::hash(&payload) != crc {
             return torn(self.offset, "frame CRC mismatch");
         }
@@ -211,9 +218,13 @@ mod tests {
         File::create(&path).unwrap().write_all(&buf).unwrap();
         let mut r = WalReader::open(&path).unwrap();
         assert_eq!(r.start, 5);
-        assert!(matches!(r.next_frame().unwrap(), Ok(Frame::Records { first: 5, ref records }) if records.len() == 2));
+        assert!(
+            matches!(r.next_frame().unwrap(), Ok(Frame::Records { first: 5, ref records }) if records.len() == 2)
+        );
         assert!(matches!(r.next_frame().unwrap(), Ok(Frame::Checkpoint(ref n)) if n == b"note\n"));
         assert_eq!(r.offset, whole);
-        assert!(matches!(r.next_frame().unwrap(), Err(Tail::Torn { offset, .. }) if offset == whole));
+        assert!(
+            matches!(r.next_frame().unwrap(), Err(Tail::Torn { offset, .. }) if offset == whole)
+        );
     }
 }

@@ -153,7 +153,10 @@ fn lock(layout: &Layout) -> Result<File> {
 fn create_wal(layout: &Layout, start: u64) -> Result<(File, std::path::PathBuf)> {
     let path = layout.wal(start);
     write_atomic(&path, &wal::header(start))?;
-    let file = OpenOptions::new().append(true).open(&path).ctx("open", &path)?;
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .ctx("open", &path)?;
     Ok((file, path))
 }
 
@@ -182,7 +185,11 @@ impl Ledger {
             }
             Err(e) => return Err(e).ctx("list", dir),
         }
-        for sub in [layout.wal_dir(), layout.segments_dir(), layout.checkpoints_dir()] {
+        for sub in [
+            layout.wal_dir(),
+            layout.segments_dir(),
+            layout.checkpoints_dir(),
+        ] {
             fs::create_dir(&sub).ctx("create", &sub)?;
         }
         let config = Config {
@@ -246,7 +253,9 @@ impl Ledger {
                 return Err(Error::Corrupt {
                     path: path.clone(),
                     offset: None,
-                    message: format!("segment range [{start}, {end}) does not continue from {sealed}"),
+                    message: format!(
+                        "segment range [{start}, {end}) does not continue from {sealed}"
+                    ),
                 });
             }
             sealed = *end;
@@ -257,7 +266,9 @@ impl Ledger {
                 return Err(Error::Corrupt {
                     path: path.clone(),
                     offset: None,
-                    message: "footer range, frontier or origin disagrees with the file name or ledger".into(),
+                    message:
+                        "footer range, frontier or origin disagrees with the file name or ledger"
+                            .into(),
                 });
             }
             chain = meta.chain_end;
@@ -266,11 +277,13 @@ impl Ledger {
         let mut last_checkpoint = match layout.checkpoints()?.last() {
             Some((size, path)) if *size == sealed => {
                 let bytes = fs::read(path).ctx("read", path)?;
-                Some(SignedCheckpoint::parse(&bytes).map_err(|message| Error::Corrupt {
-                    path: path.clone(),
-                    offset: None,
-                    message,
-                })?)
+                Some(
+                    SignedCheckpoint::parse(&bytes).map_err(|message| Error::Corrupt {
+                        path: path.clone(),
+                        offset: None,
+                        message,
+                    })?,
+                )
             }
             _ => None,
         };
@@ -302,7 +315,10 @@ impl Ledger {
                     last_checkpoint = Some(cp);
                 }
                 if let Some(reason) = replay.cut_reason {
-                    let file = OpenOptions::new().write(true).open(&path).ctx("open", &path)?;
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .ctx("open", &path)?;
                     file.set_len(replay.valid_len).ctx("truncate", &path)?;
                     file.sync_all().ctx("fsync", &path)?;
                     recovery.cut_bytes = replay.file_len - replay.valid_len;
@@ -311,7 +327,10 @@ impl Ledger {
                 (path, replay.hashes, replay.valid_len)
             }
         };
-        let wal = OpenOptions::new().append(true).open(&wal_path).ctx("open", &wal_path)?;
+        let wal = OpenOptions::new()
+            .append(true)
+            .open(&wal_path)
+            .ctx("open", &wal_path)?;
         let mut ledger = Self {
             layout,
             config,
@@ -533,7 +552,10 @@ fn replay_wal(
         return Err(Error::Corrupt {
             path: path.to_path_buf(),
             offset: Some(16),
-            message: format!("WAL header says it starts at {}, its name says {start}", reader.start),
+            message: format!(
+                "WAL header says it starts at {}, its name says {start}",
+                reader.start
+            ),
         });
     }
     let verifier = signer.verifier();
@@ -554,7 +576,10 @@ fn replay_wal(
                     return Err(Error::Corrupt {
                         path: path.to_path_buf(),
                         offset: Some(at),
-                        message: format!("records frame starts at {first}, expected {}", t_frontier.size()),
+                        message: format!(
+                            "records frame starts at {first}, expected {}",
+                            t_frontier.size()
+                        ),
                     });
                 }
                 for r in records {
@@ -572,10 +597,13 @@ fn replay_wal(
                     return Err(Error::Corrupt {
                         path: path.to_path_buf(),
                         offset: Some(at),
-                        message: "checkpoint frame is not a checkpoint signed by this ledger's key".into(),
+                        message: "checkpoint frame is not a checkpoint signed by this ledger's key"
+                            .into(),
                     });
                 };
-                if cp.checkpoint.size != t_frontier.size() || cp.checkpoint.root != t_frontier.root() {
+                if cp.checkpoint.size != t_frontier.size()
+                    || cp.checkpoint.root != t_frontier.root()
+                {
                     return Err(Error::Corrupt {
                         path: path.to_path_buf(),
                         offset: Some(at),
@@ -593,7 +621,8 @@ fn replay_wal(
             }
             Err(Tail::Clean) => {
                 if !pending.is_empty() {
-                    out.cut_reason = Some("records after the last checkpoint (commit interrupted)".into());
+                    out.cut_reason =
+                        Some("records after the last checkpoint (commit interrupted)".into());
                 }
                 break;
             }

@@ -358,7 +358,10 @@ mod tests {
     #[test]
     fn view_reads_what_the_record_says() {
         let line = br#"{"decision_id":"d\"1","ts_us":7,"decision":"deny","rule_ids":["inst_016"],"overhead_us":135000}"#;
-        let bytes = Decision::from_json(line).unwrap().canonical_bytes().unwrap();
+        let bytes = Decision::from_json(line)
+            .unwrap()
+            .canonical_bytes()
+            .unwrap();
         let view = DecisionView::parse(&bytes).unwrap();
         assert_eq!(view.decision_id, "d\"1");
         assert_eq!(view.decision, DecisionKind::Deny);

@@ -1,0 +1,379 @@
+//! The tamper suite: one table of named mutations and the verdict each must get, from the Rust
+//! verifier and from the independent Python verifier alike.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use arrow_array::Array as _;
+use arrow_array::cast::AsArray as _;
+use govtrail_tests::*;
+use ledger::hash::{CHAIN_GENESIS, hash_record};
+use ledger::{Checkpoint, NoteSigner, NoteVerifier};
+
+/// 35 records: segments [0,10) [10,20) [20,30) and the WAL with [30,35), a commit per record.
+fn fresh() -> (tempfile::TempDir, NoteVerifier, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let vkey = build_ledger(&dir, 35, 10, 1);
+    let anchor = tmp.path().join("anchor-35.note");
+    fs::write(
+        &anchor,
+        ledger::inspect(&dir).unwrap().latest.unwrap().bytes,
+    )
+    .unwrap();
+    (tmp, vkey, anchor)
+}
+
+fn seg(dir: &Path, i: usize) -> PathBuf {
+    segments(dir)[i].clone()
+}
+
+/// Re-signs every checkpoint (files and WAL frames) with `key`.
+fn resign_all(dir: &Path, key: &NoteSigner) {
+    for e in fs::read_dir(dir.join("checkpoints")).unwrap() {
+        let p = e.unwrap().path();
+        let cp = ledger::read_checkpoint_file(&p).unwrap();
+        fs::write(&p, cp.checkpoint.sign(key).bytes).unwrap();
+    }
+    let wal = wal_path(dir);
+    let (head, frames) = read_wal(&wal);
+    let frames: Vec<WalFrame> = frames
+        .into_iter()
+        .map(|(k, body)| {
+            if k == 2 {
+                let cp = ledger::SignedCheckpoint::parse(&body).unwrap();
+                (k, cp.checkpoint.sign(key).bytes.into_bytes())
+            } else {
+                (k, body)
+            }
+        })
+        .collect();
+    write_wal(&wal, &head, &frames);
+}
+
+/// Edits record 4's nested field in segment 0 and recomputes every record hash and chain value
+/// in every segment, as an attacker without the key would.
+fn rewrite_nested_with_hashes(dir: &Path) {
+    replace_column(&seg(dir, 0), "record", |c| {
+        edit_binary(c, 4, |r| {
+            let s = String::from_utf8(r.clone())
+                .unwrap()
+                .replace("deep-4", "DEEP-4");
+            *r = s.into_bytes();
+        })
+    });
+    let mut chain = CHAIN_GENESIS;
+    let mut idx = 0u64;
+    for path in segments(dir) {
+        let (batch, _) = read_segment(&path);
+        let records = batch.column_by_name("record").unwrap().as_binary::<i32>();
+        let ts = batch
+            .column_by_name("ts")
+            .unwrap()
+            .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+        let (mut rh, mut ch) = (Vec::new(), Vec::new());
+        for i in 0..records.len() {
+            let h = hash_record(&chain, idx, ts.value(i), records.value(i));
+            chain = h.chain;
+            idx += 1;
+            rh.push(h.record_hash);
+            ch.push(h.chain);
+        }
+        replace_column(&path, "record_hash", |_| hash_column(&rh));
+        replace_column(&path, "chain", |_| hash_column(&ch));
+    }
+}
+
+type Case = (
+    &'static str,
+    fn(&Path),
+    bool,
+    (&'static str, Option<&'static str>, Option<u64>),
+);
+
+const CASES: &[Case] = &[
+    ("untouched", |_| {}, false, ("ok", None, None)),
+    ("untouched, with anchor", |_| {}, true, ("ok", None, None)),
+    (
+        "flip one byte of a record",
+        |d| {
+            replace_column(&seg(d, 1), "record", |c| edit_binary(c, 3, |r| r[20] ^= 1));
+        },
+        false,
+        ("tampered", Some("record-altered"), Some(13)),
+    ),
+    (
+        "edit a typed column only (decision)",
+        |d| {
+            replace_column(&seg(d, 1), "decision", |c| edit_string(c, 3, "allow"));
+        },
+        false,
+        ("tampered", Some("column-altered"), Some(13)),
+    ),
+    (
+        "edit the record_hash column only",
+        |d| {
+            replace_column(&seg(d, 2), "record_hash", |c| {
+                let a = c.as_fixed_size_binary();
+                let mut v: Vec<[u8; 32]> =
+                    a.iter().map(|x| x.unwrap().try_into().unwrap()).collect();
+                v[6][0] ^= 0x80;
+                hash_column(&v)
+            });
+        },
+        false,
+        ("tampered", Some("record-altered"), Some(26)),
+    ),
+    (
+        "delete a row",
+        |d| reorder_rows(&seg(d, 1), &[0, 1, 2, 3, 4, 6, 7, 8, 9]),
+        false,
+        ("tampered", Some("sequence"), Some(15)),
+    ),
+    (
+        "swap two rows",
+        |d| reorder_rows(&seg(d, 1), &[0, 1, 2, 3, 4, 5, 7, 6, 8, 9]),
+        false,
+        ("tampered", Some("sequence"), Some(16)),
+    ),
+    (
+        "duplicate a row",
+        |d| reorder_rows(&seg(d, 1), &[0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]),
+        false,
+        ("tampered", Some("sequence"), Some(13)),
+    ),
+    (
+        "insert a forged row",
+        |d| {
+            // A copy of row 8 with its index and record edited, placed before it.
+            let path = seg(d, 1);
+            reorder_rows(&path, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9]);
+            replace_column(&path, "record", |c| {
+                edit_binary(c, 8, |r| {
+                    let s = String::from_utf8(r.clone())
+                        .unwrap()
+                        .replace("\"d-18\"", "\"d-forged\"");
+                    *r = s.into_bytes();
+                })
+            });
+        },
+        false,
+        ("tampered", Some("record-altered"), Some(18)),
+    ),
+    (
+        "drop a whole segment",
+        |d| fs::remove_file(seg(d, 1)).unwrap(),
+        false,
+        ("tampered", Some("sequence"), Some(10)),
+    ),
+    (
+        "truncate the tail (no anchor: horizon reported honestly)",
+        |d| {
+            fs::remove_file(seg(d, 2)).unwrap();
+            fs::remove_file(d.join("checkpoints/00000000000000000030.note")).unwrap();
+            fs::remove_file(wal_path(d)).unwrap();
+        },
+        false,
+        ("ok", None, None),
+    ),
+    (
+        "truncate the tail (anchor given)",
+        |d| {
+            fs::remove_file(seg(d, 2)).unwrap();
+            fs::remove_file(d.join("checkpoints/00000000000000000030.note")).unwrap();
+            fs::remove_file(wal_path(d)).unwrap();
+        },
+        true,
+        ("truncated-or-forked", Some("truncated"), Some(20)),
+    ),
+    (
+        "delete the newest records with their checkpoints (anchor given)",
+        |d| {
+            let wal = wal_path(d);
+            let (head, frames) = read_wal(&wal);
+            write_wal(&wal, &head, &frames[..frames.len() - 4]);
+        },
+        true,
+        ("truncated-or-forked", Some("truncated"), Some(33)),
+    ),
+    (
+        "delete rows after a kept checkpoint",
+        |d| reorder_rows(&seg(d, 2), &[0, 1, 2, 3, 4, 5, 6]),
+        false,
+        ("tampered", Some("sequence"), Some(27)),
+    ),
+    (
+        "re-sign everything with a different key",
+        |d| {
+            resign_all(d, &NoteSigner::from_seed(ORIGIN, [9; 32]));
+        },
+        false,
+        ("tampered", Some("untrusted"), Some(0)),
+    ),
+    (
+        "keyless rewrite with every signature stripped",
+        |d| {
+            rewrite_nested_with_hashes(d);
+            for e in fs::read_dir(d.join("checkpoints")).unwrap() {
+                fs::remove_file(e.unwrap().path()).unwrap();
+            }
+            let wal = wal_path(d);
+            let (head, frames) = read_wal(&wal);
+            let kept: Vec<WalFrame> = frames.into_iter().filter(|(k, _)| *k == 1).collect();
+            write_wal(&wal, &head, &kept);
+        },
+        false,
+        ("tampered", Some("untrusted"), Some(0)),
+    ),
+    (
+        "edit a deeply nested field and recompute every hash",
+        rewrite_nested_with_hashes,
+        false,
+        ("tampered", Some("root-mismatch"), Some(0)),
+    ),
+    (
+        "edit a deeply nested field only",
+        |d| {
+            replace_column(&seg(d, 0), "record", |c| {
+                edit_binary(c, 4, |r| {
+                    let s = String::from_utf8(r.clone())
+                        .unwrap()
+                        .replace("deep-4", "DEEP-4");
+                    *r = s.into_bytes();
+                })
+            });
+        },
+        false,
+        ("tampered", Some("record-altered"), Some(4)),
+    ),
+    (
+        "forked history: a second checkpoint of the same size",
+        |d| {
+            let fork = Checkpoint {
+                origin: ORIGIN.into(),
+                size: 20,
+                root: [7; 32],
+            }
+            .sign(&signer());
+            fs::write(d.join("checkpoints/00000000000000000020.note.fork"), "").unwrap();
+            let cp = d.join("wal/fork");
+            let _ = cp;
+            let wal = wal_path(d);
+            let (head, mut frames) = read_wal(&wal);
+            frames.push((2, fork.bytes.into_bytes()));
+            write_wal(&wal, &head, &frames);
+        },
+        false,
+        ("truncated-or-forked", Some("forked"), None),
+    ),
+    (
+        "strip the WAL's checkpoints (unverified tail)",
+        |d| {
+            let wal = wal_path(d);
+            let (head, frames) = read_wal(&wal);
+            let kept: Vec<WalFrame> = frames.into_iter().filter(|(k, _)| *k == 1).collect();
+            write_wal(&wal, &head, &kept);
+            // A commit whose checkpoint is lost is in flight: records stay unread, horizon 30.
+        },
+        false,
+        ("ok", None, None),
+    ),
+    (
+        "checkpoint claims more records than exist",
+        |d| {
+            let cp = Checkpoint {
+                origin: ORIGIN.into(),
+                size: 40,
+                root: [1; 32],
+            }
+            .sign(&signer());
+            fs::write(d.join("checkpoints/00000000000000000040.note"), cp.bytes).unwrap();
+        },
+        false,
+        ("truncated-or-forked", Some("truncated"), Some(35)),
+    ),
+    (
+        "segment footer names another origin",
+        |d| {
+            let path = seg(d, 0);
+            let (batch, mut kv) = read_segment(&path);
+            for (k, v) in &mut kv {
+                if k == "govtrail.origin" {
+                    *v = "evil.example/ledger".into();
+                }
+            }
+            write_segment(&path, &batch, &kv);
+        },
+        false,
+        ("tampered", Some("origin-mismatch"), Some(0)),
+    ),
+    (
+        "corrupt Parquet footer",
+        |d| {
+            let path = seg(d, 1);
+            let mut bytes = fs::read(&path).unwrap();
+            let n = bytes.len();
+            bytes[n - 12] ^= 0xff;
+            bytes[n - 20] ^= 0xff;
+            fs::write(&path, bytes).unwrap();
+        },
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    (
+        "flip a bit of a trusted signature",
+        |d| {
+            let p = d.join("checkpoints/00000000000000000020.note");
+            let text = fs::read_to_string(&p).unwrap();
+            let (body, sig) = text.rsplit_once(' ').unwrap();
+            let mut raw =
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig.trim())
+                    .unwrap();
+            raw[10] ^= 1;
+            let sig = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+            fs::write(&p, format!("{body} {sig}\n")).unwrap();
+        },
+        false,
+        ("tampered", Some("bad-signature"), None),
+    ),
+];
+
+#[test]
+fn tamper_matrix_rust_and_python_agree() {
+    let mut failures = Vec::new();
+    for (name, mutate, with_anchor, want) in CASES {
+        let (tmp, vkey, anchor) = fresh();
+        let dir = tmp.path().join("ledger");
+        mutate(&dir);
+        let anchors = if *with_anchor { vec![anchor] } else { vec![] };
+        let keys = [vkey];
+        let rust = rust_verdict(&dir, &keys, &anchors);
+        let py = python_verdict(&dir, &keys, &anchors);
+        let want = (want.0.to_owned(), want.1.map(str::to_owned), want.2);
+        if (rust.0.clone(), rust.1.clone(), rust.2) != want {
+            failures.push(format!("{name}: rust said {rust:?}, want {want:?}"));
+        }
+        if (py.0.clone(), py.1.clone(), py.2, py.3) != rust {
+            failures.push(format!("{name}: python said {py:?}, rust said {rust:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn no_false_positives_on_untouched_ledgers() {
+    for (n, seg_records, per_commit) in [
+        (0, 5, 1),
+        (1, 5, 1),
+        (64, 8, 3),
+        (1000, 300, 64),
+        (257, 1000, 256),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let vkey = build_ledger(tmp.path(), n, seg_records, per_commit);
+        let keys = [vkey];
+        let rust = rust_verdict(tmp.path(), &keys, &[]);
+        assert_eq!(rust, ("ok".into(), None, None, n), "n={n}");
+        assert_eq!(python_verdict(tmp.path(), &keys, &[]), rust, "n={n}");
+    }
+}
