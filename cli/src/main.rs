@@ -242,12 +242,13 @@ fn append(
                 break;
             }
         }
-        if chunk.len() == 1024 {
-            committer.submit(std::mem::take(&mut chunk))?;
+        // A refused submission means the commit thread stopped; finish() returns why.
+        if chunk.len() == 1024 && committer.submit(std::mem::take(&mut chunk)).is_err() {
+            break;
         }
     }
     if !chunk.is_empty() {
-        committer.submit(chunk)?;
+        let _ = committer.submit(chunk);
     }
     let mut ledger = committer.finish()?;
     progress.finish_and_clear();

@@ -48,7 +48,7 @@ mod writer;
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use committer::Committer;
 pub use error::{Error, Result};
-pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file};
+pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file, scan};
 pub use layout::{CONFIG_FILE, Config, Layout};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
 pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};

@@ -1,0 +1,80 @@
+//! Black-box tests of the `govtrail` binary: crash safety under SIGKILL, and bad input.
+
+mod bad_input;
+mod crash;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub(crate) fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_govtrail"))
+}
+
+pub(crate) fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+pub(crate) fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A key pair and an empty ledger in `tmp`: returns (ledger, key, vkey).
+pub(crate) fn setup(tmp: &Path, segment_records: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let prefix = tmp.join("k");
+    let o = run(&[
+        "keygen",
+        "--name",
+        "test.example/ledger",
+        "--out",
+        prefix.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ledger = tmp.join("ledger");
+    let key = tmp.join("k.key");
+    let o = run(&[
+        "init",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--segment-records",
+        &segment_records.to_string(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    (ledger, key, tmp.join("k.vkey"))
+}
+
+pub(crate) fn line(i: u64) -> String {
+    format!(
+        r#"{{"decision_id":"c-{i}","ts_us":{},"decision":"{}","service":"BoundaryEnforcer","tool_name":"Bash","tool_input":{{"command":"ls {i}"}},"rule_ids":["inst_016"],"overhead_us":{}}}"#,
+        1_760_000_000_000_000u64 + i,
+        if i % 5 == 0 { "deny" } else { "allow" },
+        50_000 + i % 1000
+    )
+}
+
+/// Decision ids in the ledger, in index order.
+pub(crate) fn ids(ledger: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    ledger::scan(ledger, |_, _, bytes| {
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+        out.push(v["decision_id"].as_str().unwrap().to_owned());
+    })
+    .unwrap();
+    out
+}
+
+pub(crate) fn verify_json(ledger: &Path, vkey: &Path) -> (i32, serde_json::Value) {
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    (o.status.code().unwrap(), v)
+}
