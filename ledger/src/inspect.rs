@@ -93,13 +93,12 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
                 Frame::Records { records, .. } => seen += records.len() as u64,
                 Frame::Checkpoint(bytes) => {
                     committed = seen;
-                    if let Ok(cp) = SignedCheckpoint::parse(&bytes) {
-                        if latest
+                    if let Ok(cp) = SignedCheckpoint::parse(&bytes)
+                        && latest
                             .as_ref()
                             .is_none_or(|l| cp.checkpoint.size >= l.checkpoint.size)
-                        {
-                            latest = Some(cp);
-                        }
+                    {
+                        latest = Some(cp);
                     }
                 }
             }

@@ -376,7 +376,7 @@ mod tests {
         assert!(
             Note::parse(NOTE.as_bytes())
                 .unwrap()
-                .verify(&[key.clone()])
+                .verify(std::slice::from_ref(&key))
                 .is_ok()
         );
         let rejected_at_parse = [
@@ -393,7 +393,7 @@ mod tests {
         let bad_sig = NOTE.replace("Uw2QOkn8", "Uw2QOkn9");
         let parsed = Note::parse(bad_sig.as_bytes()).unwrap();
         assert_eq!(
-            parsed.verify(&[key.clone()]),
+            parsed.verify(std::slice::from_ref(&key)),
             Err(NoteFailure::BadSignature("example.com/foo".into()))
         );
         let altered = NOTE.replace("example message", "exemplary message");

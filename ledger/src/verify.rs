@@ -451,8 +451,10 @@ fn check_record(
     path: &Path,
 ) -> Step<Hash> {
     let rh = record_hash(record);
-    if let Some((stored_rh, _)) = stored {
-        if stored_rh != rh {
+    if let Some((stored_rh, _)) = stored
+        && stored_rh != rh
+    {
+        {
             return Err(fail(
                 FailureClass::RecordAltered,
                 Some(idx),
@@ -462,8 +464,10 @@ fn check_record(
         }
     }
     let ch = chain(&run.chain, idx, &rh);
-    if let Some((_, stored_chain)) = stored {
-        if stored_chain != ch {
+    if let Some((_, stored_chain)) = stored
+        && stored_chain != ch
+    {
+        {
             return Err(fail(
                 FailureClass::RecordAltered,
                 Some(idx),

@@ -150,7 +150,7 @@ pub fn read_segment(path: &Path) -> (RecordBatch, Vec<(String, String)>) {
                 .collect()
         })
         .unwrap_or_default();
-    let schema = b.schema().clone();
+    let schema = Arc::clone(b.schema());
     let batches: Vec<RecordBatch> = b.build().unwrap().map(Result::unwrap).collect();
     (
         arrow_select::concat::concat_batches(&schema, &batches).unwrap(),

@@ -51,7 +51,7 @@ pub(crate) fn line(i: u64) -> String {
     format!(
         r#"{{"decision_id":"c-{i}","ts_us":{},"decision":"{}","service":"BoundaryEnforcer","tool_name":"Bash","tool_input":{{"command":"ls {i}"}},"rule_ids":["inst_016"],"overhead_us":{}}}"#,
         1_760_000_000_000_000u64 + i,
-        if i % 5 == 0 { "deny" } else { "allow" },
+        if i.is_multiple_of(5) { "deny" } else { "allow" },
         50_000 + i % 1000
     )
 }
