@@ -2,7 +2,7 @@
 # Runs the benchmarks (release build) and writes their medians and ratios to docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench -p govtrail-benches --locked -- --noplot "$@"
+cargo bench -p govtrail-benches --locked --bench append --bench verify -- --noplot "$@"
 python3 - <<'PY'
 import json, glob, os, datetime, platform
 rows = {}

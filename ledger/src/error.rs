@@ -74,6 +74,12 @@ pub enum Error {
         /// The limit.
         limit_bytes: usize,
     },
+    /// The commit that held these records failed.
+    #[error("commit failed: {message}")]
+    Commit {
+        /// Why, as the commit thread reported it.
+        message: String,
+    },
     /// An earlier write failed and could not be undone; reopen the ledger to recover.
     #[error("ledger writer is unusable after an earlier failure; reopen the ledger to recover")]
     Poisoned,

@@ -46,7 +46,7 @@ mod wal;
 mod writer;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
-pub use committer::Committer;
+pub use committer::{Acked, Committer};
 pub use error::{Error, Result};
 pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file, scan};
 pub use layout::{CONFIG_FILE, Config, Layout};

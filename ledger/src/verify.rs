@@ -446,11 +446,10 @@ fn check_record(
     run: &mut Run,
     idx: u64,
     ts_us: i64,
-    record: &[u8],
+    rh: Hash,
     stored: Option<(&[u8], &[u8])>,
     path: &Path,
 ) -> Step<Hash> {
-    let rh = record_hash(record);
     if let Some((stored_rh, _)) = stored
         && stored_rh != rh
     {
@@ -526,56 +525,55 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
             ),
         )));
     }
-    for batch in reader {
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
+    // Two stages on two threads: this one decodes Parquet, hashes records and checks typed
+    // columns; the caller's thread checks order, stored hashes, chain and tree, in index order.
+    let consumed = std::thread::scope(|scope| -> Step {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);
+        scope.spawn(move || decode_batches(reader, &tx));
+        for item in rx {
+            let decoded = match item {
+                Ok(d) => d,
+                Err(e) => {
+                    let idx = run.frontier.size();
+                    return Err(fail(
+                        FailureClass::Corrupt,
+                        Some(idx),
+                        Some(path),
+                        format!("cannot decode rows from {idx} on: {e}"),
+                    ));
+                }
+            };
+            let cols = SegmentColumns::new(&decoded.batch);
+            for (row, rh) in decoded.record_hashes.iter().enumerate() {
                 let idx = run.frontier.size();
-                return Ok(Err(fail(
-                    FailureClass::Corrupt,
-                    Some(idx),
-                    Some(path),
-                    format!("cannot decode rows from {idx} on: {e}"),
-                )));
-            }
-        };
-        let cols = SegmentColumns::new(&batch);
-        for row in 0..batch.num_rows() {
-            let idx = run.frontier.size();
-            let stored_idx = cols.idx.value(row);
-            if stored_idx != idx || idx >= end {
-                return Ok(Err(fail(
-                    FailureClass::Sequence,
-                    Some(idx),
-                    Some(path),
-                    format!(
-                        "row holds index {stored_idx} where index {idx} belongs (range ends at {end})"
-                    ),
-                )));
-            }
-            let record = cols.record.value(row);
-            let ts_us = cols.ts.value(row);
-            let stored = (cols.record_hash.value(row), cols.chain.value(row));
-            let leaf = match check_record(run, idx, ts_us, record, Some(stored), path) {
-                Ok(l) => l,
-                Err(f) => return Ok(Err(f)),
-            };
-            let mismatch = match DecisionView::parse(record) {
-                Ok(view) => cols.typed_mismatch(row, &view),
-                Err(_) => Some("record"),
-            };
-            if let Some(column) = mismatch {
-                return Ok(Err(fail(
-                    FailureClass::ColumnAltered,
-                    Some(idx),
-                    Some(path),
-                    format!("record {idx}: column {column} differs from what the record says"),
-                )));
-            }
-            if let Err(f) = run.push(leaf, Some(path)) {
-                return Ok(Err(f));
+                let stored_idx = cols.idx.value(row);
+                if stored_idx != idx || idx >= end {
+                    return Err(fail(
+                        FailureClass::Sequence,
+                        Some(idx),
+                        Some(path),
+                        format!(
+                            "row holds index {stored_idx} where index {idx} belongs (range ends at {end})"
+                        ),
+                    ));
+                }
+                let stored = (cols.record_hash.value(row), cols.chain.value(row));
+                let leaf = check_record(run, idx, cols.ts.value(row), *rh, Some(stored), path)?;
+                if let Some((_, column)) = decoded.mismatch.filter(|(r, _)| *r == row) {
+                    return Err(fail(
+                        FailureClass::ColumnAltered,
+                        Some(idx),
+                        Some(path),
+                        format!("record {idx}: column {column} differs from what the record says"),
+                    ));
+                }
+                run.push(leaf, Some(path))?;
             }
         }
+        Ok(())
+    });
+    if let Err(f) = consumed {
+        return Ok(Err(f));
     }
     let got = run.frontier.size();
     if got != end {
@@ -625,7 +623,8 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
             Ok(Frame::Checkpoint(_)) => {
                 for (ts_us, bytes) in pending.drain(..) {
                     let idx = run.frontier.size();
-                    let leaf = match check_record(run, idx, ts_us, &bytes, None, path) {
+                    let leaf = match check_record(run, idx, ts_us, record_hash(&bytes), None, path)
+                    {
                         Ok(l) => l,
                         Err(f) => return Ok(Err(f)),
                     };
@@ -646,4 +645,45 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
         }
     }
     Ok(Ok(()))
+}
+
+/// A decoded batch with its record hashes and the first row whose typed columns disagree.
+struct Decoded {
+    batch: arrow_array::RecordBatch,
+    record_hashes: Vec<Hash>,
+    mismatch: Option<(usize, &'static str)>,
+}
+
+fn decode_batches(
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    tx: &std::sync::mpsc::SyncSender<std::result::Result<Decoded, String>>,
+) {
+    for batch in reader {
+        let item = batch.map_err(|e| e.to_string()).map(|batch| {
+            let cols = SegmentColumns::new(&batch);
+            let n = batch.num_rows();
+            let mut record_hashes = Vec::with_capacity(n);
+            let mut mismatch = None;
+            for row in 0..n {
+                let record = cols.record.value(row);
+                record_hashes.push(record_hash(record));
+                if mismatch.is_none() {
+                    mismatch = match DecisionView::parse(record) {
+                        Ok(view) => cols.typed_mismatch(row, &view),
+                        Err(_) => Some("record"),
+                    }
+                    .map(|column| (row, column));
+                }
+            }
+            Decoded {
+                batch,
+                record_hashes,
+                mismatch,
+            }
+        });
+        let stop = item.is_err();
+        if tx.send(item).is_err() || stop {
+            break;
+        }
+    }
 }

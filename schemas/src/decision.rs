@@ -124,6 +124,11 @@ impl Decision {
     /// Parses one JSON record strictly: unknown fields, wrong types, an unsupported version and
     /// integers outside ±(2^53-1) are errors naming the JSON pointer.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        // Fast path; on failure, parse again while tracking the path for the error message.
+        if let Ok(decision) = serde_json::from_slice::<Decision>(bytes) {
+            decision.validate()?;
+            return Ok(decision);
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let decision: Decision =
             serde_path_to_error::deserialize(&mut de).map_err(|err| Error::Invalid {
@@ -163,7 +168,9 @@ impl Decision {
 
     /// The record's canonical bytes (RFC 8785 JSON canonicalisation scheme).
     pub fn canonical_bytes(&self) -> Result<Vec<u8>> {
-        serde_json_canonicalizer::to_vec(self).map_err(|err| Error::Encode(err.to_string()))
+        let mut out = Vec::with_capacity(512);
+        crate::canonical::write_decision(self, &mut out)?;
+        Ok(out)
     }
 }
 
@@ -238,12 +245,7 @@ fn check_safe_int(pointer: &str, n: i64) -> Result<()> {
 fn check_value(pointer: &str, value: &Value) -> Result<()> {
     match value {
         Value::Number(n) => {
-            let unsafe_int = match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) => u > MAX_SAFE_INTEGER,
-                (None, Some(i)) => i.unsigned_abs() > MAX_SAFE_INTEGER,
-                (None, None) => false,
-            };
-            if unsafe_int {
+            if !crate::canonical::exact_integer(n) {
                 return Err(Error::UnsafeInteger {
                     pointer: pointer.to_owned(),
                     value: n.to_string(),

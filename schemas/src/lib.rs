@@ -28,6 +28,7 @@
     clippy::print_stderr
 )]
 
+mod canonical;
 mod decision;
 mod error;
 mod segment;

@@ -1,0 +1,290 @@
+//! RFC 8785 (JCS) canonical JSON, written directly for the decision record.
+//!
+//! Keys are emitted in UTF-16 code-unit order, strings with JCS escaping (which is serde_json's:
+//! `\"`, `\\`, `\b \f \n \r \t`, other controls as lower-case `\u00xx`, nothing else), integers
+//! within ±(2^53−1) in decimal, other numbers in ECMAScript `Number.prototype.toString` form
+//! (ryu-js). A unit test checks byte equality with serde_json_canonicalizer on random values.
+
+use serde_json::{Map, Number, Value};
+
+use crate::decision::{Decision, MAX_SAFE_INTEGER};
+use crate::{Error, Result};
+
+pub(crate) fn write_decision(d: &Decision, out: &mut Vec<u8>) -> Result<()> {
+    let mut w = Obj::new(out);
+    // Field names in sorted order (all ASCII, so byte order is UTF-16 order).
+    w.key("decision");
+    str(w.out, d.decision.as_str());
+    w.key("decision_id");
+    str(w.out, &d.decision_id);
+    w.opt_str("decision_native", d.decision_native.as_deref());
+    w.opt_str("engine", d.engine.as_deref());
+    if let Some(m) = &d.metadata {
+        w.key("metadata");
+        object(w.out, m)?;
+    }
+    w.opt_str("model", d.model.as_deref());
+    w.opt_str("outcome", d.outcome.as_deref());
+    if let Some(n) = d.overhead_us {
+        w.key("overhead_us");
+        int(w.out, n)?;
+    }
+    w.opt_str("platform", d.platform.as_deref());
+    w.opt_str("reason", d.reason.as_deref());
+    if !d.rule_ids.is_empty() {
+        w.key("rule_ids");
+        w.out.push(b'[');
+        for (i, id) in d.rule_ids.iter().enumerate() {
+            if i > 0 {
+                w.out.push(b',');
+            }
+            str(w.out, id);
+        }
+        w.out.push(b']');
+    }
+    w.opt_str("rule_set", d.rule_set.as_deref());
+    w.opt_str("service", d.service.as_deref());
+    w.opt_str("session_id", d.session_id.as_deref());
+    if let Some(v) = &d.tool_input {
+        w.key("tool_input");
+        value(w.out, v)?;
+    }
+    w.opt_str("tool_name", d.tool_name.as_deref());
+    w.key("ts_us");
+    int(w.out, d.ts_us)?;
+    w.key("v");
+    int(w.out, i64::try_from(d.v).unwrap_or(i64::MAX))?;
+    w.out.push(b'}');
+    Ok(())
+}
+
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        str(self.out, k);
+        self.out.push(b':');
+    }
+
+    fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.key(k);
+            str(self.out, v);
+        }
+    }
+}
+
+fn str(out: &mut Vec<u8>, s: &str) {
+    // serde_json's string escaping is exactly JCS's; writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn int(out: &mut Vec<u8>, n: i64) -> Result<()> {
+    if n.unsigned_abs() > MAX_SAFE_INTEGER {
+        return Err(Error::Encode(format!("integer {n} is outside ±(2^53-1)")));
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    Ok(())
+}
+
+/// Whether an integer literal keeps its value through RFC 8785 (which reads numbers as IEEE 754
+/// doubles): true within ±(2^53−1), and beyond that only when the literal is already the
+/// canonical form of its double (e.g. 3000000000000000000).
+pub(crate) fn exact_integer(n: &Number) -> bool {
+    let as_f64 = match (n.as_i64(), n.as_u64()) {
+        (Some(i), _) if i.unsigned_abs() <= MAX_SAFE_INTEGER => return true,
+        (Some(i), _) => i as f64,
+        (None, Some(u)) => u as f64,
+        (None, None) => return true,
+    };
+    ryu_js::Buffer::new().format_finite(as_f64) == n.to_string()
+}
+
+fn number(out: &mut Vec<u8>, n: &Number) -> Result<()> {
+    if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER) {
+        return int(out, i);
+    }
+    if n.is_i64() || n.is_u64() {
+        if !exact_integer(n) {
+            return Err(Error::Encode(format!("integer {n} is outside ±(2^53-1)")));
+        }
+        out.extend_from_slice(n.to_string().as_bytes());
+        return Ok(());
+    }
+    match n.as_f64() {
+        Some(f) if f.is_finite() => {
+            out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes());
+            Ok(())
+        }
+        _ => Err(Error::Encode(format!("number {n} is not finite"))),
+    }
+}
+
+fn value(out: &mut Vec<u8>, v: &Value) -> Result<()> {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => number(out, n)?,
+        Value::String(s) => str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(out, item)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => object(out, map)?,
+    }
+    Ok(())
+}
+
+fn object(out: &mut Vec<u8>, map: &Map<String, Value>) -> Result<()> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    // serde_json's map is ordered by UTF-8 bytes; JCS orders by UTF-16 code units, which differ
+    // only when a key holds characters at or above U+E000.
+    if map.keys().any(|k| k.chars().any(|c| c >= '\u{e000}')) {
+        entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    }
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        str(out, k);
+        out.push(b':');
+        value(out, v)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DecisionKind;
+
+    /// xorshift: a seeded generator so that failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn string(r: &mut Rng) -> String {
+        const POOL: &[char] = &[
+            'a',
+            'Z',
+            '0',
+            ' ',
+            '"',
+            '\\',
+            '/',
+            '\n',
+            '\t',
+            '\u{0}',
+            '\u{1f}',
+            '\u{7f}',
+            'é',
+            '€',
+            '\u{2028}',
+            '\u{e000}',
+            '\u{fffd}',
+            '😀',
+            '\u{10000}',
+            '\u{10ffff}',
+        ];
+        (0..r.below(8))
+            .map(|_| POOL[r.below(POOL.len() as u64) as usize])
+            .collect()
+    }
+
+    fn random_value(r: &mut Rng, depth: u32) -> Value {
+        match r.below(if depth > 3 { 5 } else { 7 }) {
+            0 => Value::Null,
+            1 => Value::Bool(r.below(2) == 1),
+            2 => {
+                let n = (r.next() % (2 * MAX_SAFE_INTEGER)) as i64 - MAX_SAFE_INTEGER as i64;
+                Value::from(n >> r.below(53))
+            }
+            3 => {
+                let f = f64::from_bits(r.next());
+                Value::from(if f.is_finite() { f } else { 0.5 })
+            }
+            4 => Value::String(string(r)),
+            5 => Value::Array(
+                (0..r.below(4))
+                    .map(|_| random_value(r, depth + 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..r.below(5))
+                    .map(|_| (string(r), random_value(r, depth + 1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn equals_serde_json_canonicalizer_on_random_records() {
+        let mut r = Rng(0x2545_f491_4f6c_dd1d);
+        for case in 0..5000 {
+            let opt = |r: &mut Rng| (r.below(2) == 1).then(|| string(r));
+            let d = Decision {
+                v: 1,
+                decision_id: string(&mut r),
+                ts_us: (r.next() % MAX_SAFE_INTEGER) as i64 - (MAX_SAFE_INTEGER / 2) as i64,
+                decision: DecisionKind::Deny,
+                decision_native: opt(&mut r),
+                platform: opt(&mut r),
+                engine: opt(&mut r),
+                service: opt(&mut r),
+                session_id: opt(&mut r),
+                tool_name: opt(&mut r),
+                tool_input: Some(random_value(&mut r, 0)).filter(|v| !v.is_null()),
+                reason: opt(&mut r),
+                rule_ids: (0..r.below(3)).map(|_| string(&mut r)).collect(),
+                rule_set: opt(&mut r),
+                overhead_us: (r.below(2) == 1).then(|| r.below(1 << 40) as i64),
+                outcome: opt(&mut r),
+                model: opt(&mut r),
+                metadata: match random_value(&mut r, 1) {
+                    Value::Object(m) => Some(m),
+                    _ => None,
+                },
+            };
+            let mut mine = Vec::new();
+            write_decision(&d, &mut mine).unwrap();
+            let oracle = serde_json_canonicalizer::to_vec(&d).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&mine),
+                String::from_utf8_lossy(&oracle),
+                "case {case}"
+            );
+            // Idempotent: parsing the canonical bytes and writing again changes nothing.
+            let again = Decision::from_json(&mine).unwrap();
+            assert_eq!(again.canonical_bytes().unwrap(), mine, "case {case}");
+        }
+    }
+}
