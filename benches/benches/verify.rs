@@ -45,6 +45,25 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
+    let recs = records(N);
+    g.bench_function("part_decision_view_parse", |b| {
+        b.iter(|| {
+            recs.iter()
+                .map(|r| schemas::DecisionView::parse(r.bytes()).unwrap().ts_us)
+                .sum::<i64>()
+        })
+    });
+    g.bench_function("part_parquet_decode_only", |b| {
+        b.iter(|| {
+            let f = std::fs::File::open(&segment).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+                .unwrap()
+                .with_batch_size(8192)
+                .build()
+                .unwrap();
+            reader.map(|b| b.unwrap().num_rows()).sum::<usize>()
+        })
+    });
     g.finish();
 }
 

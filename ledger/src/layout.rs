@@ -156,7 +156,18 @@ fn list<K>(dir: &Path, parse: impl Fn(&str) -> Option<K>) -> Result<Vec<(K, Path
     for entry in entries {
         let entry = entry.ctx("list", dir)?;
         if let Some(key) = entry.file_name().to_str().and_then(&parse) {
-            out.push((key, entry.path()));
+            let path = entry.path();
+            // A link could point outside the ledger; ledger files are regular files in it.
+            if !entry.file_type().ctx("stat", &path)?.is_file() {
+                return Err(Error::Layout {
+                    dir: dir.to_path_buf(),
+                    message: format!(
+                        "{} is not a regular file (a symbolic link or directory); ledger files must be regular files inside the ledger",
+                        path.display()
+                    ),
+                });
+            }
+            out.push((key, path));
         }
     }
     Ok(out)

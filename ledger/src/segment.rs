@@ -352,19 +352,40 @@ pub(crate) struct SegmentColumns<'a> {
     pub(crate) record: &'a arrow_array::BinaryArray,
     pub(crate) record_hash: &'a arrow_array::FixedSizeBinaryArray,
     pub(crate) chain: &'a arrow_array::FixedSizeBinaryArray,
-    batch: &'a RecordBatch,
+    /// Utf8 columns 2..=9 and 11, 13, 14, by column index.
+    strings: [(&'static str, &'a arrow_array::StringArray); 11],
+    rule_ids: &'a arrow_array::ListArray,
+    rule_id_values: &'a arrow_array::StringArray,
+    overhead_us: &'a arrow_array::PrimitiveArray<Int64Type>,
 }
 
 impl<'a> SegmentColumns<'a> {
     /// Views a batch read by [`open`] (whose schema was checked there).
     pub(crate) fn new(batch: &'a RecordBatch) -> Self {
+        let s = |i: usize| (schemas::COLUMNS[i], batch.column(i).as_string::<i32>());
+        let rule_ids = batch.column(10).as_list::<i32>();
         Self {
             idx: batch.column(0).as_primitive::<UInt64Type>(),
             ts: batch.column(1).as_primitive::<TimestampMicrosecondType>(),
             record: batch.column(15).as_binary::<i32>(),
             record_hash: batch.column(16).as_fixed_size_binary(),
             chain: batch.column(17).as_fixed_size_binary(),
-            batch,
+            strings: [
+                s(2),
+                s(3),
+                s(4),
+                s(5),
+                s(6),
+                s(7),
+                s(8),
+                s(9),
+                s(11),
+                s(13),
+                s(14),
+            ],
+            rule_ids,
+            rule_id_values: rule_ids.values().as_string::<i32>(),
+            overhead_us: batch.column(12).as_primitive::<Int64Type>(),
         }
     }
 
@@ -375,40 +396,48 @@ impl<'a> SegmentColumns<'a> {
         row: usize,
         view: &DecisionView<'_>,
     ) -> Option<&'static str> {
-        let b = self.batch;
-        let s = |col: usize| -> Option<&str> {
-            let a = b.column(col).as_string::<i32>();
-            (!a.is_null(row)).then(|| a.value(row))
-        };
-        let checks: [(&'static str, bool); 14] = [
-            (
-                "ts",
-                self.ts.value(row) == view.ts_us && !self.ts.is_null(row),
-            ),
-            ("decision_id", s(2) == Some(&view.decision_id)),
-            ("decision", s(3) == Some(view.decision.as_str())),
-            ("decision_native", s(4) == view.decision_native.as_deref()),
-            ("platform", s(5) == view.platform.as_deref()),
-            ("engine", s(6) == view.engine.as_deref()),
-            ("service", s(7) == view.service.as_deref()),
-            ("session_id", s(8) == view.session_id.as_deref()),
-            ("tool_name", s(9) == view.tool_name.as_deref()),
-            ("rule_ids", {
-                let list = b.column(10).as_list::<i32>();
-                let items = list.value(row);
-                let items = items.as_string::<i32>();
-                !list.is_null(row)
-                    && items.len() == view.rule_ids.len()
-                    && items.iter().zip(&view.rule_ids).all(|(a, w)| a == Some(w))
-            }),
-            ("rule_set", s(11) == view.rule_set.as_deref()),
-            ("overhead_us", {
-                let a = b.column(12).as_primitive::<Int64Type>();
-                (!a.is_null(row)).then(|| a.value(row)) == view.overhead_us
-            }),
-            ("outcome", s(13) == view.outcome.as_deref()),
-            ("model", s(14) == view.model.as_deref()),
+        if self.ts.is_null(row) || self.ts.value(row) != view.ts_us {
+            return Some("ts");
+        }
+        let wanted: [Option<&str>; 11] = [
+            Some(&view.decision_id),
+            Some(view.decision.as_str()),
+            view.decision_native.as_deref(),
+            view.platform.as_deref(),
+            view.engine.as_deref(),
+            view.service.as_deref(),
+            view.session_id.as_deref(),
+            view.tool_name.as_deref(),
+            view.rule_set.as_deref(),
+            view.outcome.as_deref(),
+            view.model.as_deref(),
         ];
-        checks.into_iter().find(|(_, ok)| !ok).map(|(name, _)| name)
+        // In column order: decision_id … tool_name, rule_ids, rule_set, overhead_us, outcome, model.
+        for (i, ((name, col), want)) in self.strings.iter().zip(wanted).enumerate() {
+            if i == 8 && !self.rule_ids_match(row, view) {
+                return Some("rule_ids");
+            }
+            if i == 9
+                && (!self.overhead_us.is_null(row)).then(|| self.overhead_us.value(row))
+                    != view.overhead_us
+            {
+                return Some("overhead_us");
+            }
+            let got = (!col.is_null(row)).then(|| col.value(row));
+            if got != want {
+                return Some(name);
+            }
+        }
+        None
+    }
+
+    fn rule_ids_match(&self, row: usize, view: &DecisionView<'_>) -> bool {
+        let offsets = self.rule_ids.value_offsets();
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        !self.rule_ids.is_null(row)
+            && end - start == view.rule_ids.len()
+            && (start..end)
+                .zip(&view.rule_ids)
+                .all(|(i, w)| !self.rule_id_values.is_null(i) && self.rule_id_values.value(i) == w)
     }
 }

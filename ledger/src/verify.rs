@@ -525,8 +525,9 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
             ),
         )));
     }
-    // Two stages on two threads: this one decodes Parquet, hashes records and checks typed
-    // columns; the caller's thread checks order, stored hashes, chain and tree, in index order.
+    // Two stages on two threads of about equal cost: one decodes Parquet and checks the typed
+    // columns; the caller's thread hashes records and checks order, stored hashes, chain and
+    // tree, in index order.
     let consumed = std::thread::scope(|scope| -> Step {
         let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);
         scope.spawn(move || decode_batches(reader, &tx));
@@ -544,7 +545,7 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
                 }
             };
             let cols = SegmentColumns::new(&decoded.batch);
-            for (row, rh) in decoded.record_hashes.iter().enumerate() {
+            for row in 0..decoded.batch.num_rows() {
                 let idx = run.frontier.size();
                 let stored_idx = cols.idx.value(row);
                 if stored_idx != idx || idx >= end {
@@ -558,7 +559,8 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
                     ));
                 }
                 let stored = (cols.record_hash.value(row), cols.chain.value(row));
-                let leaf = check_record(run, idx, cols.ts.value(row), *rh, Some(stored), path)?;
+                let rh = record_hash(cols.record.value(row));
+                let leaf = check_record(run, idx, cols.ts.value(row), rh, Some(stored), path)?;
                 if let Some((_, column)) = decoded.mismatch.filter(|(r, _)| *r == row) {
                     return Err(fail(
                         FailureClass::ColumnAltered,
@@ -647,10 +649,9 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
     Ok(Ok(()))
 }
 
-/// A decoded batch with its record hashes and the first row whose typed columns disagree.
+/// A decoded batch and the first row whose typed columns disagree with its record.
 struct Decoded {
     batch: arrow_array::RecordBatch,
-    record_hashes: Vec<Hash>,
     mismatch: Option<(usize, &'static str)>,
 }
 
@@ -661,25 +662,18 @@ fn decode_batches(
     for batch in reader {
         let item = batch.map_err(|e| e.to_string()).map(|batch| {
             let cols = SegmentColumns::new(&batch);
-            let n = batch.num_rows();
-            let mut record_hashes = Vec::with_capacity(n);
             let mut mismatch = None;
-            for row in 0..n {
-                let record = cols.record.value(row);
-                record_hashes.push(record_hash(record));
-                if mismatch.is_none() {
-                    mismatch = match DecisionView::parse(record) {
-                        Ok(view) => cols.typed_mismatch(row, &view),
-                        Err(_) => Some("record"),
-                    }
-                    .map(|column| (row, column));
+            for row in 0..batch.num_rows() {
+                mismatch = match DecisionView::parse(cols.record.value(row)) {
+                    Ok(view) => cols.typed_mismatch(row, &view),
+                    Err(_) => Some("record"),
+                }
+                .map(|column| (row, column));
+                if mismatch.is_some() {
+                    break;
                 }
             }
-            Decoded {
-                batch,
-                record_hashes,
-                mismatch,
-            }
+            Decoded { batch, mismatch }
         });
         let stop = item.is_err();
         if tx.send(item).is_err() || stop {

@@ -176,7 +176,7 @@ impl Decision {
 
 /// The fields of a stored record that typed columns are derived from, borrowed from the
 /// record bytes. The verifier parses each record into this view and compares.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 pub struct DecisionView<'a> {
     /// See [`Decision::v`].
     pub v: u64,
@@ -223,8 +223,17 @@ pub struct DecisionView<'a> {
 }
 
 impl<'a> DecisionView<'a> {
-    /// Parses stored record bytes into the view.
+    /// Parses stored record bytes into the view: a fast scan of the canonical form, or serde
+    /// for anything else.
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        if let Some(view) = crate::view::scan(bytes) {
+            return Ok(view);
+        }
+        Self::parse_any(bytes)
+    }
+
+    /// Parses any JSON record into the view (serde).
+    pub fn parse_any(bytes: &'a [u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|err| Error::Invalid {
             pointer: String::new(),
             message: err.to_string(),

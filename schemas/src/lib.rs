@@ -32,6 +32,7 @@ mod canonical;
 mod decision;
 mod error;
 mod segment;
+mod view;
 
 pub use decision::{Decision, DecisionKind, DecisionView, MAX_SAFE_INTEGER, RECORD_VERSION};
 pub use error::{Error, Result};

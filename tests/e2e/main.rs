@@ -1,6 +1,8 @@
 //! Cross-crate end-to-end tests: format vectors, the tamper suite (Rust and the independent
 //! Python verifier side by side), and reading segments with other engines.
 
+mod format_v1;
 mod interop;
 mod tamper;
+mod tidy;
 mod vectors;

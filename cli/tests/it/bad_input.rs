@@ -249,3 +249,76 @@ fn full_disk_fails_cleanly_and_keeps_committed_records() {
         "{report} acked {acked}"
     );
 }
+
+#[test]
+fn unknown_format_version_and_links_outside_the_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 2);
+    let input: String = (0..3).map(|i| line(i) + "\n").collect();
+    assert!(
+        append_text(&ledger, &key, &input, tmp.path())
+            .status
+            .success()
+    );
+    assert!(
+        run(&[
+            "seal",
+            ledger.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+
+    // A segment replaced by a link to a file outside the ledger.
+    let seg = ledger::Layout::new(&ledger).segments().unwrap()[0]
+        .2
+        .clone();
+    let outside = tmp.path().join("outside.parquet");
+    std::fs::rename(&seg, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &seg).unwrap();
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+    ]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("is not a regular file"), "{}", text(&o));
+    std::fs::remove_file(&seg).unwrap();
+    std::fs::rename(&outside, &seg).unwrap();
+
+    // A ledger of a format this build does not know.
+    let config = ledger.join("govtrail-ledger.json");
+    let text_v1 = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text_v1.replace("\"format\": 1", "\"format\": 2")).unwrap();
+    for args in [
+        vec![
+            "verify",
+            ledger.to_str().unwrap(),
+            "--pubkey",
+            vkey.to_str().unwrap(),
+        ],
+        vec![
+            "append",
+            ledger.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    ] {
+        let o = run(&args);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+        assert!(
+            text(&o)
+                .contains("ledger format version 2 is not supported (this build reads version 1)"),
+            "{}",
+            text(&o)
+        );
+    }
+    std::fs::write(&config, text_v1).unwrap();
+    assert_eq!(verify_json(&ledger, &vkey).0, 0);
+    assert_eq!(ids(&ledger).len(), 3, "nothing was lost");
+}

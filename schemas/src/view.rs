@@ -1,0 +1,198 @@
+//! A fast reader of canonical record bytes into a [`DecisionView`], for verification.
+//!
+//! Canonical records (RFC 8785, as `canonical.rs` writes them) have no white space, plain ASCII
+//! keys and a fixed key order, so the typed fields can be picked out by a single forward scan
+//! that skips `tool_input`, `metadata` and `reason` without building values. Anything the scan
+//! does not expect (an escaped string, a non-canonical number, an unknown shape) makes it give
+//! up, and the caller falls back to serde, which accepts any JSON. A unit test checks that both
+//! paths give the same view on random records.
+
+use std::borrow::Cow;
+
+use crate::decision::{DecisionKind, DecisionView};
+
+struct Scan<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.s.get(self.i) == Some(&b)).then(|| self.i += 1)
+    }
+
+    /// A string without escapes, borrowed.
+    fn plain_str(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let len = self.s[start..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')?;
+        if self.s[start + len] != b'"' {
+            return None;
+        }
+        self.i = start + len + 1;
+        self.text.get(start..start + len)
+    }
+
+    fn cow(&mut self) -> Option<Cow<'a, str>> {
+        self.plain_str().map(Cow::Borrowed)
+    }
+
+    fn int(&mut self) -> Option<i64> {
+        let start = self.i;
+        if self.s.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        let digits = self.s[self.i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 16 {
+            return None;
+        }
+        self.i += digits;
+        if matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.text.get(start..self.i)?.parse().ok()
+    }
+
+    /// Skips one JSON value of any kind (canonical: no white space).
+    fn skip_value(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match *self.s.get(self.i)? {
+                b'"' => {
+                    self.i += 1;
+                    loop {
+                        match *self.s.get(self.i)? {
+                            b'\\' => self.i += 2,
+                            b'"' => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => self.i += 1,
+                        }
+                    }
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    self.i += 1;
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    self.i += 1;
+                }
+                b':' | b',' => self.i += 1,
+                _ => {
+                    // A number, true, false or null: up to the next delimiter.
+                    let n = self.s[self.i..]
+                        .iter()
+                        .position(|c| matches!(c, b',' | b'}' | b']'))?;
+                    self.i += n.max(1);
+                }
+            }
+            if depth == 0 && matches!(self.s.get(self.i), Some(b',' | b'}' | b']')) {
+                return Some(());
+            }
+        }
+    }
+}
+
+/// Reads a canonical record; `None` means "not the canonical shape, use serde".
+pub(crate) fn scan(bytes: &[u8]) -> Option<DecisionView<'_>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut p = Scan {
+        s: bytes,
+        text,
+        i: 0,
+    };
+    let mut v = DecisionView {
+        v: 0,
+        decision_id: Cow::Borrowed(""),
+        ts_us: 0,
+        decision: DecisionKind::Info,
+        decision_native: None,
+        platform: None,
+        engine: None,
+        service: None,
+        session_id: None,
+        tool_name: None,
+        rule_ids: Vec::new(),
+        rule_set: None,
+        overhead_us: None,
+        outcome: None,
+        model: None,
+    };
+    let (mut have_v, mut have_id, mut have_ts, mut have_decision) = (false, false, false, false);
+    p.eat(b'{')?;
+    let mut last_key: &str = "";
+    loop {
+        let key = p.plain_str()?;
+        // Canonical order is strictly increasing; a repeat or disorder is not canonical.
+        if key <= last_key {
+            return None;
+        }
+        last_key = key;
+        p.eat(b':')?;
+        match key {
+            "decision" => {
+                v.decision = match p.plain_str()? {
+                    "allow" => DecisionKind::Allow,
+                    "deny" => DecisionKind::Deny,
+                    "ask" => DecisionKind::Ask,
+                    "warn" => DecisionKind::Warn,
+                    "escalate" => DecisionKind::Escalate,
+                    "defer" => DecisionKind::Defer,
+                    "info" => DecisionKind::Info,
+                    "error" => DecisionKind::Error,
+                    _ => return None,
+                };
+                have_decision = true;
+            }
+            "decision_id" => {
+                v.decision_id = Cow::Borrowed(p.plain_str()?);
+                have_id = true;
+            }
+            "decision_native" => v.decision_native = Some(p.cow()?),
+            "engine" => v.engine = Some(p.cow()?),
+            "model" => v.model = Some(p.cow()?),
+            "outcome" => v.outcome = Some(p.cow()?),
+            "overhead_us" => v.overhead_us = Some(p.int()?),
+            "platform" => v.platform = Some(p.cow()?),
+            "rule_ids" => {
+                p.eat(b'[')?;
+                if p.eat(b']').is_none() {
+                    loop {
+                        v.rule_ids.push(Cow::Borrowed(p.plain_str()?));
+                        if p.eat(b']').is_some() {
+                            break;
+                        }
+                        p.eat(b',')?;
+                    }
+                }
+            }
+            "rule_set" => v.rule_set = Some(p.cow()?),
+            "service" => v.service = Some(p.cow()?),
+            "session_id" => v.session_id = Some(p.cow()?),
+            "tool_name" => v.tool_name = Some(p.cow()?),
+            "ts_us" => {
+                v.ts_us = p.int()?;
+                have_ts = true;
+            }
+            "v" => {
+                v.v = u64::try_from(p.int()?).ok()?;
+                have_v = true;
+            }
+            "metadata" | "tool_input" | "reason" => p.skip_value()?,
+            _ => return None,
+        }
+        if p.eat(b'}').is_some() {
+            break;
+        }
+        p.eat(b',')?;
+    }
+    (p.i == bytes.len() && have_v && have_id && have_ts && have_decision).then_some(v)
+}
