@@ -51,7 +51,8 @@ pub(crate) enum Command {
         /// Most records merged into one commit.
         #[arg(long, default_value_t = 8192)]
         batch: usize,
-        /// Print "acked <size>" on standard output after each durable commit.
+        /// Print "acked SIZE" on standard output after each durable commit (SIZE = records in
+        /// the ledger).
         #[arg(long)]
         print_acks: bool,
         /// Seal the write-ahead log into a Parquet segment when done.
