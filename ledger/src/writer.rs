@@ -182,6 +182,9 @@ impl Ledger {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir).ctx("create", dir)?;
+                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(parent)?;
+                }
             }
             Err(e) => return Err(e).ctx("list", dir),
         }
