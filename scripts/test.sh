@@ -13,9 +13,10 @@ export GOVTRAIL_PYTHON="$PWD/.venv/bin/python"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --document-private-items --locked --quiet
+cargo test --workspace --locked --doc
+# Last, so that the suite's own summary line closes the output.
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
   cargo test --workspace --locked --lib --bins --tests
 fi
-cargo test --workspace --locked --doc
