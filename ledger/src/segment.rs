@@ -223,10 +223,22 @@ impl SegmentWriter {
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_key_value_metadata(Some(kv));
+        // Unique or random values gain nothing from a dictionary, and hashes and record bytes
+        // nothing from min/max statistics.
+        for col in [
+            "idx",
+            "ts",
+            "decision_id",
+            "overhead_us",
+            "record",
+            "record_hash",
+            "chain",
+        ] {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(col), false);
+        }
         for col in ["record", "record_hash", "chain"] {
-            props = props
-                .set_column_dictionary_enabled(ColumnPath::from(col), false)
-                .set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
+            props =
+                props.set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
         }
         let writer = ArrowWriter::try_new(file, schemas::segment_schema(), Some(props.build()))
             .map_err(|e| parquet_err(path, e))?;

@@ -287,7 +287,24 @@ impl Run {
 }
 
 /// Verifies the ledger at `dir` against the trusted keys and anchors in `opts`.
+///
+/// Safe beside a running writer: if a file listed at the start vanishes (a seal finished and
+/// removed its WAL), verification starts again from fresh listings, up to five times.
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+    let mut attempt = 0;
+    loop {
+        match verify_once(dir, opts) {
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && attempt < 4 =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     let layout = Layout::new(dir);
     let config = layout.read_config()?;
     if opts.trusted.is_empty() {
@@ -313,6 +330,9 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
         checkpoints_checked: 0,
         anchors_checked: 0,
     };
+    // WALs are listed before segments: a seal running beside us renames its segment into place
+    // before it removes the WAL, so every record is in one listing or the other.
+    let wals = layout.wals()?;
     let segments = layout.segments()?;
     let mut report = Report {
         origin: config.origin.clone(),
@@ -324,7 +344,7 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
         segments: segments.len(),
         failure: None,
     };
-    let failure = verify_inner(&layout, opts, &mut run, &segments)?.err();
+    let failure = verify_inner(&layout, opts, &mut run, &segments, &wals)?.err();
     report.records = run.frontier.size();
     report.verified = run.verified;
     report.checkpoint = run.checkpoint;
@@ -339,6 +359,7 @@ fn verify_inner(
     opts: &VerifyOptions,
     run: &mut Run,
     segments: &[(u64, u64, PathBuf)],
+    wals: &[(u64, PathBuf)],
 ) -> Result<Step> {
     // 1. Checkpoints: anchors, stable checkpoint files, then WAL checkpoint frames.
     for (name, bytes) in &opts.anchors {
@@ -353,10 +374,10 @@ fn verify_inner(
             return Ok(Err(f));
         }
     }
-    let wals = layout.wals()?;
-    for (_, path) in &wals {
+    for (_, path) in wals {
         let mut reader = match WalReader::open(path) {
             Ok(r) => r,
+
             Err(Error::Corrupt { message, .. }) => {
                 return Ok(Err(fail(FailureClass::Corrupt, None, Some(path), message)));
             }
@@ -390,7 +411,7 @@ fn verify_inner(
             return Ok(Err(f));
         }
     }
-    for (start, path) in &wals {
+    for (start, path) in wals {
         if let Err(f) = verify_wal(run, *start, path)? {
             return Ok(Err(f));
         }

@@ -10,7 +10,8 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 use schemas::Decision;
 
@@ -120,7 +121,7 @@ pub struct Ledger {
     signer: NoteSigner,
     _lock: File,
     wal: File,
-    wal_path: std::path::PathBuf,
+    wal_path: PathBuf,
     wal_start: u64,
     wal_len: u64,
     /// Per unsealed record: record hash and chain, kept for sealing.
@@ -130,7 +131,13 @@ pub struct Ledger {
     last_checkpoint: Option<SignedCheckpoint>,
     poisoned: bool,
     buf: Vec<u8>,
+    /// The seal running in the background, if any.
+    sealing: Option<JoinHandle<SealOutcome>>,
+    /// A seal that failed, kept to be retried before the next commit.
+    failed_seal: Option<Box<SealJob>>,
 }
+
+type SealOutcome = std::result::Result<(u64, u64), (Error, Box<SealJob>)>;
 
 fn lock(layout: &Layout) -> Result<File> {
     let path = layout.lock();
@@ -150,7 +157,7 @@ fn lock(layout: &Layout) -> Result<File> {
     }
 }
 
-fn create_wal(layout: &Layout, start: u64) -> Result<(File, std::path::PathBuf)> {
+fn create_wal(layout: &Layout, start: u64) -> Result<(File, PathBuf)> {
     let path = layout.wal(start);
     write_atomic(&path, &wal::header(start))?;
     let file = OpenOptions::new()
@@ -224,6 +231,8 @@ impl Ledger {
             last_checkpoint: None,
             poisoned: false,
             buf: Vec::new(),
+            sealing: None,
+            failed_seal: None,
         })
     }
 
@@ -291,44 +300,91 @@ impl Ledger {
             _ => None,
         };
 
-        // WALs: those below the sealed prefix are leftovers of a finished seal.
-        let mut active = None;
+        // WALs: those below the sealed prefix are leftovers of a finished seal; the rest follow
+        // one another, the last one active, the others full and waiting to be sealed.
+        let mut pending = Vec::new();
         for (start, path) in layout.wals()? {
             if start < sealed {
                 fs::remove_file(&path).ctx("remove", &path)?;
                 recovery.removed_wals += 1;
-            } else if start == sealed {
-                active = Some(path);
             } else {
-                return Err(Error::Corrupt {
-                    path,
-                    offset: None,
-                    message: format!("WAL starts at {start} but sealed segments end at {sealed}"),
-                });
+                pending.push((start, path));
             }
         }
         if recovery.removed_wals > 0 {
             sync_dir(&layout.wal_dir())?;
         }
-        let (wal_path, wal_hashes, wal_len) = match active {
-            None => (create_wal(&layout, sealed)?.1, Vec::new(), wal::HEADER_LEN),
-            Some(path) => {
-                let replay = replay_wal(&path, sealed, &signer, &mut chain, &mut frontier)?;
-                if let Some(cp) = replay.checkpoint {
-                    last_checkpoint = Some(cp);
-                }
-                if let Some(reason) = replay.cut_reason {
-                    let file = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .ctx("open", &path)?;
-                    file.set_len(replay.valid_len).ctx("truncate", &path)?;
-                    file.sync_all().ctx("fsync", &path)?;
-                    recovery.cut_bytes = replay.file_len - replay.valid_len;
-                    recovery.cut_reason = Some(reason);
-                }
-                (path, replay.hashes, replay.valid_len)
+        let mut full = Vec::new();
+        let mut active = None;
+        let mut next = sealed;
+        let n_pending = pending.len();
+        for (i, (start, path)) in pending.into_iter().enumerate() {
+            if start != next {
+                return Err(Error::Corrupt {
+                    path,
+                    offset: None,
+                    message: format!("WAL starts at {start}, but records end at {next}"),
+                });
             }
+            let replay = replay_wal(&path, start, &signer, &mut chain, &mut frontier)?;
+            if let Some(cp) = &replay.checkpoint {
+                last_checkpoint = Some(cp.clone());
+            }
+            next = frontier.size();
+            if i + 1 < n_pending {
+                // A closed WAL was written whole before its successor was created.
+                if replay.cut_reason.is_some() {
+                    return Err(Error::Corrupt {
+                        path,
+                        offset: Some(replay.valid_len),
+                        message: "a closed WAL ends in a torn frame".into(),
+                    });
+                }
+                let Some(checkpoint) = replay.checkpoint else {
+                    return Err(Error::Corrupt {
+                        path,
+                        offset: None,
+                        message: "a closed WAL has no checkpoint".into(),
+                    });
+                };
+                full.push(SealJob {
+                    layout: layout.clone(),
+                    origin: config.origin.clone(),
+                    wal_path: path,
+                    wal_len: replay.valid_len,
+                    start,
+                    end: next,
+                    hashes: replay.hashes,
+                    chain_end: chain,
+                    frontier: frontier.clone(),
+                    checkpoint,
+                });
+                continue;
+            }
+            if let Some(reason) = &replay.cut_reason {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .ctx("open", &path)?;
+                file.set_len(replay.valid_len).ctx("truncate", &path)?;
+                file.sync_all().ctx("fsync", &path)?;
+                recovery.cut_bytes = replay.file_len - replay.valid_len;
+                recovery.cut_reason = Some(reason.clone());
+            }
+            active = Some((start, path, replay.hashes, replay.valid_len));
+        }
+        for job in full {
+            job.run().map_err(|(err, _)| err)?;
+            recovery.sealed = true;
+        }
+        let (wal_start, wal_path, wal_hashes, wal_len) = match active {
+            Some(active) => active,
+            None => (
+                next,
+                create_wal(&layout, next)?.1,
+                Vec::new(),
+                wal::HEADER_LEN,
+            ),
         };
         let wal = OpenOptions::new()
             .append(true)
@@ -341,7 +397,7 @@ impl Ledger {
             _lock: lock,
             wal,
             wal_path,
-            wal_start: sealed,
+            wal_start,
             wal_len,
             wal_hashes,
             chain,
@@ -349,9 +405,11 @@ impl Ledger {
             last_checkpoint,
             poisoned: false,
             buf: Vec::new(),
+            sealing: None,
+            failed_seal: None,
         };
         if ledger.wal_hashes.len() as u64 >= ledger.config.segment_records {
-            recovery.sealed = ledger.seal()?.is_some();
+            recovery.sealed |= ledger.seal()?.is_some();
         }
         Ok((ledger, recovery))
     }
@@ -382,8 +440,9 @@ impl Ledger {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
-        if self.wal_hashes.len() as u64 >= self.config.segment_records {
-            self.seal()?;
+        self.reap_seal(false)?;
+        if let Some(job) = self.failed_seal.take() {
+            self.run_seal(*job)?;
         }
         let first = self.frontier.size();
         let mut chain = self.chain;
@@ -432,6 +491,17 @@ impl Ledger {
         self.chain = chain;
         self.frontier = frontier;
         self.last_checkpoint = Some(checkpoint.clone());
+        if self.wal_hashes.len() as u64 >= self.config.segment_records {
+            // A full WAL is sealed on another thread while appends go on in a new WAL. One seal
+            // runs at a time: if the previous one is still running, wait for it (backpressure).
+            // A failure is reported by the next commit; if the new WAL cannot be created,
+            // appends continue in this one and the next commit tries again.
+            if self.reap_seal(true).is_ok()
+                && let Ok(job) = self.rotate()
+            {
+                self.sealing = Some(std::thread::spawn(move || job.run()));
+            }
+        }
         Ok(Commit {
             first,
             size: self.frontier.size(),
@@ -439,29 +509,125 @@ impl Ledger {
         })
     }
 
-    /// Seals the WAL's records into a Parquet segment, stores a stable checkpoint for its end,
-    /// and starts a new WAL. Returns the sealed range, or `None` when nothing was unsealed.
+    /// Collects the background seal: waits for it when `wait`, else only if it has finished.
+    /// A failed seal is kept for a retry and its error returned.
+    fn reap_seal(&mut self, wait: bool) -> Result<()> {
+        let done = self.sealing.as_ref().is_some_and(JoinHandle::is_finished);
+        if !(wait || done) {
+            return Ok(());
+        }
+        let Some(handle) = self.sealing.take() else {
+            return Ok(());
+        };
+        match handle.join() {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((err, job))) => {
+                self.failed_seal = Some(job);
+                Err(err)
+            }
+            Err(_) => {
+                self.poisoned = true;
+                Err(Error::Poisoned)
+            }
+        }
+    }
+
+    fn run_seal(&mut self, job: SealJob) -> Result<(u64, u64)> {
+        job.run().map_err(|(err, job)| {
+            self.failed_seal = Some(job);
+            err
+        })
+    }
+
+    /// Closes the current WAL and starts a new one at the current size; returns the job that
+    /// seals the closed WAL.
+    fn rotate(&mut self) -> Result<SealJob> {
+        let Some(checkpoint) = self.last_checkpoint.clone() else {
+            return Err(Error::Poisoned);
+        };
+        let end = self.frontier.size();
+        let (wal, wal_path) = create_wal(&self.layout, end)?;
+        let job = SealJob {
+            layout: self.layout.clone(),
+            origin: self.config.origin.clone(),
+            wal_path: std::mem::replace(&mut self.wal_path, wal_path),
+            wal_len: self.wal_len,
+            start: self.wal_start,
+            end,
+            hashes: std::mem::take(&mut self.wal_hashes),
+            chain_end: self.chain,
+            frontier: self.frontier.clone(),
+            checkpoint,
+        };
+        self.wal = wal;
+        self.wal_start = end;
+        self.wal_len = wal::HEADER_LEN;
+        Ok(job)
+    }
+
+    /// Seals the WAL's records into a Parquet segment now (after any seal running in the
+    /// background), stores a stable checkpoint for its end, and starts a new WAL. Returns the
+    /// sealed range, or `None` when nothing was unsealed.
     pub fn seal(&mut self) -> Result<Option<(u64, u64)>> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
-        let (start, end) = (self.wal_start, self.frontier.size());
-        if start == end {
+        self.reap_seal(true)?;
+        if let Some(job) = self.failed_seal.take() {
+            self.run_seal(*job)?;
+        }
+        if self.wal_start == self.frontier.size() {
             return Ok(None);
         }
-        let Some(checkpoint) = self.last_checkpoint.clone() else {
-            return Ok(None);
-        };
+        let job = self.rotate()?;
+        self.run_seal(job).map(Some)
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        // Let a background seal finish; if it fails, the next open seals the WAL again.
+        let _ = self.reap_seal(true);
+    }
+}
+
+/// Everything needed to seal one closed WAL; it runs on its own thread.
+#[derive(Debug)]
+struct SealJob {
+    layout: Layout,
+    origin: String,
+    wal_path: PathBuf,
+    wal_len: u64,
+    start: u64,
+    end: u64,
+    hashes: Vec<(Hash, Hash)>,
+    chain_end: Hash,
+    frontier: Frontier,
+    checkpoint: SignedCheckpoint,
+}
+
+impl SealJob {
+    /// Writes the segment (temporary name, fsync, rename, directory fsync), then the stable
+    /// checkpoint, then removes the WAL. Gives the job back on failure, for a retry.
+    fn run(self) -> SealOutcome {
+        match self.write() {
+            Ok(()) => Ok((self.start, self.end)),
+            Err(err) => Err((err, Box::new(self))),
+        }
+    }
+
+    fn write(&self) -> Result<()> {
+        let (start, end) = (self.start, self.end);
         let final_path = self.layout.segment(start, end);
         let tmp = self
             .layout
             .segments_dir()
             .join(format!(".tmp-{}", crate::segment::file_name(start, end)));
         let meta = SegmentMeta {
-            origin: self.config.origin.clone(),
+            origin: self.origin.clone(),
             start,
             end,
-            chain_end: self.chain,
+            chain_end: self.chain_end,
             frontier: self.frontier.clone(),
         };
         let written = (|| {
@@ -472,7 +638,11 @@ impl Ledger {
                 match reader.next_frame()? {
                     Ok(Frame::Records { records, .. }) => {
                         for r in records {
-                            let (record_hash, chain) = self.wal_hashes[(idx - start) as usize];
+                            let Some(&(record_hash, chain)) =
+                                self.hashes.get((idx - start) as usize)
+                            else {
+                                break;
+                            };
                             writer.push(&SealRow {
                                 idx,
                                 ts_us: r.ts_us,
@@ -512,16 +682,12 @@ impl Ledger {
             let _ = fs::remove_file(&tmp);
             return Err(err);
         }
-        write_atomic(&self.layout.checkpoint(end), checkpoint.bytes.as_bytes())?;
-        let (wal, wal_path) = create_wal(&self.layout, end)?;
-        let old = std::mem::replace(&mut self.wal_path, wal_path);
-        self.wal = wal;
-        self.wal_start = end;
-        self.wal_len = wal::HEADER_LEN;
-        self.wal_hashes.clear();
-        fs::remove_file(&old).ctx("remove", &old)?;
-        sync_dir(&self.layout.wal_dir())?;
-        Ok(Some((start, end)))
+        write_atomic(
+            &self.layout.checkpoint(end),
+            self.checkpoint.bytes.as_bytes(),
+        )?;
+        fs::remove_file(&self.wal_path).ctx("remove", &self.wal_path)?;
+        sync_dir(&self.layout.wal_dir())
     }
 }
 
@@ -636,4 +802,75 @@ fn replay_wal(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{VerifyOptions, verify};
+
+    fn rec(i: u64) -> Record {
+        let json = format!(r#"{{"decision_id":"r-{i}","ts_us":{i},"decision":"allow"}}"#);
+        Record::from_json(json.as_bytes(), &i).unwrap()
+    }
+
+    fn ids(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        crate::scan(dir, |_, _, b| {
+            let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+            out.push(v["decision_id"].as_str().unwrap().to_owned());
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn recovery_seals_a_closed_wal_left_by_a_crash_during_a_background_seal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("l");
+        let signer = || NoteSigner::from_seed("t.example/l", [3; 32]);
+        let mut l = Ledger::create(&dir, signer(), 1000).unwrap();
+        for i in 0..10 {
+            l.append(&rec(i)).unwrap();
+        }
+        drop(l);
+        let saved = fs::read(dir.join("wal/00000000000000000000.wal")).unwrap();
+        // Shrink the segment size: the next open seals the full WAL, then appends go on.
+        let config = dir.join(crate::CONFIG_FILE);
+        let text = fs::read_to_string(&config).unwrap();
+        fs::write(
+            &config,
+            text.replace("\"segment_records\": 1000", "\"segment_records\": 10"),
+        )
+        .unwrap();
+        let (mut l, recovery) = Ledger::open(&dir, signer()).unwrap();
+        assert!(recovery.sealed);
+        for i in 10..15 {
+            l.append(&rec(i)).unwrap();
+        }
+        drop(l);
+        // The state a kill leaves after rotating but before the seal finished: the closed WAL
+        // and the new one, no segment, no stable checkpoint for 10.
+        fs::remove_file(dir.join("segments").join(crate::segment::file_name(0, 10))).unwrap();
+        fs::remove_file(dir.join("checkpoints/00000000000000000010.note")).unwrap();
+        fs::write(dir.join("wal/00000000000000000000.wal"), saved).unwrap();
+        let keys = vec![signer().verifier()];
+        let report = verify(&dir, &VerifyOptions::new(keys.clone())).unwrap();
+        assert!(report.is_ok() && report.verified == 15, "{report:?}");
+
+        let (l, recovery) = Ledger::open(&dir, signer()).unwrap();
+        assert!(recovery.sealed, "{recovery:?}");
+        assert_eq!(l.size(), 15);
+        drop(l);
+        assert!(
+            dir.join("segments")
+                .join(crate::segment::file_name(0, 10))
+                .exists()
+        );
+        assert!(!dir.join("wal/00000000000000000000.wal").exists());
+        let report = verify(&dir, &VerifyOptions::new(keys)).unwrap();
+        assert!(report.is_ok() && report.verified == 15, "{report:?}");
+        let want: Vec<String> = (0..15).map(|i| format!("r-{i}")).collect();
+        assert_eq!(ids(&dir), want);
+    }
 }

@@ -2,7 +2,8 @@
 //! record at a time through the group-commit thread and time each call until it is durable.
 //! Prints one JSON line: p50/p99/max latency in ms and the records/s achieved.
 //!
-//! Usage: `ack_latency [THREADS] [RECORDS_PER_THREAD]` (defaults 16 and 2000).
+//! Usage: `ack_latency [THREADS] [RECORDS_PER_THREAD] [SEGMENT_RECORDS]` (defaults 16, 2000 and
+//! 8192, so that segments are sealed in the background while the appenders run).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,8 +15,9 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let threads: usize = args.next().map_or(Ok(16), |s| s.parse())?;
     let per_thread: usize = args.next().map_or(Ok(2000), |s| s.parse())?;
+    let segment_records: u64 = args.next().map_or(Ok(8192), |s| s.parse())?;
     let dir = tempfile::tempdir()?;
-    let ledger = Ledger::create(dir.path(), signer(), 1 << 30)?;
+    let ledger = Ledger::create(dir.path(), signer(), segment_records)?;
     let committer = Arc::new(Committer::spawn(ledger, 65_536, 1024, |_| {}));
     let all = Arc::new(records((threads * per_thread) as u64));
     let start = Instant::now();
@@ -49,7 +51,8 @@ fn main() -> anyhow::Result<()> {
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     println!(
-        "{{\"threads\":{threads},\"records\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"records_per_s\":{:.0}}}",
+        "{{\"threads\":{threads},\"segment_records\":{segment_records},\"segments\":{},\"records\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"records_per_s\":{:.0}}}",
+        ledger::Layout::new(dir.path()).segments()?.len(),
         ledger.size(),
         pct(0.50),
         pct(0.99),
