@@ -96,8 +96,8 @@ pub(crate) enum Command {
     },
     /// Build a demo ledger from the shipped example decisions and verify it.
     Demo {
-        /// Directory to create (must not exist or be empty).
-        #[arg(default_value = "govtrail-demo")]
-        dir: PathBuf,
+        /// Directory to create (must not exist or be empty); a new one under the system's
+        /// temporary directory by default.
+        dir: Option<PathBuf>,
     },
 }

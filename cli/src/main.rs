@@ -105,7 +105,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Inspect { ledger, json } => inspect(&ledger, json),
-        Command::Demo { dir } => demo(&dir),
+        Command::Demo { dir } => demo(&dir.unwrap_or_else(fresh_demo_dir)),
     }
 }
 
@@ -422,6 +422,13 @@ fn inspect(dir: &Path, json: bool) -> Result<u8> {
     Ok(exit::OK)
 }
 
+fn fresh_demo_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!("govtrail-demo-{}-{nanos}", std::process::id()))
+}
+
 fn demo(dir: &Path) -> Result<u8> {
     let signer = NoteSigner::generate("demo.govtrail.example/ledger")?;
     let vkey = signer.verifier();
@@ -437,11 +444,7 @@ fn demo(dir: &Path) -> Result<u8> {
         ledger.append(r)?;
     }
     drop(ledger);
-    let vkey_path = dir.join("..").join(format!(
-        "{}.vkey",
-        dir.file_name()
-            .map_or("demo".into(), |n| n.to_string_lossy())
-    ));
+    let vkey_path = with_suffix(dir, "vkey");
     fs::write(&vkey_path, format!("{vkey}\n"))
         .with_context(|| format!("write {}", vkey_path.display()))?;
     println!(
@@ -455,6 +458,11 @@ fn demo(dir: &Path) -> Result<u8> {
     );
     let report = ledger::verify(dir, &VerifyOptions::new(vec![vkey]))?;
     print_report(&report);
+    println!(
+        "verify it again with: govtrail verify {} --pubkey {}",
+        dir.display(),
+        vkey_path.display()
+    );
     if report
         .failure
         .as_ref()
