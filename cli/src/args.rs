@@ -77,6 +77,9 @@ pub(crate) enum Command {
         /// A checkpoint saved earlier; the ledger must extend it. Repeatable.
         #[arg(long = "anchor")]
         anchors: Vec<PathBuf>,
+        /// The origin this ledger must have (else the ledger's configuration names it).
+        #[arg(long)]
+        origin: Option<String>,
         /// Print a JSON report.
         #[arg(long)]
         json: bool,

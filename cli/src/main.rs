@@ -94,8 +94,9 @@ fn run(cli: Cli) -> Result<u8> {
             ledger,
             pubkeys,
             anchors,
+            origin,
             json,
-        } => verify(&ledger, &pubkeys, &anchors, json),
+        } => verify(&ledger, &pubkeys, &anchors, origin, json),
         Command::Checkpoint { ledger } => {
             let inspection = ledger::inspect(&ledger)?;
             let Some(cp) = inspection.latest else {
@@ -277,9 +278,16 @@ fn trim_line(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-fn verify(dir: &Path, pubkeys: &[String], anchors: &[PathBuf], json: bool) -> Result<u8> {
+fn verify(
+    dir: &Path,
+    pubkeys: &[String],
+    anchors: &[PathBuf],
+    origin: Option<String>,
+    json: bool,
+) -> Result<u8> {
     let trusted = read_pubkeys(pubkeys)?;
     let mut opts = VerifyOptions::new(trusted);
+    opts.origin = origin;
     for path in anchors {
         let bytes = fs::read(path).with_context(|| format!("read anchor {}", path.display()))?;
         opts.anchors.push((path.display().to_string(), bytes));

@@ -58,7 +58,7 @@ impl Inspection {
         self.wals
             .iter()
             .filter(|w| w.start >= sealed)
-            .map(|w| w.start + w.committed)
+            .map(|w| w.start.saturating_add(w.committed))
             .max()
             .unwrap_or(sealed)
     }
@@ -131,12 +131,23 @@ pub fn read_checkpoint_file(path: &Path) -> Result<SignedCheckpoint> {
 }
 
 /// Calls `f(index, ts_us, record bytes)` for every committed record in index order: sealed
-/// segments, then the WAL up to its last checkpoint frame. Reads only; verifies nothing.
+/// segments, then the WALs up to their last checkpoint frame. Reads only; verifies nothing.
+/// Safe beside the writer: WALs are listed before segments (a seal renames its segment into
+/// place before removing its WAL); if a file vanishes mid-scan, the error says so.
 pub fn scan(dir: &Path, mut f: impl FnMut(u64, i64, &[u8])) -> Result<u64> {
     let layout = Layout::new(dir);
     layout.read_config()?;
+    let wals = layout.wals()?;
+    let segments = layout.segments()?;
     let mut next = 0u64;
-    for (_, _, path) in layout.segments()? {
+    for (start, end, path) in segments {
+        if start != next {
+            return Err(Error::Corrupt {
+                path,
+                offset: None,
+                message: format!("segment starts at {start}, records so far end at {next}"),
+            });
+        }
         let (_, reader) = crate::segment::open(&path)?;
         for batch in reader {
             let batch = batch.map_err(|e| Error::Parquet {
@@ -145,18 +156,28 @@ pub fn scan(dir: &Path, mut f: impl FnMut(u64, i64, &[u8])) -> Result<u64> {
             })?;
             let cols = crate::segment::SegmentColumns::new(&batch);
             for row in 0..batch.num_rows() {
-                f(
-                    cols.idx.value(row),
-                    cols.ts.value(row),
-                    cols.record.value(row),
-                );
+                f(next, cols.ts.value(row), cols.record.value(row));
                 next += 1;
             }
         }
+        if next != end {
+            return Err(Error::Corrupt {
+                path,
+                offset: None,
+                message: format!("segment should end at {end}, its rows end at {next}"),
+            });
+        }
     }
-    for (start, path) in layout.wals()? {
+    for (start, path) in wals {
         if start < next {
             continue;
+        }
+        if start != next {
+            return Err(Error::Corrupt {
+                path,
+                offset: None,
+                message: format!("WAL starts at {start}, records so far end at {next}"),
+            });
         }
         let mut reader = WalReader::open(&path)?;
         let mut pending = Vec::new();

@@ -52,10 +52,10 @@ pub struct SegmentMeta {
     pub start: u64,
     /// One past the last index.
     pub end: u64,
-    /// The chain value after the last record (a writer's hint; the verifier recomputes it).
-    pub chain_end: Hash,
-    /// The tree frontier after the last record (a writer's hint; the verifier recomputes it).
-    pub frontier: Frontier,
+    /// The chain value after the last record (a writer's hint; verifiers do not need it).
+    pub chain_end: Option<Hash>,
+    /// The tree frontier after the last record (a writer's hint; verifiers do not need it).
+    pub frontier: Option<Frontier>,
 }
 
 /// The file name of the segment holding `[start, end)`.
@@ -216,9 +216,18 @@ impl SegmentWriter {
             KeyValue::new(key::ORIGIN.into(), meta.origin.clone()),
             KeyValue::new(key::START.into(), meta.start.to_string()),
             KeyValue::new(key::END.into(), meta.end.to_string()),
-            KeyValue::new(key::CHAIN_END.into(), hex(&meta.chain_end)),
-            KeyValue::new(key::FRONTIER.into(), frontier_text(&meta.frontier)),
-        ];
+        ]
+        .into_iter()
+        .chain(
+            meta.chain_end
+                .map(|c| KeyValue::new(key::CHAIN_END.into(), hex(&c))),
+        )
+        .chain(
+            meta.frontier
+                .as_ref()
+                .map(|f| KeyValue::new(key::FRONTIER.into(), frontier_text(f))),
+        )
+        .collect();
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -324,10 +333,16 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
         ));
     }
     let kv = builder.metadata().file_metadata().key_value_metadata();
+    let find = |k: &str| -> Result<Option<String>> {
+        let mut found = kv.into_iter().flatten().filter(|e| e.key == k);
+        let first = found.next().map(|e| e.value.clone().unwrap_or_default());
+        if found.next().is_some() {
+            return Err(corrupt(format!("footer metadata has {k} more than once")));
+        }
+        Ok(first)
+    };
     let get = |k: &str| -> Result<String> {
-        kv.and_then(|kv| kv.iter().find(|e| e.key == k))
-            .and_then(|e| e.value.clone())
-            .ok_or_else(|| corrupt(format!("footer metadata has no {k}")))
+        find(k)?.ok_or_else(|| corrupt(format!("footer metadata has no {k}")))
     };
     let format = get(key::FORMAT)?;
     if format != crate::FORMAT_VERSION.to_string() {
@@ -337,18 +352,19 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
         )));
     }
     let num = |k: &str| -> Result<u64> {
-        get(k)?
-            .parse()
-            .map_err(|_| corrupt(format!("footer {k} is not a number")))
+        let text = get(k)?;
+        let canonical = text == "0" || (!text.starts_with('0') && !text.is_empty());
+        text.parse()
+            .ok()
+            .filter(|_| canonical && text.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| corrupt(format!("footer {k} is not a decimal without leading zeros")))
     };
     let meta = SegmentMeta {
         origin: get(key::ORIGIN)?,
         start: num(key::START)?,
         end: num(key::END)?,
-        chain_end: from_hex(&get(key::CHAIN_END)?)
-            .ok_or_else(|| corrupt(format!("footer {} is not a hash", key::CHAIN_END)))?,
-        frontier: parse_frontier(&get(key::FRONTIER)?)
-            .ok_or_else(|| corrupt(format!("footer {} is malformed", key::FRONTIER)))?,
+        chain_end: find(key::CHAIN_END)?.and_then(|t| from_hex(&t)),
+        frontier: find(key::FRONTIER)?.and_then(|t| parse_frontier(&t)),
     };
     let reader = builder
         .with_batch_size(READ_BATCH_ROWS)

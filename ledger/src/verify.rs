@@ -28,6 +28,9 @@ pub struct VerifyOptions {
     pub trusted: Vec<NoteVerifier>,
     /// Checkpoints the auditor saved earlier; the ledger must extend each of them.
     pub anchors: Vec<(String, Vec<u8>)>,
+    /// The origin the auditor expects; without it, the ledger's configuration names it (and
+    /// only keys of that name are trusted).
+    pub origin: Option<String>,
 }
 
 impl VerifyOptions {
@@ -36,6 +39,7 @@ impl VerifyOptions {
         Self {
             trusted,
             anchors: Vec::new(),
+            origin: None,
         }
     }
 }
@@ -344,7 +348,18 @@ fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
         segments: segments.len(),
         failure: None,
     };
-    let failure = verify_inner(&layout, opts, &mut run, &segments, &wals)?.err();
+    let failure = match &opts.origin {
+        Some(want) if *want != config.origin => Some(fail(
+            FailureClass::OriginMismatch,
+            None,
+            Some(&layout.dir().join(crate::CONFIG_FILE)),
+            format!(
+                "the ledger's origin is {:?}, the auditor expects {want:?}",
+                config.origin
+            ),
+        )),
+        _ => verify_inner(&layout, opts, &mut run, &segments, &wals)?.err(),
+    };
     report.records = run.frontier.size();
     report.verified = run.verified;
     report.checkpoint = run.checkpoint;
@@ -374,6 +389,9 @@ fn verify_inner(
             return Ok(Err(f));
         }
     }
+    // How far each WAL was read here; the records pass stops there, so that a commit made by a
+    // writer running beside us after this pass is not counted without its checkpoint.
+    let mut wal_limits = Vec::with_capacity(wals.len());
     for (_, path) in wals {
         let mut reader = match WalReader::open(path) {
             Ok(r) => r,
@@ -393,7 +411,10 @@ fn verify_inner(
                     }
                 }
                 Ok(Ok(Frame::Records { .. })) => {}
-                Ok(Err(_)) => break,
+                Ok(Err(_)) => {
+                    wal_limits.push(reader.offset);
+                    break;
+                }
                 Err(Error::Corrupt {
                     message, offset, ..
                 }) => {
@@ -411,8 +432,8 @@ fn verify_inner(
             return Ok(Err(f));
         }
     }
-    for (start, path) in wals {
-        if let Err(f) = verify_wal(run, *start, path)? {
+    for ((start, path), limit) in wals.iter().zip(wal_limits) {
+        if let Err(f) = verify_wal(run, *start, path, limit)? {
             return Ok(Err(f));
         }
     }
@@ -551,49 +572,19 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
     // tree, in index order.
     let consumed = std::thread::scope(|scope| -> Step {
         let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);
-        scope.spawn(move || decode_batches(reader, &tx));
-        for item in rx {
-            let decoded = match item {
-                Ok(d) => d,
-                Err(e) => {
-                    let idx = run.frontier.size();
-                    return Err(fail(
-                        FailureClass::Corrupt,
-                        Some(idx),
-                        Some(path),
-                        format!("cannot decode rows from {idx} on: {e}"),
-                    ));
-                }
-            };
-            let cols = SegmentColumns::new(&decoded.batch);
-            for row in 0..decoded.batch.num_rows() {
-                let idx = run.frontier.size();
-                let stored_idx = cols.idx.value(row);
-                if stored_idx != idx || idx >= end {
-                    return Err(fail(
-                        FailureClass::Sequence,
-                        Some(idx),
-                        Some(path),
-                        format!(
-                            "row holds index {stored_idx} where index {idx} belongs (range ends at {end})"
-                        ),
-                    ));
-                }
-                let stored = (cols.record_hash.value(row), cols.chain.value(row));
-                let rh = record_hash(cols.record.value(row));
-                let leaf = check_record(run, idx, cols.ts.value(row), rh, Some(stored), path)?;
-                if let Some((_, column)) = decoded.mismatch.filter(|(r, _)| *r == row) {
-                    return Err(fail(
-                        FailureClass::ColumnAltered,
-                        Some(idx),
-                        Some(path),
-                        format!("record {idx}: column {column} differs from what the record says"),
-                    ));
-                }
-                run.push(leaf, Some(path))?;
-            }
+        let decoder = scope.spawn(move || decode_batches(reader, &tx));
+        let result = check_decoded(run, &rx, end, path);
+        drop(rx);
+        match decoder.join() {
+            // A panic in the Parquet decoder on hostile input is a corrupt file, not a crash.
+            Err(_) if result.is_ok() => Err(fail(
+                FailureClass::Corrupt,
+                Some(run.frontier.size()),
+                Some(path),
+                "the Parquet decoder failed on this file".into(),
+            )),
+            _ => result,
         }
-        Ok(())
     });
     if let Err(f) = consumed {
         return Ok(Err(f));
@@ -610,7 +601,58 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
     Ok(Ok(()))
 }
 
-fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
+/// The tree stage of [`verify_segment`]: checks decoded batches in index order.
+fn check_decoded(
+    run: &mut Run,
+    rx: &std::sync::mpsc::Receiver<std::result::Result<Decoded, String>>,
+    end: u64,
+    path: &Path,
+) -> Step {
+    for item in rx {
+        let decoded = match item {
+            Ok(d) => d,
+            Err(e) => {
+                let idx = run.frontier.size();
+                return Err(fail(
+                    FailureClass::Corrupt,
+                    Some(idx),
+                    Some(path),
+                    format!("cannot decode rows from {idx} on: {e}"),
+                ));
+            }
+        };
+        let cols = SegmentColumns::new(&decoded.batch);
+        for row in 0..decoded.batch.num_rows() {
+            let idx = run.frontier.size();
+            let stored_idx = cols.idx.value(row);
+            if stored_idx != idx || idx >= end {
+                return Err(fail(
+                    FailureClass::Sequence,
+                    Some(idx),
+                    Some(path),
+                    format!(
+                        "row holds index {stored_idx} where index {idx} belongs (range ends at {end})"
+                    ),
+                ));
+            }
+            let stored = (cols.record_hash.value(row), cols.chain.value(row));
+            let rh = record_hash(cols.record.value(row));
+            let leaf = check_record(run, idx, cols.ts.value(row), rh, Some(stored), path)?;
+            if let Some((_, column)) = decoded.mismatch.filter(|(r, _)| *r == row) {
+                return Err(fail(
+                    FailureClass::ColumnAltered,
+                    Some(idx),
+                    Some(path),
+                    format!("record {idx}: column {column} differs from what the record says"),
+                ));
+            }
+            run.push(leaf, Some(path))?;
+        }
+    }
+    Ok(())
+}
+
+fn verify_wal(run: &mut Run, start: u64, path: &Path, limit: u64) -> Result<Step> {
     let expect = run.frontier.size();
     if start < expect {
         // A WAL whose records are all sealed already (left by an interrupted seal) is skipped;
@@ -629,7 +671,7 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
     // Records count once a checkpoint frame follows them (a commit); later ones are in flight.
     let mut pending: Vec<(i64, Vec<u8>)> = Vec::new();
     let mut next = start;
-    loop {
+    while reader.offset < limit {
         match reader.next_frame()? {
             Ok(Frame::Records { first, records }) => {
                 if first != next {
@@ -651,12 +693,17 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path) -> Result<Step> {
                         Ok(l) => l,
                         Err(f) => return Ok(Err(f)),
                     };
-                    if DecisionView::parse(&bytes).is_err() {
+                    // The frame's time is a copy of the record's (it enters the leaf entry).
+                    let agrees = DecisionView::parse(&bytes)
+                        .is_ok_and(|v| v.v == schemas::RECORD_VERSION && v.ts_us == ts_us);
+                    if !agrees {
                         return Ok(Err(fail(
-                            FailureClass::Corrupt,
+                            FailureClass::ColumnAltered,
                             Some(idx),
                             Some(path),
-                            format!("record {idx} is not a decision record"),
+                            format!(
+                                "record {idx} is not a version-1 decision whose ts_us equals the WAL frame's"
+                            ),
                         )));
                     }
                     if let Err(f) = run.push(leaf, Some(path)) {
@@ -686,7 +733,10 @@ fn decode_batches(
             let mut mismatch = None;
             for row in 0..batch.num_rows() {
                 mismatch = match DecisionView::parse(cols.record.value(row)) {
-                    Ok(view) => cols.typed_mismatch(row, &view),
+                    Ok(view) if view.v == schemas::RECORD_VERSION => {
+                        cols.typed_mismatch(row, &view)
+                    }
+                    Ok(_) => Some("v"),
                     Err(_) => Some("record"),
                 }
                 .map(|column| (row, column));

@@ -26,6 +26,8 @@ const KIND_RECORDS: u8 = 1;
 const KIND_CHECKPOINT: u8 = 2;
 /// Largest frame a reader accepts (guards allocation against a corrupt length).
 pub(crate) const MAX_FRAME_BYTES: u32 = 1 << 30;
+/// Largest records frame the writer makes; a commit larger than this spans several frames.
+pub(crate) const FRAME_TARGET_BYTES: usize = 64 << 20;
 
 /// One record as stored in the WAL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +164,17 @@ impl WalReader {
             .read_exact(&mut payload)
             .ctx("read", &self.path)?;
         if crc32fast::hash(&payload) != crc {
+            // A crash tears only the last commit; damage with whole frames after it is not a
+            // torn write, and cutting there would drop acknowledged commits.
+            if self.later_commit_follows()? {
+                return Err(Error::Corrupt {
+                    path: self.path.clone(),
+                    offset: Some(self.offset),
+                    message:
+                        "frame fails its CRC but later commits follow it: damage, not a torn write"
+                            .into(),
+                });
+            }
             return torn(self.offset, "frame CRC mismatch");
         }
         let at = self.offset;
@@ -173,6 +186,36 @@ impl WalReader {
                 offset: Some(at),
                 message: "frame passes its CRC but its payload is malformed".into(),
             }),
+        }
+    }
+}
+
+impl WalReader {
+    /// Whether, after the frame just read, a whole checkpoint frame is followed by another
+    /// whole frame. Commits are written one at a time, each fsynced before the next starts, so
+    /// that means the bad frame belongs to a commit that was already durable: damage, not a
+    /// torn write. (Bad records followed only by the last commit's own frames is ambiguous and
+    /// is treated as a torn tail.)
+    fn later_commit_follows(&mut self) -> Result<bool> {
+        let mut seen_checkpoint = false;
+        loop {
+            let mut head = [0u8; 8];
+            if self.reader.read_exact(&mut head).is_err() {
+                return Ok(false);
+            }
+            let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+            let crc = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+            if len == 0 || len > MAX_FRAME_BYTES {
+                return Ok(false);
+            }
+            let mut payload = vec![0u8; len as usize];
+            if self.reader.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != crc {
+                return Ok(false);
+            }
+            if seen_checkpoint {
+                return Ok(true);
+            }
+            seen_checkpoint = payload.first() == Some(&KIND_CHECKPOINT);
         }
     }
 }
@@ -226,5 +269,38 @@ mod tests {
         assert!(
             matches!(r.next_frame().unwrap(), Err(Tail::Torn { offset, .. }) if offset == whole)
         );
+    }
+
+    #[test]
+    fn damage_before_a_later_commit_is_corruption_not_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.wal");
+        let mut buf = header(0);
+        encode_records(&mut buf, 0, std::iter::once((1i64, &b"{}"[..])));
+        let first_frame_end = buf.len();
+        encode_checkpoint(&mut buf, b"cp1\n");
+        let last_commit = buf.len();
+        encode_records(&mut buf, 1, std::iter::once((2i64, &b"{}"[..])));
+        encode_checkpoint(&mut buf, b"cp2\n");
+        // Damage the first commit's records frame: a later commit follows, so it is corruption.
+        let mut damaged = buf.clone();
+        damaged[first_frame_end - 1] ^= 1;
+        File::create(&path).unwrap().write_all(&damaged).unwrap();
+        let mut r = WalReader::open(&path).unwrap();
+        assert!(matches!(
+            r.next_frame(),
+            Err(Error::Corrupt {
+                offset: Some(24),
+                ..
+            })
+        ));
+        // Damage the last commit's records frame only: that may be a torn write.
+        let mut torn_last = buf.clone();
+        torn_last[last_commit + 10] ^= 1;
+        File::create(&path).unwrap().write_all(&torn_last).unwrap();
+        let mut r = WalReader::open(&path).unwrap();
+        assert!(matches!(r.next_frame().unwrap(), Ok(Frame::Records { .. })));
+        assert!(matches!(r.next_frame().unwrap(), Ok(Frame::Checkpoint(_))));
+        assert!(matches!(r.next_frame().unwrap(), Err(Tail::Torn { .. })));
     }
 }

@@ -159,12 +159,17 @@ fn lock(layout: &Layout) -> Result<File> {
 
 fn create_wal(layout: &Layout, start: u64) -> Result<(File, PathBuf)> {
     let path = layout.wal(start);
-    write_atomic(&path, &wal::header(start))?;
-    let file = OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .ctx("open", &path)?;
-    Ok((file, path))
+    let opened = write_atomic(&path, &wal::header(start)).and_then(|()| {
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .ctx("open", &path)
+    });
+    if opened.is_err() {
+        // Leave no WAL behind that the ledger does not use.
+        let _ = fs::remove_file(&path);
+    }
+    Ok((opened?, path))
 }
 
 impl Ledger {
@@ -274,17 +279,18 @@ impl Ledger {
         }
         if let Some((_, end, path)) = segments.last() {
             let (meta, _) = crate::segment::open(path)?;
-            if meta.end != *end || meta.frontier.size() != *end || meta.origin != config.origin {
+            let hints = meta.chain_end.zip(meta.frontier);
+            let Some((chain_end, last_frontier)) = hints.filter(|(_, f)| {
+                meta.end == *end && f.size() == *end && meta.origin == config.origin
+            }) else {
                 return Err(Error::Corrupt {
                     path: path.clone(),
                     offset: None,
-                    message:
-                        "footer range, frontier or origin disagrees with the file name or ledger"
-                            .into(),
+                    message: "footer range, origin or the writer's chain and frontier hints are missing or disagree with the file name or ledger".into(),
                 });
-            }
-            chain = meta.chain_end;
-            frontier = meta.frontier;
+            };
+            chain = chain_end;
+            frontier = last_frontier;
         }
         let mut last_checkpoint = match layout.checkpoints()?.last() {
             Some((size, path)) if *size == sealed => {
@@ -461,12 +467,26 @@ impl Ledger {
         }
         .sign(&self.signer);
         self.buf.clear();
-        if !records.is_empty() {
+        // A commit may span several records frames (each at most wal::FRAME_TARGET_BYTES, so
+        // far below the readers' limit); it counts only once its checkpoint frame follows.
+        let mut at = 0;
+        while at < records.len() {
+            let mut bytes = 0usize;
+            let mut end = at;
+            while end < records.len()
+                && (end == at || bytes + records[end].bytes.len() + 12 <= wal::FRAME_TARGET_BYTES)
+            {
+                bytes += records[end].bytes.len() + 12;
+                end += 1;
+            }
             wal::encode_records(
                 &mut self.buf,
-                first,
-                records.iter().map(|r| (r.ts_us, r.bytes.as_slice())),
+                first + at as u64,
+                records[at..end]
+                    .iter()
+                    .map(|r| (r.ts_us, r.bytes.as_slice())),
             );
+            at = end;
         }
         wal::encode_checkpoint(&mut self.buf, checkpoint.bytes.as_bytes());
         let written = self
@@ -627,8 +647,8 @@ impl SealJob {
             origin: self.origin.clone(),
             start,
             end,
-            chain_end: self.chain_end,
-            frontier: self.frontier.clone(),
+            chain_end: Some(self.chain_end),
+            frontier: Some(self.frontier.clone()),
         };
         let written = (|| {
             let mut writer = SegmentWriter::create(&tmp, &meta)?;

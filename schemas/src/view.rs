@@ -49,7 +49,11 @@ impl<'a> Scan<'a> {
             .iter()
             .take_while(|c| c.is_ascii_digit())
             .count();
-        if digits == 0 || digits > 16 {
+        // RFC 8259 numbers have no leading zeros; canonical integers are never "-0".
+        if digits == 0 || digits > 16 || (digits > 1 && self.s[self.i] == b'0') {
+            return None;
+        }
+        if self.s[start] == b'-' && digits == 1 && self.s[self.i] == b'0' {
             return None;
         }
         self.i += digits;
@@ -59,43 +63,109 @@ impl<'a> Scan<'a> {
         self.text.get(start..self.i)?.parse().ok()
     }
 
-    /// Skips one JSON value of any kind (canonical: no white space).
+    /// Skips one JSON value of any kind, checking its syntax strictly (RFC 8259 without white
+    /// space, at most 128 levels deep); `None` on anything else.
     fn skip_value(&mut self) -> Option<()> {
-        let mut depth = 0usize;
+        self.value(0)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        if depth > 128 {
+            return None;
+        }
+        match *self.s.get(self.i)? {
+            b'"' => self.string(),
+            b'{' => {
+                self.i += 1;
+                if self.eat(b'}').is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.string()?;
+                    self.eat(b':')?;
+                    self.value(depth + 1)?;
+                    if self.eat(b'}').is_some() {
+                        return Some(());
+                    }
+                    self.eat(b',')?;
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                if self.eat(b']').is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.value(depth + 1)?;
+                    if self.eat(b']').is_some() {
+                        return Some(());
+                    }
+                    self.eat(b',')?;
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        (self.s.get(self.i..self.i + word.len())? == word).then(|| self.i += word.len())
+    }
+
+    fn digits(&mut self) -> usize {
+        let n = self.s[self.i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        self.i += n;
+        n
+    }
+
+    fn number(&mut self) -> Option<()> {
+        let _ = self.eat(b'-');
+        if self.eat(b'0').is_none() && self.digits() == 0 {
+            return None;
+        }
+        if self.eat(b'.').is_some() && self.digits() == 0 {
+            return None;
+        }
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// A string with any valid escapes.
+    fn string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
         loop {
             match *self.s.get(self.i)? {
                 b'"' => {
                     self.i += 1;
-                    loop {
-                        match *self.s.get(self.i)? {
-                            b'\\' => self.i += 2,
-                            b'"' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => self.i += 1,
+                    return Some(());
+                }
+                b'\\' => match *self.s.get(self.i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                    b'u' => {
+                        let hex = self.s.get(self.i + 2..self.i + 6)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
                         }
+                        self.i += 6;
                     }
-                }
-                b'{' | b'[' => {
-                    depth += 1;
-                    self.i += 1;
-                }
-                b'}' | b']' => {
-                    depth = depth.checked_sub(1)?;
-                    self.i += 1;
-                }
-                b':' | b',' => self.i += 1,
-                _ => {
-                    // A number, true, false or null: up to the next delimiter.
-                    let n = self.s[self.i..]
-                        .iter()
-                        .position(|c| matches!(c, b',' | b'}' | b']'))?;
-                    self.i += n.max(1);
-                }
-            }
-            if depth == 0 && matches!(self.s.get(self.i), Some(b',' | b'}' | b']')) {
-                return Some(());
+                    _ => return None,
+                },
+                c if c < 0x20 => return None,
+                _ => self.i += 1,
             }
         }
     }
@@ -195,4 +265,34 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<DecisionView<'_>> {
         p.eat(b',')?;
     }
     (p.i == bytes.len() && have_v && have_id && have_ts && have_decision).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::DecisionView;
+
+    #[test]
+    fn scan_is_as_strict_as_serde() {
+        let ok = br#"{"decision":"deny","decision_id":"x","metadata":{"a":[true,null,-0.5e+3,"\u00e9\n"]},"ts_us":1,"v":1}"#;
+        assert!(super::scan(ok).is_some());
+        for bad in [
+            &br#"{"decision":"deny","decision_id":"x","metadata":{"a":tru},"ts_us":1,"v":1}"#[..],
+            br#"{"decision":"deny","decision_id":"x","metadata":{"a":1,,"b":2},"ts_us":1,"v":1}"#,
+            br#"{"decision":"deny","decision_id":"x","ts_us":01,"v":1}"#,
+            br#"{"decision":"deny","decision_id":"x","reason":"a\qb","ts_us":1,"v":1}"#,
+            br#"{"decision":"deny","decision_id":"x","tool_input":01.5,"ts_us":1,"v":1}"#,
+            br#"{"decision":"deny","decision_id":"x","ts_us":1,"v":1}junk"#,
+        ] {
+            assert!(
+                super::scan(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+            assert!(
+                DecisionView::parse(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import struct
 import sys
 import zlib
@@ -40,8 +41,60 @@ EXPECTED_COLUMNS = [
 ]
 OPTIONAL_STRINGS = ["decision_native", "platform", "engine", "service", "session_id",
                     "tool_name", "rule_set", "outcome", "model"]
+KINDS = {"allow", "deny", "ask", "warn", "escalate", "defer", "info", "error"}
+I64 = (-(1 << 63), (1 << 63) - 1)
+
+
+class DuplicateKeys(dict):
+    pass
+
+
+def _pairs(pairs):
+    d = dict(pairs)
+    return DuplicateKeys(d) if len(d) != len(pairs) else d
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def is_int(x):
+    return type(x) is int and I64[0] <= x <= I64[1]
+
+
+def decision(record):
+    """The typed fields of a version-1 decision record (LEDGER-FORMAT.md §7), or None."""
+    try:
+        d = json.loads(record.decode("utf-8"), object_pairs_hook=_pairs,
+                       parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if type(d) is not dict:  # top-level duplicates (DuplicateKeys) are not a decision
+        return None
+    if d.get("v") != 1 or not is_int(d.get("v")) or type(d.get("decision_id")) is not str:
+        return None
+    if not is_int(d.get("ts_us")) or d.get("decision") not in KINDS:
+        return None
+    rule_ids = d.get("rule_ids", [])
+    if type(rule_ids) is not list or any(type(x) is not str for x in rule_ids):
+        return None
+    overhead = d.get("overhead_us")
+    if overhead is not None and not is_int(overhead):
+        return None
+    out = {"decision_id": d["decision_id"], "ts_us": d["ts_us"], "decision": d["decision"],
+           "rule_ids": rule_ids, "overhead_us": overhead}
+    for k in OPTIONAL_STRINGS:
+        v = d.get(k)
+        if v is not None and type(v) is not str:
+            return None
+        out[k] = v
+    return out
 VERDICT = {"truncated": ("truncated-or-forked", 2), "forked": ("truncated-or-forked", 2),
            "unverified-tail": ("unverified-tail", 3)}
+
+
+class Usage(Exception):
+    """The verifier could not run (exit 4)."""
 
 
 class Failure(Exception):
@@ -140,6 +193,22 @@ class Tree:
         return r
 
 
+def later_commit_follows(data, off):
+    """After a bad frame: does a whole checkpoint frame precede another whole frame? Commits are
+    fsynced one at a time, so then the bad frame was durable: damage, not a torn write."""
+    seen_checkpoint = False
+    while off + 8 <= len(data):
+        length, crc = struct.unpack(">II", data[off: off + 8])
+        payload = data[off + 8: off + 8 + length]
+        if length == 0 or len(payload) != length or zlib.crc32(payload) != crc:
+            return False
+        if seen_checkpoint:
+            return True
+        seen_checkpoint = payload[0] == 2
+        off += 8 + length
+    return False
+
+
 def read_wal(path):
     """Yields ('records', first, [(ts, bytes)]) and ('checkpoint', bytes) until a torn tail."""
     with open(path, "rb") as f:
@@ -152,15 +221,22 @@ def read_wal(path):
         length, crc = struct.unpack(">II", data[off: off + 8])
         payload = data[off + 8: off + 8 + length]
         if length == 0 or len(payload) != length or zlib.crc32(payload) != crc:
+            if length and len(payload) == length and later_commit_follows(data, off + 8 + length):
+                raise Failure("corrupt", None, f"{path}: damaged frame before later commits")
             break
         off += 8 + length
         if payload[0] == 1:
-            first, count = struct.unpack(">QI", payload[1:13])
-            recs, at = [], 13
-            for _ in range(count):
-                ts, n = struct.unpack(">qI", payload[at: at + 12])
-                recs.append((ts, payload[at + 12: at + 12 + n]))
-                at += 12 + n
+            try:
+                first, count = struct.unpack(">QI", payload[1:13])
+                recs, at = [], 13
+                for _ in range(count):
+                    ts, n = struct.unpack(">qI", payload[at: at + 12])
+                    if at + 12 + n > len(payload):
+                        raise struct.error("record past the end of the frame")
+                    recs.append((ts, payload[at + 12: at + 12 + n]))
+                    at += 12 + n
+            except struct.error:
+                raise Failure("corrupt", None, f"{path}: malformed records frame")
             if at != len(payload):
                 raise Failure("corrupt", None, f"{path}: malformed records frame")
             frames.append(("records", first, recs))
@@ -247,6 +323,7 @@ class Verifier:
         if meta.get("govtrail.origin") != self.origin:
             raise Failure("origin-mismatch", start, "segment origin")
         if meta.get("govtrail.start") != str(start) or meta.get("govtrail.end") != str(end):
+            # (str(n) is the only accepted spelling: decimal, no sign, no leading zeros)
             raise Failure("sequence", start, "footer range")
         try:
             batches = list(pf.iter_batches(batch_size=8192))
@@ -263,15 +340,9 @@ class Verifier:
                     raise Failure("sequence", idx, "index")
                 record = rows["record"][r]
                 leaf = self.push(idx, ts[r], record, rows["record_hash"][r], rows["chain"][r])
-                try:
-                    d = json.loads(record)
-                    want = {"decision_id": d["decision_id"], "decision": d["decision"],
-                            "rule_ids": d.get("rule_ids", []), "overhead_us": d.get("overhead_us")}
-                    for k in OPTIONAL_STRINGS:
-                        want[k] = d.get(k)
-                    ok = d["ts_us"] == ts[r] and all(rows[k][r] == v for k, v in want.items())
-                except (ValueError, KeyError, TypeError):
-                    ok = False
+                want = decision(record)
+                ok = want is not None and want.pop("ts_us") == ts[r] and all(
+                    rows[k][r] == v for k, v in want.items())
                 if not ok:
                     raise Failure("column-altered", idx, "typed column")
                 self.add_leaf(leaf)
@@ -294,35 +365,38 @@ class Verifier:
                 for ts, rec in pending:
                     idx = self.tree.size
                     leaf = self.push(idx, ts, rec)
-                    try:
-                        json.loads(rec)["decision_id"]
-                    except (ValueError, KeyError, TypeError):
-                        raise Failure("corrupt", idx, "WAL record")
+                    d = decision(rec)
+                    if d is None or d["ts_us"] != ts:
+                        raise Failure("column-altered", idx, "WAL record or its time")
                     self.add_leaf(leaf)
                 pending = []
+
+    def files(self, sub, pattern):
+        """Ledger files in `sub` whose names match `pattern`, sorted; links are refused."""
+        out = []
+        for name in sorted(os.listdir(os.path.join(self.dir, sub))):
+            m = re.fullmatch(pattern, name)
+            if m:
+                path = os.path.join(self.dir, sub, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    raise Usage(f"{path} is not a regular file inside the ledger")
+                out.append(([int(g) for g in m.groups()], path))
+        return out
 
     def run(self):
         for name, data in self.anchors:
             self.add_checkpoint(data, True)
-        cdir = os.path.join(self.dir, "checkpoints")
-        for name in sorted(os.listdir(cdir)):
-            if name.endswith(".note") and len(name) == 25:
-                with open(os.path.join(cdir, name), "rb") as f:
-                    self.add_checkpoint(f.read(), False)
-        wdir = os.path.join(self.dir, "wal")
+        for _, path in self.files("checkpoints", r"(\d{20})\.note"):
+            with open(path, "rb") as f:
+                self.add_checkpoint(f.read(), False)
         wals = []
-        for name in sorted(os.listdir(wdir)):
-            if name.endswith(".wal") and len(name) == 24:
-                start, frames = read_wal(os.path.join(wdir, name))
-                wals.append((int(name[:20]), frames))
-                for fr in frames:
-                    if fr[0] == "checkpoint":
-                        self.add_checkpoint(fr[1], False)
-        sdir = os.path.join(self.dir, "segments")
-        segs = []
-        for name in os.listdir(sdir):
-            if name.endswith(".parquet") and len(name) == 49 and name[20] == "-":
-                segs.append((int(name[:20]), int(name[21:41]), os.path.join(sdir, name)))
+        for (start,), path in self.files("wal", r"(\d{20})\.wal"):
+            header_start, frames = read_wal(path)
+            wals.append((start, frames))
+            for fr in frames:
+                if fr[0] == "checkpoint":
+                    self.add_checkpoint(fr[1], False)
+        segs = [(a, b, path) for (a, b), path in self.files("segments", r"(\d{20})-(\d{20})\.parquet")]
         for start, end, path in sorted(segs):
             self.segment(start, end, path)
         for start, frames in wals:
@@ -342,6 +416,7 @@ def main():
     ap.add_argument("ledger")
     ap.add_argument("--pubkey", action="append", required=True)
     ap.add_argument("--anchor", action="append", default=[])
+    ap.add_argument("--origin")
     a = ap.parse_args()
     keys = []
     for k in a.pubkey:
@@ -352,7 +427,12 @@ def main():
     out = {"status": "ok", "class": None, "index": None}
     code = 0
     try:
+        if a.origin is not None and a.origin != v.origin:
+            raise Failure("origin-mismatch", None, "origin differs from --origin")
         v.run()
+    except Usage as e:
+        print(json.dumps({"status": "error", "detail": str(e)}))
+        return 4
     except Failure as f:
         status, code = VERDICT.get(f.cls, ("tampered", 1))
         out = {"status": status, "class": f.cls, "index": f.index, "detail": f.detail}
