@@ -392,10 +392,16 @@ fn verify_inner(
     // How far each WAL was read here; the records pass stops there, so that a commit made by a
     // writer running beside us after this pass is not counted without its checkpoint.
     let mut wal_limits = Vec::with_capacity(wals.len());
-    for (_, path) in wals {
+    for (start, path) in wals {
         let mut reader = match WalReader::open(path) {
-            Ok(r) => r,
-
+            Ok(r) if r.start == *start => r,
+            Ok(r) => {
+                let detail = format!(
+                    "WAL header says it starts at {}, its name says {start}",
+                    r.start
+                );
+                return Ok(Err(fail(FailureClass::Corrupt, None, Some(path), detail)));
+            }
             Err(Error::Corrupt { message, .. }) => {
                 return Ok(Err(fail(FailureClass::Corrupt, None, Some(path), message)));
             }

@@ -209,14 +209,16 @@ def later_commit_follows(data, off):
     return False
 
 
-def read_wal(path):
-    """Yields ('records', first, [(ts, bytes)]) and ('checkpoint', bytes) until a torn tail."""
+def read_wal(path, start):
+    """Yields ('records', first, [(ts, bytes)]) and ('checkpoint', bytes) in file order until a
+    torn tail; raises Failure('corrupt') where the file is damaged, after the frames before."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24 or data[:16] != WAL_MAGIC:
         raise Failure("corrupt", None, f"{path}: bad WAL header")
-    start = struct.unpack(">Q", data[16:24])[0]
-    frames, off = [], 24
+    if struct.unpack(">Q", data[16:24])[0] != start:
+        raise Failure("corrupt", None, f"{path}: header start differs from the file name")
+    off = 24
     while off + 8 <= len(data):
         length, crc = struct.unpack(">II", data[off: off + 8])
         payload = data[off + 8: off + 8 + length]
@@ -239,12 +241,11 @@ def read_wal(path):
                 raise Failure("corrupt", None, f"{path}: malformed records frame")
             if at != len(payload):
                 raise Failure("corrupt", None, f"{path}: malformed records frame")
-            frames.append(("records", first, recs))
+            yield ("records", first, recs)
         elif payload[0] == 2:
-            frames.append(("checkpoint", payload[1:]))
+            yield ("checkpoint", payload[1:])
         else:
             raise Failure("corrupt", None, f"{path}: unknown frame kind")
-    return start, frames
 
 
 class Verifier:
@@ -391,11 +392,12 @@ class Verifier:
                 self.add_checkpoint(f.read(), False)
         wals = []
         for (start,), path in self.files("wal", r"(\d{20})\.wal"):
-            header_start, frames = read_wal(path)
-            wals.append((start, frames))
-            for fr in frames:
+            frames = []
+            for fr in read_wal(path, start):
+                frames.append(fr)
                 if fr[0] == "checkpoint":
                     self.add_checkpoint(fr[1], False)
+            wals.append((start, frames))
         segs = [(a, b, path) for (a, b), path in self.files("segments", r"(\d{20})-(\d{20})\.parquet")]
         for start, end, path in sorted(segs):
             self.segment(start, end, path)
