@@ -55,6 +55,13 @@ out += ["", f"## Whole program: `govtrail append` and `govtrail verify` of {n:,}
         "verify paths on the same machine in the same script (drivers in `benches/peers/`).", "",
         "| tool | append (s) | appends/s | verify (s) | verified/s | runs |", "|---|---|---|---|---|---|",
         f"| govtrail | {g['append_s']:.2f} | {g['append_per_s']:,.0f} | {g['verify_s']:.2f} | {g['verify_per_s']:,.0f} | {len(runs)} |"]
+if g.get("durable_append_s"):
+    durable_note = (f"Without `--seal`, `govtrail append` makes the same {n:,} records durable (WAL, fdatasync, signed "
+                    f"checkpoint per commit) in {g['durable_append_s']:.2f} s ({n / g['durable_append_s']:,.0f}/s); "
+                    f"`govtrail seal` then writes the Parquet segment in {g['seal_s']:.2f} s (a separate process, "
+                    "which also replays the WAL on open).")
+else:
+    durable_note = ""
 for peer in ["inalign-mcp", "obsigna"]:
     if peer in m:
         p = m[peer]
@@ -66,7 +73,7 @@ for peer in ["inalign-mcp", "obsigna"]:
     if r:
         out.append(f"| govtrail / {peer} | {r['append']:.0f}× | {r['verify']:.0f}× |")
 a = m["ack_latency"]
-out += ["", f"Peak RSS of `govtrail verify`: {g['verify_rss_mib']:.0f} MiB (target ≤ 256 MiB).", "",
+out += ["", durable_note, "", f"Peak RSS of `govtrail verify`: {g['verify_rss_mib']:.0f} MiB (target ≤ 256 MiB).", "",
         "## Acknowledgement latency", "",
         "`ack_latency` (`benches/src/bin/ack_latency.rs`): 16 threads each append one record at a time",
         "through the group-commit thread and time each call until it is durable (fdatasync done and",
@@ -79,7 +86,7 @@ ver = rate("verify/full")
 ok = lambda c: "met" if c else "**not met**"
 out += ["", "## Targets (issue 3), plainly", "",
         "| target | measured | status |", "|---|---|---|",
-        f"| durable append ≥ 250k records/s | {dur:,.0f}/s library level; {g['append_per_s']:,.0f}/s through the CLI, JSON parsing included | {ok(dur >= 250e3)} at library level; {ok(g['append_per_s'] >= 250e3)} end to end |",
+        f"| durable append ≥ 250k records/s | {dur:,.0f}/s library level (seal included); through the CLI, JSON parsing included: {n / g['durable_append_s'] if g.get('durable_append_s') else float('nan'):,.0f}/s durable, {g['append_per_s']:,.0f}/s with the final seal | {ok(dur >= 250e3)} at library level; {ok((n / g['durable_append_s'] if g.get('durable_append_s') else 0) >= 250e3)} CLI durable; {ok(g['append_per_s'] >= 250e3)} CLI with seal |",
         f"| append ≥ 25 % of its ceiling | {dur/rate(ceil):.2f} | {ok(dur/rate(ceil) >= 0.25)} |",
         f"| verify ≥ 1M rows/s | {ver:,.0f}/s library level; {g['verify_per_s']:,.0f}/s CLI cold process on {n:,} rows | {ok(ver >= 1e6)} |",
         f"| verify ≥ 50 % of its ceiling | {ver/rate('verify/ceiling_parquet_read_and_rehash'):.2f} | {ok(ver/rate('verify/ceiling_parquet_read_and_rehash') >= 0.5)} |",
