@@ -74,7 +74,8 @@ pub(crate) enum Command {
         /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
         #[arg(long = "pubkey", required = true)]
         pubkeys: Vec<String>,
-        /// A checkpoint saved earlier; the ledger must extend it. Repeatable.
+        /// A checkpoint saved earlier, or a directory of them (`*.note`); the ledger must extend
+        /// each. Repeatable.
         #[arg(long = "anchor")]
         anchors: Vec<PathBuf>,
         /// The origin this ledger must have (else the ledger's configuration names it).

@@ -288,8 +288,8 @@ fn verify(
     let trusted = read_pubkeys(pubkeys)?;
     let mut opts = VerifyOptions::new(trusted);
     opts.origin = origin;
-    for path in anchors {
-        let bytes = fs::read(path).with_context(|| format!("read anchor {}", path.display()))?;
+    for path in anchor_files(anchors)? {
+        let bytes = fs::read(&path).with_context(|| format!("read anchor {}", path.display()))?;
         opts.anchors.push((path.display().to_string(), bytes));
     }
     let report = ledger::verify(dir, &opts)?;
@@ -306,6 +306,32 @@ fn verify(
             _ => exit::TAMPERED,
         },
     })
+}
+
+/// Anchor arguments: files, or directories whose `*.note` files are all anchors (an auditor's
+/// folder of saved checkpoints).
+fn anchor_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if arg.is_dir() {
+            let mut notes: Vec<PathBuf> = fs::read_dir(arg)
+                .with_context(|| format!("list anchors in {}", arg.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "note"))
+                .collect();
+            if notes.is_empty() {
+                bail!(
+                    "--anchor {}: the directory holds no .note files",
+                    arg.display()
+                );
+            }
+            notes.sort();
+            out.extend(notes);
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    Ok(out)
 }
 
 fn status(report: &Report) -> &'static str {

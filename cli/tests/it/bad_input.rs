@@ -325,3 +325,83 @@ fn unknown_format_version_and_links_outside_the_ledger() {
     assert_eq!(verify_json(&ledger, &vkey).0, 0);
     assert_eq!(ids(&ledger).len(), 3, "nothing was lost");
 }
+
+#[test]
+fn an_auditors_anchor_directory_catches_truncation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let anchors = tmp.path().join("anchors");
+    std::fs::create_dir(&anchors).unwrap();
+    let l = ledger.to_str().unwrap();
+    for round in 0..3u64 {
+        let input: String = (round * 5..round * 5 + 5).map(|i| line(i) + "\n").collect();
+        assert!(
+            append_text(&ledger, &key, &input, tmp.path())
+                .status
+                .success()
+        );
+        let o = run(&["checkpoint", l]);
+        std::fs::write(anchors.join(format!("{round}.note")), &o.stdout).unwrap();
+    }
+    let a = anchors.to_str().unwrap();
+    let o = run(&[
+        "verify",
+        l,
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--anchor",
+        a,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{v}");
+    assert_eq!(v["anchors_checked"], 3);
+    // Cut the newest commit (records 10..15) with its checkpoint out of the WAL.
+    let wal = ledger::Layout::new(&ledger)
+        .dir()
+        .join("wal/00000000000000000000.wal");
+    let bytes = std::fs::read(&wal).unwrap();
+    let cut = find_commit_end(&bytes, 2);
+    std::fs::write(&wal, &bytes[..cut]).unwrap();
+    let o = run(&[
+        "verify",
+        l,
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--anchor",
+        a,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{v}");
+    assert_eq!(v["failure"]["class"], "truncated");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = run(&[
+        "verify",
+        l,
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--anchor",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(text(&o).contains("holds no .note files"), "{}", text(&o));
+}
+
+/// Byte offset just after the `n`-th checkpoint frame of a WAL (frames per LEDGER-FORMAT.md §5).
+fn find_commit_end(wal: &[u8], n: usize) -> usize {
+    let (mut at, mut seen) = (24usize, 0);
+    while at + 8 <= wal.len() {
+        let len = u32::from_be_bytes(wal[at..at + 4].try_into().unwrap()) as usize;
+        let kind = wal[at + 8];
+        at += 8 + len;
+        if kind == 2 {
+            seen += 1;
+            if seen == n {
+                return at;
+            }
+        }
+    }
+    panic!("fewer than {n} commits");
+}
