@@ -459,7 +459,12 @@ fn verify_inner(
     }
     if size > run.verified {
         if run.checkpoints_checked == 0 {
-            let seen = if run.untrusted_seen.is_empty() {
+            let seen = if run.trusted.is_empty() {
+                format!(
+                    "none of the trusted keys is named like the ledger's origin {:?}",
+                    run.origin
+                )
+            } else if run.untrusted_seen.is_empty() {
                 "no checkpoint was found".to_owned()
             } else {
                 format!(

@@ -2,7 +2,7 @@
 //! already in the ledger is lost.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::*;
@@ -17,6 +17,24 @@ fn append_text(ledger: &Path, key: &Path, input: &str, dir: &Path) -> Output {
         key.to_str().unwrap(),
         path.to_str().unwrap(),
     ])
+}
+
+/// A ledger with records 0..n appended and sealed; returns it, its keys and its first segment.
+fn sealed_ledger(tmp: &Path, segment_records: u64, n: u64) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let (ledger, key, vkey) = setup(tmp, segment_records);
+    let input: String = (0..n).map(|i| line(i) + "\n").collect();
+    assert!(append_text(&ledger, &key, &input, tmp).status.success());
+    let o = run(&[
+        "seal",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let seg = ledger::Layout::new(&ledger).segments().unwrap()[0]
+        .2
+        .clone();
+    (ledger, key, vkey, seg)
 }
 
 fn no_panic(o: &Output) {
@@ -163,26 +181,7 @@ fn second_writer_is_refused_while_readers_run() {
 #[test]
 fn corrupt_segment_footer_is_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let (ledger, key, vkey) = setup(tmp.path(), 3);
-    let input: String = (0..5).map(|i| line(i) + "\n").collect();
-    assert!(
-        append_text(&ledger, &key, &input, tmp.path())
-            .status
-            .success()
-    );
-    assert!(
-        run(&[
-            "seal",
-            ledger.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap()
-        ])
-        .status
-        .success()
-    );
-    let seg = ledger::Layout::new(&ledger).segments().unwrap()[0]
-        .2
-        .clone();
+    let (ledger, key, vkey, seg) = sealed_ledger(tmp.path(), 3, 5);
     let mut bytes = std::fs::read(&seg).unwrap();
     let n = bytes.len();
     bytes[n - 10] ^= 0x55;
@@ -256,28 +255,9 @@ fn full_disk_fails_cleanly_and_keeps_committed_records() {
 #[test]
 fn unknown_format_version_and_links_outside_the_ledger() {
     let tmp = tempfile::tempdir().unwrap();
-    let (ledger, key, vkey) = setup(tmp.path(), 2);
-    let input: String = (0..3).map(|i| line(i) + "\n").collect();
-    assert!(
-        append_text(&ledger, &key, &input, tmp.path())
-            .status
-            .success()
-    );
-    assert!(
-        run(&[
-            "seal",
-            ledger.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap()
-        ])
-        .status
-        .success()
-    );
+    let (ledger, key, vkey, seg) = sealed_ledger(tmp.path(), 2, 3);
 
     // A segment replaced by a link to a file outside the ledger.
-    let seg = ledger::Layout::new(&ledger).segments().unwrap()[0]
-        .2
-        .clone();
     let outside = tmp.path().join("outside.parquet");
     std::fs::rename(&seg, &outside).unwrap();
     std::os::unix::fs::symlink(&outside, &seg).unwrap();

@@ -27,15 +27,7 @@ fn sigkill_during_append_never_loses_acknowledged_records() {
         // A fresh ledger every 10 cycles keeps each check's cost bounded.
         if cycle > 0 && cycle % 10 == 0 {
             ledger = tmp.path().join(format!("ledger-{cycle}"));
-            let o = run(&[
-                "init",
-                ledger.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-                "--segment-records",
-                "3000",
-            ]);
-            assert!(o.status.success(), "{}", text(&o));
+            init(&ledger, &key, 3000);
         }
         let have = ids(&ledger).len() as u64;
         let input = tmp.path().join("input.ndjson");

@@ -35,6 +35,12 @@ pub(crate) fn setup(tmp: &Path, segment_records: u64) -> (PathBuf, PathBuf, Path
     assert!(o.status.success(), "{}", text(&o));
     let ledger = tmp.join("ledger");
     let key = tmp.join("k.key");
+    init(&ledger, &key, segment_records);
+    (ledger, key, tmp.join("k.vkey"))
+}
+
+/// `govtrail init LEDGER --key KEY --segment-records N`, which must succeed.
+pub(crate) fn init(ledger: &Path, key: &Path, segment_records: u64) {
     let o = run(&[
         "init",
         ledger.to_str().unwrap(),
@@ -44,7 +50,6 @@ pub(crate) fn setup(tmp: &Path, segment_records: u64) -> (PathBuf, PathBuf, Path
         &segment_records.to_string(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    (ledger, key, tmp.join("k.vkey"))
 }
 
 pub(crate) fn line(i: u64) -> String {
