@@ -85,6 +85,32 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write an inclusion proof (C2SP tlog-proof) of one record in the newest checkpoint.
+    Prove {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// The record's index.
+        #[arg(
+            long,
+            conflicts_with = "decision_id",
+            required_unless_present = "decision_id"
+        )]
+        index: Option<u64>,
+        /// The first record with this decision id.
+        #[arg(long)]
+        decision_id: Option<String>,
+    },
+    /// Check an inclusion proof offline: trusted key, path to the signed root, and the record.
+    VerifyProof {
+        /// The tlog-proof file.
+        proof: PathBuf,
+        /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
+        #[arg(long = "pubkey", required = true)]
+        pubkeys: Vec<String>,
+        /// The record's canonical bytes, to check against the proof's record hash.
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
     /// Print the latest signed checkpoint note (not verified; use verify).
     Checkpoint {
         /// Ledger directory.

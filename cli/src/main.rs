@@ -106,6 +106,58 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Inspect { ledger, json } => inspect(&ledger, json),
+        Command::Prove {
+            ledger,
+            index,
+            decision_id,
+        } => {
+            let select = |record: &[u8]| {
+                decision_id.as_ref().is_some_and(|want| {
+                    schemas::DecisionView::parse(record).is_ok_and(|v| v.decision_id == *want)
+                })
+            };
+            let proof = ledger::prove(&ledger, index, &select)?;
+            print!("{}", proof.to_text());
+            Ok(exit::OK)
+        }
+        Command::VerifyProof {
+            proof,
+            pubkeys,
+            record,
+        } => {
+            let trusted = read_pubkeys(&pubkeys)?;
+            let text = fs::read(&proof).with_context(|| format!("read {}", proof.display()))?;
+            let parsed = match ledger::InclusionProof::parse(&text) {
+                Ok(p) => p,
+                Err(e) => {
+                    println!("proof {}: not a valid tlog-proof: {e}", proof.display());
+                    return Ok(exit::TAMPERED);
+                }
+            };
+            let record = match &record {
+                Some(path) => {
+                    Some(fs::read(path).with_context(|| format!("read {}", path.display()))?)
+                }
+                None => None,
+            };
+            match parsed.verify(&trusted, record.as_deref()) {
+                Ok(()) => {
+                    let cp = &parsed.checkpoint.checkpoint;
+                    println!(
+                        "ok: record {} is in {} at size {} (root {})",
+                        parsed.index,
+                        cp.origin,
+                        cp.size,
+                        ledger::hash::hex(&cp.root)
+                    );
+                    Ok(exit::OK)
+                }
+                Err(e) => {
+                    println!("proof {} FAILS: {e}", proof.display());
+                    Ok(exit::TAMPERED)
+                }
+            }
+        }
         Command::Demo { dir } => demo(&dir.unwrap_or_else(fresh_demo_dir)),
     }
 }

@@ -3,6 +3,7 @@
 
 mod format_v1;
 mod interop;
+mod proofs;
 mod tamper;
 mod tidy;
 mod vectors;
