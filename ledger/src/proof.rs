@@ -56,7 +56,7 @@ fn split(n: usize) -> usize {
     1 << (usize::BITS - (n - 1).leading_zeros() - 1)
 }
 
-/// RFC 9162 §2.1.3.1 PATH(m, D[n]).
+/// RFC 9162 §2.1.3.1 `PATH(m, D[n])`.
 fn path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     let n = leaves.len();
     if n <= 1 {
