@@ -52,7 +52,7 @@ pub use error::{Error, Result};
 pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file, scan};
 pub use layout::{CONFIG_FILE, Config, Layout};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
-pub use proof::{InclusionProof, TLOG_PROOF_HEADER, prove};
+pub use proof::{InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at};
 pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};
 pub use verify::{Failure, FailureClass, Report, VerifyOptions, verify};
 pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};

@@ -74,6 +74,86 @@ fn path(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     }
 }
 
+/// RFC 9162 §2.1.4.1 `SUBPROOF(m, D[n], b)`.
+fn subproof(m: usize, leaves: &[Hash], complete: bool) -> Vec<Hash> {
+    let n = leaves.len();
+    if m == n {
+        return if complete {
+            Vec::new()
+        } else {
+            vec![mth(leaves)]
+        };
+    }
+    let k = split(n);
+    if m <= k {
+        let mut p = subproof(m, &leaves[..k], complete);
+        p.push(mth(&leaves[k..]));
+        p
+    } else {
+        let mut p = subproof(m - k, &leaves[k..], false);
+        p.push(mth(&leaves[..k]));
+        p
+    }
+}
+
+/// The leaf hashes of the ledger's first `size` records (O(n): it re-hashes the records).
+fn leaves(dir: &std::path::Path, size: u64) -> Result<Vec<Hash>> {
+    let mut chain = CHAIN_GENESIS;
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    crate::scan(dir, |idx, ts_us, record| {
+        if idx < size {
+            let h = hash_record(&chain, idx, ts_us, record);
+            chain = h.chain;
+            out.push(h.leaf);
+        }
+    })?;
+    Ok(out)
+}
+
+/// An RFC 9162 consistency proof from the tree of the ledger's first `old_size` records to the
+/// tree of its newest checkpoint, with that checkpoint (the proof a witness or an auditor
+/// holding an older checkpoint checks with [`crate::merkle::verify_consistency`]).
+pub fn prove_consistency(
+    dir: &std::path::Path,
+    old_size: u64,
+) -> Result<(Vec<Hash>, SignedCheckpoint)> {
+    let bad = |message: String| Error::Layout {
+        dir: dir.to_path_buf(),
+        message,
+    };
+    let checkpoint = crate::inspect(dir)?
+        .latest
+        .ok_or_else(|| bad("the ledger has no checkpoint yet".into()))?;
+    let size = checkpoint.checkpoint.size;
+    if old_size == 0 || old_size > size {
+        return Err(bad(format!(
+            "a consistency proof needs 0 < old size ≤ {size}, the newest checkpoint's size"
+        )));
+    }
+    let leaves = leaves(dir, size)?;
+    if leaves.len() as u64 != size || mth(&leaves) != checkpoint.checkpoint.root {
+        return Err(bad(
+            "the records do not reproduce the newest checkpoint's root; run verify".into(),
+        ));
+    }
+    Ok((subproof(old_size as usize, &leaves, true), checkpoint))
+}
+
+/// The RFC 6962 root of the ledger's first `size` records (O(n)).
+pub fn root_at(dir: &std::path::Path, size: u64) -> Result<Hash> {
+    let leaves = leaves(dir, size)?;
+    if leaves.len() as u64 != size {
+        return Err(Error::Layout {
+            dir: dir.to_path_buf(),
+            message: format!(
+                "the ledger holds {} committed records, not {size}",
+                leaves.len()
+            ),
+        });
+    }
+    Ok(mth(&leaves))
+}
+
 /// Proves that record `index` is in the ledger's newest checkpoint. `select` may instead pick
 /// the record by its bytes (e.g. by decision id): the first record for which it returns true.
 pub fn prove(

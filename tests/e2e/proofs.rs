@@ -66,3 +66,56 @@ fn any_flipped_bit_fails() {
     let other = ledger::NoteSigner::from_seed(govtrail_tests::ORIGIN, [1; 32]).verifier();
     assert!(proof.verify(&[other], None).is_err());
 }
+
+#[test]
+fn consistency_proofs_between_every_pair_of_sizes() {
+    use ledger::merkle::verify_consistency;
+    let tmp = tempfile::tempdir().unwrap();
+    build_ledger(tmp.path(), 37, 16, 5);
+    let newest = ledger::inspect(tmp.path())
+        .unwrap()
+        .latest
+        .unwrap()
+        .checkpoint;
+    for old in 1..=newest.size {
+        let old_root = ledger::root_at(tmp.path(), old).unwrap();
+        let (proof, cp) = ledger::prove_consistency(tmp.path(), old).unwrap();
+        assert_eq!(cp.checkpoint, newest);
+        assert!(proof.len() <= 2 * 6, "old={old}: {} hashes", proof.len());
+        assert!(
+            verify_consistency(
+                old,
+                cp.checkpoint.size,
+                &old_root,
+                &cp.checkpoint.root,
+                &proof
+            ),
+            "old={old}"
+        );
+        // Any flipped bit of any proof hash, or of either root, fails.
+        for i in 0..proof.len() {
+            let mut p = proof.clone();
+            p[i][i % 32] ^= 1 << (old % 8);
+            assert!(!verify_consistency(
+                old,
+                newest.size,
+                &old_root,
+                &newest.root,
+                &p
+            ));
+        }
+        let mut bad_root = old_root;
+        bad_root[0] ^= 1;
+        if old < newest.size {
+            assert!(!verify_consistency(
+                old,
+                newest.size,
+                &bad_root,
+                &newest.root,
+                &proof
+            ));
+        }
+    }
+    assert!(ledger::prove_consistency(tmp.path(), 0).is_err());
+    assert!(ledger::prove_consistency(tmp.path(), newest.size + 1).is_err());
+}
