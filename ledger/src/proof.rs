@@ -96,18 +96,34 @@ fn subproof(m: usize, leaves: &[Hash], complete: bool) -> Vec<Hash> {
     }
 }
 
-/// The leaf hashes of the ledger's first `size` records (O(n): it re-hashes the records).
-fn leaves(dir: &std::path::Path, size: u64) -> Result<Vec<Hash>> {
+/// A record's index and leaf entry.
+type PickedEntry = Option<(u64, [u8; ENTRY_LEN])>;
+
+/// The leaf hashes of the ledger's first `size` records (O(n): it re-hashes the records), and
+/// the leaf entry of the first record `pick(index, record)` chooses.
+fn leaves_and_entry(
+    dir: &std::path::Path,
+    size: u64,
+    mut pick: impl FnMut(u64, &[u8]) -> bool,
+) -> Result<(Vec<Hash>, PickedEntry)> {
     let mut chain = CHAIN_GENESIS;
     let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut picked = None;
     crate::scan(dir, |idx, ts_us, record| {
         if idx < size {
             let h = hash_record(&chain, idx, ts_us, record);
             chain = h.chain;
             out.push(h.leaf);
+            if picked.is_none() && pick(idx, record) {
+                picked = Some((idx, entry(idx, ts_us, &h.record_hash, &h.chain)));
+            }
         }
     })?;
-    Ok(out)
+    Ok((out, picked))
+}
+
+fn leaves(dir: &std::path::Path, size: u64) -> Result<Vec<Hash>> {
+    Ok(leaves_and_entry(dir, size, |_, _| false)?.0)
 }
 
 /// An RFC 9162 consistency proof from the tree of the ledger's first `old_size` records to the
@@ -168,47 +184,29 @@ pub fn prove(
         });
     };
     let size = checkpoint.checkpoint.size;
-    let mut chain = CHAIN_GENESIS;
-    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    let mut entries = Vec::new();
-    let mut found = index;
-    crate::scan(dir, |idx, ts_us, record| {
-        if idx >= size {
-            return;
-        }
-        let h = hash_record(&chain, idx, ts_us, record);
-        chain = h.chain;
-        leaves.push(h.leaf);
-        if found.is_none() && select(record) {
-            found = Some(idx);
-        }
-        if found == Some(idx) {
-            entries.push(entry(idx, ts_us, &h.record_hash, &h.chain));
-        }
-    })?;
     let not_found = |message: String| Error::Layout {
         dir: dir.to_path_buf(),
         message,
     };
-    let index = found.ok_or_else(|| not_found("no record matches".into()))?;
-    if leaves.len() as u64 != size || index >= size {
-        return Err(not_found(format!(
-            "index {index} is not below the newest checkpoint's size {size} (records read: {})",
-            leaves.len()
-        )));
-    }
-    let path = path(index as usize, &leaves);
-    if mth(&leaves) != checkpoint.checkpoint.root {
+    let (leaves, picked) = leaves_and_entry(dir, size, |idx, record| match index {
+        Some(i) => idx == i,
+        None => select(record),
+    })?;
+    let Some((index, entry)) = picked else {
+        return Err(not_found(match index {
+            Some(i) => format!("index {i} is not below the newest checkpoint's size {size}"),
+            None => "no record matches".into(),
+        }));
+    };
+    if leaves.len() as u64 != size || mth(&leaves) != checkpoint.checkpoint.root {
         return Err(not_found(
             "the records do not reproduce the newest checkpoint's root; run verify".into(),
         ));
     }
     Ok(InclusionProof {
         index,
-        entry: entries
-            .pop()
-            .ok_or_else(|| not_found("record not read".into()))?,
-        path,
+        entry,
+        path: path(index as usize, &leaves),
         checkpoint,
     })
 }
