@@ -83,13 +83,7 @@ fn sigkill_during_append_never_loses_acknowledged_records() {
         assert_eq!(report["records"], got.len() as u64);
     }
     // The next writer recovers whatever the last kill left.
-    let o = run(&[
-        "seal",
-        ledger.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    seal(&ledger, &key);
     let (code, report) = verify_json(&ledger, &vkey);
     assert_eq!(code, 0, "{report}");
     eprintln!(

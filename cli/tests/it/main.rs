@@ -52,6 +52,25 @@ pub(crate) fn init(ledger: &Path, key: &Path, segment_records: u64) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
+/// `govtrail seal LEDGER --key KEY`, which must succeed.
+pub(crate) fn seal(ledger: &Path, key: &Path) {
+    let o = run(&[
+        "seal",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// The command failed as bad input should: exit 4, no panic, and a message containing `want`.
+pub(crate) fn assert_input_error(o: &Output, want: &str) {
+    let t = text(o);
+    assert!(!t.contains("panicked"), "{t}");
+    assert_eq!(o.status.code(), Some(4), "{t}");
+    assert!(t.contains(want), "want {want:?} in:\n{t}");
+}
+
 pub(crate) fn line(i: u64) -> String {
     format!(
         r#"{{"decision_id":"c-{i}","ts_us":{},"decision":"{}","service":"BoundaryEnforcer","tool_name":"Bash","tool_input":{{"command":"ls {i}"}},"rule_ids":["inst_016"],"overhead_us":{}}}"#,
