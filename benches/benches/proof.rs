@@ -1,16 +1,19 @@
-//! Inclusion proofs: verifying one tlog-proof file (parse, checkpoint signature, path) and
-//! producing one from a 100,000-record ledger (which re-hashes every record: O(n) until proofs
-//! are served from stored tiles).
+//! Proofs: verifying one tlog-proof file (parse, checkpoint signature, path); producing an
+//! inclusion or consistency proof at n = 1M from the stored tiles; and, as the baseline in the
+//! same run, producing one at n = 100k from the records (tiles removed: O(n)).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use govtrail_benches::{append_all, records, signer};
-use ledger::InclusionProof;
+use ledger::{InclusionProof, TrustPolicy};
 
 fn bench(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    drop(append_all(dir.path(), &records(100_000), 8192));
-    let keys = [signer().verifier()];
-    let text = ledger::prove(dir.path(), Some(54_321), &|_| false)
+    let big = tempfile::tempdir().unwrap();
+    drop(append_all(big.path(), &records(1_000_000), 8192));
+    let small = tempfile::tempdir().unwrap();
+    drop(append_all(small.path(), &records(100_000), 8192));
+    std::fs::remove_dir_all(small.path().join("tiles")).unwrap();
+    let policy = TrustPolicy::from_keys(vec![signer().verifier()]);
+    let text = ledger::prove(big.path(), Some(654_321), &|_| false)
         .unwrap()
         .to_text();
     let mut g = c.benchmark_group("proof");
@@ -18,13 +21,32 @@ fn bench(c: &mut Criterion) {
     g.bench_function("verify_tlog_proof_file", |b| {
         b.iter(|| {
             let p = InclusionProof::parse(text.as_bytes()).unwrap();
-            p.verify(&keys, None).unwrap();
+            p.verify(&policy, None).unwrap();
             p.index
         })
     });
-    g.bench_function("prove_at_100k_from_records", |b| {
+    let mut i = 0u64;
+    g.bench_function("prove_inclusion_at_1m_from_tiles", |b| {
         b.iter(|| {
-            ledger::prove(dir.path(), Some(54_321), &|_| false)
+            i = (i + 7_919) % 1_000_000;
+            ledger::prove(big.path(), Some(i), &|_| false)
+                .unwrap()
+                .index
+        })
+    });
+    let mut old = 1u64;
+    g.bench_function("prove_consistency_at_1m_from_tiles", |b| {
+        b.iter(|| {
+            old = old % 999_999 + 104_729;
+            ledger::prove_consistency(big.path(), old.min(1_000_000))
+                .unwrap()
+                .path
+                .len()
+        })
+    });
+    g.bench_function("prove_inclusion_at_100k_from_records", |b| {
+        b.iter(|| {
+            ledger::prove(small.path(), Some(54_321), &|_| false)
                 .unwrap()
                 .index
         })

@@ -26,6 +26,9 @@ pub(crate) enum Command {
         /// Output path prefix.
         #[arg(long)]
         out: PathBuf,
+        /// Make a witness key (C2SP tlog-cosignature, type 0x04) instead of a log key.
+        #[arg(long)]
+        witness: bool,
     },
     /// Create an empty ledger in a new or empty directory.
     Init {
@@ -69,11 +72,14 @@ pub(crate) enum Command {
     },
     /// Verify a ledger offline against trusted keys (and saved checkpoints as anchors).
     Verify {
-        /// Ledger directory.
+        /// Ledger directory, or an evidence pack (export-evidence).
         ledger: PathBuf,
         /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
-        #[arg(long = "pubkey", required = true)]
+        #[arg(long = "pubkey", required_unless_present = "policy")]
         pubkeys: Vec<String>,
+        /// Trust policy file (C2SP tlog-policy: log, witness, group, quorum, revoked lines).
+        #[arg(long)]
+        policy: Option<PathBuf>,
         /// A checkpoint saved earlier, or a directory of them (`*.note`); the ledger must extend
         /// each. Repeatable.
         #[arg(long = "anchor")]
@@ -99,17 +105,71 @@ pub(crate) enum Command {
         /// The first record with this decision id.
         #[arg(long)]
         decision_id: Option<String>,
+        /// Write a consistency proof from the tree of this size to the newest checkpoint
+        /// instead (a tlog-witness add-checkpoint body).
+        #[arg(long, conflicts_with_all = ["index", "decision_id"])]
+        consistency_from: Option<u64>,
     },
-    /// Check an inclusion proof offline: trusted key, path to the signed root, and the record.
+    /// Check an inclusion proof (tlog-proof) or a consistency proof offline.
     VerifyProof {
-        /// The tlog-proof file.
+        /// The proof file.
         proof: PathBuf,
         /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
-        #[arg(long = "pubkey", required = true)]
+        #[arg(long = "pubkey", required_unless_present = "policy")]
         pubkeys: Vec<String>,
+        /// Trust policy file (C2SP tlog-policy: log, witness, group, quorum, revoked lines).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// For a consistency proof: the trusted older checkpoint it must extend.
+        #[arg(long)]
+        anchor: Option<PathBuf>,
         /// The record's canonical bytes, to check against the proof's record hash.
         #[arg(long)]
         record: Option<PathBuf>,
+    },
+    /// Act as a witness: check that the ledger's newest checkpoint extends the one this
+    /// witness cosigned last (its state file), then cosign it (C2SP tlog-cosignature).
+    Witness {
+        /// Ledger directory (the cosigned note is stored in its checkpoints/).
+        #[arg(required_unless_present = "request")]
+        ledger: Option<PathBuf>,
+        /// A consistency-proof file (tlog-witness add-checkpoint body) instead of a ledger;
+        /// the cosignature line is printed.
+        #[arg(long, conflicts_with = "ledger")]
+        request: Option<PathBuf>,
+        /// The witness's private key (keygen --witness).
+        #[arg(long)]
+        key: PathBuf,
+        /// The log's verifier key(s). Repeatable.
+        #[arg(long = "log-key", required = true)]
+        log_keys: Vec<String>,
+        /// The witness's state: the checkpoint it cosigned last (created if absent).
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// Rotate the ledger's signing key: seal, then write a transition note signed by both keys.
+    RotateKey {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// The current private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The new private key (same name); use it for every later append.
+        #[arg(long)]
+        new_key: PathBuf,
+    },
+    /// Write a self-contained evidence pack of records [FROM, TO) for an auditor.
+    ExportEvidence {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// First record index.
+        #[arg(long)]
+        from: u64,
+        /// One past the last record index.
+        #[arg(long)]
+        to: u64,
+        /// The pack's directory (new or empty).
+        out: PathBuf,
     },
     /// Print the latest signed checkpoint note (not verified; use verify).
     Checkpoint {

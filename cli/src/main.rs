@@ -12,7 +12,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::Parser as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ledger::{
-    Committer, FailureClass, Ledger, NoteSigner, NoteVerifier, Record, Report, VerifyOptions,
+    Committer, FailureClass, Ledger, NoteSigner, NoteVerifier, Record, Report, TrustPolicy,
+    VerifyOptions,
 };
 
 use crate::args::{Cli, Command};
@@ -62,7 +63,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Keygen { name, out } => keygen(&name, &out),
+        Command::Keygen { name, out, witness } => keygen(&name, &out, witness),
         Command::Init {
             ledger,
             key,
@@ -93,10 +94,17 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Verify {
             ledger,
             pubkeys,
+            policy,
             anchors,
             origin,
             json,
-        } => verify(&ledger, &pubkeys, &anchors, origin, json),
+        } => verify(
+            &ledger,
+            &trust_policy(&pubkeys, policy.as_deref())?,
+            &anchors,
+            origin,
+            json,
+        ),
         Command::Checkpoint { ledger } => {
             let inspection = ledger::inspect(&ledger)?;
             let Some(cp) = inspection.latest else {
@@ -107,9 +115,18 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Inspect { ledger, json } => inspect(&ledger, json),
         Command::Prove {
+            consistency_from: Some(old),
+            ledger,
+            ..
+        } => {
+            print!("{}", ledger::prove_consistency(&ledger, old)?.to_text());
+            Ok(exit::OK)
+        }
+        Command::Prove {
             ledger,
             index,
             decision_id,
+            consistency_from: None,
         } => {
             let select = |record: &[u8]| {
                 decision_id.as_ref().is_some_and(|want| {
@@ -123,10 +140,15 @@ fn run(cli: Cli) -> Result<u8> {
         Command::VerifyProof {
             proof,
             pubkeys,
+            policy,
             record,
+            anchor,
         } => {
-            let trusted = read_pubkeys(&pubkeys)?;
+            let trusted = trust_policy(&pubkeys, policy.as_deref())?;
             let text = fs::read(&proof).with_context(|| format!("read {}", proof.display()))?;
+            if text.starts_with(b"old ") {
+                return verify_consistency_file(&proof, &text, &trusted, anchor.as_deref());
+            }
             let parsed = match ledger::InclusionProof::parse(&text) {
                 Ok(p) => p,
                 Err(e) => {
@@ -158,12 +180,144 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             }
         }
+        Command::Witness {
+            ledger,
+            request,
+            key,
+            log_keys,
+            state,
+        } => {
+            let key = read_key(&key)?;
+            let policy = trust_policy(&log_keys, None)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let out = match (&ledger, &request) {
+                (Some(dir), _) => ledger::witness_ledger(dir, &key, &policy, &state, now)?,
+                (None, Some(req)) => {
+                    let text = fs::read(req).with_context(|| format!("read {}", req.display()))?;
+                    let parsed = ledger::ConsistencyProof::parse(&text).map_err(|e| {
+                        anyhow::anyhow!("{}: not a consistency-proof file: {e}", req.display())
+                    })?;
+                    ledger::witness(&key, &policy, &state, &parsed, now)?
+                }
+                (None, None) => bail!("give a ledger directory or --request FILE"),
+            };
+            if out.first_seen {
+                eprintln!(
+                    "witness {}: no state yet, trusting the first checkpoint seen (size {})",
+                    key.name(),
+                    out.cosigned.checkpoint.size
+                );
+            }
+            eprintln!(
+                "cosigned size {} (consistent with size {} seen before)",
+                out.cosigned.checkpoint.size, out.old_size
+            );
+            print!("{}", out.line);
+            Ok(exit::OK)
+        }
+        Command::RotateKey {
+            ledger,
+            key,
+            new_key,
+        } => {
+            let (mut l, _) = Ledger::open(&ledger, read_key(&key)?)?;
+            let new = read_key(&new_key)?;
+            let vkey = new.verifier();
+            let path = l.rotate_key(new)?;
+            println!("{vkey}");
+            eprintln!(
+                "rotated at size {}: {}; append with the new key from now on",
+                l.size(),
+                path.display()
+            );
+            Ok(exit::OK)
+        }
+        Command::ExportEvidence {
+            ledger,
+            from,
+            to,
+            out,
+        } => {
+            let m = ledger::export_evidence(&ledger, from, to, &out)?;
+            println!(
+                "wrote {}: records [{}, {}) proven against checkpoint size {}",
+                out.display(),
+                m.from,
+                m.to,
+                m.size
+            );
+            Ok(exit::OK)
+        }
         Command::Demo { dir } => demo(&dir.unwrap_or_else(fresh_demo_dir)),
     }
 }
 
-fn keygen(name: &str, out: &Path) -> Result<u8> {
-    let signer = NoteSigner::generate(name)?;
+/// The trust policy from `--pubkey` keys and an optional `--policy` file.
+fn trust_policy(pubkeys: &[String], policy: Option<&Path>) -> Result<TrustPolicy> {
+    let mut p = match policy {
+        Some(path) => {
+            let text = fs::read_to_string(path)
+                .with_context(|| format!("read policy {}", path.display()))?;
+            TrustPolicy::parse(&text)
+                .map_err(|e| anyhow::anyhow!("policy {}: {e}", path.display()))?
+        }
+        None => TrustPolicy::default(),
+    };
+    for key in read_pubkeys(pubkeys)? {
+        p.add_log_key(key);
+    }
+    Ok(p)
+}
+
+fn verify_consistency_file(
+    path: &Path,
+    text: &[u8],
+    policy: &TrustPolicy,
+    anchor: Option<&Path>,
+) -> Result<u8> {
+    let Some(anchor) = anchor else {
+        bail!("a consistency proof is checked against a trusted older checkpoint: give --anchor");
+    };
+    let bytes = fs::read(anchor).with_context(|| format!("read {}", anchor.display()))?;
+    let old = ledger::SignedCheckpoint::parse(&bytes)
+        .map_err(|e| anyhow::anyhow!("anchor {}: {e}", anchor.display()))?;
+    if let Err(e) = policy.check_checkpoint(&old) {
+        println!("anchor {} is not trusted: {e}", anchor.display());
+        return Ok(exit::TAMPERED);
+    }
+    let parsed = match ledger::ConsistencyProof::parse(text) {
+        Ok(p) => p,
+        Err(e) => {
+            println!(
+                "proof {}: not a valid consistency proof: {e}",
+                path.display()
+            );
+            return Ok(exit::TAMPERED);
+        }
+    };
+    match parsed.verify(policy, &old.checkpoint) {
+        Ok(()) => {
+            println!(
+                "ok: size {} extends the anchor's size {} ({})",
+                parsed.checkpoint.checkpoint.size, old.checkpoint.size, old.checkpoint.origin
+            );
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            println!("proof {} FAILS: {e}", path.display());
+            Ok(exit::TRUNCATED_OR_FORKED)
+        }
+    }
+}
+
+fn keygen(name: &str, out: &Path, witness: bool) -> Result<u8> {
+    let signer = if witness {
+        NoteSigner::generate_witness(name)?
+    } else {
+        NoteSigner::generate(name)?
+    };
     let key_path = with_suffix(out, "key");
     let vkey_path = with_suffix(out, "vkey");
     for path in [&key_path, &vkey_path] {
@@ -332,13 +486,13 @@ fn trim_line(line: &[u8]) -> &[u8] {
 
 fn verify(
     dir: &Path,
-    pubkeys: &[String],
+    policy: &TrustPolicy,
     anchors: &[PathBuf],
     origin: Option<String>,
     json: bool,
 ) -> Result<u8> {
-    let trusted = read_pubkeys(pubkeys)?;
-    let mut opts = VerifyOptions::new(trusted);
+    let mut opts = VerifyOptions::new(Vec::new());
+    opts.policy = policy.clone();
     opts.origin = origin;
     for path in anchor_files(anchors)? {
         let bytes = fs::read(&path).with_context(|| format!("read anchor {}", path.display()))?;
@@ -402,6 +556,7 @@ fn report_json(report: &Report) -> serde_json::Value {
     serde_json::json!({
         "status": status(report),
         "origin": report.origin,
+        "from": report.from,
         "records": report.records,
         "verified": report.verified,
         "checkpoint": report.checkpoint.as_ref().map(|c| serde_json::json!({
@@ -418,7 +573,8 @@ fn report_json(report: &Report) -> serde_json::Value {
 fn print_report(report: &Report) {
     let horizon = match &report.checkpoint {
         Some(c) => format!(
-            "indices [0, {}) complete and unaltered as of checkpoint {} (root {})",
+            "indices [{}, {}) complete and unaltered as of checkpoint {} (root {})",
+            report.from,
             report.verified,
             c.size,
             ledger::hash::hex(&c.root)

@@ -6,6 +6,8 @@
 //! <dir>/wal/<start:020>.wal           the write-ahead log of unsealed records
 //! <dir>/segments/<start:020>-<end:020>.parquet
 //! <dir>/checkpoints/<size:020>.note   stable signed checkpoints, one per sealed segment end
+//! <dir>/tiles/tile/<L>/<N>[.p/<W>]    hash tiles, a cache for proofs (tiles.rs)
+//! <dir>/keys/<size:020>.transition    key-rotation notes
 //! ```
 //!
 //! Architecture invariant: this crate alone names and lays out ledger files; others list
@@ -70,6 +72,15 @@ impl Layout {
     }
     pub(crate) fn checkpoints_dir(&self) -> PathBuf {
         self.dir.join("checkpoints")
+    }
+    pub(crate) fn tiles_dir(&self) -> PathBuf {
+        self.dir.join("tiles")
+    }
+    pub(crate) fn keys_dir(&self) -> PathBuf {
+        self.dir.join("keys")
+    }
+    pub(crate) fn transition(&self, size: u64) -> PathBuf {
+        self.keys_dir().join(format!("{size:020}.transition"))
     }
     pub(crate) fn wal(&self, start: u64) -> PathBuf {
         self.wal_dir().join(format!("{start:020}.wal"))

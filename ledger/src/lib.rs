@@ -35,13 +35,16 @@
 mod checkpoint;
 mod committer;
 mod error;
+mod evidence;
 pub mod hash;
 mod inspect;
 mod layout;
 pub mod merkle;
 mod note;
+mod policy;
 mod proof;
 mod segment;
+mod tiles;
 mod verify;
 mod wal;
 mod writer;
@@ -49,10 +52,16 @@ mod writer;
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use committer::{Acked, Committer};
 pub use error::{Error, Result};
+pub use evidence::{
+    EVIDENCE_FILE, EVIDENCE_HEADER, Manifest, Witnessed, export_evidence, witness, witness_ledger,
+};
 pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file, scan};
 pub use layout::{CONFIG_FILE, Config, Layout};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
-pub use proof::{InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at};
+pub use policy::{Distrust, TRANSITION_HEADER, Transition, TrustPolicy, read_transitions};
+pub use proof::{
+    ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at,
+};
 pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};
 pub use verify::{Failure, FailureClass, Report, VerifyOptions, verify};
 pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};

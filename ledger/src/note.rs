@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::{Error, Result};
 
 const ALG_ED25519: u8 = 0x01;
+/// C2SP tlog-cosignature: a timestamped Ed25519 cosignature of a checkpoint.
+const ALG_COSIGNATURE: u8 = 0x04;
 /// Most signatures a note may carry before it is rejected (Go's limit).
 pub(crate) const MAX_SIGNATURES: usize = 100;
 const EM_DASH_PREFIX: &str = "\u{2014} ";
@@ -26,6 +28,7 @@ const EM_DASH_PREFIX: &str = "\u{2014} ";
 pub struct NoteSigner {
     name: String,
     key: ed25519_dalek::SigningKey,
+    alg: u8,
 }
 
 impl std::fmt::Debug for NoteSigner {
@@ -42,6 +45,7 @@ pub struct NoteVerifier {
     name: String,
     id: u32,
     key: ed25519_dalek::VerifyingKey,
+    alg: u8,
 }
 
 fn key_id(name: &str, alg: u8, public: &[u8]) -> u32 {
@@ -51,6 +55,11 @@ fn key_id(name: &str, alg: u8, public: &[u8]) -> u32 {
     h.update(public);
     let d = h.finalize();
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// The message a cosignature signs: `cosignature/v1`, the time, then the checkpoint's text.
+fn cosigned_message(text: &str, time: u64) -> String {
+    format!("cosignature/v1\ntime {time}\n{text}")
 }
 
 /// A key name must be non-empty and hold no white space and no `+`.
@@ -81,7 +90,39 @@ impl NoteSigner {
         Self {
             name: name.to_owned(),
             key: ed25519_dalek::SigningKey::from_bytes(&seed),
+            alg: ALG_ED25519,
         }
+    }
+
+    /// A new random witness key (C2SP tlog-cosignature, type 0x04) named `name`.
+    pub fn generate_witness(name: &str) -> Result<Self> {
+        Ok(Self {
+            alg: ALG_COSIGNATURE,
+            ..Self::generate(name)?
+        })
+    }
+
+    /// The witness key with this seed (for tests).
+    pub fn witness_from_seed(name: &str, seed: [u8; 32]) -> Self {
+        Self {
+            alg: ALG_COSIGNATURE,
+            ..Self::from_seed(name, seed)
+        }
+    }
+
+    /// True for a witness (cosignature) key.
+    pub fn is_witness(&self) -> bool {
+        self.alg == ALG_COSIGNATURE
+    }
+
+    /// The cosignature line (C2SP tlog-cosignature v1) of a checkpoint's text at Unix `time`.
+    pub fn cosignature_line(&self, checkpoint_text: &str, time: u64) -> String {
+        let msg = cosigned_message(checkpoint_text, time);
+        let sig = self.key.sign(msg.as_bytes());
+        let mut raw = self.verifier().id.to_be_bytes().to_vec();
+        raw.extend_from_slice(&time.to_be_bytes());
+        raw.extend_from_slice(&sig.to_bytes());
+        format!("{EM_DASH_PREFIX}{} {}\n", self.name, B64.encode(raw))
     }
 
     /// Parses a `PRIVATE+KEY+…` line.
@@ -104,13 +145,18 @@ impl NoteSigner {
         let (&[alg], seed) = raw.split_at_checked(1).ok_or_else(|| bad("key is empty"))? else {
             return Err(bad("key is empty"));
         };
-        if alg != ALG_ED25519 {
-            return Err(bad(&format!("algorithm {alg:#04x} is not Ed25519 (0x01)")));
+        if alg != ALG_ED25519 && alg != ALG_COSIGNATURE {
+            return Err(bad(&format!(
+                "algorithm {alg:#04x} is neither Ed25519 (0x01) nor a cosignature key (0x04)"
+            )));
         }
         let seed: [u8; 32] = seed
             .try_into()
             .map_err(|_| bad("Ed25519 seed is not 32 bytes"))?;
-        let signer = Self::from_seed(name, seed);
+        let signer = Self {
+            alg,
+            ..Self::from_seed(name, seed)
+        };
         if id_hex != format!("{:08x}", signer.verifier().id) {
             return Err(bad("key id does not match the key"));
         }
@@ -119,7 +165,7 @@ impl NoteSigner {
 
     /// The `PRIVATE+KEY+…` line (no newline).
     pub fn to_text(&self) -> String {
-        let mut raw = vec![ALG_ED25519];
+        let mut raw = vec![self.alg];
         raw.extend_from_slice(self.key.as_bytes());
         format!(
             "PRIVATE+KEY+{}+{:08x}+{}",
@@ -139,8 +185,9 @@ impl NoteSigner {
         let key = self.key.verifying_key();
         NoteVerifier {
             name: self.name.clone(),
-            id: key_id(&self.name, ALG_ED25519, key.as_bytes()),
+            id: key_id(&self.name, self.alg, key.as_bytes()),
             key,
+            alg: self.alg,
         }
     }
 
@@ -173,8 +220,9 @@ impl NoteVerifier {
         };
         check_key_name(name)?;
         let raw = B64.decode(b64).map_err(|_| bad("key is not base64"))?;
-        if raw.first() != Some(&ALG_ED25519) {
-            return Err(bad("not an Ed25519 (0x01) key"));
+        let alg = raw.first().copied().unwrap_or_default();
+        if alg != ALG_ED25519 && alg != ALG_COSIGNATURE {
+            return Err(bad("not an Ed25519 (0x01) or cosignature (0x04) key"));
         }
         let bytes: [u8; 32] = raw[1..]
             .try_into()
@@ -185,13 +233,14 @@ impl NoteVerifier {
             return Err(bad("key id is not 8 hex digits"));
         }
         let id = u32::from_str_radix(id_hex, 16).map_err(|_| bad("key id is not hex"))?;
-        if id != key_id(name, ALG_ED25519, &bytes) {
+        if id != key_id(name, alg, &bytes) {
             return Err(bad("key id does not match the name and key"));
         }
         Ok(Self {
             name: name.to_owned(),
             id,
             key,
+            alg,
         })
     }
 
@@ -205,7 +254,20 @@ impl NoteVerifier {
         self.id
     }
 
+    /// True for a witness (cosignature) key.
+    pub fn is_witness(&self) -> bool {
+        self.alg == ALG_COSIGNATURE
+    }
+
     fn verify(&self, text: &str, sig: &[u8]) -> bool {
+        if self.alg == ALG_COSIGNATURE {
+            let Some((time, sig)) = sig.split_first_chunk::<8>() else {
+                return false;
+            };
+            let msg = cosigned_message(text, u64::from_be_bytes(*time));
+            return ed25519_dalek::Signature::from_slice(sig)
+                .is_ok_and(|sig| self.key.verify_strict(msg.as_bytes(), &sig).is_ok());
+        }
         let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
             return false;
         };
@@ -215,7 +277,7 @@ impl NoteVerifier {
 
 impl std::fmt::Display for NoteVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut raw = vec![ALG_ED25519];
+        let mut raw = vec![self.alg];
         raw.extend_from_slice(self.key.as_bytes());
         write!(f, "{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
     }
@@ -310,6 +372,28 @@ impl Note {
             text: text.to_owned(),
             signatures,
         })
+    }
+
+    /// The positions in `keys` of the keys whose signature the note carries and that verifies;
+    /// a known key's bad signature rejects the note.
+    pub fn signed_by(&self, keys: &[NoteVerifier]) -> std::result::Result<Vec<usize>, NoteFailure> {
+        let mut out = Vec::new();
+        for s in &self.signatures {
+            for (i, key) in keys.iter().enumerate() {
+                if key.name == s.name && key.id == s.id {
+                    if !key.verify(&self.text, &s.sig) {
+                        return Err(NoteFailure::BadSignature(format!(
+                            "{}+{:08x}",
+                            key.name, key.id
+                        )));
+                    }
+                    out.push(i);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 
     /// Checks the signatures against trusted keys: signatures from unknown keys are ignored, a

@@ -9,19 +9,29 @@
 //! <signed checkpoint note, verbatim>
 //! ```
 //!
-//! Proof generation recomputes the tree from the ledger's records (O(n) per proof); stored
-//! tiles, consistency-proof files, witnesses and rotation are issue 4's remaining work.
+//! Consistency proofs are files in the body format of C2SP tlog-witness `add-checkpoint`:
+//!
+//! ```text
+//! old <size>
+//! <base64 hash>                  (RFC 9162 consistency proof, one per line)
+//!
+//! <signed checkpoint note, verbatim>
+//! ```
+//!
+//! Proofs come from the hash tiles (O(log n), `tiles.rs`) and each is checked against the
+//! signed root before it is returned; when tiles are missing or wrong, from the records (O(n)).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::hash::{
     CHAIN_GENESIS, ENTRY_LEN, Hash, entry, hash_record, leaf_hash, node_hash, record_hash,
 };
-use crate::merkle::verify_inclusion;
-use crate::note::{NoteFailure, NoteVerifier};
+use crate::layout::Layout;
+use crate::merkle::{verify_consistency, verify_inclusion};
 use crate::{Error, Result};
+use std::path::Path;
 
 /// First line of a tlog-proof file.
 pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -102,7 +112,7 @@ type PickedEntry = Option<(u64, [u8; ENTRY_LEN])>;
 /// The leaf hashes of the ledger's first `size` records (O(n): it re-hashes the records), and
 /// the leaf entry of the first record `pick(index, record)` chooses.
 fn leaves_and_entry(
-    dir: &std::path::Path,
+    dir: &Path,
     size: u64,
     mut pick: impl FnMut(u64, &[u8]) -> bool,
 ) -> Result<(Vec<Hash>, PickedEntry)> {
@@ -122,93 +132,268 @@ fn leaves_and_entry(
     Ok((out, picked))
 }
 
-fn leaves(dir: &std::path::Path, size: u64) -> Result<Vec<Hash>> {
+fn leaves(dir: &Path, size: u64) -> Result<Vec<Hash>> {
     Ok(leaves_and_entry(dir, size, |_, _| false)?.0)
 }
 
-/// An RFC 9162 consistency proof from the tree of the ledger's first `old_size` records to the
-/// tree of its newest checkpoint, with that checkpoint (the proof a witness or an auditor
-/// holding an older checkpoint checks with [`crate::merkle::verify_consistency`]).
-pub fn prove_consistency(
-    dir: &std::path::Path,
-    old_size: u64,
-) -> Result<(Vec<Hash>, SignedCheckpoint)> {
-    let bad = |message: String| Error::Layout {
+/// The newest checkpoint of the ledger at `dir`.
+fn latest(dir: &Path) -> Result<SignedCheckpoint> {
+    crate::inspect(dir)?.latest.ok_or_else(|| Error::Layout {
         dir: dir.to_path_buf(),
-        message,
-    };
-    let checkpoint = crate::inspect(dir)?
-        .latest
-        .ok_or_else(|| bad("the ledger has no checkpoint yet".into()))?;
-    let size = checkpoint.checkpoint.size;
-    if old_size == 0 || old_size > size {
-        return Err(bad(format!(
-            "a consistency proof needs 0 < old size ≤ {size}, the newest checkpoint's size"
-        )));
-    }
-    let leaves = leaves(dir, size)?;
-    if leaves.len() as u64 != size || mth(&leaves) != checkpoint.checkpoint.root {
-        return Err(bad(
-            "the records do not reproduce the newest checkpoint's root; run verify".into(),
-        ));
-    }
-    Ok((subproof(old_size as usize, &leaves, true), checkpoint))
+        message: "the ledger has no checkpoint yet".into(),
+    })
 }
 
-/// The RFC 6962 root of the ledger's first `size` records (O(n)).
-pub fn root_at(dir: &std::path::Path, size: u64) -> Result<Hash> {
-    let leaves = leaves(dir, size)?;
-    if leaves.len() as u64 != size {
-        return Err(Error::Layout {
-            dir: dir.to_path_buf(),
-            message: format!(
-                "the ledger holds {} committed records, not {size}",
-                leaves.len()
-            ),
-        });
+fn layout_err(dir: &Path, message: String) -> Error {
+    Error::Layout {
+        dir: dir.to_path_buf(),
+        message,
     }
-    Ok(mth(&leaves))
+}
+
+/// An RFC 9162 consistency proof from the ledger's first `old_size` records to its newest
+/// checkpoint, with that checkpoint and the old tree's root.
+pub fn prove_consistency(dir: &Path, old_size: u64) -> Result<ConsistencyProof> {
+    let checkpoint = latest(dir)?;
+    let (size, root) = (checkpoint.checkpoint.size, checkpoint.checkpoint.root);
+    if old_size > size {
+        return Err(layout_err(
+            dir,
+            format!("old size {old_size} is larger than the newest checkpoint's size {size}"),
+        ));
+    }
+    let (path, old_root) = if old_size == 0 {
+        (Vec::new(), crate::hash::empty_root())
+    } else {
+        match crate::tiles::prove_tree(&Layout::new(dir).tiles_dir(), size, &root, old_size) {
+            Ok((p, r)) if verify_consistency(old_size, size, &r, &root, &p) => (p, r),
+            _ => {
+                let leaves = leaves(dir, size)?;
+                if mth(&leaves) != root {
+                    return Err(layout_err(
+                        dir,
+                        "the records do not reproduce the newest checkpoint's root; run verify"
+                            .into(),
+                    ));
+                }
+                let old = usize::try_from(old_size).unwrap_or(usize::MAX);
+                (subproof(old, &leaves, true), mth(&leaves[..old]))
+            }
+        }
+    };
+    Ok(ConsistencyProof {
+        old_size,
+        old_root,
+        path,
+        checkpoint,
+    })
+}
+
+/// The RFC 6962 root of the ledger's first `size` records, proven consistent with the newest
+/// checkpoint (from tiles; from the records when tiles are missing).
+pub fn root_at(dir: &Path, size: u64) -> Result<Hash> {
+    Ok(prove_consistency(dir, size)?.old_root)
+}
+
+/// The leaf entry of record `index`: read from its segment's pages, or by re-hashing the WAL
+/// that holds it from the chain value where the sealed records end.
+fn entry_at(dir: &Path, index: u64) -> Result<[u8; ENTRY_LEN]> {
+    let layout = Layout::new(dir);
+    let segments = layout.segments()?;
+    if let Some((start, _, path)) = segments.iter().find(|(s, e, _)| (*s..*e).contains(&index)) {
+        let entry = crate::segment::read_entry(path, index - start)?;
+        if entry[1..9] != index.to_be_bytes() {
+            return Err(Error::Corrupt {
+                path: path.clone(),
+                offset: None,
+                message: format!("the row for index {index} holds another index; run verify"),
+            });
+        }
+        return Ok(entry);
+    }
+    let sealed = segments.last().map_or(0, |s| s.1);
+    let mut chain = match segments.last() {
+        None => CHAIN_GENESIS,
+        Some((_, _, path)) => {
+            crate::segment::open(path)?
+                .0
+                .chain_end
+                .ok_or_else(|| Error::Corrupt {
+                    path: path.clone(),
+                    offset: None,
+                    message: "footer has no chain_end hint".into(),
+                })?
+        }
+    };
+    let mut next = sealed;
+    for (start, path) in layout.wals()? {
+        if start < sealed {
+            continue;
+        }
+        let mut reader = crate::wal::WalReader::open(&path)?;
+        while let Ok(frame) = reader.next_frame()? {
+            if let crate::wal::Frame::Records { records, .. } = frame {
+                for r in records {
+                    let h = hash_record(&chain, next, r.ts_us, &r.bytes);
+                    if next == index {
+                        return Ok(entry(index, r.ts_us, &h.record_hash, &h.chain));
+                    }
+                    chain = h.chain;
+                    next += 1;
+                }
+            }
+        }
+    }
+    Err(layout_err(
+        dir,
+        format!("the ledger holds no record {index}"),
+    ))
 }
 
 /// Proves that record `index` is in the ledger's newest checkpoint. `select` may instead pick
-/// the record by its bytes (e.g. by decision id): the first record for which it returns true.
+/// the record by its bytes (e.g. by decision id): the first record for which it returns true
+/// (a scan of the records).
 pub fn prove(
-    dir: &std::path::Path,
+    dir: &Path,
     index: Option<u64>,
     select: &dyn Fn(&[u8]) -> bool,
 ) -> Result<InclusionProof> {
-    let Some(checkpoint) = crate::inspect(dir)?.latest else {
-        return Err(Error::Layout {
-            dir: dir.to_path_buf(),
-            message: "the ledger has no checkpoint yet".into(),
-        });
+    let checkpoint = latest(dir)?;
+    let (size, root) = (checkpoint.checkpoint.size, checkpoint.checkpoint.root);
+    let (index, entry) = match index {
+        Some(i) if i >= size => {
+            return Err(layout_err(
+                dir,
+                format!("index {i} is not below the newest checkpoint's size {size}"),
+            ));
+        }
+        Some(i) => (i, entry_at(dir, i)?),
+        None => leaves_and_entry(dir, size, |_, record| select(record))?
+            .1
+            .ok_or_else(|| layout_err(dir, "no record matches".into()))?,
     };
-    let size = checkpoint.checkpoint.size;
-    let not_found = |message: String| Error::Layout {
-        dir: dir.to_path_buf(),
-        message,
+    let leaf = leaf_hash(&entry);
+    let path = match crate::tiles::prove_record(&Layout::new(dir).tiles_dir(), size, &root, index) {
+        Ok(p) if verify_inclusion(index, size, &leaf, &p, &root) => p,
+        _ => {
+            let leaves = leaves(dir, size)?;
+            let at = usize::try_from(index).unwrap_or(usize::MAX);
+            if mth(&leaves) != root || leaves.get(at) != Some(&leaf) {
+                return Err(layout_err(
+                    dir,
+                    "the records do not reproduce the newest checkpoint's root; run verify".into(),
+                ));
+            }
+            path(at, &leaves)
+        }
     };
-    let (leaves, picked) = leaves_and_entry(dir, size, |idx, record| match index {
-        Some(i) => idx == i,
-        None => select(record),
-    })?;
-    let Some((index, entry)) = picked else {
-        return Err(not_found(match index {
-            Some(i) => format!("index {i} is not below the newest checkpoint's size {size}"),
-            None => "no record matches".into(),
-        }));
-    };
-    if leaves.len() as u64 != size || mth(&leaves) != checkpoint.checkpoint.root {
-        return Err(not_found(
-            "the records do not reproduce the newest checkpoint's root; run verify".into(),
-        ));
-    }
     Ok(InclusionProof {
         index,
         entry,
-        path: path(index as usize, &leaves),
+        path,
         checkpoint,
     })
+}
+
+/// A consistency proof from an older tree to a signed checkpoint (LEDGER-FORMAT.md §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The older tree's size.
+    pub old_size: u64,
+    /// The older tree's root, when the prover knows it (not part of the file).
+    pub old_root: Hash,
+    /// The RFC 9162 consistency proof.
+    pub path: Vec<Hash>,
+    /// The newer, signed checkpoint.
+    pub checkpoint: SignedCheckpoint,
+}
+
+impl ConsistencyProof {
+    /// The file text (a tlog-witness `add-checkpoint` body).
+    pub fn to_text(&self) -> String {
+        let mut out = format!("old {}\n", self.old_size);
+        for h in &self.path {
+            out.push_str(&B64.encode(h));
+            out.push('\n');
+        }
+        out.push('\n');
+        out.push_str(&self.checkpoint.bytes);
+        out
+    }
+
+    /// Parses a consistency-proof file; `old_root` is left zero (the verifier supplies it).
+    pub fn parse(text: &[u8]) -> std::result::Result<Self, String> {
+        let text = std::str::from_utf8(text).map_err(|_| "proof is not UTF-8".to_owned())?;
+        let (head, note) = text
+            .split_once("\n\n")
+            .ok_or("proof has no blank line before its checkpoint")?;
+        let mut lines = head.split('\n');
+        let old = lines
+            .next()
+            .and_then(|l| l.strip_prefix("old "))
+            .ok_or("consistency proof does not start with an old line")?;
+        let old_size =
+            parse_decimal(old).ok_or("old size is not a decimal without leading zeros")?;
+        let path = lines
+            .map(|l| B64.decode(l).ok().and_then(|h| h.try_into().ok()))
+            .collect::<Option<Vec<Hash>>>()
+            .ok_or("a proof line is not a base64 SHA-256 hash")?;
+        if path.len() > 63 {
+            return Err("proof has more than 63 hashes".into());
+        }
+        let checkpoint = SignedCheckpoint::parse(note.as_bytes())?;
+        Ok(Self {
+            old_size,
+            old_root: [0; 32],
+            path,
+            checkpoint,
+        })
+    }
+
+    /// Checks the checkpoint against the policy and that the proof leads from `anchor` (a
+    /// checkpoint the caller trusts) to it.
+    pub fn verify(
+        &self,
+        policy: &crate::TrustPolicy,
+        anchor: &Checkpoint,
+    ) -> std::result::Result<(), String> {
+        policy
+            .check_checkpoint(&self.checkpoint)
+            .map_err(|e| format!("checkpoint: {e}"))?;
+        let cp = &self.checkpoint.checkpoint;
+        if cp.origin != anchor.origin {
+            return Err(format!(
+                "the checkpoint is for origin {:?}, the anchor for {:?}",
+                cp.origin, anchor.origin
+            ));
+        }
+        if self.old_size != anchor.size {
+            return Err(format!(
+                "the proof starts at size {}, the anchor has size {}",
+                self.old_size, anchor.size
+            ));
+        }
+        let ok = match (anchor.size, cp.size) {
+            (0, _) => self.path.is_empty(),
+            (m, n) if m == n => self.path.is_empty() && anchor.root == cp.root,
+            (m, n) => verify_consistency(m, n, &anchor.root, &cp.root, &self.path),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "the consistency proof does not lead from the anchor (size {}) to the checkpoint (size {})",
+                anchor.size, cp.size
+            ))
+        }
+    }
+}
+
+fn parse_decimal(text: &str) -> Option<u64> {
+    let canonical = text == "0" || (!text.starts_with('0') && !text.is_empty());
+    text.parse()
+        .ok()
+        .filter(|_| canonical && text.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl InclusionProof {
@@ -274,24 +459,17 @@ impl InclusionProof {
         })
     }
 
-    /// Checks the checkpoint's signature against trusted keys, that the entry is at `index`,
-    /// that the path leads from its leaf to the checkpoint's root, and, when given, that the
-    /// record's bytes hash to the entry's record hash.
+    /// Checks the checkpoint against the policy (a valid log key; the quorum if one is set),
+    /// that the entry is at `index`, that the path leads from its leaf to the checkpoint's
+    /// root, and, when given, that the record's bytes hash to the entry's record hash.
     pub fn verify(
         &self,
-        trusted: &[NoteVerifier],
+        policy: &crate::TrustPolicy,
         record: Option<&[u8]>,
     ) -> std::result::Result<(), String> {
-        let origin = &self.checkpoint.checkpoint.origin;
-        let keys: Vec<NoteVerifier> = trusted
-            .iter()
-            .filter(|k| k.name() == origin)
-            .cloned()
-            .collect();
-        self.checkpoint
-            .note
-            .verify(&keys)
-            .map_err(|e: NoteFailure| format!("checkpoint: {e}"))?;
+        policy
+            .check_checkpoint(&self.checkpoint)
+            .map_err(|e| format!("checkpoint: {e}"))?;
         if self.entry[0] != crate::hash::ENTRY_VERSION
             || u64::from_be_bytes(self.entry[1..9].try_into().unwrap_or_default()) != self.index
         {

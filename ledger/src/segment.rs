@@ -373,6 +373,85 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
     Ok((meta, reader))
 }
 
+/// Reads the leaf entry (LEDGER-FORMAT.md §3) of the row at `offset` in a segment, decoding
+/// only the pages that hold it (the offset index locates them).
+pub(crate) fn read_entry(path: &Path, offset: u64) -> Result<[u8; crate::hash::ENTRY_LEN]> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
+    let corrupt = |message: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: None,
+        message,
+    };
+    let file = File::open(path).ctx("open", path)?;
+    let options = ArrowReaderOptions::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(|e| corrupt(format!("not a readable Parquet file: {e}")))?;
+    let schema = Arc::clone(builder.schema());
+    let names = ["idx", "ts", "record_hash", "chain"];
+    let mut roots = Vec::with_capacity(names.len());
+    for name in names {
+        roots.push(
+            schema
+                .index_of(name)
+                .map_err(|_| corrupt(format!("segment has no {name} column")))?,
+        );
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let mut rg = 0;
+    let mut skip = offset;
+    for meta in builder.metadata().row_groups() {
+        let rows = u64::try_from(meta.num_rows()).unwrap_or(0);
+        if skip < rows {
+            break;
+        }
+        skip -= rows;
+        rg += 1;
+    }
+    if rg >= builder.metadata().num_row_groups() {
+        return Err(corrupt(format!("segment has no row at offset {offset}")));
+    }
+    let selection = RowSelection::from(vec![
+        RowSelector::skip(skip as usize),
+        RowSelector::select(1),
+    ]);
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(vec![rg])
+        .with_row_selection(selection)
+        .build()
+        .map_err(|e| corrupt(e.to_string()))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| parquet_err(path, e))?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let col = |name: &str| batch.column_by_name(name).cloned();
+        let (Some(idx), Some(ts), Some(rh), Some(chain)) =
+            (col("idx"), col("ts"), col("record_hash"), col("chain"))
+        else {
+            break;
+        };
+        let idx = idx.as_primitive_opt::<UInt64Type>().map(|a| a.value(0));
+        let ts = ts
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .map(|a| a.value(0));
+        let rh = rh.as_fixed_size_binary_opt().map(|a| a.value(0));
+        let chain = chain.as_fixed_size_binary_opt().map(|a| a.value(0));
+        let (Some(idx), Some(ts), Some(rh), Some(chain)) = (idx, ts, rh, chain) else {
+            break;
+        };
+        let (Ok(rh), Ok(chain)) = (<Hash>::try_from(rh), <Hash>::try_from(chain)) else {
+            break;
+        };
+        return Ok(crate::hash::entry(idx, ts, &rh, &chain));
+    }
+    Err(corrupt(format!(
+        "could not read the row at offset {offset} (idx, ts, record_hash, chain)"
+    )))
+}
+
 /// The columns of a batch of a schema-checked segment, typed.
 pub(crate) struct SegmentColumns<'a> {
     pub(crate) idx: &'a arrow_array::PrimitiveArray<UInt64Type>,

@@ -16,7 +16,8 @@ use crate::error::IoContext as _;
 use crate::hash::{CHAIN_GENESIS, Hash, chain, entry, leaf_hash, record_hash};
 use crate::layout::Layout;
 use crate::merkle::Frontier;
-use crate::note::{NoteFailure, NoteVerifier};
+use crate::note::NoteVerifier;
+use crate::policy::{Distrust, TrustPolicy};
 use crate::segment::SegmentColumns;
 use crate::wal::{Frame, Tail, WalReader};
 use crate::{Error, Result};
@@ -24,8 +25,9 @@ use crate::{Error, Result};
 /// What the caller trusts.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// Keys whose checkpoint signatures count. Only keys named like the ledger's origin apply.
-    pub trusted: Vec<NoteVerifier>,
+    /// Keys, witnesses and quorum whose signatures count (LEDGER-FORMAT.md §11). Only log keys
+    /// named like the ledger's origin apply.
+    pub policy: TrustPolicy,
     /// Checkpoints the auditor saved earlier; the ledger must extend each of them.
     pub anchors: Vec<(String, Vec<u8>)>,
     /// The origin the auditor expects; without it, the ledger's configuration names it (and
@@ -37,7 +39,7 @@ impl VerifyOptions {
     /// Options trusting `keys`, with no anchors.
     pub fn new(trusted: Vec<NoteVerifier>) -> Self {
         Self {
-            trusted,
+            policy: TrustPolicy::from_keys(trusted),
             anchors: Vec::new(),
             origin: None,
         }
@@ -57,6 +59,9 @@ pub enum FailureClass {
     RootMismatch,
     /// A trusted key's signature does not verify.
     BadSignature,
+    /// A checkpoint is signed only by keys the policy revoked or retired (by a key transition)
+    /// for its size.
+    RevokedKey,
     /// A file or checkpoint names another origin.
     OriginMismatch,
     /// A file cannot be read as a segment, WAL or checkpoint.
@@ -80,6 +85,7 @@ impl FailureClass {
             Self::Sequence => "sequence",
             Self::RootMismatch => "root-mismatch",
             Self::BadSignature => "bad-signature",
+            Self::RevokedKey => "revoked-key",
             Self::OriginMismatch => "origin-mismatch",
             Self::Corrupt => "corrupt",
             Self::Untrusted => "untrusted",
@@ -117,9 +123,11 @@ pub struct Failure {
 pub struct Report {
     /// The ledger's origin.
     pub origin: String,
+    /// First index verified: 0 for a ledger, the range's start for an evidence pack.
+    pub from: u64,
     /// Records read (the contiguous prefix that could be read).
     pub records: u64,
-    /// Records `[0, verified)` are complete and unaltered as of `checkpoint`.
+    /// Records `[from, verified)` are complete and unaltered as of `checkpoint`.
     pub verified: u64,
     /// The newest trusted checkpoint whose root was reproduced.
     pub checkpoint: Option<Checkpoint>,
@@ -150,7 +158,7 @@ struct Expected {
 
 struct Run {
     origin: String,
-    trusted: Vec<NoteVerifier>,
+    policy: TrustPolicy,
     expected: BTreeMap<u64, Expected>,
     untrusted_seen: Vec<String>,
     frontier: Frontier,
@@ -183,37 +191,34 @@ impl Run {
     ) -> Step {
         let cp = SignedCheckpoint::parse(bytes)
             .map_err(|e| fail(FailureClass::Corrupt, None, path, format!("{source}: {e}")))?;
-        match cp.note.verify(&self.trusted) {
-            Ok(_) => {}
-            Err(NoteFailure::Untrusted(found)) => {
+        match self.policy.check_checkpoint(&cp) {
+            Ok(()) => {}
+            Err(Distrust::Untrusted(why) | Distrust::NoQuorum(why)) => {
                 if anchor {
                     return Err(fail(
                         FailureClass::Untrusted,
                         None,
                         path,
-                        format!("anchor {source} is not signed by a trusted key"),
+                        format!("anchor {source} is not trusted: {why}"),
                     ));
                 }
-                let names: Vec<String> = found
-                    .iter()
-                    .map(|(n, id)| format!("{n}+{id:08x}"))
-                    .collect();
-                self.untrusted_seen.push(format!(
-                    "{source} (signed by {})",
-                    if names.is_empty() {
-                        "nobody".into()
-                    } else {
-                        names.join(", ")
-                    }
-                ));
+                self.untrusted_seen.push(format!("{source} ({why})"));
                 return Ok(());
             }
-            Err(e @ NoteFailure::BadSignature(_)) => {
+            Err(Distrust::Revoked(why)) => {
+                return Err(fail(
+                    FailureClass::RevokedKey,
+                    None,
+                    path,
+                    format!("{source}: {why}"),
+                ));
+            }
+            Err(Distrust::BadSignature(why)) => {
                 return Err(fail(
                     FailureClass::BadSignature,
                     None,
                     path,
-                    format!("{source}: {e}"),
+                    format!("{source}: {why}"),
                 ));
             }
         }
@@ -309,9 +314,12 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
 }
 
 fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+    if dir.join(crate::evidence::EVIDENCE_FILE).exists() {
+        return verify_pack(dir, opts);
+    }
     let layout = Layout::new(dir);
     let config = layout.read_config()?;
-    if opts.trusted.is_empty() {
+    if !opts.policy.has_log_keys() {
         return Err(Error::Key {
             what: "verification".into(),
             message: "no trusted key given".into(),
@@ -319,12 +327,7 @@ fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     }
     let mut run = Run {
         origin: config.origin.clone(),
-        trusted: opts
-            .trusted
-            .iter()
-            .filter(|k| k.name() == config.origin)
-            .cloned()
-            .collect(),
+        policy: opts.policy.for_origin(&config.origin),
         expected: BTreeMap::new(),
         untrusted_seen: Vec::new(),
         frontier: Frontier::new(),
@@ -340,6 +343,7 @@ fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     let segments = layout.segments()?;
     let mut report = Report {
         origin: config.origin.clone(),
+        from: 0,
         records: 0,
         verified: 0,
         checkpoint: None,
@@ -369,6 +373,173 @@ fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     Ok(report)
 }
 
+/// Verifies an evidence pack (LEDGER-FORMAT.md §12): its one segment from the tree state in
+/// the manifest, then the consistency proof to its checkpoint.
+fn verify_pack(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+    if !opts.policy.has_log_keys() {
+        return Err(Error::Key {
+            what: "verification".into(),
+            message: "no trusted key given".into(),
+        });
+    }
+    let manifest_path = dir.join(crate::evidence::EVIDENCE_FILE);
+    let mut report = Report {
+        origin: String::new(),
+        from: 0,
+        records: 0,
+        verified: 0,
+        checkpoint: None,
+        checkpoints_checked: 0,
+        anchors_checked: 0,
+        segments: 1,
+        failure: None,
+    };
+    let pack = match crate::evidence::open_pack(dir)? {
+        Ok(p) => p,
+        Err(detail) => {
+            report.failure = Some(fail(
+                FailureClass::Corrupt,
+                None,
+                Some(&manifest_path),
+                detail,
+            ));
+            return Ok(report);
+        }
+    };
+    let m = &pack.manifest;
+    report.origin = m.origin.clone();
+    report.from = m.from;
+    report.verified = m.from;
+    let Some(frontier) = Frontier::from_parts(m.from, m.peaks.clone()) else {
+        report.failure = Some(fail(
+            FailureClass::Corrupt,
+            Some(m.from),
+            Some(&manifest_path),
+            format!(
+                "{} peaks do not fit a tree of size {}",
+                m.peaks.len(),
+                m.from
+            ),
+        ));
+        return Ok(report);
+    };
+    let mut run = Run {
+        origin: m.origin.clone(),
+        policy: opts.policy.for_origin(&m.origin),
+        expected: BTreeMap::new(),
+        untrusted_seen: Vec::new(),
+        frontier,
+        chain: m.chain,
+        verified: m.from,
+        checkpoint: None,
+        checkpoints_checked: 0,
+        anchors_checked: 0,
+    };
+    let step = (|| -> Result<Step> {
+        if let Some(want) = opts.origin.as_ref().filter(|w| **w != m.origin) {
+            return Ok(Err(fail(
+                FailureClass::OriginMismatch,
+                None,
+                Some(&manifest_path),
+                format!(
+                    "the pack's origin is {:?}, the auditor expects {want:?}",
+                    m.origin
+                ),
+            )));
+        }
+        match run.policy.apply_transitions(dir, &m.origin)? {
+            Ok(()) => {}
+            Err((bad, detail)) => {
+                let class = if bad {
+                    FailureClass::BadSignature
+                } else {
+                    FailureClass::Corrupt
+                };
+                return Ok(Err(fail(class, None, None, detail)));
+            }
+        }
+        for (name, bytes) in &opts.anchors {
+            let source = format!("anchor {name}");
+            if let Err(f) = run.add_checkpoint(bytes, &source, None, true) {
+                return Ok(Err(f));
+            }
+        }
+        let (cp_path, cp_bytes) = &pack.checkpoint;
+        let before = run.untrusted_seen.len();
+        if let Err(f) = run.add_checkpoint(cp_bytes, "checkpoint.note", Some(cp_path), false) {
+            return Ok(Err(f));
+        }
+        let cp = match SignedCheckpoint::parse(cp_bytes) {
+            Ok(cp) if run.untrusted_seen.len() == before => cp.checkpoint,
+            _ => {
+                return Ok(Err(fail(
+                    FailureClass::Untrusted,
+                    Some(m.from),
+                    Some(cp_path),
+                    format!(
+                        "checkpoint.note is not trusted: {}",
+                        run.untrusted_seen.join("; ")
+                    ),
+                )));
+            }
+        };
+        if cp.size != m.size {
+            return Ok(Err(fail(
+                FailureClass::Corrupt,
+                None,
+                Some(&manifest_path),
+                format!(
+                    "the manifest says size {}, checkpoint.note has {}",
+                    m.size, cp.size
+                ),
+            )));
+        }
+        // Anchors inside [from, to) are compared as the tree passes them; others cannot be.
+        run.expected
+            .retain(|&size, e| !e.anchor || (m.from < size && size <= m.to) || size == cp.size);
+        if let Some((&big, _)) = run.expected.range(m.size + 1..).next() {
+            return Ok(Err(fail(
+                FailureClass::Truncated,
+                Some(m.to),
+                None,
+                format!(
+                    "an anchor vouches for {big} records, the pack's checkpoint for {}",
+                    m.size
+                ),
+            )));
+        }
+        if let Err(f) = verify_segment(&mut run, m.from, m.to, &pack.segment)? {
+            return Ok(Err(f));
+        }
+        let root_to = run.frontier.root();
+        if m.to < cp.size {
+            if !crate::merkle::verify_consistency(m.to, cp.size, &root_to, &cp.root, &m.consistency)
+            {
+                return Ok(Err(fail(
+                    FailureClass::RootMismatch,
+                    Some(m.from),
+                    Some(&manifest_path),
+                    format!(
+                        "the recomputed root of size {} does not lead to checkpoint.note's root (size {}) by the manifest's consistency proof",
+                        m.to, cp.size
+                    ),
+                )));
+            }
+            run.verified = m.to;
+            run.checkpoint = Some(cp);
+            run.checkpoints_checked += 1;
+        }
+        Ok(Ok(()))
+    })()?;
+    report.records = run.frontier.size();
+    report.verified = run.verified;
+    report.checkpoint = run.checkpoint;
+    report.checkpoints_checked = run.checkpoints_checked;
+    report.anchors_checked = run.anchors_checked;
+    report.failure = step.err();
+    Ok(report)
+}
+
 fn verify_inner(
     layout: &Layout,
     opts: &VerifyOptions,
@@ -376,7 +547,18 @@ fn verify_inner(
     segments: &[(u64, u64, PathBuf)],
     wals: &[(u64, PathBuf)],
 ) -> Result<Step> {
-    // 1. Checkpoints: anchors, stable checkpoint files, then WAL checkpoint frames.
+    // 1. Checkpoints: key transitions, anchors, stable checkpoint files, then WAL frames.
+    match run.policy.apply_transitions(layout.dir(), &run.origin)? {
+        Ok(()) => {}
+        Err((bad_signature, detail)) => {
+            let class = if bad_signature {
+                FailureClass::BadSignature
+            } else {
+                FailureClass::Corrupt
+            };
+            return Ok(Err(fail(class, None, None, detail)));
+        }
+    }
     for (name, bytes) in &opts.anchors {
         if let Err(f) = run.add_checkpoint(bytes, &format!("anchor {name}"), None, true) {
             return Ok(Err(f));
@@ -459,7 +641,7 @@ fn verify_inner(
     }
     if size > run.verified {
         if run.checkpoints_checked == 0 {
-            let seen = if run.trusted.is_empty() {
+            let seen = if !run.policy.has_key_named(&run.origin) {
                 format!(
                     "none of the trusted keys is named like the ledger's origin {:?}",
                     run.origin

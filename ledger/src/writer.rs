@@ -22,6 +22,7 @@ use crate::layout::{Config, Layout, remove_temporaries, sync_dir, write_atomic};
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
 use crate::segment::{SealRow, SegmentMeta, SegmentWriter};
+use crate::tiles::TileBuilder;
 use crate::wal::{self, Frame, Tail, WalReader};
 use crate::{Error, Result};
 
@@ -135,6 +136,8 @@ pub struct Ledger {
     sealing: Option<JoinHandle<SealOutcome>>,
     /// A seal that failed, kept to be retried before the next commit.
     failed_seal: Option<Box<SealJob>>,
+    /// Hash tiles for proofs; `None` after a tile write failed (the next open rebuilds them).
+    tiles: Option<TileBuilder>,
 }
 
 type SealOutcome = std::result::Result<(u64, u64), (Error, Box<SealJob>)>;
@@ -204,6 +207,7 @@ impl Ledger {
             layout.wal_dir(),
             layout.segments_dir(),
             layout.checkpoints_dir(),
+            layout.tiles_dir(),
         ] {
             fs::create_dir(&sub).ctx("create", &sub)?;
         }
@@ -221,6 +225,7 @@ impl Ledger {
         sync_dir(dir)?;
         let lock = lock(&layout)?;
         let (wal, wal_path) = create_wal(&layout, 0)?;
+        let layout_tiles = layout.tiles_dir();
         Ok(Self {
             layout,
             config,
@@ -238,6 +243,7 @@ impl Ledger {
             buf: Vec::new(),
             sealing: None,
             failed_seal: None,
+            tiles: Some(TileBuilder::empty(layout_tiles)),
         })
     }
 
@@ -254,10 +260,27 @@ impl Ledger {
                 ),
             });
         }
+        if let Some((size, path, bytes)) = crate::policy::read_transitions(dir)?.pop() {
+            let t = crate::policy::Transition::parse(&bytes).map_err(|message| Error::Corrupt {
+                path: path.clone(),
+                offset: None,
+                message,
+            })?;
+            if t.new != signer.verifier() {
+                return Err(Error::Key {
+                    what: format!("key {}", signer.verifier()),
+                    message: format!(
+                        "the ledger rotated to key {} at size {size}; open it with that key",
+                        t.new
+                    ),
+                });
+            }
+        }
         let lock = lock(&layout)?;
         remove_temporaries(&layout.segments_dir())?;
         remove_temporaries(&layout.checkpoints_dir())?;
         remove_temporaries(&layout.wal_dir())?;
+        remove_temporaries(&layout.tiles_dir())?;
         let mut recovery = Recovery::default();
 
         // Sealed prefix: contiguous segments from 0.
@@ -292,6 +315,8 @@ impl Ledger {
             chain = chain_end;
             frontier = last_frontier;
         }
+        let sealed_frontier = frontier.clone();
+        let mut wal_leaves = Vec::new();
         let mut last_checkpoint = match layout.checkpoints()?.last() {
             Some((size, path)) if *size == sealed => {
                 let bytes = fs::read(path).ctx("read", path)?;
@@ -332,7 +357,8 @@ impl Ledger {
                     message: format!("WAL starts at {start}, but records end at {next}"),
                 });
             }
-            let replay = replay_wal(&path, start, &signer, &mut chain, &mut frontier)?;
+            let mut replay = replay_wal(&path, start, &signer, &mut chain, &mut frontier)?;
+            wal_leaves.append(&mut replay.leaves);
             if let Some(cp) = &replay.checkpoint {
                 last_checkpoint = Some(cp.clone());
             }
@@ -396,6 +422,7 @@ impl Ledger {
             .append(true)
             .open(&wal_path)
             .ctx("open", &wal_path)?;
+        let tiles = open_tiles(&layout, &sealed_frontier, &wal_leaves, &frontier);
         let mut ledger = Self {
             layout,
             config,
@@ -413,6 +440,7 @@ impl Ledger {
             buf: Vec::new(),
             sealing: None,
             failed_seal: None,
+            tiles,
         };
         if ledger.wal_hashes.len() as u64 >= ledger.config.segment_records {
             recovery.sealed |= ledger.seal()?.is_some();
@@ -454,11 +482,13 @@ impl Ledger {
         let mut chain = self.chain;
         let mut frontier = self.frontier.clone();
         let mut hashes = Vec::with_capacity(records.len());
+        let mut leaves = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
             let h = hash_record(&chain, first + i as u64, r.ts_us, &r.bytes);
             chain = h.chain;
             frontier.push(h.leaf);
             hashes.push((h.record_hash, h.chain));
+            leaves.push(h.leaf);
         }
         let checkpoint = Checkpoint {
             origin: self.config.origin.clone(),
@@ -511,6 +541,12 @@ impl Ledger {
         self.chain = chain;
         self.frontier = frontier;
         self.last_checkpoint = Some(checkpoint.clone());
+        if let Some(tiles) = &mut self.tiles
+            && tiles.append(&leaves).is_err()
+        {
+            // Tiles are a cache: proofs fall back to the records until the next open rebuilds them.
+            self.tiles = None;
+        }
         if self.wal_hashes.len() as u64 >= self.config.segment_records {
             // A full WAL is sealed on another thread while appends go on in a new WAL. One seal
             // runs at a time: if the previous one is still running, wait for it (backpressure).
@@ -601,6 +637,45 @@ impl Ledger {
         }
         let job = self.rotate()?;
         self.run_seal(job).map(Some)
+    }
+}
+
+impl Ledger {
+    /// Rotates the signing key (LEDGER-FORMAT.md §11): seals the WAL, writes a key-transition
+    /// note at the current size signed by the old and the new key, and signs every later
+    /// checkpoint with `new`. Returns the transition file.
+    pub fn rotate_key(&mut self, new: NoteSigner) -> Result<PathBuf> {
+        if new.name() != self.config.origin || new.is_witness() {
+            return Err(Error::Key {
+                what: format!("key {}", new.verifier()),
+                message: format!(
+                    "the new key must be an Ed25519 log key named like the origin {:?}",
+                    self.config.origin
+                ),
+            });
+        }
+        self.seal()?;
+        let size = self.size();
+        let note = crate::policy::Transition::sign(&self.signer, &new, size);
+        let keys = self.layout.keys_dir();
+        fs::create_dir_all(&keys).ctx("create", &keys)?;
+        let path = self.layout.transition(size);
+        if path.exists() {
+            return Err(Error::Key {
+                what: path.display().to_string(),
+                message: format!("the key was already rotated at size {size}; append first"),
+            });
+        }
+        write_atomic(&path, note.as_bytes())?;
+        sync_dir(&keys)?;
+        self.config.writer_vkey = new.verifier().to_string();
+        let json = serde_json::to_vec_pretty(&self.config).map_err(|e| Error::Layout {
+            dir: self.layout.dir().to_path_buf(),
+            message: e.to_string(),
+        })?;
+        write_atomic(&self.layout.config(), &json)?;
+        self.signer = new;
+        Ok(path)
     }
 }
 
@@ -702,10 +777,15 @@ impl SealJob {
             let _ = fs::remove_file(&tmp);
             return Err(err);
         }
-        write_atomic(
-            &self.layout.checkpoint(end),
-            self.checkpoint.bytes.as_bytes(),
-        )?;
+        // A witness may have stored this checkpoint already, with its cosignatures: keep it.
+        let stored = self.layout.checkpoint(end);
+        let kept = fs::read(&stored)
+            .ok()
+            .and_then(|b| SignedCheckpoint::parse(&b).ok())
+            .is_some_and(|cp| cp.note.text == self.checkpoint.note.text);
+        if !kept {
+            write_atomic(&stored, self.checkpoint.bytes.as_bytes())?;
+        }
         fs::remove_file(&self.wal_path).ctx("remove", &self.wal_path)?;
         sync_dir(&self.layout.wal_dir())
     }
@@ -715,8 +795,48 @@ struct Replay {
     valid_len: u64,
     file_len: u64,
     hashes: Vec<(Hash, Hash)>,
+    leaves: Vec<Hash>,
     checkpoint: Option<SignedCheckpoint>,
     cut_reason: Option<String>,
+}
+
+/// The tiles of the recovered tree: as found on disk when they reproduce it; else those of the
+/// sealed prefix plus the WALs' leaves; else rebuilt from every record. `None` if writing fails.
+fn open_tiles(
+    layout: &Layout,
+    sealed: &Frontier,
+    wal_leaves: &[Hash],
+    tree: &Frontier,
+) -> Option<TileBuilder> {
+    let dir = layout.tiles_dir();
+    if let Some(tiles) = TileBuilder::load(dir.clone(), tree.size(), &tree.root()) {
+        return Some(tiles);
+    }
+    fs::create_dir_all(&dir).ok()?;
+    let mut tiles =
+        TileBuilder::load(dir.clone(), sealed.size(), &sealed.root()).or_else(|| {
+            let mut tiles = TileBuilder::empty(dir.clone());
+            let mut chain = CHAIN_GENESIS;
+            let mut leaves = Vec::new();
+            let mut failed = false;
+            crate::scan(layout.dir(), |idx, ts_us, record| {
+                if idx < sealed.size() && !failed {
+                    let h = hash_record(&chain, idx, ts_us, record);
+                    chain = h.chain;
+                    leaves.push(h.leaf);
+                    if leaves.len() >= 1 << 16 {
+                        failed |= tiles.append(&leaves).is_err();
+                        leaves.clear();
+                    }
+                }
+            })
+            .ok()?;
+            failed |= tiles.append(&leaves).is_err();
+            (!failed && tiles.size() == sealed.size() && tiles.root_hash() == sealed.root())
+                .then_some(tiles)
+        })?;
+    tiles.append(wal_leaves).ok()?;
+    (tiles.root_hash() == tree.root()).then_some(tiles)
 }
 
 /// Re-hashes the active WAL, keeping what its last valid checkpoint frame covers.
@@ -752,11 +872,13 @@ fn replay_wal(
         valid_len: wal::HEADER_LEN,
         file_len,
         hashes: Vec::new(),
+        leaves: Vec::new(),
         checkpoint: None,
         cut_reason: None,
     };
     let (mut t_chain, mut t_frontier) = (*chain, frontier.clone());
     let mut pending = Vec::new();
+    let mut pending_leaves = Vec::new();
     loop {
         let at = reader.offset;
         match reader.next_frame()? {
@@ -776,6 +898,7 @@ fn replay_wal(
                     t_chain = h.chain;
                     t_frontier.push(h.leaf);
                     pending.push((h.record_hash, h.chain));
+                    pending_leaves.push(h.leaf);
                 }
             }
             Ok(Frame::Checkpoint(bytes)) => {
@@ -805,6 +928,7 @@ fn replay_wal(
                 *chain = t_chain;
                 *frontier = t_frontier.clone();
                 out.hashes.append(&mut pending);
+                out.leaves.append(&mut pending_leaves);
                 out.checkpoint = Some(cp);
                 out.valid_len = reader.offset;
             }

@@ -1,0 +1,436 @@
+//! Witnessing (C2SP tlog-cosignature, LEDGER-FORMAT.md §10) and evidence packs (§12).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::error::IoContext as _;
+use crate::hash::{CHAIN_GENESIS, Hash, hash_record};
+use crate::layout::{Layout, write_atomic};
+use crate::merkle::Frontier;
+use crate::note::NoteSigner;
+use crate::policy::{TrustPolicy, read_transitions};
+use crate::proof::ConsistencyProof;
+use crate::segment::{SealRow, SegmentMeta, SegmentWriter};
+use crate::{Error, Result};
+
+/// First line of an evidence pack's manifest.
+pub const EVIDENCE_HEADER: &str = "govtrail-evidence/v1";
+/// The manifest's file name in a pack.
+pub const EVIDENCE_FILE: &str = "EVIDENCE";
+
+/// What a witness did.
+#[derive(Debug, Clone)]
+pub struct Witnessed {
+    /// The checkpoint with the witness's cosignature added.
+    pub cosigned: SignedCheckpoint,
+    /// The cosignature line.
+    pub line: String,
+    /// The size the witness had seen before (0 when it had no state).
+    pub old_size: u64,
+    /// True when the witness had no state and trusted this first checkpoint.
+    pub first_seen: bool,
+}
+
+/// Acts as a witness: checks `request` (a consistency proof from the size in `state` to a new
+/// checkpoint) against the log keys in `policy` and the witness's state file, cosigns the
+/// checkpoint at Unix `time`, and stores it as the new state (fsync, rename) before returning.
+/// Refusals are `Error::Key` with a sentence saying why.
+pub fn witness(
+    key: &NoteSigner,
+    policy: &TrustPolicy,
+    state: &Path,
+    request: &ConsistencyProof,
+    time: u64,
+) -> Result<Witnessed> {
+    let refuse = |message: String| Error::Key {
+        what: format!("witness {}", key.name()),
+        message,
+    };
+    if !key.is_witness() {
+        return Err(refuse(
+            "the witness key must be a cosignature key (keygen --witness)".into(),
+        ));
+    }
+    let new = &request.checkpoint;
+    policy
+        .check_checkpoint(new)
+        .map_err(|e| refuse(format!("the checkpoint's log signature: {e}")))?;
+    let previous = match fs::read(state) {
+        Ok(bytes) => Some(
+            SignedCheckpoint::parse(&bytes).map_err(|message| Error::Corrupt {
+                path: state.to_path_buf(),
+                offset: None,
+                message,
+            })?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).ctx("read", state),
+    };
+    let anchor = match &previous {
+        Some(p) => p.checkpoint.clone(),
+        None => Checkpoint {
+            origin: new.checkpoint.origin.clone(),
+            size: 0,
+            root: crate::hash::empty_root(),
+        },
+    };
+    if anchor.origin != new.checkpoint.origin {
+        return Err(refuse(format!(
+            "the state is for origin {:?}, the checkpoint for {:?}",
+            anchor.origin, new.checkpoint.origin
+        )));
+    }
+    if request.old_size != anchor.size {
+        return Err(refuse(format!(
+            "the proof starts at size {}, but this witness last cosigned size {} (tlog-witness 409)",
+            request.old_size, anchor.size
+        )));
+    }
+    if new.checkpoint.size < anchor.size {
+        return Err(refuse(format!(
+            "the checkpoint's size {} is smaller than the {} this witness cosigned: the log was cut short",
+            new.checkpoint.size, anchor.size
+        )));
+    }
+    request
+        .verify(policy, &anchor)
+        .map_err(|e| refuse(format!("not consistent with what this witness saw: {e}")))?;
+    let line = key.cosignature_line(&new.note.text, time);
+    let cosigned = add_signature_lines(new, std::slice::from_ref(&line))?;
+    if let Some(parent) = state.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).ctx("create", parent)?;
+    }
+    write_atomic(state, cosigned.bytes.as_bytes())?;
+    Ok(Witnessed {
+        cosigned,
+        line,
+        old_size: anchor.size,
+        first_seen: previous.is_none(),
+    })
+}
+
+/// The checkpoint with extra signature lines (lines it already has are not repeated).
+fn add_signature_lines(cp: &SignedCheckpoint, lines: &[String]) -> Result<SignedCheckpoint> {
+    let mut bytes = cp.bytes.clone();
+    for line in lines {
+        if !bytes.contains(line.as_str()) {
+            bytes.push_str(line);
+        }
+    }
+    SignedCheckpoint::parse(bytes.as_bytes()).map_err(|message| Error::Key {
+        what: "cosigned checkpoint".into(),
+        message,
+    })
+}
+
+/// Witnesses the ledger at `dir` directly: computes the consistency proof from the witness's
+/// state to the newest checkpoint, cosigns it, and stores the cosigned note in the ledger as
+/// `checkpoints/<size>.note` (merging with a note already there).
+pub fn witness_ledger(
+    dir: &Path,
+    key: &NoteSigner,
+    policy: &TrustPolicy,
+    state: &Path,
+    time: u64,
+) -> Result<Witnessed> {
+    let seen = match fs::read(state) {
+        Ok(bytes) => {
+            SignedCheckpoint::parse(&bytes)
+                .map_err(|message| Error::Corrupt {
+                    path: state.to_path_buf(),
+                    offset: None,
+                    message,
+                })?
+                .checkpoint
+                .size
+        }
+        Err(_) => 0,
+    };
+    let request = crate::proof::prove_consistency(dir, seen)?;
+    let out = witness(key, policy, state, &request, time)?;
+    let layout = Layout::new(dir);
+    let path = layout.checkpoint(out.cosigned.checkpoint.size);
+    let stored = match fs::read(&path)
+        .ok()
+        .and_then(|b| SignedCheckpoint::parse(&b).ok())
+        .filter(|cp| cp.note.text == out.cosigned.note.text)
+    {
+        Some(existing) => add_signature_lines(&existing, std::slice::from_ref(&out.line))?,
+        None => out.cosigned.clone(),
+    };
+    write_atomic(&path, stored.bytes.as_bytes())?;
+    Ok(out)
+}
+
+/// An evidence pack's manifest (LEDGER-FORMAT.md §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The ledger's origin.
+    pub origin: String,
+    /// First index in the pack.
+    pub from: u64,
+    /// One past the last index.
+    pub to: u64,
+    /// Chain value of record `from − 1` (zeros when `from` is 0).
+    pub chain: Hash,
+    /// Peaks of the tree of size `from`, largest first.
+    pub peaks: Vec<Hash>,
+    /// Size of the checkpoint the pack proves against.
+    pub size: u64,
+    /// Consistency proof from `to` to `size`.
+    pub consistency: Vec<Hash>,
+}
+
+impl Manifest {
+    /// The manifest text.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "{EVIDENCE_HEADER}\norigin {}\nfrom {}\nto {}\nchain {}\n",
+            self.origin,
+            self.from,
+            self.to,
+            B64.encode(self.chain)
+        );
+        for p in &self.peaks {
+            out.push_str(&format!("peak {}\n", B64.encode(p)));
+        }
+        out.push_str(&format!("size {}\n", self.size));
+        for h in &self.consistency {
+            out.push_str(&format!("consistency {}\n", B64.encode(h)));
+        }
+        out
+    }
+
+    /// Parses a manifest.
+    pub fn parse(text: &[u8]) -> std::result::Result<Self, String> {
+        let text = std::str::from_utf8(text).map_err(|_| "manifest is not UTF-8".to_owned())?;
+        let mut lines = text.lines();
+        if lines.next() != Some(EVIDENCE_HEADER) {
+            return Err(format!("manifest does not start with {EVIDENCE_HEADER}"));
+        }
+        let hash = |v: &str| -> std::result::Result<Hash, String> {
+            B64.decode(v)
+                .ok()
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| format!("{v:?} is not a base64 SHA-256 hash"))
+        };
+        let num = |v: &str| -> std::result::Result<u64, String> {
+            let canonical = v == "0" || (!v.starts_with('0') && !v.is_empty());
+            v.parse()
+                .ok()
+                .filter(|_| canonical && v.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| format!("{v:?} is not a decimal without leading zeros"))
+        };
+        let mut field = |name: &str| -> std::result::Result<String, String> {
+            let line = lines.next().unwrap_or_default();
+            line.strip_prefix(name)
+                .and_then(|l| l.strip_prefix(' '))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("expected a {name} line, found {line:?}"))
+        };
+        let origin = field("origin")?;
+        let from = num(&field("from")?)?;
+        let to = num(&field("to")?)?;
+        let chain = hash(&field("chain")?)?;
+        let rest: Vec<&str> = lines.collect();
+        let mut peaks = Vec::new();
+        let mut i = 0;
+        while let Some(p) = rest.get(i).and_then(|l| l.strip_prefix("peak ")) {
+            peaks.push(hash(p)?);
+            i += 1;
+        }
+        let size = rest
+            .get(i)
+            .and_then(|l| l.strip_prefix("size "))
+            .ok_or("expected a size line after the peaks")?;
+        let size = num(size)?;
+        let consistency = rest[i + 1..]
+            .iter()
+            .map(|l| {
+                l.strip_prefix("consistency ")
+                    .ok_or_else(|| format!("unexpected line {l:?}"))
+                    .and_then(hash)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if from >= to || to > size {
+            return Err(format!(
+                "range [{from}, {to}) is empty or beyond the checkpoint size {size}"
+            ));
+        }
+        Ok(Self {
+            origin,
+            from,
+            to,
+            chain,
+            peaks,
+            size,
+            consistency,
+        })
+    }
+}
+
+const SPEC: &str = include_str!("../../docs/LEDGER-FORMAT.md");
+
+/// Writes an evidence pack of records `[from, to)` of the ledger at `dir` into the new
+/// directory `out`, proving them against the newest checkpoint. Returns the manifest.
+pub fn export_evidence(dir: &Path, from: u64, to: u64, out: &Path) -> Result<Manifest> {
+    let bad = |message: String| Error::Layout {
+        dir: dir.to_path_buf(),
+        message,
+    };
+    let config = Layout::new(dir).read_config()?;
+    let consistency = crate::proof::prove_consistency(dir, to)?;
+    let checkpoint = consistency.checkpoint.clone();
+    let size = checkpoint.checkpoint.size;
+    if from >= to || to > size {
+        return Err(bad(format!(
+            "range [{from}, {to}) must be non-empty and end at most at the newest checkpoint's size {size}"
+        )));
+    }
+    if out.exists() && fs::read_dir(out).ctx("list", out)?.next().is_some() {
+        return Err(Error::Layout {
+            dir: out.to_path_buf(),
+            message: "the evidence pack's directory exists and is not empty".into(),
+        });
+    }
+    let segments = out.join("segments");
+    fs::create_dir_all(&segments).ctx("create", &segments)?;
+    let seg_path = segments.join(crate::segment::file_name(from, to));
+    let meta = SegmentMeta {
+        origin: config.origin.clone(),
+        start: from,
+        end: to,
+        chain_end: None,
+        frontier: None,
+    };
+    let mut writer = SegmentWriter::create(&seg_path, &meta)?;
+    let mut chain = CHAIN_GENESIS;
+    let mut start_chain = CHAIN_GENESIS;
+    let mut frontier = Frontier::new();
+    let mut peaks = None;
+    let mut failed = None;
+    crate::scan(dir, |idx, ts_us, record| {
+        if idx >= to || failed.is_some() {
+            return;
+        }
+        if idx == from {
+            start_chain = chain;
+            peaks = Some(frontier.peaks().to_vec());
+        }
+        let h = hash_record(&chain, idx, ts_us, record);
+        chain = h.chain;
+        if idx < from {
+            frontier.push(h.leaf);
+        } else if let Err(e) = writer.push(&SealRow {
+            idx,
+            ts_us,
+            record,
+            hashes: h,
+        }) {
+            failed = Some(e);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    writer.finish()?;
+    let manifest = Manifest {
+        origin: config.origin.clone(),
+        from,
+        to,
+        chain: start_chain,
+        peaks: peaks.ok_or_else(|| bad(format!("the ledger holds no record {from}")))?,
+        size,
+        consistency: consistency.path,
+    };
+    // The stored note of that size may carry witness cosignatures.
+    let note = fs::read(Layout::new(dir).checkpoint(size))
+        .ok()
+        .filter(|b| SignedCheckpoint::parse(b).is_ok_and(|cp| cp.note.text == checkpoint.note.text))
+        .unwrap_or_else(|| checkpoint.bytes.clone().into_bytes());
+    fs::write(out.join("checkpoint.note"), note).ctx("write", out)?;
+    let transitions = read_transitions(dir)?;
+    let mut vkeys = vec![config.writer_vkey.clone()];
+    if !transitions.is_empty() {
+        let keys = out.join("keys");
+        fs::create_dir_all(&keys).ctx("create", &keys)?;
+        for (_, path, bytes) in &transitions {
+            if let Some(name) = path.file_name() {
+                fs::write(keys.join(name), bytes).ctx("write", &keys)?;
+            }
+            if let Ok(t) = crate::policy::Transition::parse(bytes) {
+                vkeys.push(t.old.to_string());
+            }
+        }
+    }
+    vkeys.sort();
+    vkeys.dedup();
+    fs::write(out.join("log.vkey"), vkeys.join("\n") + "\n").ctx("write", out)?;
+    fs::write(out.join("LEDGER-FORMAT.md"), SPEC).ctx("write", out)?;
+    fs::write(out.join("README.md"), readme(&manifest)).ctx("write", out)?;
+    write_atomic(&out.join(EVIDENCE_FILE), manifest.to_text().as_bytes())?;
+    Ok(manifest)
+}
+
+fn readme(m: &Manifest) -> String {
+    format!(
+        "# Evidence pack: records [{from}, {to}) of {origin}\n\n\
+This folder proves that decision records {from} to {last} (inclusive) are, byte for byte, records\n\
+{from}..{last} of the ledger `{origin}` whose signed checkpoint of size {size} is\n\
+`checkpoint.note`. It needs nothing else: no network, no other part of the ledger.\n\n\
+| file | what it is |\n|---|---|\n\
+| `EVIDENCE` | manifest: range, the tree state before the range, the consistency proof |\n\
+| `segments/*.parquet` | the records, one Parquet file readable by any engine (`record` holds the exact bytes) |\n\
+| `checkpoint.note` | the log's signed checkpoint (C2SP tlog-checkpoint), with any witness cosignatures |\n\
+| `keys/` | key-rotation notes, if the log rotated its key |\n\
+| `log.vkey` | the log's public key(s) **as the exporter stated them**: compare them with a copy you trust |\n\
+| `LEDGER-FORMAT.md` | the format specification (version 1); §12 says how a pack is verified |\n\n\
+Verify with a public key you trust (or a policy file, `--policy`):\n\n\
+```sh\ngovtrail verify . --pubkey TRUSTED.vkey\n\
+python3 govtrail_verify.py . --pubkey TRUSTED.vkey   # the independent verifier\n```\n\n\
+Nothing in the manifest is trusted: a wrong peak, chain value or proof changes the recomputed\n\
+root and verification fails.\n",
+        from = m.from,
+        to = m.to,
+        last = m.to - 1,
+        origin = m.origin,
+        size = m.size,
+    )
+}
+
+/// Files of an evidence pack, for the verifier.
+pub(crate) struct Pack {
+    pub(crate) manifest: Manifest,
+    pub(crate) checkpoint: (PathBuf, Vec<u8>),
+    pub(crate) segment: PathBuf,
+}
+
+/// Reads a pack's manifest and locates its files; `Err(detail)` when malformed.
+pub(crate) fn open_pack(dir: &Path) -> Result<std::result::Result<Pack, String>> {
+    let path = dir.join(EVIDENCE_FILE);
+    let bytes = fs::read(&path).ctx("read", &path)?;
+    let manifest = match Manifest::parse(&bytes) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
+    };
+    let cp_path = dir.join("checkpoint.note");
+    let checkpoint = fs::read(&cp_path).ctx("read", &cp_path)?;
+    let segment = dir
+        .join("segments")
+        .join(crate::segment::file_name(manifest.from, manifest.to));
+    if !fs::symlink_metadata(&segment).is_ok_and(|m| m.is_file()) {
+        return Ok(Err(format!(
+            "{} is missing or not a regular file",
+            segment.display()
+        )));
+    }
+    Ok(Ok(Pack {
+        manifest,
+        checkpoint: (cp_path, checkpoint),
+        segment,
+    }))
+}
