@@ -76,3 +76,128 @@ fn checkpoints_interoperate_with_an_independent_signed_note_implementation() {
     );
     assert_eq!(ours.text, text);
 }
+
+/// A tlog-cosignature/v1 verifier written here from the C2SP spec on top of `signed_note`'s
+/// `Verifier` trait, so that note parsing, key ids and signature dispatch are Cloudflare's and
+/// the cosigned message and Ed25519 check are independent of `ledger::note`.
+struct CosignatureV1 {
+    name: String,
+    id: u32,
+    key: ed25519_dalek::VerifyingKey,
+}
+
+impl CosignatureV1 {
+    fn from_vkey(vkey: &str) -> Self {
+        use base64::Engine as _;
+        let mut parts = vkey.splitn(3, '+');
+        let (name, _, b64) = (parts.next().unwrap(), parts.next(), parts.next().unwrap());
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(raw[0], 0x04, "a cosignature key");
+        Self {
+            name: name.to_owned(),
+            id: signed_note::key_id(name, &raw),
+            key: ed25519_dalek::VerifyingKey::from_bytes(&raw[1..].try_into().unwrap()).unwrap(),
+        }
+    }
+}
+
+impl signed_note::Verifier for CosignatureV1 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn key_id(&self) -> u32 {
+        self.id
+    }
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let (Some(time), Some(sig)) = (sig.get(..8), sig.get(8..)) else {
+            return false;
+        };
+        let time = u64::from_be_bytes(time.try_into().unwrap());
+        let mut signed = format!("cosignature/v1\ntime {time}\n").into_bytes();
+        signed.extend_from_slice(msg);
+        ed25519_dalek::Signature::from_slice(sig)
+            .is_ok_and(|s| self.key.verify_strict(&signed, &s).is_ok())
+    }
+}
+
+/// Cosigned checkpoints parse with Cloudflare's tlog-checkpoint parser (`tlog_tiles`) and
+/// their log signature and cosignature verify through `signed_note`; a note cosigned through
+/// `signed_note` verifies under our trust policy's quorum.
+#[test]
+fn cosigned_checkpoints_interoperate_with_independent_implementations() {
+    use govtrail_tests::signer;
+    let dir = tempfile::tempdir().unwrap();
+    build_ledger(dir.path(), 40, 16, 5);
+    let witness = ledger::NoteSigner::witness_from_seed("witness.example/w1", [3; 32]);
+    let log_policy = ledger::TrustPolicy::from_keys(vec![signer().verifier()]);
+    let state = dir.path().join("w1.state");
+    let out =
+        ledger::witness_ledger(dir.path(), &witness, &log_policy, &state, 1_764_000_000).unwrap();
+    let size = out.cosigned.checkpoint.size;
+    let stored = std::fs::read(dir.path().join(format!("checkpoints/{size:020}.note"))).unwrap();
+
+    let theirs = signed_note::Note::from_bytes(&stored).unwrap();
+    let cp = tlog_tiles::Checkpoint::from_bytes(theirs.text()).unwrap();
+    assert_eq!((cp.origin(), cp.size()), (govtrail_tests::ORIGIN, 40));
+    assert_eq!(cp.hash().0, out.cosigned.checkpoint.root);
+    let known = signed_note::VerifierList::new(vec![
+        Box::new(signed_note::StandardVerifier::new(&signer().verifier().to_string()).unwrap()),
+        Box::new(CosignatureV1::from_vkey(&witness.verifier().to_string())),
+    ]);
+    let (verified, unverified) = theirs.verify(&known).unwrap();
+    assert_eq!((verified.len(), unverified.len()), (2, 0));
+    // A flipped bit in the cosignature fails their verification.
+    let mut bad = stored.clone();
+    let at = bad.len() - 5;
+    bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+    if let Ok(n) = signed_note::Note::from_bytes(&bad) {
+        assert!(n.verify(&known).is_err());
+    }
+
+    // The other way round: a cosignature made through signed_note's Signer trait.
+    struct TheirCosigner(ed25519_dalek::SigningKey, String, u32);
+    impl signed_note::Signer for TheirCosigner {
+        fn name(&self) -> &str {
+            &self.1
+        }
+        fn key_id(&self) -> u32 {
+            self.2
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ed25519_dalek::SignatureError> {
+            use ed25519_dalek::Signer as _;
+            let time = 1_764_000_500u64;
+            let mut signed = format!("cosignature/v1\ntime {time}\n").into_bytes();
+            signed.extend_from_slice(msg);
+            let mut out = time.to_be_bytes().to_vec();
+            out.extend_from_slice(&self.0.sign(&signed).to_bytes());
+            Ok(out)
+        }
+    }
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let mut raw = vec![0x04];
+    raw.extend_from_slice(key.verifying_key().as_bytes());
+    let name = "witness.example/theirs";
+    let id = signed_note::key_id(name, &raw);
+    let mut note = signed_note::Note::from_bytes(&stored).unwrap();
+    note.add_sigs(&[&TheirCosigner(key, name.into(), id)])
+        .unwrap();
+    use base64::Engine as _;
+    let vkey = format!(
+        "{name}+{id:08x}+{}",
+        base64::engine::general_purpose::STANDARD.encode(&raw)
+    );
+    let policy = ledger::TrustPolicy::parse(&format!(
+        "log {}\nwitness a {}\nwitness b {vkey}\ngroup both all a b\nquorum both\n",
+        signer().verifier(),
+        witness.verifier()
+    ))
+    .unwrap();
+    let ours = ledger::SignedCheckpoint::parse(&note.to_bytes()).unwrap();
+    assert_eq!(policy.check_checkpoint(&ours), Ok(()));
+    assert!(
+        policy.check_checkpoint(&out.cosigned).is_err(),
+        "one of two witnesses"
+    );
+}

@@ -7,3 +7,4 @@ mod proofs;
 mod tamper;
 mod tidy;
 mod vectors;
+mod witness;

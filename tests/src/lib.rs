@@ -127,6 +127,33 @@ pub fn python_verdict(
     )
 }
 
+/// `(status, class, index, verified)` from the independent Python verifier run with `args`
+/// after the directory (e.g. `--pubkey K`, `--policy FILE`, `--anchor FILE`).
+pub fn python_verdict_args(
+    dir: &Path,
+    args: &[String],
+) -> (String, Option<String>, Option<u64>, u64) {
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/independent-verifier/govtrail_verify.py"))
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "python verifier said: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (
+        v["status"].as_str().unwrap_or("?").to_owned(),
+        v["class"].as_str().map(str::to_owned),
+        v["index"].as_u64(),
+        v["verified"].as_u64().unwrap_or(u64::MAX),
+    )
+}
+
 /// Segment paths of a ledger, in order.
 pub fn segments(dir: &Path) -> Vec<PathBuf> {
     ledger::Layout::new(dir)
