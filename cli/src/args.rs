@@ -99,7 +99,7 @@ pub(crate) enum Command {
         #[arg(
             long,
             conflicts_with = "decision_id",
-            required_unless_present = "decision_id"
+            required_unless_present_any = ["decision_id", "consistency_from"]
         )]
         index: Option<u64>,
         /// The first record with this decision id.

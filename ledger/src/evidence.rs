@@ -283,10 +283,16 @@ pub fn export_evidence(dir: &Path, from: u64, to: u64, out: &Path) -> Result<Man
         message,
     };
     let config = Layout::new(dir).read_config()?;
+    let newest = crate::inspect(dir)?.latest.map_or(0, |c| c.checkpoint.size);
+    if from >= to || to > newest {
+        return Err(bad(format!(
+            "range [{from}, {to}) must be non-empty and end at most at the newest checkpoint's size {newest}"
+        )));
+    }
     let consistency = crate::proof::prove_consistency(dir, to)?;
     let checkpoint = consistency.checkpoint.clone();
     let size = checkpoint.checkpoint.size;
-    if from >= to || to > size {
+    if to > size {
         return Err(bad(format!(
             "range [{from}, {to}) must be non-empty and end at most at the newest checkpoint's size {size}"
         )));

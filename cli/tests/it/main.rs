@@ -1,5 +1,6 @@
 //! Black-box tests of the `govtrail` binary: crash safety under SIGKILL, and bad input.
 
+mod auditor;
 mod bad_input;
 mod crash;
 
