@@ -49,7 +49,19 @@ fn main() -> ExitCode {
                 return ExitCode::from(exit::OK);
             }
             eprintln!("govtrail: error: {err:#}");
-            ExitCode::from(exit::ERROR)
+            // A witness's refusal of a log that was cut short or forked is a finding, not a
+            // usage error: it exits like `verify` does for one.
+            let refused = err.chain().any(|e| {
+                matches!(
+                    e.downcast_ref::<ledger::Error>(),
+                    Some(ledger::Error::Inconsistent { .. })
+                )
+            });
+            ExitCode::from(if refused {
+                exit::TRUNCATED_OR_FORKED
+            } else {
+                exit::ERROR
+            })
         }
     }
 }

@@ -47,6 +47,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A witness refused a checkpoint that does not extend the one it cosigned last: the log
+    /// was cut short or forked.
+    #[error("{what} refuses: {message}")]
+    Inconsistent {
+        /// The witness.
+        what: String,
+        /// What does not extend what.
+        message: String,
+    },
     /// A key or note could not be parsed.
     #[error("{what}: {message}")]
     Key {

@@ -90,15 +90,19 @@ pub fn witness(
             request.old_size, anchor.size
         )));
     }
+    let inconsistent = |message: String| Error::Inconsistent {
+        what: format!("witness {}", key.name()),
+        message,
+    };
     if new.checkpoint.size < anchor.size {
-        return Err(refuse(format!(
+        return Err(inconsistent(format!(
             "the checkpoint's size {} is smaller than the {} this witness cosigned: the log was cut short",
             new.checkpoint.size, anchor.size
         )));
     }
     request
         .verify(policy, &anchor)
-        .map_err(|e| refuse(format!("not consistent with what this witness saw: {e}")))?;
+        .map_err(|e| inconsistent(format!("not consistent with what this witness saw: {e}")))?;
     let line = key.cosignature_line(&new.note.text, time);
     let cosigned = add_signature_lines(new, std::slice::from_ref(&line))?;
     if let Some(parent) = state.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -150,6 +154,15 @@ pub fn witness_ledger(
         }
         Err(_) => 0,
     };
+    let newest = crate::inspect(dir)?.latest.map_or(0, |c| c.checkpoint.size);
+    if seen > newest {
+        return Err(Error::Inconsistent {
+            what: format!("witness {}", key.name()),
+            message: format!(
+                "the ledger's newest checkpoint has size {newest}, smaller than the {seen} this witness cosigned: the log was cut short"
+            ),
+        });
+    }
     let request = crate::proof::prove_consistency(dir, seen)?;
     let out = witness(key, policy, state, &request, time)?;
     let layout = Layout::new(dir);

@@ -58,7 +58,9 @@ pub use evidence::{
 pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file, scan};
 pub use layout::{CONFIG_FILE, Config, Layout};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
-pub use policy::{Distrust, TRANSITION_HEADER, Transition, TrustPolicy, read_transitions};
+pub use policy::{
+    Distrust, TRANSITION_HEADER, Transition, TransitionFault, TrustPolicy, read_transitions,
+};
 pub use proof::{
     ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at,
 };

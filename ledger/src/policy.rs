@@ -78,6 +78,17 @@ impl std::fmt::Display for Distrust {
     }
 }
 
+/// Why a ledger's key transitions cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransitionFault {
+    /// Not signed by both of its keys.
+    BadSignature(String),
+    /// For another origin.
+    OriginMismatch(String),
+    /// Unreadable, or its size disagrees with its name, or a key is new twice.
+    Corrupt(String),
+}
+
 /// A key transition read from a ledger (LEDGER-FORMAT.md §11).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
@@ -209,6 +220,7 @@ impl TrustPolicy {
     /// Parses a policy file.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         let mut p = Self::default();
+        let mut seen_quorum = false;
         for (n, line) in text.lines().enumerate() {
             let at = |m: String| format!("line {}: {m}", n + 1);
             let line = line.trim();
@@ -237,7 +249,11 @@ impl TrustPolicy {
                     if p.member(name).is_some() {
                         return Err(at(format!("{name} is defined twice")));
                     }
-                    p.witnesses.push((name.to_owned(), vkey(v, true)?));
+                    let key = vkey(v, true)?;
+                    if p.witnesses.iter().any(|(_, k)| *k == key) {
+                        return Err(at(format!("witness key {v} is listed twice")));
+                    }
+                    p.witnesses.push((name.to_owned(), key));
                 }
                 ["group", name, k, ref members @ ..] if !members.is_empty() => {
                     if p.member(name).is_some() {
@@ -266,8 +282,12 @@ impl TrustPolicy {
                         members,
                     });
                 }
-                ["quorum", "none"] => p.quorum = None,
+                ["quorum", _] if seen_quorum => {
+                    return Err(at("a policy has at most one quorum line".into()));
+                }
+                ["quorum", "none"] => seen_quorum = true,
                 ["quorum", name] => {
+                    seen_quorum = true;
                     p.quorum = Some(
                         p.member(name)
                             .ok_or_else(|| at(format!("unknown quorum {name}")))?,
@@ -312,47 +332,54 @@ impl TrustPolicy {
     }
 
     /// Applies the key transitions of the ledger at `dir` for `origin`: narrows each rotated
-    /// key's validity range. Returns `Err((is_bad_signature, message))` for a transition
-    /// between policy keys that is not signed by both, or a malformed one.
+    /// key's validity range. Checks, in order (LEDGER-FORMAT.md §11): parse, both keys in the
+    /// policy (else the transition is ignored), both signatures, origin, size, one transition
+    /// per new key.
     pub fn apply_transitions(
         &mut self,
         dir: &Path,
         origin: &str,
-    ) -> Result<std::result::Result<(), (bool, String)>> {
+    ) -> Result<std::result::Result<(), TransitionFault>> {
         let mut seen_new = Vec::new();
         for (size, path, bytes) in read_transitions(dir)? {
             let where_ = path.display().to_string();
             let t = match Transition::parse(&bytes) {
                 Ok(t) => t,
-                Err(e) => return Ok(Err((false, format!("{where_}: {e}")))),
+                Err(e) => return Ok(Err(TransitionFault::Corrupt(format!("{where_}: {e}")))),
             };
             let old = self.logs.iter().position(|l| l.key == t.old);
             let new = self.logs.iter().position(|l| l.key == t.new);
             let (Some(old), Some(new)) = (old, new) else {
                 continue;
             };
-            if t.size != size || t.origin != origin || t.old.name() != origin {
-                return Ok(Err((
-                    false,
-                    format!("{where_}: its origin or size differs from the ledger's or its name"),
-                )));
-            }
             for key in [&t.old, &t.new] {
                 if t.note
                     .signed_by(std::slice::from_ref(key))
-                    .map_or(true, |v| v.is_empty())
+                    .is_ok_and(|v| !v.is_empty())
                 {
-                    return Ok(Err((
-                        true,
-                        format!("{where_}: not validly signed by {key}"),
-                    )));
+                    continue;
                 }
+                return Ok(Err(TransitionFault::BadSignature(format!(
+                    "{where_}: not validly signed by {key}"
+                ))));
+            }
+            if t.origin != origin || t.old.name() != origin {
+                return Ok(Err(TransitionFault::OriginMismatch(format!(
+                    "{where_}: transition for origin {:?}, the ledger is {origin:?}",
+                    t.origin
+                ))));
+            }
+            if t.size != size {
+                return Ok(Err(TransitionFault::Corrupt(format!(
+                    "{where_}: its size line says {}, its file name {size}",
+                    t.size
+                ))));
             }
             if seen_new.contains(&new) {
-                return Ok(Err((
-                    false,
-                    format!("{where_}: {} is the new key of two transitions", t.new),
-                )));
+                return Ok(Err(TransitionFault::Corrupt(format!(
+                    "{where_}: {} is the new key of two transitions",
+                    t.new
+                ))));
             }
             seen_new.push(new);
             self.logs[old].until = self.logs[old].until.min(t.size);
@@ -417,14 +444,15 @@ impl TrustPolicy {
                 )
             }));
         }
-        let Some(quorum) = &self.quorum else {
-            return Ok(());
-        };
+        // Cosignatures by policy witnesses are checked whether or not a quorum is set.
         let wkeys: Vec<NoteVerifier> = self.witnesses.iter().map(|(_, k)| k.clone()).collect();
         let cosigned = cp
             .note
             .signed_by(&wkeys)
             .map_err(|e| Distrust::BadSignature(format!("cosignature: {e}")))?;
+        let Some(quorum) = &self.quorum else {
+            return Ok(());
+        };
         if self.met(quorum, &cosigned) {
             Ok(())
         } else {
@@ -524,6 +552,7 @@ mod tests {
             "group g 3 a",
             "quorum nobody",
             "log notakey",
+            "quorum none\nquorum none",
         ] {
             assert!(TrustPolicy::parse(bad).is_err(), "{bad}");
         }
@@ -570,7 +599,7 @@ mod tests {
         let mut p = TrustPolicy::from_keys(vec![old.verifier(), new.verifier()]);
         assert!(matches!(
             p.apply_transitions(dir.path(), "example.org/log").unwrap(),
-            Err((true, _))
+            Err(TransitionFault::BadSignature(_))
         ));
     }
 }

@@ -201,15 +201,7 @@ fn entry_at(dir: &Path, index: u64) -> Result<[u8; ENTRY_LEN]> {
     let layout = Layout::new(dir);
     let segments = layout.segments()?;
     if let Some((start, _, path)) = segments.iter().find(|(s, e, _)| (*s..*e).contains(&index)) {
-        let entry = crate::segment::read_entry(path, index - start)?;
-        if entry[1..9] != index.to_be_bytes() {
-            return Err(Error::Corrupt {
-                path: path.clone(),
-                offset: None,
-                message: format!("the row for index {index} holds another index; run verify"),
-            });
-        }
-        return Ok(entry);
+        return crate::segment::read_entry(path, index - start, index);
     }
     let sealed = segments.last().map_or(0, |s| s.1);
     let mut chain = match segments.last() {

@@ -30,6 +30,8 @@ use crate::{Error, Result};
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 65_536;
+/// Rows per data page (at most).
+const PAGE_ROWS: usize = 8_192;
 /// Rows per Arrow batch when reading.
 pub(crate) const READ_BATCH_ROWS: usize = 8_192;
 
@@ -231,6 +233,9 @@ impl SegmentWriter {
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            // Pages of at most PAGE_ROWS rows: a proof reads one row's pages through the offset
+            // index and decodes PAGE_ROWS hashes, not a megabyte page.
+            .set_data_page_row_count_limit(PAGE_ROWS)
             .set_key_value_metadata(Some(kv));
         // Unique or random values gain nothing from a dictionary, and hashes and record bytes
         // nothing from min/max statistics.
@@ -373,9 +378,14 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
     Ok((meta, reader))
 }
 
-/// Reads the leaf entry (LEDGER-FORMAT.md §3) of the row at `offset` in a segment, decoding
-/// only the pages that hold it (the offset index locates them).
-pub(crate) fn read_entry(path: &Path, offset: u64) -> Result<[u8; crate::hash::ENTRY_LEN]> {
+/// Reads the leaf entry (LEDGER-FORMAT.md §3) of record `index`, the row at `offset` in a
+/// segment, decoding only the pages that hold it (the offset index locates them). The entry is
+/// not checked here: a prover checks it against a signed root.
+pub(crate) fn read_entry(
+    path: &Path,
+    offset: u64,
+    index: u64,
+) -> Result<[u8; crate::hash::ENTRY_LEN]> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
     let corrupt = |message: String| Error::Corrupt {
@@ -389,7 +399,7 @@ pub(crate) fn read_entry(path: &Path, offset: u64) -> Result<[u8; crate::hash::E
     let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
         .map_err(|e| corrupt(format!("not a readable Parquet file: {e}")))?;
     let schema = Arc::clone(builder.schema());
-    let names = ["idx", "ts", "record_hash", "chain"];
+    let names = ["ts", "record_hash", "chain"];
     let mut roots = Vec::with_capacity(names.len());
     for name in names {
         roots.push(
@@ -428,24 +438,22 @@ pub(crate) fn read_entry(path: &Path, offset: u64) -> Result<[u8; crate::hash::E
             continue;
         }
         let col = |name: &str| batch.column_by_name(name).cloned();
-        let (Some(idx), Some(ts), Some(rh), Some(chain)) =
-            (col("idx"), col("ts"), col("record_hash"), col("chain"))
+        let (Some(ts), Some(rh), Some(chain)) = (col("ts"), col("record_hash"), col("chain"))
         else {
             break;
         };
-        let idx = idx.as_primitive_opt::<UInt64Type>().map(|a| a.value(0));
         let ts = ts
             .as_primitive_opt::<TimestampMicrosecondType>()
             .map(|a| a.value(0));
         let rh = rh.as_fixed_size_binary_opt().map(|a| a.value(0));
         let chain = chain.as_fixed_size_binary_opt().map(|a| a.value(0));
-        let (Some(idx), Some(ts), Some(rh), Some(chain)) = (idx, ts, rh, chain) else {
+        let (Some(ts), Some(rh), Some(chain)) = (ts, rh, chain) else {
             break;
         };
         let (Ok(rh), Ok(chain)) = (<Hash>::try_from(rh), <Hash>::try_from(chain)) else {
             break;
         };
-        return Ok(crate::hash::entry(idx, ts, &rh, &chain));
+        return Ok(crate::hash::entry(index, ts, &rh, &chain));
     }
     Err(corrupt(format!(
         "could not read the row at offset {offset} (idx, ts, record_hash, chain)"

@@ -17,7 +17,7 @@ use crate::hash::{CHAIN_GENESIS, Hash, chain, entry, leaf_hash, record_hash};
 use crate::layout::Layout;
 use crate::merkle::Frontier;
 use crate::note::NoteVerifier;
-use crate::policy::{Distrust, TrustPolicy};
+use crate::policy::{Distrust, TransitionFault, TrustPolicy};
 use crate::segment::SegmentColumns;
 use crate::wal::{Frame, Tail, WalReader};
 use crate::{Error, Result};
@@ -373,9 +373,24 @@ fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     Ok(report)
 }
 
+fn transition_failure(f: TransitionFault) -> Failure {
+    let (class, detail) = match f {
+        TransitionFault::BadSignature(d) => (FailureClass::BadSignature, d),
+        TransitionFault::OriginMismatch(d) => (FailureClass::OriginMismatch, d),
+        TransitionFault::Corrupt(d) => (FailureClass::Corrupt, d),
+    };
+    fail(class, None, None, detail)
+}
+
 /// Verifies an evidence pack (LEDGER-FORMAT.md §12): its one segment from the tree state in
 /// the manifest, then the consistency proof to its checkpoint.
 fn verify_pack(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+    if !opts.anchors.is_empty() {
+        return Err(Error::Key {
+            what: "verification".into(),
+            message: "anchors are not used with an evidence pack: it proves its range against its own checkpoint; check that checkpoint against your anchor with a consistency proof (verify-proof --anchor)".into(),
+        });
+    }
     if !opts.policy.has_log_keys() {
         return Err(Error::Key {
             what: "verification".into(),
@@ -413,7 +428,7 @@ fn verify_pack(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     let Some(frontier) = Frontier::from_parts(m.from, m.peaks.clone()) else {
         report.failure = Some(fail(
             FailureClass::Corrupt,
-            Some(m.from),
+            None,
             Some(&manifest_path),
             format!(
                 "{} peaks do not fit a tree of size {}",
@@ -447,22 +462,8 @@ fn verify_pack(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
                 ),
             )));
         }
-        match run.policy.apply_transitions(dir, &m.origin)? {
-            Ok(()) => {}
-            Err((bad, detail)) => {
-                let class = if bad {
-                    FailureClass::BadSignature
-                } else {
-                    FailureClass::Corrupt
-                };
-                return Ok(Err(fail(class, None, None, detail)));
-            }
-        }
-        for (name, bytes) in &opts.anchors {
-            let source = format!("anchor {name}");
-            if let Err(f) = run.add_checkpoint(bytes, &source, None, true) {
-                return Ok(Err(f));
-            }
+        if let Err(f) = run.policy.apply_transitions(dir, &m.origin)? {
+            return Ok(Err(transition_failure(f)));
         }
         let (cp_path, cp_bytes) = &pack.checkpoint;
         let before = run.untrusted_seen.len();
@@ -491,20 +492,6 @@ fn verify_pack(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
                 format!(
                     "the manifest says size {}, checkpoint.note has {}",
                     m.size, cp.size
-                ),
-            )));
-        }
-        // Anchors inside [from, to) are compared as the tree passes them; others cannot be.
-        run.expected
-            .retain(|&size, e| !e.anchor || (m.from < size && size <= m.to) || size == cp.size);
-        if let Some((&big, _)) = run.expected.range(m.size + 1..).next() {
-            return Ok(Err(fail(
-                FailureClass::Truncated,
-                Some(m.to),
-                None,
-                format!(
-                    "an anchor vouches for {big} records, the pack's checkpoint for {}",
-                    m.size
                 ),
             )));
         }
@@ -548,16 +535,8 @@ fn verify_inner(
     wals: &[(u64, PathBuf)],
 ) -> Result<Step> {
     // 1. Checkpoints: key transitions, anchors, stable checkpoint files, then WAL frames.
-    match run.policy.apply_transitions(layout.dir(), &run.origin)? {
-        Ok(()) => {}
-        Err((bad_signature, detail)) => {
-            let class = if bad_signature {
-                FailureClass::BadSignature
-            } else {
-                FailureClass::Corrupt
-            };
-            return Ok(Err(fail(class, None, None, detail)));
-        }
+    if let Err(f) = run.policy.apply_transitions(layout.dir(), &run.origin)? {
+        return Ok(Err(transition_failure(f)));
     }
     for (name, bytes) in &opts.anchors {
         if let Err(f) = run.add_checkpoint(bytes, &format!("anchor {name}"), None, true) {

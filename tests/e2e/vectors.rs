@@ -193,3 +193,20 @@ fn rfc6962_vectors_through_tlog_tiles() {
         assert_eq!(ok, !c["wantErr"].as_bool().unwrap(), "{}", path.display());
     }
 }
+
+/// The independent verifier's own tests: every RFC 6962 vector through its Python RFC 9162
+/// functions, cosignatures, policy parsing and quorum, transitions, packs and proof files.
+#[test]
+fn independent_verifier_self_tests() {
+    let out = std::process::Command::new(govtrail_tests::python())
+        .arg(repo_root().join("tests/independent-verifier/test_vectors.py"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("0 of 8 tests failed"), "{text}");
+}

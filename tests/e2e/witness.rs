@@ -123,6 +123,28 @@ fn witnesses_and_anchors_catch_truncation_rewrites_and_forks() {
         check(&honest, &three, &[]),
         verdict("tampered", Some("untrusted"), Some(0), 0)
     );
+    // A damaged cosignature by a policy witness is a bad signature, quorum or not.
+    let damaged = tmp.path().join("damaged");
+    copy_dir(&honest, &damaged);
+    let note = damaged.join(format!("checkpoints/{:020}.note", 60));
+    let text = fs::read_to_string(&note).unwrap();
+    let last = text.trim_end().rsplit('\n').next().unwrap().to_owned();
+    let (head, sig) = last.rsplit_once(' ').unwrap();
+    let mut raw = B64.decode(sig).unwrap();
+    raw[20] ^= 1;
+    fs::write(
+        &note,
+        text.replace(&last, &format!("{head} {}", B64.encode(raw))),
+    )
+    .unwrap();
+    for p in [&plain, &two] {
+        let (status, class, _, _) = check(&damaged, p, &[]);
+        assert_eq!(
+            (status.as_str(), class.as_deref()),
+            ("tampered", Some("bad-signature"))
+        );
+    }
+
     // Records after the newest witnessed checkpoint are an unverified tail.
     append(&honest, 60, 80, signer());
     assert_eq!(

@@ -2,14 +2,17 @@
 """An independent verifier of govtrail ledgers, written from docs/LEDGER-FORMAT.md alone.
 
 It shares no code with the Rust implementation: pyarrow reads the segments, blake3 and hashlib
-hash, cryptography checks Ed25519. It prints one JSON object:
-{"status", "class", "index", "records", "verified"} and exits 0 ok, 1 tampered,
-2 truncated-or-forked, 3 unverified-tail, 4 usage or I/O error.
+hash, cryptography checks Ed25519. It checks a ledger directory or an evidence pack (§12)
+against a trust policy (§11: --pubkey and/or --policy, key transitions, witness cosignatures) and
+prints one JSON object {"status", "class", "index", "detail", "records", "verified"} (packs add
+"from"); it exits 0 ok, 1 tampered, 2 truncated-or-forked, 3 unverified-tail, 4 usage or I/O
+error. With --proof it checks an inclusion or consistency proof file (§8) instead and prints
+{"status": "ok"|"invalid", "detail"}, exit 0 or 1.
 """
 
 import argparse
 import base64
-import binascii
+import collections
 import hashlib
 import json
 import os
@@ -89,8 +92,19 @@ def decision(record):
             return None
         out[k] = v
     return out
+
+
 VERDICT = {"truncated": ("truncated-or-forked", 2), "forked": ("truncated-or-forked", 2),
            "unverified-tail": ("unverified-tail", 3)}
+LOG_KEY, WITNESS_KEY = 0x01, 0x04
+MAX_PROOF_HASHES = 63
+PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+TRANSITION_HEADER = "govtrail-key-transition/v1"
+EVIDENCE_HEADER = "govtrail-evidence/v1"
+POLICY_KEYWORDS = {"log": "log <vkey>", "witness": "witness <name> <vkey>",
+                   "group": "group <name> <k|all|any> <member>...",
+                   "quorum": "quorum <group or witness name|none>", "revoked": "revoked <vkey>"}
+Key = collections.namedtuple("Key", "name id raw pub")
 
 
 class Usage(Exception):
@@ -110,6 +124,24 @@ def b64decode_strict(text):
     return raw
 
 
+def b64hash(text, what):
+    """A strict base64 SHA-256 hash (32 bytes)."""
+    raw = b64decode_strict(text)
+    if len(raw) != 32:
+        raise ValueError(f"{what} is {len(raw)} bytes, not 32")
+    return raw
+
+
+def decimal(text, what):
+    """A u64 written in decimal without sign or leading zeros."""
+    if not (text.isascii() and text.isdigit()) or (text != "0" and text.startswith("0")):
+        raise ValueError(f"{what} {text!r} is not a decimal without leading zeros")
+    n = int(text)
+    if n >= 1 << 64:
+        raise ValueError(f"{what} {text} does not fit in 64 bits")
+    return n
+
+
 def key_id(name, alg, pub):
     return hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + pub).digest()[:4]
 
@@ -118,14 +150,32 @@ def valid_name(name):
     return name and "+" not in name and not any(c.isspace() for c in name)
 
 
-def parse_vkey(text):
-    name, kid, b64 = text.strip().split("+", 2)
+def parse_vkey(text, alg=LOG_KEY):
+    """A verifier key `<name>+<8 hex id>+<base64(alg ‖ public key)>` (§6; witnesses §10)."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise ValueError(f"verifier key {text.strip()!r} is not <name>+<id>+<key>")
+    name, kid, b64 = parts
     raw = b64decode_strict(b64)
-    if not valid_name(name) or raw[:1] != b"\x01" or len(raw) != 33:
-        raise ValueError("bad verifier key")
-    if key_id(name, 1, raw[1:]).hex() != kid:
-        raise ValueError("key id mismatch")
-    return (name, bytes.fromhex(kid), Ed25519PublicKey.from_public_bytes(raw[1:]))
+    if not valid_name(name) or len(raw) != 33:
+        raise ValueError(f"bad verifier key {text.strip()!r}")
+    if raw[0] != alg:
+        raise ValueError(f"verifier key {name} has type 0x{raw[0]:02x}, not 0x{alg:02x}")
+    if key_id(name, alg, raw[1:]).hex() != kid:
+        raise ValueError(f"verifier key {name}: key id mismatch")
+    return Key(name, bytes.fromhex(kid), raw[1:], Ed25519PublicKey.from_public_bytes(raw[1:]))
+
+
+def key_label(k):
+    return f"{k.name}+{k.id.hex()}"
+
+
+def verifies(key, message, sig):
+    try:
+        key.pub.verify(sig, message)
+        return True
+    except InvalidSignature:
+        return False
 
 
 def parse_note(data):
@@ -168,13 +218,18 @@ def parse_checkpoint_text(text):
     return lines[0], int(size_s), root
 
 
+def cosignature_message(time, text):
+    """What a witness signs (§10): the cosignature/v1 header, then the checkpoint text."""
+    return f"cosignature/v1\ntime {time}\n".encode() + text.encode()
+
+
 def node(left, right):
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 class Tree:
-    def __init__(self):
-        self.size, self.peaks = 0, []
+    def __init__(self, size=0, peaks=()):
+        self.size, self.peaks = size, list(peaks)
 
     def push(self, leaf):
         h, n = leaf, self.size
@@ -192,6 +247,279 @@ class Tree:
             r = node(p, r)
         return r
 
+
+# RFC 9162 proof verification. Sizes and indices are integers, hashes bytes; a wrong type or
+# length is a failed proof, never an exception.
+
+def is_hash(h):
+    return type(h) is bytes and len(h) == 32
+
+
+def verify_inclusion(index, size, leaf, proof, root):
+    """RFC 9162 §2.1.3.2: does `proof` lead from `leaf` at `index` to `root` of a tree of `size`?"""
+    if not (is_hash(leaf) and is_hash(root) and all(is_hash(p) for p in proof)):
+        return False
+    if index < 0 or index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(size1, size2, root1, root2, proof):
+    """RFC 9162 §2.1.4.2 between trees of size1 ≤ size2 leaves. Equal sizes need an empty proof
+    and equal roots; size1 = 0 fails, as in the transparency-dev vectors (see `consistent`)."""
+    if not all(is_hash(p) for p in proof) or size1 <= 0 or size1 > size2:
+        return False
+    if size1 == size2:
+        return not proof and root1 == root2
+    if not (is_hash(root1) and is_hash(root2)) or not proof:
+        return False
+    path = ([root1] if size1 & (size1 - 1) == 0 else []) + list(proof)
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node(c, fr), node(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == root1 and sr == root2 and sn == 0
+
+
+def consistent(m, n, old_root, new_root, proof):
+    """A consistency proof as §8 reads it: m = 0 needs an empty proof (every tree extends the
+    empty tree); m = n an empty proof and equal roots; otherwise RFC 9162 §2.1.4.2."""
+    if m == 0:
+        return n >= 0 and not proof
+    return verify_consistency(m, n, old_root, new_root, proof)
+
+
+# Trust policy (§11).
+
+class Policy:
+    """Log keys, witnesses, groups, the quorum (None: no quorum) and revoked keys."""
+
+    def __init__(self):
+        self.logs, self.revoked, self.witnesses, self.groups, self.quorum = [], [], {}, {}, None
+
+    def satisfied(self, name, signed):
+        """Do the witness keys in `signed` (raw public keys) meet witness or group `name`?
+        A group counts each distinct witness key once, and each satisfied subgroup once."""
+        if name in self.witnesses:
+            return self.witnesses[name].raw in signed
+        k, members = self.groups[name]
+        keys, groups = set(), 0
+        for m in members:
+            if m in self.witnesses:
+                if self.witnesses[m].raw in signed:
+                    keys.add(self.witnesses[m].raw)
+            elif self.satisfied(m, signed):
+                groups += 1
+        return len(keys) + groups >= k
+
+
+def policy_key(text, alg, at):
+    try:
+        return parse_vkey(text, alg)
+    except ValueError as e:
+        raise Usage(f"{at}: {e}")
+
+
+def group_threshold(text, members, at):
+    if text == "all":
+        return len(members)
+    if text == "any":
+        return 1
+    try:
+        k = decimal(text, "threshold")
+    except ValueError as e:
+        raise Usage(f"{at}: {e}; use a number, all or any")
+    if not 1 <= k <= len(members):
+        raise Usage(f"{at}: threshold {k} is not between 1 and the {len(members)} members")
+    return k
+
+
+def parse_policy(text, where, policy=None):
+    """Parses a tlog-policy file (§11) into `policy`; any malformed line is a Usage error."""
+    p = policy or Policy()
+    quorum_at = None
+    for n, line in enumerate(text.split("\n"), 1):
+        words, at = line.split(), f"policy {where} line {n}"
+        if not words or words[0].startswith("#"):
+            continue
+        kw, args = words[0], words[1:]
+        if kw not in POLICY_KEYWORDS:
+            raise Usage(f"{at}: unknown keyword {kw!r}")
+        want = {"log": 1, "revoked": 1, "witness": 2, "quorum": 1}.get(kw)
+        if (want is not None and len(args) != want) or (kw == "group" and len(args) < 3):
+            raise Usage(f"{at}: expected `{POLICY_KEYWORDS[kw]}`")
+        if kw == "log":
+            p.logs.append(policy_key(args[0], LOG_KEY, at))
+        elif kw == "revoked":
+            p.revoked.append(policy_key(args[0], LOG_KEY, at))
+        elif kw == "quorum":
+            if quorum_at is not None:
+                raise Usage(f"{at}: a second quorum line (the first is {quorum_at})")
+            quorum_at, p.quorum = at, (None if args[0] == "none" else (args[0], at))
+        else:
+            name = args[0]
+            if not valid_name(name) or name == "none":
+                raise Usage(f"{at}: bad name {name!r}")
+            if name in p.witnesses or name in p.groups:
+                raise Usage(f"{at}: {name} is defined twice")
+            if kw == "witness":
+                key = policy_key(args[1], WITNESS_KEY, at)
+                if any(k.raw == key.raw for k in p.witnesses.values()):
+                    raise Usage(f"{at}: witness key {args[1]} is listed twice")
+                p.witnesses[name] = key
+                continue
+            members = args[2:]
+            if len(set(members)) != len(members):
+                raise Usage(f"{at}: group {name} names a member twice")
+            for m in members:
+                if m not in p.groups and m not in p.witnesses:
+                    raise Usage(f"{at}: member {m} is neither an earlier witness nor an earlier group")
+            p.groups[name] = (group_threshold(args[1], members, at), members)
+    if p.quorum is not None:
+        name, at = p.quorum
+        if name not in p.witnesses and name not in p.groups:
+            raise Usage(f"{at}: quorum {name} is neither a witness nor a group")
+        p.quorum = name
+    return p
+
+
+def parse_transition(text):
+    """(origin, old key, new key, N) of a key-transition note's text (§11), or ValueError."""
+    lines = text.split("\n")
+    if len(lines) != 6 or lines[5] != "" or not lines[0]:
+        raise ValueError("a key transition has exactly five lines")
+    if lines[1] != TRANSITION_HEADER:
+        raise ValueError(f"second line is not {TRANSITION_HEADER}")
+    for line, word in zip(lines[2:5], ("old", "new", "size")):
+        if not line.startswith(word + " "):
+            raise ValueError(f"expected a line `{word} ...`, found {line!r}")
+    old, new = parse_vkey(lines[2][4:]), parse_vkey(lines[3][4:])
+    return lines[0], old, new, decimal(lines[4][5:], "size")
+
+
+class Trust:
+    """A policy applied to one origin: which checkpoints are trusted (§11)."""
+
+    def __init__(self, policy, origin):
+        self.policy, self.origin = policy, origin
+        self.logs = [k for k in policy.logs if k.name == origin]
+        self.revoked = {k.raw for k in policy.revoked if k.name == origin}
+        self.keys = self.logs + [k for k in policy.revoked
+                                 if k.name == origin and k.raw not in {x.raw for x in self.logs}]
+        self.ranges = {}  # raw key -> (lowest, highest) size it may sign, after transitions
+
+    def valid(self, key, size):
+        lo, hi = self.ranges.get(key.raw, (0, None))
+        return key.raw not in self.revoked and lo <= size and (hi is None or size <= hi)
+
+    def is_log_key(self, key):
+        return any(k[:3] == key[:3] for k in self.logs)
+
+    def add_transitions(self, files):
+        """Reads key-transition notes `[(size in the name, path, bytes)]` in name order."""
+        new_of = {}
+        for named, path, data in files:
+            try:
+                text, sigs = parse_note(data)
+                origin, old, new, size = parse_transition(text)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise Failure("corrupt", None, f"key transition {path}: {e}")
+            if not (self.is_log_key(old) and self.is_log_key(new)):
+                continue  # names a key outside the policy: ignored
+            signed = self.log_signatures(text, sigs, f"key transition {path}")
+            for role, k in (("old", old), ("new", new)):
+                if k.raw not in signed:
+                    raise Failure("bad-signature", None,
+                                  f"key transition {path} lacks a signature by its {role} key {key_label(k)}")
+            if origin != self.origin:
+                raise Failure("origin-mismatch", None,
+                              f"key transition {path} is for origin {origin!r}, not {self.origin!r}")
+            if named != size:
+                raise Failure("corrupt", None, f"key transition {path} holds size {size}, not {named}")
+            if new.raw in new_of:
+                raise Failure("corrupt", None, f"key {key_label(new)} is the new key of two "
+                              f"transitions: {new_of[new.raw]} and {path}")
+            new_of[new.raw] = path
+            lo, hi = self.ranges.get(old.raw, (0, None))
+            self.ranges[old.raw] = (lo, size if hi is None else min(hi, size))
+            lo, hi = self.ranges.get(new.raw, (0, None))
+            self.ranges[new.raw] = (max(lo, size), hi)
+
+    def log_signatures(self, text, sigs, where):
+        """Raw keys of the policy's log (and revoked) keys whose signatures verify; a policy key's
+        failing signature is `bad-signature`."""
+        out = {}
+        for name, kid, sig in sigs:
+            for k in self.keys:
+                if (k.name, k.id) == (name, kid):
+                    if not verifies(k, text.encode(), sig):
+                        raise Failure("bad-signature", None,
+                                      f"{where}: the signature by {key_label(k)} fails")
+                    out[k.raw] = k
+        return out
+
+    def cosignatures(self, text, sigs, where):
+        """Raw keys of the policy's witnesses whose cosignatures (§10) verify; a policy witness's
+        failing cosignature is `bad-signature`."""
+        out = set()
+        for name, kid, rest in sigs:
+            for wname, w in self.policy.witnesses.items():
+                if (w.name, w.id) != (name, kid):
+                    continue
+                ok = len(rest) == 72 and verifies(
+                    w, cosignature_message(struct.unpack(">Q", rest[:8])[0], text), rest[8:])
+                if not ok:
+                    raise Failure("bad-signature", None,
+                                  f"{where}: the cosignature by witness {wname} ({key_label(w)}) fails")
+                out.add(w.raw)
+        return out
+
+    def judge(self, data, where):
+        """((origin, size, root), None) for a trusted checkpoint; (None, why) for one that is not
+        trusted and is ignored; raises Failure for corrupt, bad-signature or revoked-key."""
+        try:
+            text, sigs = parse_note(data)
+            origin, size, root = parse_checkpoint_text(text)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise Failure("corrupt", None, f"{where}: {e}")
+        signed = self.log_signatures(text, sigs, where)
+        cosigned = self.cosignatures(text, sigs, where)
+        good = [k for k in signed.values() if self.valid(k, size)]
+        if not good:
+            if signed:
+                names = ", ".join(key_label(k) for k in signed.values())
+                raise Failure("revoked-key", None, f"{where} (size {size}) is signed only by "
+                              f"revoked keys or keys outside their validity range: {names}")
+            found = ", ".join(f"{n}+{i.hex()}" for n, i, _ in sigs) or "nobody"
+            return None, f"{where} (signed by {found}, no trusted log key)"
+        q = self.policy.quorum
+        if q is not None and not self.policy.satisfied(q, cosigned):
+            return None, f"{where} (size {size}) lacks the witness quorum {q}"
+        return (origin, size, root), None
+
+
+# Ledger files.
 
 def later_commit_follows(data, off):
     """After a bad frame: does a whole checkpoint frame precede another whole frame? Commits are
@@ -248,41 +576,99 @@ def read_wal(path, start):
             raise Failure("corrupt", None, f"{path}: unknown frame kind")
 
 
-class Verifier:
-    def __init__(self, ledger, keys, anchors):
-        self.dir = ledger
-        with open(os.path.join(ledger, "govtrail-ledger.json")) as f:
-            config = json.load(f)
-        if config.get("format") != 1:
-            raise SystemExit(4)
-        self.origin = config["origin"]
-        self.keys = [k for k in keys if k[0] == self.origin]
-        self.expected = {}
-        self.tree, self.chain = Tree(), bytes(32)
-        self.verified, self.checked, self.trusted_seen = 0, 0, False
-        self.anchors = anchors
+def regular_file(path):
+    """Refuses a symbolic link or anything but a regular file (§1): could not run, exit 4."""
+    if not os.path.lexists(path):
+        raise Usage(f"{path}: no such file")
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise Usage(f"{path} is a symbolic link or not a regular file")
+    return path
 
-    def add_checkpoint(self, data, anchor):
-        try:
-            text, sigs = parse_note(data)
-            origin, size, root = parse_checkpoint_text(text)
-        except (ValueError, UnicodeDecodeError, binascii.Error) as e:
-            raise Failure("corrupt", None, f"checkpoint: {e}")
-        signed = False
-        for name, kid, sig in sigs:
-            for kname, kkid, pub in self.keys:
-                if kname == name and kkid == kid:
-                    try:
-                        pub.verify(sig, text.encode())
-                    except InvalidSignature:
-                        raise Failure("bad-signature", None, "trusted signature fails")
-                    signed = True
-        if not signed:
+
+def read_bytes(path):
+    with open(regular_file(path), "rb") as f:
+        return f.read()
+
+
+def listed(directory, pattern):
+    """Files in `directory` whose names match `pattern`, sorted, as ([numbers], path); a missing
+    directory holds none; links are refused."""
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        m = re.fullmatch(pattern, name)
+        if m:
+            path = os.path.join(directory, name)
+            out.append(([int(g) for g in m.groups()], regular_file(path)))
+    return out
+
+
+def transition_files(directory):
+    return [(n, path, read_bytes(path))
+            for (n,), path in listed(os.path.join(directory, "keys"), r"(\d{20})\.transition")]
+
+
+def parse_manifest(text):
+    """The evidence manifest (§12) as a dict, or ValueError naming the line."""
+    lines = text.split("\n")
+    if lines[-1] != "":
+        raise ValueError("EVIDENCE does not end with a newline")
+    lines = lines[:-1]
+    if not lines or lines[0] != EVIDENCE_HEADER:
+        raise ValueError(f"EVIDENCE line 1 is not {EVIDENCE_HEADER}")
+    m, at = {"peaks": [], "consistency": []}, 1
+
+    def field(word):
+        nonlocal at
+        if at >= len(lines) or not lines[at].startswith(word + " "):
+            raise ValueError(f"EVIDENCE line {at + 1}: expected `{word} ...`")
+        at += 1
+        return lines[at - 1][len(word) + 1:]
+
+    m["origin"] = field("origin")
+    if not valid_name(m["origin"]):
+        raise ValueError(f"EVIDENCE line 2: bad origin {m['origin']!r}")
+    m["from"] = decimal(field("from"), "from")
+    m["to"] = decimal(field("to"), "to")
+    m["chain"] = b64hash(field("chain"), "chain")
+    while at < len(lines) and lines[at].startswith("peak "):
+        m["peaks"].append(b64hash(field("peak"), f"peak on line {at + 1}"))
+    m["size"] = decimal(field("size"), "size")
+    while at < len(lines):
+        m["consistency"].append(b64hash(field("consistency"), f"consistency hash on line {at + 1}"))
+    if len(m["consistency"]) > MAX_PROOF_HASHES:
+        raise ValueError("EVIDENCE holds more than 63 consistency hashes")
+    return m
+
+
+class Verifier:
+    def __init__(self, ledger, policy, anchors, origin=None):
+        self.dir, self.policy, self.anchors, self.want_origin = ledger, policy, anchors, origin
+        self.pack = os.path.lexists(os.path.join(ledger, "EVIDENCE"))
+        self.origin, self.trust, self.start = None, None, None
+        self.expected, self.ignored = {}, []
+        self.tree, self.chain = Tree(), bytes(32)
+        self.verified, self.checked = 0, 0
+
+    def set_origin(self, origin):
+        self.origin, self.trust = origin, Trust(self.policy, origin)
+        if self.want_origin is not None and self.want_origin != origin:
+            raise Failure("origin-mismatch", None,
+                          f"the ledger's origin {origin!r} differs from --origin {self.want_origin!r}")
+
+    def add_checkpoint(self, data, where, anchor):
+        cp, why = self.trust.judge(data, where)
+        if cp is None:
             if anchor:
-                raise Failure("untrusted", None, "anchor not signed by a trusted key")
+                raise Failure("untrusted", None, why)
+            self.ignored.append(why)
             return
+        origin, size, root = cp
         if origin != self.origin:
-            raise Failure("origin-mismatch", None, "checkpoint origin")
+            raise Failure("origin-mismatch", None, f"{where} is for origin {origin!r}")
         prev = self.expected.get(size)
         if prev is not None and prev[0] != root:
             raise Failure("forked", None, f"two roots at size {size}")
@@ -374,29 +760,41 @@ class Verifier:
 
     def files(self, sub, pattern):
         """Ledger files in `sub` whose names match `pattern`, sorted; links are refused."""
-        out = []
-        for name in sorted(os.listdir(os.path.join(self.dir, sub))):
-            m = re.fullmatch(pattern, name)
-            if m:
-                path = os.path.join(self.dir, sub, name)
-                if os.path.islink(path) or not os.path.isfile(path):
-                    raise Usage(f"{path} is not a regular file inside the ledger")
-                out.append(([int(g) for g in m.groups()], path))
-        return out
+        return listed(os.path.join(self.dir, sub), pattern)
+
+    def not_trusted(self):
+        """What the message says about checkpoints that were ignored."""
+        return "; ignored: " + "; ".join(self.ignored) if self.ignored else ""
 
     def run(self):
+        if self.pack:
+            self.run_pack()
+        else:
+            self.run_ledger()
+
+    def run_ledger(self):
+        path = os.path.join(self.dir, "govtrail-ledger.json")
+        try:
+            config = json.loads(read_bytes(path))
+        except ValueError as e:
+            raise Usage(f"{path}: {e}")
+        if type(config) is not dict or config.get("format") != 1:
+            raise Usage(f"{path}: format is not 1")
+        if type(config.get("origin")) is not str:
+            raise Usage(f"{path}: no origin")
+        self.set_origin(config["origin"])
+        self.trust.add_transitions(transition_files(self.dir))
         for name, data in self.anchors:
-            self.add_checkpoint(data, True)
+            self.add_checkpoint(data, f"anchor {name}", True)
         for _, path in self.files("checkpoints", r"(\d{20})\.note"):
-            with open(path, "rb") as f:
-                self.add_checkpoint(f.read(), False)
+            self.add_checkpoint(read_bytes(path), path, False)
         wals = []
         for (start,), path in self.files("wal", r"(\d{20})\.wal"):
             frames = []
             for fr in read_wal(path, start):
                 frames.append(fr)
                 if fr[0] == "checkpoint":
-                    self.add_checkpoint(fr[1], False)
+                    self.add_checkpoint(fr[1], f"{path} checkpoint frame", False)
             wals.append((start, frames))
         segs = [(a, b, path) for (a, b), path in self.files("segments", r"(\d{20})-(\d{20})\.parquet")]
         for start, end, path in sorted(segs):
@@ -409,36 +807,254 @@ class Verifier:
             raise Failure("truncated", size, "missing records")
         if size > self.verified:
             if self.checked == 0:
-                raise Failure("untrusted", 0, "no trusted checkpoint")
-            raise Failure("unverified-tail", self.verified, "tail")
+                raise Failure("untrusted", 0, "no trusted checkpoint" + self.not_trusted())
+            raise Failure("unverified-tail", self.verified, "tail" + self.not_trusted())
+
+    def run_pack(self):
+        """An evidence pack (§12): records [I, J) proven against a checkpoint of size C ≥ J."""
+        if self.anchors:
+            raise Usage("--anchor does not apply to an evidence pack (it holds no records before "
+                        "its range and no proof to an anchor)")
+        try:
+            m = parse_manifest(read_bytes(os.path.join(self.dir, "EVIDENCE")).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise Failure("corrupt", None, f"evidence manifest: {e}")
+        first, last, size = m["from"], m["to"], m["size"]
+        self.start = self.verified = first
+        self.set_origin(m["origin"])
+        self.trust.add_transitions(transition_files(self.dir))
+        note = os.path.join(self.dir, "checkpoint.note")
+        if not os.path.lexists(note):
+            raise Failure("corrupt", first, "the evidence pack has no checkpoint.note")
+        cp, why = self.trust.judge(read_bytes(note), note)
+        if cp is None:
+            raise Failure("untrusted", first, why)
+        if cp[0] != self.origin:
+            raise Failure("origin-mismatch", first, f"{note} is for origin {cp[0]!r}")
+        if cp[1] != size:
+            raise Failure("corrupt", first, f"{note} has size {cp[1]}, the manifest says {size}")
+        if not first <= last <= size:
+            raise Failure("sequence", first, f"range [{first}, {last}) does not end within size {size}")
+        if len(m["peaks"]) != bin(first).count("1"):
+            raise Failure("corrupt", first, f"{len(m['peaks'])} peaks for a tree of size {first}")
+        self.tree, self.chain = Tree(first, m["peaks"]), m["chain"]
+        segs = self.files("segments", r"(\d{20})-(\d{20})\.parquet")
+        if len(segs) != 1:
+            raise Failure("corrupt", first, f"the evidence pack holds {len(segs)} segments, not 1")
+        (start, end), path = segs[0]
+        if start != first:
+            raise Failure("sequence", first, f"segment {path} does not start at {first}")
+        if end != last:
+            raise Failure("sequence", first, f"segment {path} does not end at {last}")
+        self.segment(start, end, path)
+        if not consistent(last, size, self.tree.root(), cp[2], m["consistency"]):
+            raise Failure("root-mismatch", first, f"the consistency proof does not lead from the "
+                          f"recomputed root at {last} to the root of {note} (size {size})")
+        self.verified = last
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("ledger")
-    ap.add_argument("--pubkey", action="append", required=True)
-    ap.add_argument("--anchor", action="append", default=[])
-    ap.add_argument("--origin")
-    a = ap.parse_args()
-    keys = []
-    for k in a.pubkey:
-        text = open(k).read() if os.path.exists(k) else k
-        keys.extend(parse_vkey(line) for line in text.splitlines() if line.strip())
-    anchors = [(p, open(p, "rb").read()) for p in a.anchor]
-    v = Verifier(a.ledger, keys, anchors)
-    out = {"status": "ok", "class": None, "index": None}
-    code = 0
+# Proof files (§8).
+
+def split_proof(data, what):
+    """(head lines, note bytes) of a proof file: hash lines end at the first blank line."""
     try:
-        if a.origin is not None and a.origin != v.origin:
-            raise Failure("origin-mismatch", None, "origin differs from --origin")
-        v.run()
-    except Usage as e:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Failure("corrupt", None, f"{what} is not UTF-8")
+    head, sep, note = text.partition("\n\n")
+    if not sep:
+        raise Failure("corrupt", None, f"{what} has no blank line before its checkpoint")
+    return head.split("\n"), note.encode("utf-8")
+
+
+def proof_hashes(lines, what):
+    if len(lines) > MAX_PROOF_HASHES:
+        raise Failure("corrupt", None, f"{what} has more than {MAX_PROOF_HASHES} hashes")
+    try:
+        return [b64hash(line, f"{what} hash {n}") for n, line in enumerate(lines, 1)]
+    except ValueError as e:
+        raise Failure("corrupt", None, str(e))
+
+
+def trusted_note(policy, note, where, origin, transitions):
+    """(origin, size, root) of a checkpoint note signed by a log key named like its origin and
+    valid at its size, meeting the quorum (§8, §11); else Failure."""
+    try:
+        text, _ = parse_note(note)
+        claimed = parse_checkpoint_text(text)[0]
+    except (ValueError, UnicodeDecodeError) as e:
+        raise Failure("corrupt", None, f"{where}: {e}")
+    if origin is not None and claimed != origin:
+        raise Failure("origin-mismatch", None, f"{where} is for origin {claimed!r}, not {origin!r}")
+    trust = Trust(policy, claimed)
+    trust.add_transitions(transitions)
+    cp, why = trust.judge(note, where)
+    if cp is None:
+        raise Failure("untrusted", None, why)
+    return cp
+
+
+def check_inclusion(data, policy, record, origin, transitions):
+    lines, note = split_proof(data, "the proof")
+    if len(lines) < 3 or lines[0] != PROOF_HEADER:
+        raise Failure("corrupt", None, f"the proof does not start with {PROOF_HEADER}, extra, index")
+    try:
+        if not lines[1].startswith("extra ") or not lines[2].startswith("index "):
+            raise ValueError("the proof's second and third lines must be `extra` and `index`")
+        entry = b64decode_strict(lines[1][6:])
+        index = decimal(lines[2][6:], "index")
+    except ValueError as e:
+        raise Failure("corrupt", None, str(e))
+    path = proof_hashes(lines[3:], "the inclusion path")
+    cp_origin, size, root = trusted_note(policy, note, "the proof's checkpoint", origin, transitions)
+    if len(entry) != 81 or entry[0] != 0x01:
+        raise Failure("corrupt", None, "the leaf entry is not 81 bytes of version 0x01")
+    if struct.unpack(">Q", entry[1:9])[0] != index:
+        raise Failure("sequence", index, "the leaf entry's index differs from the proof's index")
+    if not verify_inclusion(index, size, hashlib.sha256(b"\x00" + entry).digest(), path, root):
+        raise Failure("root-mismatch", index,
+                      f"the inclusion path does not lead from leaf {index} to the root of size {size}")
+    if record is not None:
+        if blake3.blake3(record, derive_key_context=RECORD_CONTEXT).digest() != entry[17:49]:
+            raise Failure("record-altered", index, "the record does not hash to the entry's record hash")
+    what = "record" if record is not None else "leaf entry"
+    return f"{what} {index} is in the checkpoint of {cp_origin} at size {size}"
+
+
+def check_consistency(data, policy, anchors, origin, transitions):
+    lines, note = split_proof(data, "the consistency proof")
+    try:
+        old = decimal(lines[0][4:], "old") if lines[0].startswith("old ") else None
+    except ValueError as e:
+        raise Failure("corrupt", None, str(e))
+    if old is None:
+        raise Failure("corrupt", None, "the consistency proof does not start with `old <size>`")
+    proof = proof_hashes(lines[1:], "the consistency proof")
+    name, anchor = anchors[0]
+    a_origin, a_size, a_root = trusted_note(policy, anchor, f"anchor {name}", origin, transitions)
+    n_origin, n_size, n_root = trusted_note(policy, note, "the proof's checkpoint", a_origin, transitions)
+    if old != a_size:
+        raise Failure("sequence", None, f"the proof is from size {old}, the anchor has size {a_size}")
+    if old > n_size:
+        raise Failure("truncated", None, f"the checkpoint's size {n_size} is below the anchor's {old}")
+    if not consistent(old, n_size, a_root, n_root, proof):
+        raise Failure("forked", None, f"the proof does not lead from the anchor's root at {old} "
+                      f"to the checkpoint's root at {n_size}")
+    return f"the checkpoint of {n_origin} at size {n_size} extends the anchor at size {old}"
+
+
+def run_proof(a, policy, anchors):
+    """`--proof`: an inclusion (tlog-proof) or consistency file; prints {status, detail}."""
+    try:
+        data = read_bytes(a.proof)
+        record = read_bytes(a.record) if a.record is not None else None
+    except OSError as e:
+        raise Usage(str(e))
+    transitions = transition_files(a.ledger) if a.ledger is not None else []
+    is_inclusion = data.startswith((PROOF_HEADER + "\n").encode())
+    if is_inclusion and anchors:
+        raise Usage("--anchor applies to consistency proofs, not to an inclusion proof")
+    if data.startswith(b"old ") and len(anchors) != 1:
+        raise Usage("a consistency proof needs exactly one --anchor (the older checkpoint)")
+    if not is_inclusion and record is not None:
+        raise Usage("--record applies to inclusion proofs only")
+    try:
+        if is_inclusion:
+            detail = check_inclusion(data, policy, record, a.origin, transitions)
+        elif data.startswith(b"old "):
+            detail = check_consistency(data, policy, anchors, a.origin, transitions)
+        else:
+            raise Failure("corrupt", None, f"{a.proof} starts neither with {PROOF_HEADER} nor with `old `")
+    except Failure as f:
+        print(json.dumps({"status": "invalid", "detail": f"{f.cls}: {f.detail}"}))
+        return 1
+    print(json.dumps({"status": "ok", "detail": detail}))
+    return 0
+
+
+# Command line.
+
+class Arguments(argparse.ArgumentParser):
+    def error(self, message):
+        raise Usage(message)
+
+
+def parse_args(argv):
+    ap = Arguments(description="Independent verifier of govtrail ledgers, evidence packs and "
+                               "proof files (docs/LEDGER-FORMAT.md).")
+    ap.add_argument("ledger", nargs="?", help="ledger directory or evidence pack (with --proof: "
+                    "optional, a ledger whose key transitions apply)")
+    ap.add_argument("--pubkey", action="append", default=[], help="log vkey or a file of them")
+    ap.add_argument("--policy", action="append", default=[], help="tlog-policy file (§11)")
+    ap.add_argument("--anchor", action="append", default=[], help="saved checkpoint, or a directory of *.note")
+    ap.add_argument("--origin")
+    ap.add_argument("--proof", help="an inclusion (c2sp.org/tlog-proof@v1) or consistency proof file")
+    ap.add_argument("--record", help="with --proof: the record's bytes")
+    a = ap.parse_args(argv)
+    if a.proof is None and a.ledger is None:
+        raise Usage("give a ledger directory (or --proof FILE)")
+    if a.proof is None and a.record is not None:
+        raise Usage("--record applies to --proof only")
+    if not a.pubkey and not a.policy:
+        raise Usage("no trusted key: give --pubkey or --policy")
+    if len(a.policy) > 1:
+        raise Usage("give --policy once")
+    return a
+
+
+def load_policy(a):
+    policy = Policy()
+    try:
+        if a.policy:
+            with open(a.policy[0], encoding="utf-8") as f:
+                parse_policy(f.read(), a.policy[0], policy)
+        for k in a.pubkey:
+            text = open(k, encoding="utf-8").read() if os.path.exists(k) else k
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    policy.logs.append(policy_key(line, LOG_KEY, f"--pubkey {k} line {n}"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise Usage(str(e))
+    return policy
+
+
+def load_anchors(paths):
+    """Anchor files, or directories whose `*.note` files are all anchors."""
+    out = []
+    for p in paths:
+        if os.path.isdir(p):
+            notes = sorted(n for n in os.listdir(p) if n.endswith(".note"))
+            if not notes:
+                raise Usage(f"--anchor {p}: the directory holds no .note files")
+            out.extend(os.path.join(p, n) for n in notes)
+        else:
+            out.append(p)
+    try:
+        return [(p, open(p, "rb").read()) for p in out]
+    except OSError as e:
+        raise Usage(str(e))
+
+
+def main(argv=None):
+    v = None
+    try:
+        a = parse_args(argv)
+        policy, anchors = load_policy(a), load_anchors(a.anchor)
+        if a.proof is not None:
+            return run_proof(a, policy, anchors)
+        v = Verifier(a.ledger, policy, anchors, a.origin)
+        out, code = {"status": "ok", "class": None, "index": None}, 0
+        try:
+            v.run()
+        except Failure as f:
+            status, code = VERDICT.get(f.cls, ("tampered", 1))
+            out = {"status": status, "class": f.cls, "index": f.index, "detail": f.detail}
+    except (Usage, OSError) as e:
         print(json.dumps({"status": "error", "detail": str(e)}))
         return 4
-    except Failure as f:
-        status, code = VERDICT.get(f.cls, ("tampered", 1))
-        out = {"status": status, "class": f.cls, "index": f.index, "detail": f.detail}
     out["records"], out["verified"] = v.tree.size, v.verified
+    if v.pack:
+        out["from"] = v.start
     print(json.dumps(out))
     return code
 
