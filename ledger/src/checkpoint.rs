@@ -33,6 +33,14 @@ pub struct SignedCheckpoint {
     pub bytes: String,
 }
 
+/// A decimal without sign or leading zeros (the only form the text formats allow), as u64.
+pub(crate) fn parse_decimal(text: &str) -> Option<u64> {
+    let canonical = text == "0" || (!text.starts_with('0') && !text.is_empty());
+    text.parse()
+        .ok()
+        .filter(|_| canonical && text.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl Checkpoint {
     /// The note text (three lines).
     pub fn text(&self) -> String {
@@ -66,14 +74,9 @@ impl Checkpoint {
             return Err("checkpoint origin line is empty".into());
         }
         let size_line = lines.next().ok_or("checkpoint has no size line")?;
-        let canonical = size_line == "0" || (!size_line.starts_with('0') && !size_line.is_empty());
-        let size: u64 = size_line
-            .parse()
-            .ok()
-            .filter(|_| canonical && size_line.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| {
-                format!("checkpoint size {size_line:?} is not a decimal without leading zeros")
-            })?;
+        let size = parse_decimal(size_line).ok_or_else(|| {
+            format!("checkpoint size {size_line:?} is not a decimal without leading zeros")
+        })?;
         let root_line = lines.next().ok_or("checkpoint has no root line")?;
         let root: Hash = B64
             .decode(root_line)

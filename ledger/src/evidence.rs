@@ -232,10 +232,7 @@ impl Manifest {
                 .ok_or_else(|| format!("{v:?} is not a base64 SHA-256 hash"))
         };
         let num = |v: &str| -> std::result::Result<u64, String> {
-            let canonical = v == "0" || (!v.starts_with('0') && !v.is_empty());
-            v.parse()
-                .ok()
-                .filter(|_| canonical && v.bytes().all(|b| b.is_ascii_digit()))
+            crate::checkpoint::parse_decimal(v)
                 .ok_or_else(|| format!("{v:?} is not a decimal without leading zeros"))
         };
         let mut field = |name: &str| -> std::result::Result<String, String> {

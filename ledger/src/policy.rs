@@ -14,7 +14,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::{SignedCheckpoint, parse_decimal};
 use crate::error::IoContext as _;
 use crate::layout::Layout;
 use crate::note::{Note, NoteSigner, NoteVerifier};
@@ -147,13 +147,6 @@ impl Transition {
             note,
         })
     }
-}
-
-fn parse_decimal(text: &str) -> Option<u64> {
-    let canonical = text == "0" || (!text.starts_with('0') && !text.is_empty());
-    text.parse()
-        .ok()
-        .filter(|_| canonical && text.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The transition notes of the ledger at `dir`, by size, as (file, bytes).

@@ -24,7 +24,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::checkpoint::{Checkpoint, SignedCheckpoint, parse_decimal};
 use crate::hash::{
     CHAIN_GENESIS, ENTRY_LEN, Hash, entry, hash_record, leaf_hash, node_hash, record_hash,
 };
@@ -287,6 +287,41 @@ pub fn prove(
     })
 }
 
+/// A proof file's text: its head lines, the path (one base64 hash a line), a blank line, and
+/// the checkpoint note.
+fn proof_text(mut head: String, path: &[Hash], checkpoint: &SignedCheckpoint) -> String {
+    for h in path {
+        head.push_str(&B64.encode(h));
+        head.push('\n');
+    }
+    head.push('\n');
+    head.push_str(&checkpoint.bytes);
+    head
+}
+
+/// Splits a proof file into its head lines and its parsed checkpoint note.
+fn split_proof(
+    text: &[u8],
+) -> std::result::Result<(std::str::Split<'_, char>, SignedCheckpoint), String> {
+    let text = std::str::from_utf8(text).map_err(|_| "proof is not UTF-8".to_owned())?;
+    let (head, note) = text
+        .split_once("\n\n")
+        .ok_or("proof has no blank line before its checkpoint")?;
+    Ok((head.split('\n'), SignedCheckpoint::parse(note.as_bytes())?))
+}
+
+/// The path lines of a proof: at most 63 base64 SHA-256 hashes.
+fn parse_path<'a>(lines: impl Iterator<Item = &'a str>) -> std::result::Result<Vec<Hash>, String> {
+    let path = lines
+        .map(|l| B64.decode(l).ok().and_then(|h| h.try_into().ok()))
+        .collect::<Option<Vec<Hash>>>()
+        .ok_or("a proof line is not a base64 SHA-256 hash")?;
+    if path.len() > 63 {
+        return Err("proof has more than 63 hashes".into());
+    }
+    Ok(path)
+}
+
 /// A consistency proof from an older tree to a signed checkpoint (LEDGER-FORMAT.md §8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsistencyProof {
@@ -303,37 +338,23 @@ pub struct ConsistencyProof {
 impl ConsistencyProof {
     /// The file text (a tlog-witness `add-checkpoint` body).
     pub fn to_text(&self) -> String {
-        let mut out = format!("old {}\n", self.old_size);
-        for h in &self.path {
-            out.push_str(&B64.encode(h));
-            out.push('\n');
-        }
-        out.push('\n');
-        out.push_str(&self.checkpoint.bytes);
-        out
+        proof_text(
+            format!("old {}\n", self.old_size),
+            &self.path,
+            &self.checkpoint,
+        )
     }
 
     /// Parses a consistency-proof file; `old_root` is left zero (the verifier supplies it).
     pub fn parse(text: &[u8]) -> std::result::Result<Self, String> {
-        let text = std::str::from_utf8(text).map_err(|_| "proof is not UTF-8".to_owned())?;
-        let (head, note) = text
-            .split_once("\n\n")
-            .ok_or("proof has no blank line before its checkpoint")?;
-        let mut lines = head.split('\n');
+        let (mut lines, checkpoint) = split_proof(text)?;
         let old = lines
             .next()
             .and_then(|l| l.strip_prefix("old "))
             .ok_or("consistency proof does not start with an old line")?;
         let old_size =
             parse_decimal(old).ok_or("old size is not a decimal without leading zeros")?;
-        let path = lines
-            .map(|l| B64.decode(l).ok().and_then(|h| h.try_into().ok()))
-            .collect::<Option<Vec<Hash>>>()
-            .ok_or("a proof line is not a base64 SHA-256 hash")?;
-        if path.len() > 63 {
-            return Err("proof has more than 63 hashes".into());
-        }
-        let checkpoint = SignedCheckpoint::parse(note.as_bytes())?;
+        let path = parse_path(lines)?;
         Ok(Self {
             old_size,
             old_root: [0; 32],
@@ -381,37 +402,20 @@ impl ConsistencyProof {
     }
 }
 
-fn parse_decimal(text: &str) -> Option<u64> {
-    let canonical = text == "0" || (!text.starts_with('0') && !text.is_empty());
-    text.parse()
-        .ok()
-        .filter(|_| canonical && text.bytes().all(|b| b.is_ascii_digit()))
-}
-
 impl InclusionProof {
     /// The tlog-proof file text.
     pub fn to_text(&self) -> String {
-        let mut out = format!(
+        let head = format!(
             "{TLOG_PROOF_HEADER}\nextra {}\nindex {}\n",
             B64.encode(self.entry),
             self.index
         );
-        for h in &self.path {
-            out.push_str(&B64.encode(h));
-            out.push('\n');
-        }
-        out.push('\n');
-        out.push_str(&self.checkpoint.bytes);
-        out
+        proof_text(head, &self.path, &self.checkpoint)
     }
 
     /// Parses a tlog-proof file (signatures are checked by [`InclusionProof::verify`]).
     pub fn parse(text: &[u8]) -> std::result::Result<Self, String> {
-        let text = std::str::from_utf8(text).map_err(|_| "proof is not UTF-8".to_owned())?;
-        let (head, note) = text
-            .split_once("\n\n")
-            .ok_or("proof has no blank line before its checkpoint")?;
-        let mut lines = head.split('\n');
+        let (mut lines, checkpoint) = split_proof(text)?;
         if lines.next() != Some(TLOG_PROOF_HEADER) {
             return Err(format!("proof does not start with {TLOG_PROOF_HEADER}"));
         }
@@ -428,21 +432,9 @@ impl InclusionProof {
             .next()
             .and_then(|l| l.strip_prefix("index "))
             .ok_or("proof has no index line")?;
-        let canonical =
-            index_line == "0" || (!index_line.starts_with('0') && !index_line.is_empty());
-        let index: u64 = index_line
-            .parse()
-            .ok()
-            .filter(|_| canonical && index_line.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or("index is not a decimal without leading zeros")?;
-        let path = lines
-            .map(|l| B64.decode(l).ok().and_then(|h| h.try_into().ok()))
-            .collect::<Option<Vec<Hash>>>()
-            .ok_or("a proof line is not a base64 SHA-256 hash")?;
-        if path.len() > 63 {
-            return Err("proof has more than 63 hashes".into());
-        }
-        let checkpoint = SignedCheckpoint::parse(note.as_bytes())?;
+        let index =
+            parse_decimal(index_line).ok_or("index is not a decimal without leading zeros")?;
+        let path = parse_path(lines)?;
         Ok(Self {
             index,
             entry,

@@ -214,12 +214,8 @@ impl Run {
                 ));
             }
             Err(Distrust::BadSignature(why)) => {
-                return Err(fail(
-                    FailureClass::BadSignature,
-                    None,
-                    path,
-                    format!("{source}: {why}"),
-                ));
+                let detail = format!("{source}: {why}");
+                return Err(fail(FailureClass::BadSignature, None, path, detail));
             }
         }
         let c = cp.checkpoint;
