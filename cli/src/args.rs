@@ -72,8 +72,11 @@ pub(crate) enum Command {
     },
     /// Verify a ledger offline against trusted keys (and saved checkpoints as anchors).
     Verify {
-        /// Ledger directory, or an evidence pack (export-evidence).
+        /// Ledger directory (or, with --evidence, an evidence pack).
         ledger: PathBuf,
+        /// The directory is an evidence pack written by export-evidence.
+        #[arg(long, conflicts_with = "anchors")]
+        evidence: bool,
         /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
         #[arg(long = "pubkey", required_unless_present = "policy")]
         pubkeys: Vec<String>,

@@ -105,6 +105,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Verify {
             ledger,
+            evidence,
             pubkeys,
             policy,
             anchors,
@@ -112,6 +113,7 @@ fn run(cli: Cli) -> Result<u8> {
             json,
         } => verify(
             &ledger,
+            evidence,
             &trust_policy(&pubkeys, policy.as_deref())?,
             &anchors,
             origin,
@@ -234,14 +236,18 @@ fn run(cli: Cli) -> Result<u8> {
             key,
             new_key,
         } => {
-            let (mut l, _) = Ledger::open(&ledger, read_key(&key)?)?;
+            let old = read_key(&key)?;
+            let old_vkey = old.verifier();
+            let (mut l, _) = Ledger::open(&ledger, old)?;
             let new = read_key(&new_key)?;
             let vkey = new.verifier();
             let path = l.rotate_key(new)?;
-            println!("{vkey}");
+            let n = l.size();
+            // The lines an auditor pins in a policy file, so that deleting the transition
+            // note cannot make the old key valid above N again.
+            println!("log {old_vkey} until {n}\nlog {vkey} from {n}");
             eprintln!(
-                "rotated at size {}: {}; append with the new key from now on",
-                l.size(),
+                "rotated at size {n}: {}; append with the new key from now on",
                 path.display()
             );
             Ok(exit::OK)
@@ -278,7 +284,7 @@ fn trust_policy(pubkeys: &[String], policy: Option<&Path>) -> Result<TrustPolicy
         None => TrustPolicy::default(),
     };
     for key in read_pubkeys(pubkeys)? {
-        p.add_log_key(key);
+        p.add_log_key(key).map_err(anyhow::Error::msg)?;
     }
     Ok(p)
 }
@@ -498,6 +504,7 @@ fn trim_line(line: &[u8]) -> &[u8] {
 
 fn verify(
     dir: &Path,
+    evidence: bool,
     policy: &TrustPolicy,
     anchors: &[PathBuf],
     origin: Option<String>,
@@ -510,7 +517,11 @@ fn verify(
         let bytes = fs::read(&path).with_context(|| format!("read anchor {}", path.display()))?;
         opts.anchors.push((path.display().to_string(), bytes));
     }
-    let report = ledger::verify(dir, &opts)?;
+    let report = if evidence {
+        ledger::verify_evidence(dir, &opts)?
+    } else {
+        ledger::verify(dir, &opts)?
+    };
     if json {
         println!("{}", report_json(&report));
     } else {

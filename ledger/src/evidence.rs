@@ -59,6 +59,21 @@ pub fn witness(
     policy
         .check_checkpoint(new)
         .map_err(|e| refuse(format!("the checkpoint's log signature: {e}")))?;
+    if let Some(parent) = state.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).ctx("create", parent)?;
+    }
+    // One witness run at a time per state: two concurrent runs could otherwise each extend
+    // the same state with a different (forked) checkpoint.
+    let mut lock_name = state.as_os_str().to_owned();
+    lock_name.push(".lock");
+    let lock_path = PathBuf::from(lock_name);
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .ctx("open", &lock_path)?;
+    lock.lock().ctx("lock", &lock_path)?;
     let previous = match fs::read(state) {
         Ok(bytes) => Some(
             SignedCheckpoint::parse(&bytes).map_err(|message| Error::Corrupt {
@@ -105,10 +120,8 @@ pub fn witness(
         .map_err(|e| inconsistent(format!("not consistent with what this witness saw: {e}")))?;
     let line = key.cosignature_line(&new.note.text, time);
     let cosigned = add_signature_lines(new, std::slice::from_ref(&line))?;
-    if let Some(parent) = state.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).ctx("create", parent)?;
-    }
     write_atomic(state, cosigned.bytes.as_bytes())?;
+    drop(lock);
     Ok(Witnessed {
         cosigned,
         line,
@@ -221,7 +234,10 @@ impl Manifest {
     /// Parses a manifest.
     pub fn parse(text: &[u8]) -> std::result::Result<Self, String> {
         let text = std::str::from_utf8(text).map_err(|_| "manifest is not UTF-8".to_owned())?;
-        let mut lines = text.lines();
+        let text = text
+            .strip_suffix('\n')
+            .ok_or("manifest does not end with a newline")?;
+        let mut lines = text.split('\n');
         if lines.next() != Some(EVIDENCE_HEADER) {
             return Err(format!("manifest does not start with {EVIDENCE_HEADER}"));
         }
@@ -243,6 +259,7 @@ impl Manifest {
                 .ok_or_else(|| format!("expected a {name} line, found {line:?}"))
         };
         let origin = field("origin")?;
+        crate::note::check_key_name(&origin).map_err(|e| e.to_string())?;
         let from = num(&field("from")?)?;
         let to = num(&field("to")?)?;
         let chain = hash(&field("chain")?)?;
@@ -270,6 +287,9 @@ impl Manifest {
             return Err(format!(
                 "range [{from}, {to}) is empty or beyond the checkpoint size {size}"
             ));
+        }
+        if consistency.len() > 63 {
+            return Err("more than 63 consistency hashes".into());
         }
         Ok(Self {
             origin,
@@ -406,8 +426,8 @@ This folder proves that decision records {from} to {last} (inclusive) are, byte 
 | `log.vkey` | the log's public key(s) **as the exporter stated them**: compare them with a copy you trust |\n\
 | `LEDGER-FORMAT.md` | the format specification (version 1); §12 says how a pack is verified |\n\n\
 Verify with a public key you trust (or a policy file, `--policy`):\n\n\
-```sh\ngovtrail verify . --pubkey TRUSTED.vkey\n\
-python3 govtrail_verify.py . --pubkey TRUSTED.vkey   # the independent verifier\n```\n\n\
+```sh\ngovtrail verify --evidence . --pubkey TRUSTED.vkey\n\
+python3 govtrail_verify.py --evidence . --pubkey TRUSTED.vkey   # the independent verifier\n```\n\n\
 Nothing in the manifest is trusted: a wrong peak, chain value or proof changes the recomputed\n\
 root and verification fails.\n",
         from = m.from,
@@ -427,14 +447,29 @@ pub(crate) struct Pack {
 
 /// Reads a pack's manifest and locates its files; `Err(detail)` when malformed.
 pub(crate) fn open_pack(dir: &Path) -> Result<std::result::Result<Pack, String>> {
+    let regular = |p: &Path| -> Result<Vec<u8>> {
+        if !fs::symlink_metadata(p).ctx("stat", p)?.is_file() {
+            return Err(Error::Layout {
+                dir: dir.to_path_buf(),
+                message: format!("{} is not a regular file", p.display()),
+            });
+        }
+        fs::read(p).ctx("read", p)
+    };
     let path = dir.join(EVIDENCE_FILE);
-    let bytes = fs::read(&path).ctx("read", &path)?;
+    let bytes = regular(&path)?;
     let manifest = match Manifest::parse(&bytes) {
         Ok(m) => m,
         Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
     };
     let cp_path = dir.join("checkpoint.note");
-    let checkpoint = fs::read(&cp_path).ctx("read", &cp_path)?;
+    if !fs::symlink_metadata(&cp_path).is_ok_and(|m| m.is_file()) {
+        return Ok(Err(format!(
+            "{} is missing or not a regular file",
+            cp_path.display()
+        )));
+    }
+    let checkpoint = regular(&cp_path)?;
     let segment = dir
         .join("segments")
         .join(crate::segment::file_name(manifest.from, manifest.to));

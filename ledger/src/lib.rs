@@ -65,7 +65,7 @@ pub use proof::{
     ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at,
 };
 pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};
-pub use verify::{Failure, FailureClass, Report, VerifyOptions, verify};
+pub use verify::{Failure, FailureClass, Report, VerifyOptions, verify, verify_evidence};
 pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};
 
 /// The ledger format version this build writes and reads.

@@ -4,7 +4,7 @@
 //! The policy file is a C2SP tlog-policy (draft) file plus a `revoked` line:
 //!
 //! ```text
-//! log <vkey>
+//! log <vkey> [from <N>] [until <M>]
 //! witness <name> <vkey>
 //! group <name> <k|all|any> <member>…
 //! quorum <name|none>
@@ -188,7 +188,10 @@ impl TrustPolicy {
     pub fn from_keys(keys: Vec<NoteVerifier>) -> Self {
         let mut p = Self::default();
         for key in keys {
-            p.add_log(key, false);
+            // A witness key never signs as the log.
+            if !key.is_witness() {
+                p.add_log(key, false);
+            }
         }
         p
     }
@@ -205,9 +208,15 @@ impl TrustPolicy {
         }
     }
 
-    /// Adds a log key (as `--pubkey` does).
-    pub fn add_log_key(&mut self, key: NoteVerifier) {
+    /// Adds a log key (as `--pubkey` does); a witness key is refused.
+    pub fn add_log_key(&mut self, key: NoteVerifier) -> std::result::Result<(), String> {
+        if key.is_witness() {
+            return Err(format!(
+                "{key} is a witness (cosignature) key, not a log key; list witnesses in a --policy file"
+            ));
+        }
         self.add_log(key, false);
+        Ok(())
     }
 
     /// Parses a policy file.
@@ -236,7 +245,25 @@ impl TrustPolicy {
                 Ok(k)
             };
             match words[..] {
-                ["log", v] => p.add_log(vkey(v, false)?, false),
+                ["log", v, ref range @ ..] => {
+                    let key = vkey(v, false)?;
+                    p.add_log(key.clone(), false);
+                    let Some(l) = p.logs.iter_mut().find(|l| l.key == key) else {
+                        continue;
+                    };
+                    let mut rest = range.iter();
+                    while let Some(word) = rest.next() {
+                        let n = rest
+                            .next()
+                            .and_then(|n| parse_decimal(n))
+                            .ok_or_else(|| at(format!("{word} needs a size")))?;
+                        match *word {
+                            "from" => l.from = l.from.max(n),
+                            "until" => l.until = l.until.min(n),
+                            _ => return Err(at(format!("cannot read {word:?} after a log key"))),
+                        }
+                    }
+                }
                 ["revoked", v] => p.add_log(vkey(v, false)?, true),
                 ["witness", name, v] => {
                     if p.member(name).is_some() {
@@ -256,6 +283,9 @@ impl TrustPolicy {
                         .iter()
                         .map(|m| p.member(m).ok_or_else(|| at(format!("unknown member {m}"))))
                         .collect::<std::result::Result<Vec<_>, _>>()?;
+                    if (1..members.len()).any(|i| members[..i].contains(&members[i])) {
+                        return Err(at(format!("group {name} names a member twice")));
+                    }
                     let need = match k {
                         "all" => members.len(),
                         "any" => 1,
@@ -356,7 +386,7 @@ impl TrustPolicy {
                     "{where_}: not validly signed by {key}"
                 ))));
             }
-            if t.origin != origin || t.old.name() != origin {
+            if t.origin != origin || t.old.name() != origin || t.new.name() != origin {
                 return Ok(Err(TransitionFault::OriginMismatch(format!(
                     "{where_}: transition for origin {:?}, the ledger is {origin:?}",
                     t.origin
@@ -546,6 +576,7 @@ mod tests {
             "quorum nobody",
             "log notakey",
             "quorum none\nquorum none",
+            "log example.org/x+00000000+AQ== until",
         ] {
             assert!(TrustPolicy::parse(bad).is_err(), "{bad}");
         }
@@ -582,6 +613,22 @@ mod tests {
             Err(Distrust::Revoked(_))
         ));
         assert_eq!(p.check_checkpoint(&cp(&new, 11)), Ok(()));
+        // Ranges pinned in the policy hold even when the transition file is gone.
+        let pinned = TrustPolicy::parse(&format!(
+            "log {} until 10\nlog {} from 10\n",
+            old.verifier(),
+            new.verifier()
+        ))
+        .unwrap();
+        assert!(matches!(
+            pinned.check_checkpoint(&cp(&old, 11)),
+            Err(Distrust::Revoked(_))
+        ));
+        assert!(matches!(
+            pinned.check_checkpoint(&cp(&new, 9)),
+            Err(Distrust::Revoked(_))
+        ));
+        assert_eq!(pinned.check_checkpoint(&cp(&new, 10)), Ok(()));
         // Signed by the old key alone: a bad transition.
         let text = Transition::text("example.org/log", &old.verifier(), &new.verifier(), 10);
         fs::write(

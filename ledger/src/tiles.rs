@@ -53,8 +53,10 @@ pub(crate) fn read_tile(root: &Path, level: u8, n: u64, width: usize) -> Option<
     // The writer replaces partial tiles as the tree grows; list again if one vanishes.
     for _ in 0..3 {
         let dir = partial_dir(root, level, n);
+        // A missing directory may have just been replaced by the full tile: look again below.
         let mut widths: Vec<usize> = fs::read_dir(&dir)
-            .ok()?
+            .into_iter()
+            .flatten()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .filter(|&w| (width..WIDTH).contains(&w))
             .collect();

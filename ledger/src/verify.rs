@@ -310,9 +310,6 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
 }
 
 fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
-    if dir.join(crate::evidence::EVIDENCE_FILE).exists() {
-        return verify_pack(dir, opts);
-    }
     let layout = Layout::new(dir);
     let config = layout.read_config()?;
     if !opts.policy.has_log_keys() {
@@ -379,8 +376,16 @@ fn transition_failure(f: TransitionFault) -> Failure {
 }
 
 /// Verifies an evidence pack (LEDGER-FORMAT.md §12): its one segment from the tree state in
-/// the manifest, then the consistency proof to its checkpoint.
-fn verify_pack(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+/// the manifest, then the consistency proof to its checkpoint. The caller asks for a pack:
+/// [`verify`] never treats a directory as one, so that a file dropped into a ledger cannot
+/// narrow what is verified.
+pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+    if dir.join(crate::CONFIG_FILE).exists() {
+        return Err(Error::Layout {
+            dir: dir.to_path_buf(),
+            message: "this is a ledger, not an evidence pack: verify it without --evidence".into(),
+        });
+    }
     if !opts.anchors.is_empty() {
         return Err(Error::Key {
             what: "verification".into(),

@@ -645,36 +645,52 @@ impl Ledger {
     /// note at the current size signed by the old and the new key, and signs every later
     /// checkpoint with `new`. Returns the transition file.
     pub fn rotate_key(&mut self, new: NoteSigner) -> Result<PathBuf> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let refuse = |message: String| Error::Key {
+            what: format!("key {}", new.verifier()),
+            message,
+        };
         if new.name() != self.config.origin || new.is_witness() {
-            return Err(Error::Key {
-                what: format!("key {}", new.verifier()),
-                message: format!(
-                    "the new key must be an Ed25519 log key named like the origin {:?}",
-                    self.config.origin
-                ),
-            });
+            return Err(refuse(format!(
+                "the new key must be an Ed25519 log key named like the origin {:?}",
+                self.config.origin
+            )));
+        }
+        if new.verifier() == self.signer.verifier() {
+            return Err(refuse("the new key is the current key".into()));
         }
         self.seal()?;
+        // After the seal the WAL holds no records; drop any heartbeat checkpoint frames signed
+        // with the old key, so that no WAL mixes keys (open replays a WAL with one key).
+        if self.wal_len > wal::HEADER_LEN {
+            self.wal
+                .set_len(wal::HEADER_LEN)
+                .ctx("truncate", &self.wal_path)?;
+            self.wal.sync_all().ctx("fsync", &self.wal_path)?;
+            self.wal_len = wal::HEADER_LEN;
+        }
         let size = self.size();
         let note = crate::policy::Transition::sign(&self.signer, &new, size);
         let keys = self.layout.keys_dir();
         fs::create_dir_all(&keys).ctx("create", &keys)?;
         let path = self.layout.transition(size);
         if path.exists() {
-            return Err(Error::Key {
-                what: path.display().to_string(),
-                message: format!("the key was already rotated at size {size}; append first"),
-            });
+            return Err(refuse(format!(
+                "the key was already rotated at size {size}; append first"
+            )));
         }
         write_atomic(&path, note.as_bytes())?;
         sync_dir(&keys)?;
-        self.config.writer_vkey = new.verifier().to_string();
+        // The transition is durable: from here on only the new key may sign.
+        self.signer = new;
+        self.config.writer_vkey = self.signer.verifier().to_string();
         let json = serde_json::to_vec_pretty(&self.config).map_err(|e| Error::Layout {
             dir: self.layout.dir().to_path_buf(),
             message: e.to_string(),
         })?;
         write_atomic(&self.layout.config(), &json)?;
-        self.signer = new;
         Ok(path)
     }
 }

@@ -40,7 +40,12 @@ fn check(dir: &Path, policy: &str, anchors: &[PathBuf]) -> Verdict {
         opts.anchors
             .push((a.display().to_string(), fs::read(a).unwrap()));
     }
-    let report = ledger::verify(dir, &opts).unwrap();
+    let pack = dir.join("EVIDENCE").exists();
+    let report = if pack {
+        ledger::verify_evidence(dir, &opts).unwrap()
+    } else {
+        ledger::verify(dir, &opts).unwrap()
+    };
     let rust = match &report.failure {
         None => ("ok".to_owned(), None, None, report.verified),
         Some(f) => (
@@ -53,6 +58,9 @@ fn check(dir: &Path, policy: &str, anchors: &[PathBuf]) -> Verdict {
     let pfile = tempfile::NamedTempFile::new().unwrap();
     fs::write(pfile.path(), policy).unwrap();
     let mut args = vec!["--policy".to_owned(), pfile.path().display().to_string()];
+    if pack {
+        args.push("--evidence".into());
+    }
     for a in anchors {
         args.push("--anchor".into());
         args.push(a.display().to_string());

@@ -101,7 +101,7 @@ MAX_PROOF_HASHES = 63
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 TRANSITION_HEADER = "govtrail-key-transition/v1"
 EVIDENCE_HEADER = "govtrail-evidence/v1"
-POLICY_KEYWORDS = {"log": "log <vkey>", "witness": "witness <name> <vkey>",
+POLICY_KEYWORDS = {"log": "log <vkey> [from <N>] [until <M>]", "witness": "witness <name> <vkey>",
                    "group": "group <name> <k|all|any> <member>...",
                    "quorum": "quorum <group or witness name|none>", "revoked": "revoked <vkey>"}
 Key = collections.namedtuple("Key", "name id raw pub")
@@ -317,6 +317,7 @@ class Policy:
 
     def __init__(self):
         self.logs, self.revoked, self.witnesses, self.groups, self.quorum = [], [], {}, {}, None
+        self.pinned = {}  # raw log key -> (from, until) sizes the policy itself pins (§11)
 
     def satisfied(self, name, signed):
         """Do the witness keys in `signed` (raw public keys) meet witness or group `name`?
@@ -366,16 +367,33 @@ def parse_policy(text, where, policy=None):
         kw, args = words[0], words[1:]
         if kw not in POLICY_KEYWORDS:
             raise Usage(f"{at}: unknown keyword {kw!r}")
-        want = {"log": 1, "revoked": 1, "witness": 2, "quorum": 1}.get(kw)
-        if (want is not None and len(args) != want) or (kw == "group" and len(args) < 3):
+        want = {"revoked": 1, "witness": 2, "quorum": 1}.get(kw)
+        if (want is not None and len(args) != want) or (kw == "group" and len(args) < 3) \
+                or (kw == "log" and len(args) not in (1, 3, 5)):
             raise Usage(f"{at}: expected `{POLICY_KEYWORDS[kw]}`")
         if kw == "log":
-            p.logs.append(policy_key(args[0], LOG_KEY, at))
+            key = policy_key(args[0], LOG_KEY, at)
+            p.logs.append(key)
+            lo, hi = p.pinned.get(key.raw, (0, None))
+            for word, n in zip(args[1::2], args[2::2]):
+                try:
+                    n = decimal(n, word)
+                except ValueError:
+                    n = None
+                if word not in ("from", "until") or n is None:
+                    raise Usage(f"{at}: expected `{POLICY_KEYWORDS[kw]}`")
+                if word == "from":
+                    lo = max(lo, n)
+                else:
+                    hi = n if hi is None else min(hi, n)
+            p.pinned[key.raw] = (lo, hi)
         elif kw == "revoked":
             p.revoked.append(policy_key(args[0], LOG_KEY, at))
         elif kw == "quorum":
             if quorum_at is not None:
                 raise Usage(f"{at}: a second quorum line (the first is {quorum_at})")
+            if args[0] != "none" and args[0] not in p.witnesses and args[0] not in p.groups:
+                raise Usage(f"{at}: quorum {args[0]} is neither an earlier witness nor an earlier group")
             quorum_at, p.quorum = at, (None if args[0] == "none" else (args[0], at))
         else:
             name = args[0]
@@ -427,7 +445,8 @@ class Trust:
         self.revoked = {k.raw for k in policy.revoked if k.name == origin}
         self.keys = self.logs + [k for k in policy.revoked
                                  if k.name == origin and k.raw not in {x.raw for x in self.logs}]
-        self.ranges = {}  # raw key -> (lowest, highest) size it may sign, after transitions
+        # raw key -> (lowest, highest) size it may sign: pinned by the policy, narrowed by transitions
+        self.ranges = {k.raw: policy.pinned[k.raw] for k in self.logs if k.raw in policy.pinned}
 
     def valid(self, key, size):
         lo, hi = self.ranges.get(key.raw, (0, None))
@@ -645,9 +664,13 @@ def parse_manifest(text):
 
 
 class Verifier:
-    def __init__(self, ledger, policy, anchors, origin=None):
+    def __init__(self, ledger, policy, anchors, origin=None, evidence=False):
         self.dir, self.policy, self.anchors, self.want_origin = ledger, policy, anchors, origin
-        self.pack = os.path.lexists(os.path.join(ledger, "EVIDENCE"))
+        # Only the caller makes a directory a pack (§12): a file dropped into a ledger must not
+        # narrow what is verified.
+        self.pack = evidence
+        if evidence and os.path.lexists(os.path.join(ledger, "govtrail-ledger.json")):
+            raise Usage(f"{ledger} is a ledger, not an evidence pack: verify it without --evidence")
         self.origin, self.trust, self.start = None, None, None
         self.expected, self.ignored = {}, []
         self.tree, self.chain = Tree(), bytes(32)
@@ -821,31 +844,28 @@ class Verifier:
             raise Failure("corrupt", None, f"evidence manifest: {e}")
         first, last, size = m["from"], m["to"], m["size"]
         self.start = self.verified = first
+        # Malformed manifests are `corrupt` without an index (§12), checked before anything else.
+        if not first < last <= size:
+            raise Failure("corrupt", None, f"range [{first}, {last}) is not within 0 < J ≤ {size}")
+        if len(m["peaks"]) != bin(first).count("1"):
+            raise Failure("corrupt", None, f"{len(m['peaks'])} peaks for a tree of size {first}")
+        path = os.path.join(self.dir, "segments", f"{first:020}-{last:020}.parquet")
+        if os.path.islink(path) or not os.path.isfile(path):
+            raise Failure("corrupt", None, f"{path} is missing or not a regular file")
+        note = os.path.join(self.dir, "checkpoint.note")
+        if os.path.islink(note) or not os.path.isfile(note):
+            raise Failure("corrupt", None, "the evidence pack has no checkpoint.note")
         self.set_origin(m["origin"])
         self.trust.add_transitions(transition_files(self.dir))
-        note = os.path.join(self.dir, "checkpoint.note")
-        if not os.path.lexists(note):
-            raise Failure("corrupt", first, "the evidence pack has no checkpoint.note")
         cp, why = self.trust.judge(read_bytes(note), note)
         if cp is None:
             raise Failure("untrusted", first, why)
         if cp[0] != self.origin:
-            raise Failure("origin-mismatch", first, f"{note} is for origin {cp[0]!r}")
+            raise Failure("origin-mismatch", None, f"{note} is for origin {cp[0]!r}")
         if cp[1] != size:
-            raise Failure("corrupt", first, f"{note} has size {cp[1]}, the manifest says {size}")
-        if not first <= last <= size:
-            raise Failure("sequence", first, f"range [{first}, {last}) does not end within size {size}")
-        if len(m["peaks"]) != bin(first).count("1"):
-            raise Failure("corrupt", first, f"{len(m['peaks'])} peaks for a tree of size {first}")
+            raise Failure("corrupt", None, f"{note} has size {cp[1]}, the manifest says {size}")
         self.tree, self.chain = Tree(first, m["peaks"]), m["chain"]
-        segs = self.files("segments", r"(\d{20})-(\d{20})\.parquet")
-        if len(segs) != 1:
-            raise Failure("corrupt", first, f"the evidence pack holds {len(segs)} segments, not 1")
-        (start, end), path = segs[0]
-        if start != first:
-            raise Failure("sequence", first, f"segment {path} does not start at {first}")
-        if end != last:
-            raise Failure("sequence", first, f"segment {path} does not end at {last}")
+        start, end = first, last
         self.segment(start, end, path)
         if not consistent(last, size, self.tree.root(), cp[2], m["consistency"]):
             raise Failure("root-mismatch", first, f"the consistency proof does not lead from the "
@@ -988,6 +1008,7 @@ def parse_args(argv):
     ap.add_argument("--policy", action="append", default=[], help="tlog-policy file (§11)")
     ap.add_argument("--anchor", action="append", default=[], help="saved checkpoint, or a directory of *.note")
     ap.add_argument("--origin")
+    ap.add_argument("--evidence", action="store_true", help="the directory is an evidence pack (§12)")
     ap.add_argument("--proof", help="an inclusion (c2sp.org/tlog-proof@v1) or consistency proof file")
     ap.add_argument("--record", help="with --proof: the record's bytes")
     a = ap.parse_args(argv)
@@ -1042,7 +1063,7 @@ def main(argv=None):
         policy, anchors = load_policy(a), load_anchors(a.anchor)
         if a.proof is not None:
             return run_proof(a, policy, anchors)
-        v = Verifier(a.ledger, policy, anchors, a.origin)
+        v = Verifier(a.ledger, policy, anchors, a.origin, a.evidence)
         out, code = {"status": "ok", "class": None, "index": None}, 0
         try:
             v.run()

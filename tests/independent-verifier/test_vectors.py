@@ -544,9 +544,9 @@ def edit_manifest(pack, old, new):
 
 def test_evidence_packs(tmp):
     a = ["--pubkey", LOG_A.vkey]
-    for first, last, size in ((10, 12, 23), (0, 12, 23), (3, 12, 12), (5, 12, 16), (0, 0, 12)):
+    for first, last, size in ((10, 12, 23), (0, 12, 23), (3, 12, 12), (5, 12, 16)):
         pack = make_pack(tmp, f"pack-{first}-{last}-{size}", first, last, size)
-        code, out = run([pack] + a)
+        code, out = run([pack, "--evidence"] + a)
         check((code, out["status"], out["verified"], out["from"], out["records"])
               == (0, "ok", last, first, last), f"pack [{first},{last}) of {size}: {out}")
     pack = make_pack(tmp, "pack", 10, 12, 23)
@@ -559,12 +559,12 @@ def test_evidence_packs(tmp):
         "a wrong consistency hash": (cons, flipped(cons), (1, "root-mismatch", 10)),
         "a missing consistency hash": (cons + "\n", "", (1, "root-mismatch", 10)),
         "a wrong chain": (lines[4], flipped(lines[4]), (1, "record-altered", 10)),
-        "a missing peak": (peak + "\n", "", (1, "corrupt", 10)),
+        "a missing peak": (peak + "\n", "", (1, "corrupt", None)),
         "another origin": (f"origin {ORIGIN}", "origin other.example", (1, "untrusted", 10)),
-        "another size": ("size 23", "size 22", (1, "corrupt", 10)),
-        "a later start": ("from 10", "from 11", (1, "corrupt", 11)),
-        "a range past the checkpoint": ("to 12", "to 24", (1, "sequence", 10)),
-        "an end before the start": ("to 12", "to 9", (1, "sequence", 10)),
+        "another size": ("size 23", "size 22", (1, "corrupt", None)),
+        "a later start": ("from 10", "from 11", (1, "corrupt", None)),
+        "a range past the checkpoint": ("to 12", "to 24", (1, "corrupt", None)),
+        "an end before the start": ("to 12", "to 9", (1, "corrupt", None)),
         "a bad header": ("govtrail-evidence/v1", "govtrail-evidence/v2", (1, "corrupt", None)),
         "a leading zero": ("to 12", "to 012", (1, "corrupt", None)),
         "an unknown line": ("size 23\n", "size 23\nextra x\n", (1, "corrupt", None)),
@@ -572,25 +572,28 @@ def test_evidence_packs(tmp):
     for what, (old, new, want) in cases.items():
         write(os.path.join(pack, "EVIDENCE"), good)
         edit_manifest(pack, old, new)
-        got = verdict([pack] + a)[:3]
+        got = verdict([pack, "--evidence"] + a)[:3]
         check(got == want, f"pack with {what}: {got}, want {want}")
     write(os.path.join(pack, "EVIDENCE"), good)
-    check(verdict([pack] + a)[:3] == (0, None, None), "pack restored")
-    check(run([pack, "--pubkey", LOG_B.vkey])[1]["class"] == "untrusted", "pack under another key")
-    code, out = run([pack] + a + ["--anchor", os.path.join(pack, "checkpoint.note")])
+    check(verdict([pack, "--evidence"] + a)[:3] == (0, None, None), "pack restored")
+    check(verdict([pack] + a)[0] == 4, "a pack is only a pack with --evidence")
+    check(run([pack, "--evidence", "--pubkey", LOG_B.vkey])[1]["class"] == "untrusted",
+          "pack under another key")
+    code, out = run([pack, "--evidence"] + a + ["--anchor", os.path.join(pack, "checkpoint.note")])
     check(code == 4, "anchors do not apply to packs")
     q = write(os.path.join(tmp, "pack-q.policy"), f"log {LOG_A.vkey}\nwitness w1 {W1.vkey}\nquorum w1\n")
-    check(verdict([pack, "--policy", q])[:3] == (1, "untrusted", 10), "pack checkpoint lacks the quorum")
+    check(verdict([pack, "--evidence", "--policy", q])[:3] == (1, "untrusted", 10),
+          "pack checkpoint lacks the quorum")
     note23 = os.path.join(pack, "checkpoint.note")
     write(note23, cosign(open(note23, "rb").read(), [W1]))
-    check(verdict([pack, "--policy", q]) == (0, None, None, 12), "cosigned pack checkpoint")
-    # Rows: an edited record is record-altered at its index; a second segment is corrupt.
+    check(verdict([pack, "--evidence", "--policy", q]) == (0, None, None, 12), "cosigned pack checkpoint")
+    # Only segments/<I>-<J>.parquet counts: another file there is ignored, a missing one is corrupt.
     seg = gv.listed(os.path.join(pack, "segments"), r"(\d{20})-(\d{20})\.parquet")[0][1]
     shutil.copy(seg, os.path.join(pack, "segments", f"{12:020}-{13:020}.parquet"))
-    check(verdict([pack] + a)[:2] == (1, "corrupt"), "two segments")
+    check(verdict([pack, "--evidence"] + a)[:3] == (0, None, None), "another segment file is ignored")
     os.remove(os.path.join(pack, "segments", f"{12:020}-{13:020}.parquet"))
     os.rename(seg, seg.replace(f"-{12:020}", f"-{13:020}"))
-    check(verdict([pack] + a)[:3] == (1, "sequence", 10), "segment name past the range")
+    check(verdict([pack, "--evidence"] + a)[:3] == (1, "corrupt", None), "segment name past the range")
 
 
 def inclusion_file(index, es, size, note_bytes):

@@ -144,13 +144,33 @@ fn consistency_witness_rotation_and_evidence_from_the_cli() {
         s(&pack),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = run(&["verify", s(&pack), "--pubkey", s(&vkey), "--json"]);
+    let o = run(&[
+        "verify",
+        s(&pack),
+        "--evidence",
+        "--pubkey",
+        s(&vkey),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         (o.status.code(), &v["from"], &v["verified"]),
         (Some(0), &40.into(), &170.into())
     );
     assert!(pack.join("README.md").exists() && pack.join("LEDGER-FORMAT.md").exists());
+    // A ledger is never verified as a pack, even with an EVIDENCE file dropped into it.
+    fs::copy(pack.join("EVIDENCE"), ledger.join("EVIDENCE")).unwrap();
+    let o = run(&["verify", s(&ledger), "--pubkey", s(&vkey), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (o.status.code(), &v["from"], &v["verified"]),
+        (Some(0), &0.into(), &230.into())
+    );
+    assert_input_error(
+        &run(&["verify", s(&ledger), "--evidence", "--pubkey", s(&vkey)]),
+        "not an evidence pack",
+    );
+    fs::remove_file(ledger.join("EVIDENCE")).unwrap();
     let o = run(&[
         "export-evidence",
         s(&ledger),
