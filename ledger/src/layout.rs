@@ -6,7 +6,7 @@
 //! <dir>/wal/<start:020>.wal           the write-ahead log of unsealed records
 //! <dir>/segments/<start:020>-<end:020>.parquet
 //! <dir>/checkpoints/<size:020>.note   stable signed checkpoints, one per sealed segment end
-//! <dir>/tiles/tile/<L>/<N>[.p/<W>]    hash tiles, a cache for proofs (tiles.rs)
+//! <dir>/tiles/<L>.hashes             hash tiles, a cache for proofs (tiles.rs)
 //! <dir>/keys/<size:020>.transition    key-rotation notes
 //! ```
 //!

@@ -243,7 +243,7 @@ impl Ledger {
             buf: Vec::new(),
             sealing: None,
             failed_seal: None,
-            tiles: Some(TileBuilder::empty(layout_tiles)),
+            tiles: TileBuilder::empty(layout_tiles).ok(),
         })
     }
 
@@ -831,7 +831,7 @@ fn open_tiles(
     fs::create_dir_all(&dir).ok()?;
     let mut tiles =
         TileBuilder::load(dir.clone(), sealed.size(), &sealed.root()).or_else(|| {
-            let mut tiles = TileBuilder::empty(dir.clone());
+            let mut tiles = TileBuilder::empty(dir.clone()).ok()?;
             let mut chain = CHAIN_GENESIS;
             let mut leaves = Vec::new();
             let mut failed = false;
