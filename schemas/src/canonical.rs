@@ -13,43 +13,50 @@ use crate::{Error, Result};
 pub(crate) fn write_decision(d: &Decision, out: &mut Vec<u8>) -> Result<()> {
     let mut w = Obj::new(out);
     // Field names in sorted order (all ASCII, so byte order is UTF-16 order).
+    w.opt_str("agent_id", d.agent_id.as_deref());
     w.key("decision");
     str(w.out, d.decision.as_str());
     w.key("decision_id");
     str(w.out, &d.decision_id);
     w.opt_str("decision_native", d.decision_native.as_deref());
     w.opt_str("engine", d.engine.as_deref());
+    w.opt_str("event", d.event.as_deref());
+    if let Some(m) = &d.extra {
+        w.key("extra");
+        object(w.out, m)?;
+    }
     if let Some(m) = &d.metadata {
         w.key("metadata");
         object(w.out, m)?;
     }
     w.opt_str("model", d.model.as_deref());
     w.opt_str("outcome", d.outcome.as_deref());
+    w.opt_str("overhead_source", d.overhead_source.as_deref());
     if let Some(n) = d.overhead_us {
         w.key("overhead_us");
         int(w.out, n)?;
     }
     w.opt_str("platform", d.platform.as_deref());
+    w.opt_str("prompt_id", d.prompt_id.as_deref());
     w.opt_str("reason", d.reason.as_deref());
-    if !d.rule_ids.is_empty() {
-        w.key("rule_ids");
-        w.out.push(b'[');
-        for (i, id) in d.rule_ids.iter().enumerate() {
-            if i > 0 {
-                w.out.push(b',');
-            }
-            str(w.out, id);
-        }
-        w.out.push(b']');
-    }
+    w.str_list("rule_ids", &d.rule_ids);
     w.opt_str("rule_set", d.rule_set.as_deref());
+    w.str_list("rules_fired", &d.rules_fired);
     w.opt_str("service", d.service.as_deref());
     w.opt_str("session_id", d.session_id.as_deref());
+    if let Some(m) = &d.source {
+        w.key("source");
+        object(w.out, m)?;
+    }
+    w.opt_str("source_format", d.source_format.as_deref());
+    w.opt_str("span_id", d.span_id.as_deref());
     if let Some(v) = &d.tool_input {
         w.key("tool_input");
         value(w.out, v)?;
     }
     w.opt_str("tool_name", d.tool_name.as_deref());
+    w.opt_str("tool_use_id", d.tool_use_id.as_deref());
+    w.opt_str("trace_id", d.trace_id.as_deref());
     w.key("ts_us");
     int(w.out, d.ts_us)?;
     w.key("v");
@@ -67,6 +74,21 @@ impl<'a> Obj<'a> {
     fn new(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
         Self { out, first: true }
+    }
+
+    fn str_list(&mut self, k: &str, items: &[String]) {
+        if items.is_empty() {
+            return;
+        }
+        self.key(k);
+        self.out.push(b'[');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            str(self.out, s);
+        }
+        self.out.push(b']');
     }
 
     fn key(&mut self, k: &str) {
@@ -287,6 +309,23 @@ mod tests {
                 model: opt(&mut r),
                 metadata: match random_value(&mut r, 1) {
                     Value::Object(m) => Some(m),
+                    _ => None,
+                },
+                event: opt(&mut r),
+                source_format: opt(&mut r),
+                prompt_id: opt(&mut r),
+                tool_use_id: opt(&mut r),
+                agent_id: opt(&mut r),
+                trace_id: opt(&mut r),
+                span_id: opt(&mut r),
+                overhead_source: opt(&mut r),
+                rules_fired: (0..r.below(3)).map(|_| text(&mut r)).collect(),
+                extra: match random_value(&mut r, 1) {
+                    Value::Object(m) if r.below(2) == 1 => Some(m),
+                    _ => None,
+                },
+                source: match random_value(&mut r, 1) {
+                    Value::Object(m) if r.below(2) == 1 => Some(m),
                     _ => None,
                 },
             };

@@ -114,6 +114,42 @@ pub struct Decision {
     /// Anything else the source said, kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
+    /// The source's own event name, verbatim (a hook event, a Tractatus `action`, `rule_set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The normaliser that produced the record (docs/RECORD.md §3), e.g. `tractatus.mongoexport`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_format: Option<String>,
+    /// The platform's prompt id (Claude Code `prompt_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_id: Option<String>,
+    /// The tool call's id (Claude Code `tool_use_id`): the key that joins hook, telemetry and
+    /// transcript records of one tool call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    /// The subagent's id, when a subagent acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// W3C trace id (32 lower-case hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// W3C span id (16 lower-case hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    /// What `overhead_us` measured (docs/RECORD.md §7), e.g. `govtrail.hook.wall`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overhead_source: Option<String>,
+    /// Ids of the rules that fired (violations), when the source tells them apart from those
+    /// checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules_fired: Vec<String>,
+    /// The source's other top-level fields not mapped to the core, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+    /// Where the record came from: `raw` (the exact source text), `container`, `derived`
+    /// (which fields govtrail inferred, and how).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Map<String, Value>>,
 }
 
 fn default_version() -> u64 {
@@ -158,9 +194,13 @@ impl Decision {
         if let Some(input) = &self.tool_input {
             check_value("/tool_input", input)?;
         }
-        if let Some(metadata) = &self.metadata {
-            for (key, value) in metadata {
-                check_value(&format!("/metadata/{}", escape_pointer(key)), value)?;
+        for (name, map) in [
+            ("metadata", &self.metadata),
+            ("extra", &self.extra),
+            ("source", &self.source),
+        ] {
+            for (key, value) in map.iter().flatten() {
+                check_value(&format!("/{name}/{}", escape_pointer(key)), value)?;
             }
         }
         Ok(())
@@ -349,7 +389,7 @@ mod tests {
             ),
             (
                 br#"{"decision_id":"x","ts_us":1,"decision":"allow","colour":"red"}"#,
-                "invalid record at /colour: unknown field `colour`, expected one of `v`, `decision_id`, `ts_us`, `decision`, `decision_native`, `platform`, `engine`, `service`, `session_id`, `tool_name`, `tool_input`, `reason`, `rule_ids`, `rule_set`, `overhead_us`, `outcome`, `model`, `metadata` (column 56)",
+                "invalid record at /colour: unknown field `colour`, expected one of `v`, `decision_id`, `ts_us`, `decision`, `decision_native`, `platform`, `engine`, `service`, `session_id`, `tool_name`, `tool_input`, `reason`, `rule_ids`, `rule_set`, `overhead_us`, `outcome`, `model`, `metadata`, `event`, `source_format`, `prompt_id`, `tool_use_id`, `agent_id`, `trace_id`, `span_id`, `overhead_source`, `rules_fired`, `extra`, `source` (column 56)",
             ),
             (
                 br#"{"decision_id":"x","ts_us":1,"#,

@@ -256,8 +256,9 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<DecisionView<'_>> {
                 v.v = u64::try_from(p.int()?).ok()?;
                 have_v = true;
             }
-            "metadata" | "tool_input" | "reason" => p.skip_value()?,
-            _ => return None,
+            // Other keys (metadata, tool_input, reason, source, …) are not typed: the format
+            // says verifiers ignore them (LEDGER-FORMAT.md §7).
+            _ => p.skip_value()?,
         }
         if p.eat(b'}').is_some() {
             break;
