@@ -14,7 +14,7 @@ pub(crate) struct Cli {
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 ok; 1 tampered; 2 truncated or forked; 3 unverified tail; \
-4 usage, input or I/O error.";
+4 usage, input or I/O error; 5 ingest kept the good units but rejected some.";
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -61,6 +61,27 @@ pub(crate) enum Command {
         /// Seal the write-ahead log into a Parquet segment when done.
         #[arg(long)]
         seal: bool,
+    },
+    /// Ingest decisions from other engines' files (format detected per file, or --format):
+    /// Tractatus audit logs (admin API JSON, mongoexport Extended JSON, --jsonArray, the API
+    /// envelope, legacy decisions-*.jsonl) and rule sets, Claude Code hook payloads and
+    /// outputs, and native NDJSON. Bad units are reported with file, line and JSON pointer and
+    /// skipped; the rest are appended durably (exit 5 when some were rejected).
+    Ingest {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// Private key file of the ledger's origin.
+        #[arg(long)]
+        key: PathBuf,
+        /// Input files, or '-' for standard input.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Force a format: native, claude-code, tractatus, tractatus-legacy, tractatus-rules.
+        #[arg(long)]
+        format: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Seal the write-ahead log into a Parquet segment now.
     Seal {

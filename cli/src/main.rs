@@ -25,6 +25,7 @@ mod exit {
     pub(crate) const TRUNCATED_OR_FORKED: u8 = 2;
     pub(crate) const UNVERIFIED_TAIL: u8 = 3;
     pub(crate) const ERROR: u8 = 4;
+    pub(crate) const PARTIAL: u8 = 5;
 }
 
 const EXAMPLE_DECISIONS: &str = include_str!("../../examples/decisions.ndjson");
@@ -95,6 +96,13 @@ fn run(cli: Cli) -> Result<u8> {
             print_acks,
             seal,
         } => append(&ledger, &key, &input, batch, print_acks, seal),
+        Command::Ingest {
+            ledger,
+            key,
+            inputs,
+            format,
+            json,
+        } => ingest(&ledger, &key, &inputs, format.as_deref(), json),
         Command::Seal { ledger, key } => {
             let (mut l, _) = Ledger::open(&ledger, read_key(&key)?)?;
             match l.seal()? {
@@ -492,6 +500,150 @@ fn append(
         return Ok(exit::ERROR);
     }
     Ok(exit::OK)
+}
+
+/// `govtrail ingest`: normalise each input (schemas::ingest) and append what it yields.
+fn ingest(
+    dir: &Path,
+    key: &Path,
+    inputs: &[PathBuf],
+    format: Option<&str>,
+    json: bool,
+) -> Result<u8> {
+    use schemas::ingest::{Format, Options};
+    use std::collections::BTreeMap;
+    let forced = match format {
+        None => None,
+        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            anyhow::anyhow!("unknown --format {name:?}; one of {}", names.join(", "))
+        })?),
+    };
+    let received_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let opts = Options {
+        format: forced,
+        received_us,
+    };
+    // Read and normalise everything first: a file that cannot be read stops before any append.
+    let mut files = Vec::new();
+    for input in inputs {
+        let bytes = if input == Path::new("-") {
+            let mut b = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut b)
+                .context("read standard input")?;
+            b
+        } else {
+            fs::read(input).with_context(|| format!("read {}", input.display()))?
+        };
+        files.push((
+            input.display().to_string(),
+            schemas::ingest::ingest(&bytes, &opts),
+        ));
+    }
+    let (ledger, _) = Ledger::open(dir, read_key(key)?)?;
+    let start = ledger.size();
+    let progress = ProgressBar::with_draw_target(
+        Some(files.iter().map(|(_, f)| f.records.len() as u64).sum()),
+        ProgressDrawTarget::stderr(),
+    );
+    let committer = Committer::spawn(ledger, 8192, 4, |_| {});
+    let mut per_format: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_decision: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut rejected = Vec::new();
+    let mut chunk = Vec::with_capacity(1024);
+    for (name, out) in &files {
+        for r in &out.rejected {
+            rejected.push(serde_json::json!({
+                "file": name, "line": r.line, "pointer": r.pointer, "message": r.message,
+            }));
+        }
+        for (line, d) in &out.records {
+            match Record::from_decision(d, &format_args!("{name}:{line}")) {
+                Ok(rec) => {
+                    *per_format
+                        .entry(d.source_format.clone().unwrap_or_else(|| "native".into()))
+                        .or_default() += 1;
+                    *per_decision.entry(d.decision.as_str()).or_default() += 1;
+                    chunk.push(rec);
+                }
+                Err(e) => rejected.push(serde_json::json!({
+                    "file": name, "line": line, "pointer": "", "message": e.to_string(),
+                })),
+            }
+            progress.inc(1);
+            if chunk.len() == 1024 && committer.submit(std::mem::take(&mut chunk)).is_err() {
+                break;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = committer.submit(chunk);
+    }
+    let ledger = committer.finish()?;
+    progress.finish_and_clear();
+    let appended = ledger.size() - start;
+    for r in &rejected {
+        let pointer = r["pointer"].as_str().unwrap_or_default();
+        eprintln!(
+            "govtrail: rejected {}:{}{}: {}",
+            r["file"].as_str().unwrap_or_default(),
+            r["line"],
+            if pointer.is_empty() {
+                String::new()
+            } else {
+                format!(" at {pointer}")
+            },
+            r["message"].as_str().unwrap_or_default()
+        );
+    }
+    if json {
+        let v = serde_json::json!({
+            "appended": appended,
+            "first_index": start,
+            "files": files.iter().map(|(name, out)| serde_json::json!({
+                "file": name,
+                "format": out.format.map(|f| f.name()),
+                "records": out.records.len(),
+                "rejected": out.rejected.len(),
+            })).collect::<Vec<_>>(),
+            "per_format": per_format,
+            "per_decision": per_decision,
+            "rejected": rejected,
+        });
+        println!("{v}");
+    } else {
+        for (name, out) in &files {
+            println!(
+                "{name}: {} ({} records, {} rejected)",
+                out.format.map_or("unknown format", |f| f.name()),
+                out.records.len(),
+                out.rejected.len()
+            );
+        }
+        fn fmt<K: std::fmt::Display>(m: &BTreeMap<K, u64>) -> String {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        println!("by source format: {}", fmt(&per_format));
+        println!("by decision: {}", fmt(&per_decision));
+        println!(
+            "appended {appended} records (indices [{start}, {})) to {}; {} rejected",
+            ledger.size(),
+            dir.display(),
+            rejected.len()
+        );
+    }
+    Ok(if rejected.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
 }
 
 fn trim_line(line: &[u8]) -> &[u8] {

@@ -65,6 +65,11 @@ pub(crate) fn write_decision(d: &Decision, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// Writes any I-JSON value canonically (RFC 8785).
+pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<()> {
+    value(out, v)
+}
+
 struct Obj<'a> {
     out: &'a mut Vec<u8>,
     first: bool,

@@ -157,6 +157,41 @@ fn default_version() -> u64 {
 }
 
 impl Decision {
+    /// A record with only the required fields.
+    pub fn new(decision_id: String, ts_us: i64, decision: DecisionKind) -> Self {
+        Self {
+            v: RECORD_VERSION,
+            decision_id,
+            ts_us,
+            decision,
+            decision_native: None,
+            platform: None,
+            engine: None,
+            service: None,
+            session_id: None,
+            tool_name: None,
+            tool_input: None,
+            reason: None,
+            rule_ids: Vec::new(),
+            rule_set: None,
+            overhead_us: None,
+            outcome: None,
+            model: None,
+            metadata: None,
+            event: None,
+            source_format: None,
+            prompt_id: None,
+            tool_use_id: None,
+            agent_id: None,
+            trace_id: None,
+            span_id: None,
+            overhead_source: None,
+            rules_fired: Vec::new(),
+            extra: None,
+            source: None,
+        }
+    }
+
     /// Parses one JSON record strictly: unknown fields, wrong types, an unsupported version and
     /// integers outside ±(2^53-1) are errors naming the JSON pointer.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {

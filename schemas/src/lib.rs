@@ -7,9 +7,11 @@
 //!                           DecisionView ◀──parse (verify)──────────────┘ typed columns re-derived
 //! ```
 //!
-//! Architecture invariant: this crate does no I/O and knows nothing of files, hashes or keys.
-//! It alone decides what a record's bytes are; everything above stores or hashes those bytes
-//! verbatim and never re-serialises them.
+//! Architecture invariant: this crate does no I/O and knows nothing of files, ledger hashes or
+//! keys (SHA-256 appears only to name sources by content: rule sets, anonymous payloads). It
+//! alone decides what a record's bytes are, and how each input format becomes a record
+//! ([`ingest`]); everything above stores or hashes those bytes verbatim and never
+//! re-serialises them.
 //!
 //! ```
 //! let line = br#"{"decision_id":"d1","ts_us":1760058123004000,"decision":"deny","engine":"tractatus"}"#;
@@ -30,7 +32,9 @@
 
 mod canonical;
 mod decision;
+mod ejson;
 mod error;
+pub mod ingest;
 mod segment;
 mod view;
 

@@ -3,6 +3,7 @@
 mod auditor;
 mod bad_input;
 mod crash;
+mod ingest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,92 @@
+//! `govtrail ingest`: every Tractatus and Claude Code fixture appends and verifies (with the
+//! independent verifier too); bad units are rejected with file, line and pointer, the good
+//! ones around them kept, and the exit code says so.
+
+use std::fs;
+
+use crate::{run, setup, text};
+
+#[test]
+fn fixtures_ingest_and_bad_units_are_reported_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tractatus");
+    let mut args = vec![
+        "ingest".to_owned(),
+        ledger.display().to_string(),
+        "--key".into(),
+        key.display().to_string(),
+        "--json".into(),
+    ];
+    for f in [
+        "derived-from-code/auditLogs.derived.jsonl",
+        "derived-from-code/auditLogs.mongoexport.derived.jsonl",
+        "derived-from-code/decisions-2025-10-10.derived.jsonl",
+        "derived-from-code/instruction-history.derived.json",
+        "derived-from-code/pretooluse-input.derived.json",
+        "derived-from-code/pretooluse-output-deny.derived.json",
+        "sample-governance-rules.json",
+        "schema.json",
+    ] {
+        args.push(root.join(f).display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["appended"], 15);
+    assert_eq!(v["per_decision"]["deny"], 3);
+
+    // A file with a truncated line, a wrong type, a bad Extended JSON wrapper and bad UTF-8
+    // between good lines.
+    let bad = tmp.path().join("bad.jsonl");
+    let mut bytes = Vec::new();
+    for line in [
+        r#"{"_id":{"$oid":"68fc3a10c1d2e3f4a5b6c7aa"},"sessionId":"s","action":"hook_denial","allowed":false,"timestamp":{"$date":"2025-10-28T00:12:44.910Z"}}"#,
+        r#"{"_id":{"$oid":"68fc3a10c1d2e3f4a5b6c7ab"},"sessionId":"s","action":"x","allowed":"#,
+        r#"{"_id":{"$oid":"68fc3a10c1d2e3f4a5b6c7ac"},"sessionId":"s","action":"x","rulesChecked":[1],"timestamp":{"$date":"2025-10-28T00:12:44.910Z"}}"#,
+        r#"{"_id":{"$oid":12},"sessionId":"s","action":"x","timestamp":{"$date":"2025-10-28T00:12:44.910Z"}}"#,
+    ] {
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(b"{\"sessionId\":\"\xff\"}\n");
+    bytes.extend_from_slice(br#"{"_id":{"$oid":"68fc3a10c1d2e3f4a5b6c7ad"},"sessionId":"s","action":"x","allowed":true,"timestamp":{"$date":"2025-10-28T00:12:45.000Z"}}"#);
+    fs::write(&bad, bytes).unwrap();
+    let o = run(&[
+        "ingest",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+    for want in [
+        "bad.jsonl:2:",
+        "bad.jsonl:3 at /rulesChecked/0",
+        "bad.jsonl:4 at /_id/$oid",
+        "bad.jsonl:5: not UTF-8",
+    ] {
+        assert!(t.contains(want), "want {want:?} in:\n{t}");
+    }
+    assert!(t.contains("appended 2 records"), "{t}");
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&[
+        "ingest",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--format",
+        "opa",
+        bad.to_str().unwrap(),
+    ]);
+    crate::assert_input_error(&o, "unknown --format");
+}

@@ -1,0 +1,876 @@
+//! Normalisers: decision records from the formats governance engines write (docs/RECORD.md).
+//!
+//! A file is split into units (NDJSON lines, the elements of a JSON array or of the Tractatus
+//! admin API's `decisions`, or one whole document), its format is detected from the first unit
+//! (or forced), and each unit becomes a [`Decision`] that keeps the exact source text in
+//! `source.raw`. A bad unit is rejected with its line and JSON pointer; the others are kept.
+//!
+//! Formats done: native NDJSON, Claude Code hook payloads (stdin of every hook event, and the
+//! hook's output JSON), Tractatus `auditLogs` (admin API JSON, mongoexport Extended JSON v2
+//! canonical and relaxed, `--jsonArray`, the admin API envelope), the legacy
+//! `decisions-YYYY-MM-DD.jsonl`, and Tractatus rule sets. OPA decision logs and OTLP are not yet.
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::decision::{Decision, DecisionKind};
+use crate::ejson;
+
+/// The largest unit (line or document) accepted.
+pub const MAX_UNIT_BYTES: usize = 16 << 20;
+
+/// An input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// govtrail's own NDJSON records.
+    Native,
+    /// A Claude Code hook's stdin payload (any hook event) or its output JSON.
+    ClaudeCodeHook,
+    /// Tractatus `auditLogs` documents: admin API JSON or mongoexport Extended JSON.
+    Tractatus,
+    /// Tractatus's legacy `.memory/audit/decisions-YYYY-MM-DD.jsonl`.
+    TractatusLegacy,
+    /// A Tractatus rule set: `instruction-history.json`, the generic instruction schema, or
+    /// `sample-governance-rules.json`.
+    TractatusRules,
+}
+
+impl Format {
+    /// Every format, for `--format` help.
+    pub const ALL: [Format; 5] = [
+        Self::Native,
+        Self::ClaudeCodeHook,
+        Self::Tractatus,
+        Self::TractatusLegacy,
+        Self::TractatusRules,
+    ];
+
+    /// The name used by `--format` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::ClaudeCodeHook => "claude-code",
+            Self::Tractatus => "tractatus",
+            Self::TractatusLegacy => "tractatus-legacy",
+            Self::TractatusRules => "tractatus-rules",
+        }
+    }
+
+    /// The format named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// How to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Force a format instead of detecting it.
+    pub format: Option<Format>,
+    /// The time (µs since the epoch) to stamp records whose source carries none.
+    pub received_us: i64,
+}
+
+/// A unit that could not become a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// 1-based line of the unit's start.
+    pub line: usize,
+    /// JSON pointer into the unit ("" for the whole unit).
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What one input produced.
+#[derive(Debug, Clone, Default)]
+pub struct Ingested {
+    /// The format used (detected or forced); `None` when nothing could be read.
+    pub format: Option<Format>,
+    /// The records, in source order, each with the line it came from.
+    pub records: Vec<(usize, Decision)>,
+    /// The units rejected.
+    pub rejected: Vec<Rejected>,
+}
+
+/// One unit of input: its exact text, where it starts, and its place in a container.
+struct Unit<'a> {
+    text: &'a str,
+    line: usize,
+    container: Option<Map<String, Value>>,
+}
+
+fn line_of(all: &str, part: &str) -> usize {
+    let offset = (part.as_ptr() as usize).saturating_sub(all.as_ptr() as usize);
+    1 + all.as_bytes()[..offset.min(all.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
+
+fn reject(line: usize, pointer: &str, message: impl Into<String>) -> Rejected {
+    Rejected {
+        line,
+        pointer: pointer.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Splits `bytes` into units and normalises each. Never panics; bad units are in `rejected`.
+pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
+    let mut out = Ingested::default();
+    let units = match split(bytes, &mut out.rejected) {
+        Some(u) => u,
+        None => return out,
+    };
+    let mut format = opts.format;
+    for unit in units {
+        if unit.text.len() > MAX_UNIT_BYTES {
+            out.rejected.push(reject(
+                unit.line,
+                "",
+                format!(
+                    "{} bytes is more than the {} a unit may hold",
+                    unit.text.len(),
+                    MAX_UNIT_BYTES
+                ),
+            ));
+            continue;
+        }
+        let value: Value = match serde_json::from_str(unit.text) {
+            Ok(v) => v,
+            Err(e) => {
+                out.rejected
+                    .push(reject(unit.line, "", format!("not JSON: {e}")));
+                continue;
+            }
+        };
+        let Some(obj) = value.as_object() else {
+            out.rejected
+                .push(reject(unit.line, "", "not a JSON object"));
+            continue;
+        };
+        let f = match format {
+            Some(f) => f,
+            None => match detect(obj) {
+                Some(f) => {
+                    format = Some(f);
+                    f
+                }
+                None => {
+                    out.rejected.push(reject(
+                        unit.line,
+                        "",
+                        "unknown format: not a govtrail record, Claude Code hook payload, Tractatus audit log or rule set (force one with --format)",
+                    ));
+                    continue;
+                }
+            },
+        };
+        match normalise(f, &unit, obj, opts) {
+            Ok(d) => match d.validate().and_then(|()| d.canonical_bytes()) {
+                Ok(_) => out.records.push((unit.line, d)),
+                Err(e) => out.rejected.push(reject(unit.line, "", e.to_string())),
+            },
+            Err((pointer, message)) => out.rejected.push(reject(unit.line, &pointer, message)),
+        }
+    }
+    out.format = format;
+    out
+}
+
+/// Splits the input: a JSON array → its elements; one JSON document (possibly pretty-printed)
+/// → itself, or the elements of a Tractatus admin API envelope's `decisions`; else NDJSON
+/// lines.
+fn split<'a>(bytes: &'a [u8], rejected: &mut Vec<Rejected>) -> Option<Vec<Unit<'a>>> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            // Reject the lines that are not UTF-8, keep the others.
+            return Some(lines_lossy(bytes, rejected));
+        }
+    };
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        return match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(items) => Some(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, raw)| Unit {
+                        text: raw.get(),
+                        line: line_of(text, raw.get()),
+                        container: Some(container(text, i, None)),
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                rejected.push(reject(
+                    e.line().max(1),
+                    "",
+                    format!("not a JSON array: {e}"),
+                ));
+                None
+            }
+        };
+    }
+    if let Ok(doc) = serde_json::from_str::<&RawValue>(text) {
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            success: bool,
+            #[serde(borrow)]
+            decisions: Vec<&'a RawValue>,
+            #[serde(default)]
+            error: Option<String>,
+        }
+        if let Ok(env) = serde_json::from_str::<Envelope<'_>>(text) {
+            if !env.success {
+                rejected.push(reject(
+                    1,
+                    "/success",
+                    format!(
+                        "the API envelope reports failure: {}",
+                        env.error.unwrap_or_default()
+                    ),
+                ));
+                return None;
+            }
+            return Some(
+                env.decisions
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, raw)| Unit {
+                        text: raw.get(),
+                        line: line_of(text, raw.get()),
+                        container: Some(container(text, i, Some("tractatus-api"))),
+                    })
+                    .collect(),
+            );
+        }
+        return Some(vec![Unit {
+            text: doc.get(),
+            line: line_of(text, doc.get()),
+            container: None,
+        }]);
+    }
+    Some(
+        text.split('\n')
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| Unit {
+                text: l.trim_end_matches('\r'),
+                line: i + 1,
+                container: None,
+            })
+            .collect(),
+    )
+}
+
+fn lines_lossy<'a>(bytes: &'a [u8], rejected: &mut Vec<Rejected>) -> Vec<Unit<'a>> {
+    let mut out = Vec::new();
+    for (i, l) in bytes.split(|&b| b == b'\n').enumerate() {
+        match std::str::from_utf8(l) {
+            Ok(t) if !t.trim().is_empty() => out.push(Unit {
+                text: t.trim_end_matches('\r'),
+                line: i + 1,
+                container: None,
+            }),
+            Ok(_) => {}
+            Err(e) => rejected.push(reject(
+                i + 1,
+                "",
+                format!("not UTF-8 (byte {} of the line)", e.valid_up_to()),
+            )),
+        }
+    }
+    out
+}
+
+fn container(all: &str, index: usize, kind: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sha256".into(), Value::String(sha256_hex(all.as_bytes())));
+    m.insert("index".into(), Value::from(index));
+    if let Some(k) = kind {
+        m.insert("kind".into(), Value::String(k.into()));
+    }
+    m
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The format of a unit, from its keys.
+pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
+    let has = |k: &str| obj.contains_key(k);
+    if has("decision_id") && has("ts_us") && has("decision") {
+        return Some(Format::Native);
+    }
+    if has("hook_event_name") || has("hookSpecificOutput") {
+        return Some(Format::ClaudeCodeHook);
+    }
+    if has("sessionId") && has("action") {
+        return Some(if has("_id") {
+            Format::Tractatus
+        } else {
+            Format::TractatusLegacy
+        });
+    }
+    let list_of = |k: &str, id: &str| {
+        obj.get(k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().all(|x| x.get(id).is_some()))
+    };
+    if list_of("instructions", "id") || list_of("rules", "rule_id") || list_of("examples", "id") {
+        return Some(Format::TractatusRules);
+    }
+    let output_keys = [
+        "continue",
+        "stopReason",
+        "suppressOutput",
+        "systemMessage",
+        "decision",
+        "reason",
+    ];
+    if !obj.is_empty() && obj.keys().all(|k| output_keys.contains(&k.as_str())) {
+        return Some(Format::ClaudeCodeHook);
+    }
+    None
+}
+
+type Fail = (String, String);
+
+fn normalise(
+    f: Format,
+    unit: &Unit<'_>,
+    obj: &Map<String, Value>,
+    opts: &Options,
+) -> Result<Decision, Fail> {
+    let mut d = match f {
+        Format::Native => native(unit.text)?,
+        Format::ClaudeCodeHook => claude_code(unit.text, obj, opts)?,
+        Format::Tractatus | Format::TractatusLegacy => tractatus(unit.text, obj, f)?,
+        Format::TractatusRules => rules(unit.text, obj, opts)?,
+    };
+    if let Some(c) = &unit.container {
+        d.source
+            .get_or_insert_with(Map::new)
+            .insert("container".into(), Value::Object(c.clone()));
+    }
+    Ok(d)
+}
+
+fn empty(id: String, ts_us: i64, decision: DecisionKind) -> Decision {
+    Decision::new(id, ts_us, decision)
+}
+
+fn raw_source(text: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("raw".into(), Value::String(text.to_owned()));
+    m
+}
+
+fn native(text: &str) -> Result<Decision, Fail> {
+    let d = Decision::from_json(text.as_bytes()).map_err(|e| match e {
+        crate::Error::Invalid { pointer, message } => (pointer, message),
+        other => (String::new(), other.to_string()),
+    })?;
+    Ok(d)
+}
+
+fn string_at(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Fail> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err((format!("/{key}"), format!("{key} must be a string"))),
+    }
+}
+
+fn strings_at(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>, Fail> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| (format!("/{key}/{i}"), format!("{key} must hold strings")))
+            })
+            .collect(),
+        Some(_) => Err((format!("/{key}"), format!("{key} must be an array"))),
+    }
+}
+
+fn rest(obj: &Map<String, Value>, mapped: &[&str]) -> Option<Map<String, Value>> {
+    let m: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !mapped.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!m.is_empty()).then_some(m)
+}
+
+/// Claude Code: a hook's stdin payload (`hook_event_name`) or its output JSON.
+fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<Decision, Fail> {
+    let mut source = raw_source(text);
+    source.insert("ts_origin".into(), Value::String("received".into()));
+    if let Some(event) = string_at(obj, "hook_event_name")? {
+        let session = string_at(obj, "session_id")?;
+        let tool_use = string_at(obj, "tool_use_id")?;
+        let id = match (&session, &tool_use) {
+            (Some(s), Some(t)) => format!("cc:{s}:{t}:{event}"),
+            _ => format!("cc:sha256:{}", &sha256_hex(text.as_bytes())[..32]),
+        };
+        // A payload alone carries no decision: the hook's output does (docs/RECORD.md §6.1).
+        let mut d = empty(id, opts.received_us, DecisionKind::Info);
+        d.platform = Some("claude-code".into());
+        d.event = Some(event);
+        d.source_format = Some("claude-code.hook.input".into());
+        d.session_id = session;
+        d.tool_use_id = tool_use;
+        d.prompt_id = string_at(obj, "prompt_id")?;
+        d.agent_id = string_at(obj, "agent_id")?;
+        d.tool_name = string_at(obj, "tool_name")?;
+        d.tool_input = obj.get("tool_input").cloned();
+        d.model = match obj.get("model") {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let mapped = [
+            "hook_event_name",
+            "session_id",
+            "tool_use_id",
+            "prompt_id",
+            "agent_id",
+            "tool_name",
+            "tool_input",
+            "model",
+        ];
+        d.extra = rest(obj, &mapped);
+        d.source = Some(source);
+        return Ok(d);
+    }
+    // The hook's output JSON.
+    let specific = obj.get("hookSpecificOutput").and_then(Value::as_object);
+    let event = specific
+        .and_then(|s| s.get("hookEventName"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let permission = specific
+        .and_then(|s| s.get("permissionDecision"))
+        .and_then(Value::as_str);
+    let legacy = obj.get("decision").and_then(Value::as_str);
+    let (decision, native, outcome) = if obj.get("continue") == Some(&Value::Bool(false)) {
+        (
+            DecisionKind::Deny,
+            "continue:false".to_owned(),
+            Some("stopped"),
+        )
+    } else if let Some(p) = permission {
+        let kind = match p {
+            "allow" => DecisionKind::Allow,
+            "deny" => DecisionKind::Deny,
+            "ask" => DecisionKind::Ask,
+            "defer" => DecisionKind::Defer,
+            other => {
+                return Err((
+                    "/hookSpecificOutput/permissionDecision".into(),
+                    format!("{other:?} is not allow, deny, ask or defer"),
+                ));
+            }
+        };
+        let outcome = match kind {
+            DecisionKind::Deny => Some("blocked"),
+            DecisionKind::Ask => Some("asked"),
+            _ => None,
+        };
+        (kind, p.to_owned(), outcome)
+    } else if let Some(l) = legacy {
+        match (l, event.as_deref()) {
+            ("approve", _) => (DecisionKind::Allow, l.to_owned(), None),
+            ("block", Some("PostToolUse")) => (DecisionKind::Warn, l.to_owned(), Some("no_effect")),
+            ("block", _) => (DecisionKind::Deny, l.to_owned(), Some("blocked")),
+            (other, _) => {
+                return Err((
+                    "/decision".into(),
+                    format!("{other:?} is not approve or block"),
+                ));
+            }
+        }
+    } else {
+        (DecisionKind::Info, "none".to_owned(), None)
+    };
+    let id = format!("cc-output:sha256:{}", &sha256_hex(text.as_bytes())[..32]);
+    let mut d = empty(id, opts.received_us, decision);
+    d.platform = Some("claude-code".into());
+    d.event = event;
+    d.source_format = Some("claude-code.hook.output".into());
+    d.decision_native = Some(native);
+    d.outcome = outcome.map(str::to_owned);
+    d.reason = specific
+        .and_then(|s| s.get("permissionDecisionReason"))
+        .or_else(|| obj.get("reason"))
+        .or_else(|| obj.get("stopReason"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    d.extra = rest(obj, &[]);
+    d.source = Some(source);
+    Ok(d)
+}
+
+/// The service that wrote a Tractatus audit record of `action`, for records from before
+/// `service` was set (2025-10-24).
+fn service_of(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "boundary_enforcement" => "BoundaryEnforcer",
+        "context_pressure_analysis" => "ContextPressureMonitor",
+        "instruction_classification" => "InstructionPersistenceClassifier",
+        "cross_reference_validation" => "CrossReferenceValidator",
+        "metacognitive_verification" => "MetacognitiveVerifier",
+        "hook_denial" => "PreToolUseHook",
+        _ => return None,
+    })
+}
+
+/// The intended decision of a Tractatus audit record (docs/RECORD.md §6.2): the native value,
+/// its pointer, and the decision.
+fn tractatus_decision(
+    action: &str,
+    metadata: Option<&Map<String, Value>>,
+    allowed: Option<bool>,
+) -> (Option<String>, &'static str, DecisionKind) {
+    let meta = |k: &str| metadata.and_then(|m| m.get(k)).and_then(Value::as_str);
+    let by_allowed = |allowed: Option<bool>| {
+        if allowed == Some(false) {
+            DecisionKind::Deny
+        } else {
+            DecisionKind::Allow
+        }
+    };
+    let table: &[(&str, &[(&str, DecisionKind)])] = &[
+        (
+            "boundary_enforcement",
+            &[
+                ("NONE", DecisionKind::Allow),
+                ("REVIEW_RECOMMENDED", DecisionKind::Warn),
+                ("APPROVAL_REQUIRED", DecisionKind::Ask),
+                ("MANDATORY", DecisionKind::Escalate),
+            ],
+        ),
+        (
+            "context_pressure_analysis",
+            &[
+                ("PROCEED", DecisionKind::Allow),
+                ("INCREASE_VERIFICATION", DecisionKind::Warn),
+                ("MANDATORY_VERIFICATION", DecisionKind::Warn),
+                ("RECOMMEND_REFRESH", DecisionKind::Warn),
+                ("REQUIRE_HUMAN_INTERVENTION", DecisionKind::Escalate),
+            ],
+        ),
+        (
+            "cross_reference_validation",
+            &[
+                ("APPROVED", DecisionKind::Allow),
+                ("WARNING", DecisionKind::Warn),
+                ("REJECTED", DecisionKind::Ask),
+                ("ESCALATE", DecisionKind::Escalate),
+            ],
+        ),
+        (
+            "metacognitive_verification",
+            &[
+                ("PROCEED", DecisionKind::Allow),
+                ("PROCEED_WITH_CAUTION", DecisionKind::Warn),
+                ("REQUEST_CONFIRMATION", DecisionKind::Ask),
+                ("REQUEST_CLARIFICATION", DecisionKind::Ask),
+                ("REQUIRE_REVIEW", DecisionKind::Escalate),
+                ("BLOCK", DecisionKind::Deny),
+            ],
+        ),
+    ];
+    let key = match action {
+        "boundary_enforcement" => "requirementType",
+        "context_pressure_analysis" => "action_required",
+        "cross_reference_validation" => "validation_status",
+        "metacognitive_verification" => "decision",
+        "instruction_classification" => return (None, "", DecisionKind::Info),
+        _ => {
+            let native = allowed.map(|a| a.to_string());
+            return (native, "/allowed", by_allowed(allowed));
+        }
+    };
+    let pointer: &'static str = match key {
+        "requirementType" => "/metadata/requirementType",
+        "action_required" => "/metadata/action_required",
+        "validation_status" => "/metadata/validation_status",
+        _ => "/metadata/decision",
+    };
+    if let Some(native) = meta(key) {
+        let found = table
+            .iter()
+            .find(|(a, _)| *a == action)
+            .and_then(|(_, rows)| rows.iter().find(|(n, _)| *n == native));
+        if let Some((_, kind)) = found {
+            return (Some(native.to_owned()), pointer, *kind);
+        }
+    }
+    // An unknown or missing native value: fall back on `allowed` (absent in legacy means true).
+    (
+        allowed.map(|a| a.to_string()),
+        "/allowed",
+        by_allowed(allowed),
+    )
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// A Tractatus audit record (admin API JSON, mongoexport Extended JSON, or legacy JSONL).
+fn tractatus(text: &str, raw: &Map<String, Value>, f: Format) -> Result<Decision, Fail> {
+    let decoded = ejson::decode(&Value::Object(raw.clone()))?;
+    let Value::Object(obj) = decoded.value else {
+        return Err((String::new(), "not an object".into()));
+    };
+    let action = string_at(&obj, "action")?.unwrap_or_default();
+    let ts_text = string_at(&obj, "timestamp")?.ok_or_else(|| {
+        (
+            "/timestamp".to_owned(),
+            "a Tractatus record needs a timestamp".to_owned(),
+        )
+    })?;
+    let ts_us = ejson::rfc3339_us(&ts_text).ok_or_else(|| {
+        (
+            "/timestamp".to_owned(),
+            format!("{ts_text:?} is not an RFC 3339 time"),
+        )
+    })?;
+    let allowed = match obj.get("allowed") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(("/allowed".into(), "allowed must be true or false".into())),
+    };
+    let metadata = match obj.get("metadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(_) => return Err(("/metadata".into(), "metadata must be an object".into())),
+    };
+    let (id, format_name) = match f {
+        Format::TractatusLegacy => (
+            format!("tractatus-legacy:{}", &sha256_hex(text.as_bytes())[..32]),
+            "tractatus.legacy",
+        ),
+        _ => {
+            let id = string_at(&obj, "_id")?.ok_or_else(|| {
+                (
+                    "/_id".to_owned(),
+                    "a Tractatus audit record needs _id".to_owned(),
+                )
+            })?;
+            let name = match (decoded.wrappers, decoded.canonical) {
+                (true, true) => "tractatus.mongoexport.canonical",
+                (true, false) => "tractatus.mongoexport.relaxed",
+                _ => "tractatus.json",
+            };
+            (format!("tractatus:{id}"), name)
+        }
+    };
+    let (native, pointer, decision) = tractatus_decision(&action, metadata.as_ref(), allowed);
+    let mut d = empty(id, ts_us, decision);
+    let mut source = raw_source(text);
+    if !pointer.is_empty() {
+        source.insert("native_ptr".into(), Value::String(pointer.into()));
+    }
+    d.decision_native = native;
+    d.engine = Some("tractatus".into());
+    d.event = Some(action.clone());
+    d.source_format = Some(format_name.into());
+    let mut derived = Map::new();
+    d.service = match string_at(&obj, "service")? {
+        Some(s) => Some(s),
+        None => {
+            let inferred = metadata
+                .as_ref()
+                .and_then(|m| m.get("service"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| service_of(&action).map(str::to_owned));
+            if inferred.is_some() {
+                derived.insert(
+                    "service".into(),
+                    Value::String("inferred_from_action".into()),
+                );
+            }
+            inferred
+        }
+    };
+    d.session_id = string_at(&obj, "sessionId")?;
+    if d.session_id.as_deref().is_some_and(is_uuid) {
+        d.platform = Some("claude-code".into());
+    }
+    d.rule_ids = strings_at(&obj, "rulesChecked")?;
+    let mut reasons = Vec::new();
+    if let Some(Value::Array(violations)) = obj.get("violations") {
+        for v in violations {
+            match v {
+                Value::String(s) => reasons.push(s.clone()),
+                Value::Object(o) => {
+                    let rule = o.get("ruleId").and_then(Value::as_str);
+                    let details = o.get("details").and_then(Value::as_str).unwrap_or_default();
+                    if let Some(r) = rule {
+                        d.rules_fired.push(r.to_owned());
+                        reasons.push(format!("{r}: {details}"));
+                    } else {
+                        reasons.push(details.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    d.reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    if action == "hook_denial" {
+        d.tool_name = metadata
+            .as_ref()
+            .and_then(|m| m.get("tool"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    if let Some(ms) = obj.get("durationMs").and_then(Value::as_f64) {
+        d.overhead_us = Some((ms * 1000.0).round() as i64);
+        d.overhead_source = Some("tractatus.durationMs".into());
+    }
+    d.metadata = metadata;
+    d.extra = rest(
+        &obj,
+        &[
+            "_id",
+            "sessionId",
+            "action",
+            "rulesChecked",
+            "metadata",
+            "service",
+            "timestamp",
+        ],
+    );
+    if !derived.is_empty() {
+        source.insert("derived".into(), Value::Object(derived));
+    }
+    d.source = Some(source);
+    Ok(d)
+}
+
+/// A Tractatus rule set, identified by the SHA-256 of its RFC 8785 canonical bytes.
+fn rules(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<Decision, Fail> {
+    let mut canonical = Vec::new();
+    crate::canonical::write_value(&mut canonical, &Value::Object(obj.clone()))
+        .map_err(|e| (String::new(), e.to_string()))?;
+    let id = format!("sha256:{}", sha256_hex(&canonical));
+    let (list, key, kind) = if let Some(Value::Array(a)) = obj.get("instructions") {
+        (a, "id", "instruction-history")
+    } else if let Some(Value::Array(a)) = obj.get("rules") {
+        (a, "rule_id", "sample-governance-rules")
+    } else if let Some(Value::Array(a)) = obj.get("examples") {
+        (a, "id", "instruction-schema")
+    } else {
+        return Err((
+            String::new(),
+            "a rule set needs instructions, rules or examples".into(),
+        ));
+    };
+    let ids = list
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            x.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    (
+                        format!(
+                            "/{}/{i}/{key}",
+                            if kind == "instruction-history" {
+                                "instructions"
+                            } else if kind == "sample-governance-rules" {
+                                "rules"
+                            } else {
+                                "examples"
+                            }
+                        ),
+                        format!("{key} must be a string"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let time = ["last_updated", "lastUpdated"]
+        .iter()
+        .find_map(|k| {
+            obj.get(*k)
+                .and_then(Value::as_str)
+                .and_then(ejson::rfc3339_us)
+        })
+        .or_else(|| {
+            obj.get("metadata")
+                .and_then(|m| m.get("created"))
+                .and_then(Value::as_str)
+                .and_then(ejson::rfc3339_us)
+        });
+    let mut source = raw_source(text);
+    let ts_us = time.unwrap_or_else(|| {
+        source.insert("ts_origin".into(), Value::String("received".into()));
+        opts.received_us
+    });
+    let mut d = empty(id.clone(), ts_us, DecisionKind::Info);
+    d.engine = Some("tractatus".into());
+    d.event = Some("rule_set".into());
+    d.source_format = Some(format!("tractatus.rules.{kind}"));
+    d.rule_set = Some(id);
+    d.rule_ids = ids;
+    d.metadata = rest(obj, &["instructions", "rules", "examples"]);
+    d.source = Some(source);
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_units_are_rejected_with_line_and_pointer_and_the_rest_kept() {
+        let input = concat!(
+            r#"{"_id":"68fc3a10c1d2e3f4a5b6c701","sessionId":"s","action":"hook_denial","allowed":false,"timestamp":"2025-10-28T00:12:44.910Z"}"#,
+            "\n",
+            r#"{"_id":"68fc3a10c1d2e3f4a5b6c702","sessionId":"s","action":"x","allowed":"no","timestamp":"2025-10-28T00:12:44.910Z"}"#,
+            "\n",
+            r#"{"_id":"68fc3a10c1d2e3f4a5b6c703","sessionId":"s","action":"x","timestamp":"#,
+            "\n",
+            r#"{"_id":{"$oid":7},"sessionId":"s","action":"x","timestamp":"2025-10-28T00:12:44.910Z"}"#,
+            "\n",
+            r#"{"_id":"68fc3a10c1d2e3f4a5b6c705","sessionId":"s","action":"x","allowed":true,"timestamp":"2025-10-28T00:12:44.910Z"}"#,
+            "\n"
+        );
+        let out = ingest(input.as_bytes(), &Options::default());
+        assert_eq!(out.format, Some(Format::Tractatus));
+        let lines: Vec<usize> = out.records.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [1, 5]);
+        assert_eq!(out.records[0].1.decision, DecisionKind::Deny);
+        let rejected: Vec<(usize, &str)> = out
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.pointer.as_str()))
+            .collect();
+        assert_eq!(rejected, [(2, "/allowed"), (3, ""), (4, "/_id/$oid")]);
+        let bad_utf8 = b"{\"decision_id\":\"a\",\"ts_us\":1,\"decision\":\"allow\"}\n\xff\xfe\n";
+        let out = ingest(bad_utf8, &Options::default());
+        assert_eq!((out.records.len(), out.rejected[0].line), (1, 2));
+    }
+}

@@ -1,0 +1,143 @@
+//! Golden tests of the normalisers: every Tractatus fixture (real files and those derived from
+//! the code, tests/fixtures/tractatus/PROVENANCE.md) ingests, and the records it yields are
+//! pinned byte for byte in tests/golden/ (regenerate with `UPDATE_EXPECT=1`). Re-normalising a
+//! record's `source.raw` yields the same record.
+
+use govtrail_tests::repo_root;
+use schemas::ingest::{Format, Options, ingest};
+
+/// When the fixtures were "received", for sources that carry no time.
+const RECEIVED_US: i64 = 1_764_000_000_000_000;
+
+fn golden(fixture: &str, want_format: Format, want_records: usize) {
+    let path = repo_root().join("tests/fixtures/tractatus").join(fixture);
+    let bytes = std::fs::read(&path).unwrap();
+    let opts = Options {
+        format: None,
+        received_us: RECEIVED_US,
+    };
+    let out = ingest(&bytes, &opts);
+    assert!(out.rejected.is_empty(), "{fixture}: {:?}", out.rejected);
+    assert_eq!(out.format, Some(want_format), "{fixture}");
+    assert_eq!(out.records.len(), want_records, "{fixture}");
+    let mut text = String::new();
+    for (_, d) in &out.records {
+        text.push_str(std::str::from_utf8(&d.canonical_bytes().unwrap()).unwrap());
+        text.push('\n');
+        // Round trip: the exact source text re-normalises to the same record (array and
+        // envelope elements keep their container, which the raw text alone does not carry).
+        let raw = d.source.as_ref().unwrap()["raw"].as_str().unwrap();
+        let again = ingest(
+            raw.as_bytes(),
+            &Options {
+                format: Some(want_format),
+                received_us: d.ts_us,
+            },
+        );
+        let mut again = again.records.into_iter().next().unwrap().1;
+        if let (Some(a), Some(c)) = (
+            again.source.as_mut(),
+            d.source.as_ref().and_then(|s| s.get("container")),
+        ) {
+            a.insert("container".into(), c.clone());
+        }
+        assert_eq!(&again, d, "{fixture}: round trip");
+    }
+    let name = fixture.rsplit('/').next().unwrap();
+    expect_test::expect_file![repo_root().join(format!("tests/golden/{name}.ndjson"))]
+        .assert_eq(&text);
+}
+
+#[test]
+fn tractatus_audit_logs_admin_api_json() {
+    golden(
+        "derived-from-code/auditLogs.derived.jsonl",
+        Format::Tractatus,
+        6,
+    );
+}
+
+#[test]
+fn tractatus_audit_logs_mongoexport_extended_json() {
+    golden(
+        "derived-from-code/auditLogs.mongoexport.derived.jsonl",
+        Format::Tractatus,
+        2,
+    );
+}
+
+#[test]
+fn tractatus_legacy_decisions_jsonl() {
+    golden(
+        "derived-from-code/decisions-2025-10-10.derived.jsonl",
+        Format::TractatusLegacy,
+        2,
+    );
+}
+
+#[test]
+fn tractatus_rule_sets() {
+    golden(
+        "derived-from-code/instruction-history.derived.json",
+        Format::TractatusRules,
+        1,
+    );
+    golden("sample-governance-rules.json", Format::TractatusRules, 1);
+    golden("schema.json", Format::TractatusRules, 1);
+}
+
+#[test]
+fn claude_code_hook_payload_and_output() {
+    golden(
+        "derived-from-code/pretooluse-input.derived.json",
+        Format::ClaudeCodeHook,
+        1,
+    );
+    golden(
+        "derived-from-code/pretooluse-output-deny.derived.json",
+        Format::ClaudeCodeHook,
+        1,
+    );
+}
+
+/// Records with the new fields (source, extra, event, …) verify with both verifiers: the typed
+/// columns are unchanged and untyped keys are ignored, as LEDGER-FORMAT.md §7 says.
+#[test]
+fn normalised_records_verify_with_both_verifiers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = govtrail_tests::signer();
+    let vkey = signer.verifier();
+    let mut ledger = ledger::Ledger::create(tmp.path(), signer, 5).unwrap();
+    for f in [
+        "derived-from-code/auditLogs.mongoexport.derived.jsonl",
+        "derived-from-code/auditLogs.derived.jsonl",
+        "derived-from-code/decisions-2025-10-10.derived.jsonl",
+        "derived-from-code/pretooluse-input.derived.json",
+        "sample-governance-rules.json",
+    ] {
+        let bytes = std::fs::read(repo_root().join("tests/fixtures/tractatus").join(f)).unwrap();
+        let out = ingest(
+            &bytes,
+            &Options {
+                format: None,
+                received_us: RECEIVED_US,
+            },
+        );
+        let recs: Vec<ledger::Record> = out
+            .records
+            .iter()
+            .map(|(l, d)| ledger::Record::from_decision(d, &format_args!("{f}:{l}")).unwrap())
+            .collect();
+        ledger.append_batch(&recs).unwrap();
+    }
+    drop(ledger);
+    let want = ("ok".to_owned(), None, None, 12);
+    assert_eq!(
+        govtrail_tests::rust_verdict(tmp.path(), std::slice::from_ref(&vkey), &[]),
+        want
+    );
+    assert_eq!(
+        govtrail_tests::python_verdict(tmp.path(), &[vkey], &[]),
+        want
+    );
+}
