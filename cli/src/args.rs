@@ -74,14 +74,35 @@ pub(crate) enum Command {
         #[arg(long)]
         key: PathBuf,
         /// Input files, or '-' for standard input.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "spool")]
         inputs: Vec<PathBuf>,
+        /// Also drain this `govtrail hook` spool directory: its files are appended, then
+        /// removed once durable (files with rejected units move to <spool>/rejected/).
+        #[arg(long)]
+        spool: Option<PathBuf>,
         /// Force a format: native, claude-code, tractatus, tractatus-legacy, tractatus-rules.
         #[arg(long)]
         format: Option<String>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Run as a Claude Code `command` hook in front of an existing one: pass stdin to CMD, relay
+    /// its stdout, stderr and exit code unchanged, and write the call (input, output, exit
+    /// status, wall time) durably to a spool that `govtrail ingest --spool` drains.
+    Hook {
+        /// Spool directory (created if missing); safe for many concurrent hooks.
+        #[arg(long)]
+        spool: PathBuf,
+        /// The governance engine the wrapped hook belongs to (e.g. tractatus).
+        #[arg(long)]
+        engine: Option<String>,
+        /// The service inside the engine (e.g. PreToolUseHook).
+        #[arg(long)]
+        service: Option<String>,
+        /// The hook command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Seal the write-ahead log into a Parquet segment now.
     Seal {

@@ -2,6 +2,7 @@
 //! outcomes to exit codes. It holds no logic of its own.
 
 mod args;
+mod hook;
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write as _};
@@ -100,9 +101,28 @@ fn run(cli: Cli) -> Result<u8> {
             ledger,
             key,
             inputs,
+            spool,
             format,
             json,
-        } => ingest(&ledger, &key, &inputs, format.as_deref(), json),
+        } => ingest(
+            &ledger,
+            &key,
+            &inputs,
+            spool.as_deref(),
+            format.as_deref(),
+            json,
+        ),
+        Command::Hook {
+            spool,
+            engine,
+            service,
+            command,
+        } => Ok(hook::run(
+            &spool,
+            engine.as_deref(),
+            service.as_deref(),
+            &command,
+        )),
         Command::Seal { ledger, key } => {
             let (mut l, _) = Ledger::open(&ledger, read_key(&key)?)?;
             match l.seal()? {
@@ -507,6 +527,7 @@ fn ingest(
     dir: &Path,
     key: &Path,
     inputs: &[PathBuf],
+    spool: Option<&Path>,
     format: Option<&str>,
     json: bool,
 ) -> Result<u8> {
@@ -542,6 +563,21 @@ fn ingest(
         files.push((
             input.display().to_string(),
             schemas::ingest::ingest(&bytes, &opts),
+        ));
+    }
+    let spooled = match spool {
+        Some(dir) => hook::spool_files(dir)?,
+        None => Vec::new(),
+    };
+    let hook_opts = Options {
+        format: Some(Format::GovtrailHook),
+        received_us,
+    };
+    for path in &spooled {
+        let bytes = fs::read(path).with_context(|| format!("read {}", path.display()))?;
+        files.push((
+            path.display().to_string(),
+            schemas::ingest::ingest(&bytes, &hook_opts),
         ));
     }
     let (ledger, _) = Ledger::open(dir, read_key(key)?)?;
@@ -586,6 +622,24 @@ fn ingest(
     let ledger = committer.finish()?;
     progress.finish_and_clear();
     let appended = ledger.size() - start;
+    // The spooled calls are durable in the ledger now: remove their files (at least once: a
+    // crash before this line ingests them again, under the same decision ids).
+    let first_spooled = files.len() - spooled.len();
+    for (path, (_, out)) in spooled.iter().zip(&files[first_spooled..]) {
+        if out.rejected.is_empty() {
+            fs::remove_file(path).with_context(|| format!("remove {}", path.display()))?;
+        } else if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
+            let dest = parent.join("rejected");
+            fs::create_dir_all(&dest).with_context(|| format!("create {}", dest.display()))?;
+            fs::rename(path, dest.join(name))
+                .with_context(|| format!("move {}", path.display()))?;
+        }
+    }
+    if let Some(dir) = spool.filter(|_| !spooled.is_empty()) {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("fsync {}", dir.display()))?;
+    }
     for r in &rejected {
         let pointer = r["pointer"].as_str().unwrap_or_default();
         eprintln!(

@@ -6,7 +6,7 @@
 //! `source.raw`. A bad unit is rejected with its line and JSON pointer; the others are kept.
 //!
 //! Formats done: native NDJSON, Claude Code hook payloads (stdin of every hook event, and the
-//! hook's output JSON), Tractatus `auditLogs` (admin API JSON, mongoexport Extended JSON v2
+//! hook's output JSON), `govtrail hook` envelopes (a wrapped hook's whole call), Tractatus `auditLogs` (admin API JSON, mongoexport Extended JSON v2
 //! canonical and relaxed, `--jsonArray`, the admin API envelope), the legacy
 //! `decisions-YYYY-MM-DD.jsonl`, and Tractatus rule sets. OPA decision logs and OTLP are not yet.
 
@@ -27,6 +27,8 @@ pub enum Format {
     Native,
     /// A Claude Code hook's stdin payload (any hook event) or its output JSON.
     ClaudeCodeHook,
+    /// A `govtrail hook` envelope: one wrapped hook call, from the spool.
+    GovtrailHook,
     /// Tractatus `auditLogs` documents: admin API JSON or mongoexport Extended JSON.
     Tractatus,
     /// Tractatus's legacy `.memory/audit/decisions-YYYY-MM-DD.jsonl`.
@@ -38,9 +40,10 @@ pub enum Format {
 
 impl Format {
     /// Every format, for `--format` help.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Self::Native,
         Self::ClaudeCodeHook,
+        Self::GovtrailHook,
         Self::Tractatus,
         Self::TractatusLegacy,
         Self::TractatusRules,
@@ -51,6 +54,7 @@ impl Format {
         match self {
             Self::Native => "native",
             Self::ClaudeCodeHook => "claude-code",
+            Self::GovtrailHook => "govtrail-hook",
             Self::Tractatus => "tractatus",
             Self::TractatusLegacy => "tractatus-legacy",
             Self::TractatusRules => "tractatus-rules",
@@ -310,6 +314,9 @@ pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
     if has("decision_id") && has("ts_us") && has("decision") {
         return Some(Format::Native);
     }
+    if has("govtrail_hook") {
+        return Some(Format::GovtrailHook);
+    }
     if has("hook_event_name") || has("hookSpecificOutput") {
         return Some(Format::ClaudeCodeHook);
     }
@@ -353,6 +360,7 @@ fn normalise(
     let mut d = match f {
         Format::Native => native(unit.text)?,
         Format::ClaudeCodeHook => claude_code(unit.text, obj, opts)?,
+        Format::GovtrailHook => hook_envelope(unit.text, obj)?,
         Format::Tractatus | Format::TractatusLegacy => tractatus(unit.text, obj, f)?,
         Format::TractatusRules => rules(unit.text, obj, opts)?,
     };
@@ -415,63 +423,59 @@ fn rest(obj: &Map<String, Value>, mapped: &[&str]) -> Option<Map<String, Value>>
     (!m.is_empty()).then_some(m)
 }
 
-/// Claude Code: a hook's stdin payload (`hook_event_name`) or its output JSON.
-fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<Decision, Fail> {
-    let mut source = raw_source(text);
-    source.insert("ts_origin".into(), Value::String("received".into()));
-    if let Some(event) = string_at(obj, "hook_event_name")? {
-        let session = string_at(obj, "session_id")?;
-        let tool_use = string_at(obj, "tool_use_id")?;
-        let id = match (&session, &tool_use) {
-            (Some(s), Some(t)) => format!("cc:{s}:{t}:{event}"),
-            _ => format!("cc:sha256:{}", &sha256_hex(text.as_bytes())[..32]),
-        };
-        // A payload alone carries no decision: the hook's output does (docs/RECORD.md §6.1).
-        let mut d = empty(id, opts.received_us, DecisionKind::Info);
-        d.platform = Some("claude-code".into());
-        d.event = Some(event);
-        d.source_format = Some("claude-code.hook.input".into());
-        d.session_id = session;
-        d.tool_use_id = tool_use;
-        d.prompt_id = string_at(obj, "prompt_id")?;
-        d.agent_id = string_at(obj, "agent_id")?;
-        d.tool_name = string_at(obj, "tool_name")?;
-        d.tool_input = obj.get("tool_input").cloned();
-        d.model = match obj.get("model") {
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let mapped = [
-            "hook_event_name",
-            "session_id",
-            "tool_use_id",
-            "prompt_id",
-            "agent_id",
-            "tool_name",
-            "tool_input",
-            "model",
-        ];
-        d.extra = rest(obj, &mapped);
-        d.source = Some(source);
-        return Ok(d);
-    }
-    // The hook's output JSON.
+/// Fills a record from a Claude Code hook's stdin payload (documented fields; the rest go to
+/// `extra`).
+fn hook_input(d: &mut Decision, obj: &Map<String, Value>) -> Result<(), Fail> {
+    d.platform = Some("claude-code".into());
+    d.event = string_at(obj, "hook_event_name")?;
+    d.session_id = string_at(obj, "session_id")?;
+    d.tool_use_id = string_at(obj, "tool_use_id")?;
+    d.prompt_id = string_at(obj, "prompt_id")?;
+    d.agent_id = string_at(obj, "agent_id")?;
+    d.tool_name = string_at(obj, "tool_name")?;
+    d.tool_input = obj.get("tool_input").cloned();
+    d.model = match obj.get("model") {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let mapped = [
+        "hook_event_name",
+        "session_id",
+        "tool_use_id",
+        "prompt_id",
+        "agent_id",
+        "tool_name",
+        "tool_input",
+        "model",
+    ];
+    d.extra = rest(obj, &mapped);
+    Ok(())
+}
+
+/// What a hook's output JSON decides (docs/RECORD.md §6.1 rows 4–10): decision, native value,
+/// outcome and reason; `None` when it states no decision.
+type Said = (DecisionKind, String, Option<&'static str>, Option<String>);
+
+fn hook_output(obj: &Map<String, Value>, event: Option<&str>) -> Result<Option<Said>, Fail> {
     let specific = obj.get("hookSpecificOutput").and_then(Value::as_object);
-    let event = specific
-        .and_then(|s| s.get("hookEventName"))
+    let reason = specific
+        .and_then(|s| s.get("permissionDecisionReason"))
+        .or_else(|| obj.get("reason"))
+        .or_else(|| obj.get("stopReason"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let permission = specific
-        .and_then(|s| s.get("permissionDecision"))
-        .and_then(Value::as_str);
-    let legacy = obj.get("decision").and_then(Value::as_str);
-    let (decision, native, outcome) = if obj.get("continue") == Some(&Value::Bool(false)) {
-        (
+    if obj.get("continue") == Some(&Value::Bool(false)) {
+        return Ok(Some((
             DecisionKind::Deny,
-            "continue:false".to_owned(),
+            "continue:false".into(),
             Some("stopped"),
-        )
-    } else if let Some(p) = permission {
+            reason,
+        )));
+    }
+    if let Some(p) = specific
+        .and_then(|s| s.get("permissionDecision"))
+        .and_then(Value::as_str)
+    {
         let kind = match p {
             "allow" => DecisionKind::Allow,
             "deny" => DecisionKind::Deny,
@@ -489,22 +493,71 @@ fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<D
             DecisionKind::Ask => Some("asked"),
             _ => None,
         };
-        (kind, p.to_owned(), outcome)
-    } else if let Some(l) = legacy {
-        match (l, event.as_deref()) {
-            ("approve", _) => (DecisionKind::Allow, l.to_owned(), None),
-            ("block", Some("PostToolUse")) => (DecisionKind::Warn, l.to_owned(), Some("no_effect")),
-            ("block", _) => (DecisionKind::Deny, l.to_owned(), Some("blocked")),
-            (other, _) => {
-                return Err((
-                    "/decision".into(),
-                    format!("{other:?} is not approve or block"),
-                ));
-            }
-        }
-    } else {
-        (DecisionKind::Info, "none".to_owned(), None)
-    };
+        return Ok(Some((kind, p.to_owned(), outcome, reason)));
+    }
+    match (obj.get("decision").and_then(Value::as_str), event) {
+        (None, _) => Ok(None),
+        (Some("approve"), _) => Ok(Some((DecisionKind::Allow, "approve".into(), None, reason))),
+        (Some("block"), Some("PostToolUse")) => Ok(Some((
+            DecisionKind::Warn,
+            "block".into(),
+            Some("no_effect"),
+            reason,
+        ))),
+        (Some("block"), _) => Ok(Some((
+            DecisionKind::Deny,
+            "block".into(),
+            Some("blocked"),
+            reason,
+        ))),
+        (Some(other), _) => Err((
+            "/decision".into(),
+            format!("{other:?} is not approve or block"),
+        )),
+    }
+}
+
+/// Events whose hook can block by exit code 2 (the others cannot).
+const BLOCKING_EVENTS: [&str; 5] = [
+    "PreToolUse",
+    "UserPromptSubmit",
+    "PreCompact",
+    "Stop",
+    "SubagentStop",
+];
+/// Events where a silent hook lets the action go on (for PreToolUse, silence is not approval).
+const SILENT_ALLOWS: [&str; 4] = ["UserPromptSubmit", "PreCompact", "Stop", "SubagentStop"];
+
+/// Claude Code: a hook's stdin payload (`hook_event_name`) or its output JSON.
+fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<Decision, Fail> {
+    let mut source = raw_source(text);
+    source.insert("ts_origin".into(), Value::String("received".into()));
+    if let Some(event) = string_at(obj, "hook_event_name")? {
+        let id = match (
+            string_at(obj, "session_id")?,
+            string_at(obj, "tool_use_id")?,
+        ) {
+            (Some(s), Some(t)) => format!("cc:{s}:{t}:{event}"),
+            _ => format!("cc:sha256:{}", &sha256_hex(text.as_bytes())[..32]),
+        };
+        // A payload alone carries no decision: the hook's output does (docs/RECORD.md §6.1).
+        let mut d = empty(id, opts.received_us, DecisionKind::Info);
+        hook_input(&mut d, obj)?;
+        d.source_format = Some("claude-code.hook.input".into());
+        d.source = Some(source);
+        return Ok(d);
+    }
+    let event = obj
+        .get("hookSpecificOutput")
+        .and_then(|s| s.get("hookEventName"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let (decision, native, outcome, reason) = hook_output(obj, event.as_deref())?.unwrap_or((
+        DecisionKind::Info,
+        "none".into(),
+        None,
+        None,
+    ));
     let id = format!("cc-output:sha256:{}", &sha256_hex(text.as_bytes())[..32]);
     let mut d = empty(id, opts.received_us, decision);
     d.platform = Some("claude-code".into());
@@ -512,13 +565,112 @@ fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<D
     d.source_format = Some("claude-code.hook.output".into());
     d.decision_native = Some(native);
     d.outcome = outcome.map(str::to_owned);
-    d.reason = specific
-        .and_then(|s| s.get("permissionDecisionReason"))
-        .or_else(|| obj.get("reason"))
-        .or_else(|| obj.get("stopReason"))
+    d.reason = reason;
+    d.extra = rest(obj, &[]);
+    d.source = Some(source);
+    Ok(d)
+}
+
+/// A `govtrail hook` envelope: the wrapped hook's stdin, stdout, stderr, exit status and wall
+/// time (docs/RECORD.md §5, §6.1).
+fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail> {
+    let id =
+        string_at(env, "id")?.ok_or(("/id".to_owned(), "an envelope needs an id".to_owned()))?;
+    let int = |k: &str| -> Result<Option<i64>, Fail> {
+        match env.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| (format!("/{k}"), format!("{k} must be an integer"))),
+        }
+    };
+    let started = int("started_us")?.ok_or(("/started_us".to_owned(), "missing".to_owned()))?;
+    let stream = |k: &str| string_at(env, k);
+    let stdin = stream("stdin")?.unwrap_or_default();
+    let stdout = stream("stdout")?.unwrap_or_default();
+    let stderr = stream("stderr")?.unwrap_or_default();
+    let input: Option<Map<String, Value>> = serde_json::from_str(&stdin).ok();
+    let event = input
+        .as_ref()
+        .and_then(|i| i.get("hook_event_name"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    d.extra = rest(obj, &[]);
+    let output: Option<Map<String, Value>> = serde_json::from_str(stdout.trim()).ok();
+    let exit = int("exit_code")?;
+    let signal = stream("signal")?;
+    let ev = event.as_deref().unwrap_or_default();
+    let err_text = (!stderr.trim().is_empty()).then(|| stderr.trim_end().to_owned());
+    let said = match &output {
+        Some(o) => hook_output(o, event.as_deref()).map_err(|(p, m)| (format!("/stdout{p}"), m))?,
+        None => None,
+    };
+    let (decision, native, outcome, reason) = if let Some(s) = &signal {
+        (
+            DecisionKind::Error,
+            format!("signal:{s}"),
+            Some("failed_open"),
+            err_text,
+        )
+    } else if exit == Some(2) {
+        if BLOCKING_EVENTS.contains(&ev) {
+            (
+                DecisionKind::Deny,
+                "exit:2".into(),
+                Some("blocked"),
+                err_text,
+            )
+        } else if ev == "PostToolUse" {
+            (
+                DecisionKind::Warn,
+                "exit:2".into(),
+                Some("no_effect"),
+                err_text,
+            )
+        } else {
+            (
+                DecisionKind::Info,
+                "exit:2".into(),
+                Some("no_effect"),
+                err_text,
+            )
+        }
+    } else if let Some(s) = said {
+        s
+    } else if exit != Some(0) {
+        let n = exit.map_or("none".to_owned(), |n| n.to_string());
+        (
+            DecisionKind::Error,
+            format!("exit:{n}"),
+            Some("failed_open"),
+            err_text,
+        )
+    } else if SILENT_ALLOWS.contains(&ev) {
+        (DecisionKind::Allow, "none".into(), None, None)
+    } else {
+        (DecisionKind::Info, "none".into(), None, None)
+    };
+    let mut d = empty(format!("hook:{id}"), started, decision);
+    if let Some(i) = &input {
+        hook_input(&mut d, i)?;
+    }
+    d.platform = Some("claude-code".into());
+    d.decision_native = Some(native);
+    d.outcome = outcome.map(str::to_owned);
+    d.reason = reason;
+    d.engine = string_at(env, "engine")?;
+    d.service = string_at(env, "service")?.or_else(|| d.engine.clone());
+    d.overhead_us = int("wall_us")?;
+    d.overhead_source = d.overhead_us.map(|_| "govtrail.hook.wall".to_owned());
+    d.source_format = Some("govtrail.hook".into());
+    let mut source = raw_source(text);
+    let mut hook = Map::new();
+    for k in ["argv", "exit_code", "signal", "stdout", "stderr"] {
+        if let Some(v) = env.get(k).filter(|v| !v.is_null()) {
+            hook.insert(k.into(), v.clone());
+        }
+    }
+    source.insert("hook".into(), Value::Object(hook));
     d.source = Some(source);
     Ok(d)
 }

@@ -3,6 +3,7 @@
 mod auditor;
 mod bad_input;
 mod crash;
+mod hook;
 mod ingest;
 
 use std::path::{Path, PathBuf};
@@ -103,4 +104,17 @@ pub(crate) fn verify_json(ledger: &Path, vkey: &Path) -> (i32, serde_json::Value
     ]);
     let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
     (o.status.code().unwrap(), v)
+}
+
+/// Spool files `govtrail hook` wrote and `ingest --spool` has not drained.
+pub(crate) fn hook_spool_len(spool: &Path) -> usize {
+    std::fs::read_dir(spool)
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".hook.json"))
+            })
+            .count()
+        })
+        .unwrap_or(0)
 }

@@ -1,0 +1,176 @@
+//! `govtrail hook -- CMD ARGS…`: runs in place of a Claude Code `command` hook, passes stdin to
+//! the wrapped hook, relays its stdout, stderr and exit code unchanged, and writes the whole
+//! call (input, output, exit status, wall time) durably to a spool directory that `govtrail
+//! ingest --spool` drains into the ledger.
+//!
+//! The spool is the multi-writer path: Claude Code runs hooks concurrently while a ledger has
+//! one writer, so each call writes its own file (temporary name, fsync, rename, directory
+//! fsync) and never touches the ledger. If recording fails, the hook's behaviour does not
+//! change: its output and exit code are relayed as they were, and the failure is reported on
+//! stderr. Governance never fails open or closed because of govtrail.
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+
+/// Runs the wrapped hook; returns the exit code to leave with (the hook's own).
+pub(crate) fn run(
+    spool: &Path,
+    engine: Option<&str>,
+    service: Option<&str>,
+    command: &[String],
+) -> u8 {
+    let mut stdin = Vec::new();
+    let _ = std::io::stdin().lock().read_to_end(&mut stdin);
+    let started_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let clock = Instant::now();
+    let (code, signal, stdout, stderr) = call(command, &stdin);
+    let wall_us = i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX);
+
+    let mut env = Map::new();
+    env.insert("govtrail_hook".into(), Value::from(1));
+    let id = format!("{started_us}-{}-{:08x}", std::process::id(), nonce());
+    env.insert("id".into(), Value::String(id.clone()));
+    env.insert("started_us".into(), Value::from(started_us));
+    env.insert("wall_us".into(), Value::from(wall_us));
+    env.insert(
+        "argv".into(),
+        Value::Array(command.iter().cloned().map(Value::String).collect()),
+    );
+    env.insert("exit_code".into(), code.map_or(Value::Null, Value::from));
+    if let Some(s) = signal {
+        env.insert("signal".into(), Value::String(s.to_string()));
+    }
+    for (k, v) in [("engine", engine), ("service", service)] {
+        if let Some(v) = v {
+            env.insert(k.into(), Value::String(v.to_owned()));
+        }
+    }
+    for (k, bytes) in [("stdin", &stdin), ("stdout", &stdout), ("stderr", &stderr)] {
+        match std::str::from_utf8(bytes) {
+            Ok(t) => env.insert(k.into(), Value::String(t.to_owned())),
+            Err(_) => env.insert(format!("{k}_b64"), Value::String(B64.encode(bytes))),
+        };
+    }
+    let recorded = write_spool(spool, &id, &Value::Object(env));
+
+    // Relay exactly what the hook said, then report a recording failure after it.
+    let _ = std::io::stdout().lock().write_all(&stdout);
+    let _ = std::io::stdout().lock().flush();
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(&stderr);
+    if let Err(e) = recorded {
+        let _ = writeln!(err, "govtrail hook: this call was not recorded: {e:#}");
+    }
+    let _ = err.flush();
+    match (code, signal) {
+        (Some(c), _) => u8::try_from(c).unwrap_or(1),
+        // Like a shell: 128 + the signal number.
+        (None, Some(s)) => u8::try_from(128 + s).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
+/// Runs the command with `stdin`; (exit code, signal, stdout, stderr). A command that cannot
+/// start behaves like a shell's: exit 127 and a message on stderr.
+fn call(command: &[String], stdin: &[u8]) -> (Option<i32>, Option<i32>, Vec<u8>, Vec<u8>) {
+    let Some((program, args)) = command.split_first() else {
+        return (
+            Some(127),
+            None,
+            Vec::new(),
+            b"govtrail hook: no command\n".to_vec(),
+        );
+    };
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("govtrail hook: cannot run {program}: {e}\n");
+            return (Some(127), None, Vec::new(), msg.into_bytes());
+        }
+    };
+    let input = stdin.to_vec();
+    let mut pipe_in = child.stdin.take();
+    // Write stdin on its own thread: a hook may print before it reads everything.
+    let writer = std::thread::spawn(move || {
+        if let Some(p) = pipe_in.as_mut() {
+            let _ = p.write_all(&input);
+        }
+    });
+    let out = child.wait_with_output();
+    let _ = writer.join();
+    match out {
+        Ok(o) => {
+            use std::os::unix::process::ExitStatusExt as _;
+            (o.status.code(), o.status.signal(), o.stdout, o.stderr)
+        }
+        Err(e) => (
+            Some(127),
+            None,
+            Vec::new(),
+            format!("govtrail hook: waiting for {program}: {e}\n").into_bytes(),
+        ),
+    }
+}
+
+fn nonce() -> u32 {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    t ^ std::process::id().rotate_left(16)
+}
+
+/// Writes one envelope as `<spool>/<id>.hook.json`: temporary file, fsync, rename, directory
+/// fsync, so that a drained file is always whole.
+fn write_spool(spool: &Path, id: &str, env: &Value) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(spool).with_context(|| format!("create {}", spool.display()))?;
+    let name = format!("{id}.hook.json");
+    let tmp = spool.join(format!(".tmp-{name}"));
+    let mut line = serde_json::to_vec(env)?;
+    line.push(b'\n');
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("create {}", tmp.display()))?;
+    f.write_all(&line)
+        .with_context(|| format!("write {}", tmp.display()))?;
+    f.sync_all()
+        .with_context(|| format!("fsync {}", tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, spool.join(&name))
+        .with_context(|| format!("rename {}", tmp.display()))?;
+    std::fs::File::open(spool)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("fsync {}", spool.display()))
+}
+
+/// The spool files ready to drain, oldest first.
+pub(crate) fn spool_files(spool: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context as _;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(spool).with_context(|| format!("list {}", spool.display()))? {
+        let e = e.with_context(|| format!("list {}", spool.display()))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".hook.json") && !name.starts_with('.') && e.file_type()?.is_file() {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,147 @@
+//! `govtrail hook` in front of a real hook script (shaped like Tractatus's
+//! framework-audit-hook.js): output and exit code byte-identical to calling the hook directly,
+//! 16 concurrent calls all recorded through the spool, a failed recording changes nothing but
+//! one stderr line, and `ingest --spool` turns the calls into verified decisions.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::{bin, run, setup, text};
+
+fn script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hooks/audit_hook.py")
+}
+
+fn payload(i: usize, tool: &str, input: &str) -> String {
+    format!(
+        r#"{{"session_id":"5f0c9a52-8d1e-4c3b-9a77-2b6e1f4d8c10","transcript_path":"/t.jsonl","cwd":"/w","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"{tool}","tool_input":{input},"tool_use_id":"toolu_{i:04}"}}"#
+    )
+}
+
+fn call(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn direct() -> Command {
+    let mut c = Command::new("python3");
+    c.arg(script());
+    c
+}
+
+fn wrapped(spool: &Path) -> Command {
+    let mut c = bin();
+    c.args([
+        "hook",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--engine",
+        "tractatus",
+        "--service",
+        "PreToolUseHook",
+        "--",
+        "python3",
+    ])
+    .arg(script());
+    c
+}
+
+#[test]
+fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let cases = [
+        payload(
+            1,
+            "Edit",
+            r#"{"file_path":"/w/.claude/instruction-history.json","old_string":"a","new_string":"b"}"#,
+        ),
+        payload(2, "Bash", r#"{"command":"rm -rf /"}"#),
+        payload(3, "Bash", r#"{"command":"ls"}"#),
+    ];
+    for p in &cases {
+        let (a, b) = (call(direct(), p), call(wrapped(&spool), p));
+        assert_eq!(
+            (a.status.code(), &a.stdout, &a.stderr),
+            (b.status.code(), &b.stdout, &b.stderr)
+        );
+    }
+    // 16 hooks at once, as Claude Code runs parallel tool calls.
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let spool = spool.clone();
+            std::thread::spawn(move || {
+                call(
+                    wrapped(&spool),
+                    &payload(100 + i, "Bash", r#"{"command":"ls"}"#),
+                )
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().status.code(), Some(0));
+    }
+    assert_eq!(crate::hook_spool_len(&spool), 19);
+
+    // Recording fails (the spool is a file): the hook's output and exit code are unchanged.
+    let blocked = tmp.path().join("not-a-dir");
+    std::fs::write(&blocked, "x").unwrap();
+    let (a, b) = (
+        call(direct(), &cases[1]),
+        call(wrapped(&blocked), &cases[1]),
+    );
+    assert_eq!((a.status.code(), &a.stdout), (b.status.code(), &b.stdout));
+    assert!(b.stderr.starts_with(&a.stderr));
+    assert!(String::from_utf8_lossy(&b.stderr[a.stderr.len()..]).contains("not recorded"));
+
+    // Drain the spool into a ledger.
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let o = run(&[
+        "ingest",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--spool",
+        spool.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["appended"], 19);
+    assert_eq!(
+        (
+            v["per_decision"]["deny"].as_u64(),
+            v["per_decision"]["allow"].as_u64()
+        ),
+        (Some(2), Some(17))
+    );
+    assert_eq!(crate::hook_spool_len(&spool), 0);
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut overheads = Vec::new();
+    ledger::scan(&ledger, |_, _, r| {
+        let d: serde_json::Value = serde_json::from_slice(r).unwrap();
+        assert_eq!(d["overhead_source"], "govtrail.hook.wall");
+        assert_eq!(d["service"], "PreToolUseHook");
+        overheads.push(d["overhead_us"].as_i64().unwrap());
+    })
+    .unwrap();
+    assert!(overheads.iter().all(|&us| us > 0));
+}
