@@ -77,7 +77,7 @@ pub(crate) enum Command {
         #[arg(required_unless_present = "spool")]
         inputs: Vec<PathBuf>,
         /// Also drain this `govtrail hook` spool directory: its files are appended, then
-        /// removed once durable (files with rejected units move to <spool>/rejected/).
+        /// removed once durable (files with rejected units move to `SPOOL/rejected/`).
         #[arg(long)]
         spool: Option<PathBuf>,
         /// Force a format: native, claude-code, tractatus, tractatus-legacy, tractatus-rules.

@@ -128,13 +128,8 @@ fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
         (Some(2), Some(17))
     );
     assert_eq!(crate::hook_spool_len(&spool), 0);
-    let o = run(&[
-        "verify",
-        ledger.to_str().unwrap(),
-        "--pubkey",
-        vkey.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (code, report) = crate::verify_json(&ledger, &vkey);
+    assert_eq!(code, 0, "{report}");
     let mut overheads = Vec::new();
     ledger::scan(&ledger, |_, _, r| {
         let d: serde_json::Value = serde_json::from_slice(r).unwrap();

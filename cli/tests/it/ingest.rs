@@ -72,13 +72,8 @@ fn fixtures_ingest_and_bad_units_are_reported_not_fatal() {
         assert!(t.contains(want), "want {want:?} in:\n{t}");
     }
     assert!(t.contains("appended 2 records"), "{t}");
-    let o = run(&[
-        "verify",
-        ledger.to_str().unwrap(),
-        "--pubkey",
-        vkey.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (code, report) = crate::verify_json(&ledger, &vkey);
+    assert_eq!(code, 0, "{report}");
     let o = run(&[
         "ingest",
         ledger.to_str().unwrap(),
