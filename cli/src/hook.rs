@@ -149,7 +149,7 @@ fn write_spool(spool: &Path, id: &str, env: &Value) -> anyhow::Result<()> {
         .with_context(|| format!("create {}", tmp.display()))?;
     f.write_all(&line)
         .with_context(|| format!("write {}", tmp.display()))?;
-    f.sync_all()
+    f.sync_data()
         .with_context(|| format!("fsync {}", tmp.display()))?;
     drop(f);
     std::fs::rename(&tmp, spool.join(&name))
