@@ -8,7 +8,8 @@
 //! Formats done: native NDJSON, Claude Code hook payloads (stdin of every hook event, and the
 //! hook's output JSON), `govtrail hook` envelopes (a wrapped hook's whole call), Tractatus `auditLogs` (admin API JSON, mongoexport Extended JSON v2
 //! canonical and relaxed, `--jsonArray`, the admin API envelope), the legacy
-//! `decisions-YYYY-MM-DD.jsonl`, and Tractatus rule sets. OPA decision logs and OTLP are not yet.
+//! `decisions-YYYY-MM-DD.jsonl`, Tractatus rule sets, and OPA decision logs (gzip or plain JSON
+//! array, NDJSON, console lines). OTLP is not yet.
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -29,6 +30,9 @@ pub enum Format {
     ClaudeCodeHook,
     /// A `govtrail hook` envelope: one wrapped hook call, from the spool.
     GovtrailHook,
+    /// OPA decision-log events: the gzip JSON array OPA uploads, a plain array, NDJSON, or
+    /// console-logger lines.
+    Opa,
     /// Tractatus `auditLogs` documents: admin API JSON or mongoexport Extended JSON.
     Tractatus,
     /// Tractatus's legacy `.memory/audit/decisions-YYYY-MM-DD.jsonl`.
@@ -40,10 +44,11 @@ pub enum Format {
 
 impl Format {
     /// Every format, for `--format` help.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Self::Native,
         Self::ClaudeCodeHook,
         Self::GovtrailHook,
+        Self::Opa,
         Self::Tractatus,
         Self::TractatusLegacy,
         Self::TractatusRules,
@@ -55,6 +60,7 @@ impl Format {
             Self::Native => "native",
             Self::ClaudeCodeHook => "claude-code",
             Self::GovtrailHook => "govtrail-hook",
+            Self::Opa => "opa",
             Self::Tractatus => "tractatus",
             Self::TractatusLegacy => "tractatus-legacy",
             Self::TractatusRules => "tractatus-rules",
@@ -121,9 +127,39 @@ fn reject(line: usize, pointer: &str, message: impl Into<String>) -> Rejected {
     }
 }
 
+/// The largest input accepted after gzip decompression.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+
 /// Splits `bytes` into units and normalises each. Never panics; bad units are in `rejected`.
+/// Gzip input (OPA's upload body) is decompressed first.
 pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
     let mut out = Ingested::default();
+    let inflated;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        use std::io::Read as _;
+        let mut buf = Vec::new();
+        let read = flate2::read::MultiGzDecoder::new(bytes)
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_end(&mut buf);
+        match read {
+            Ok(n) if n as u64 <= MAX_INPUT_BYTES => {
+                inflated = buf;
+                &inflated[..]
+            }
+            Ok(_) => {
+                out.rejected
+                    .push(reject(1, "", "gzip input inflates beyond 1 GiB"));
+                return out;
+            }
+            Err(e) => {
+                out.rejected
+                    .push(reject(1, "", format!("not valid gzip: {e}")));
+                return out;
+            }
+        }
+    } else {
+        bytes
+    };
     let units = match split(bytes, &mut out.rejected) {
         Some(u) => u,
         None => return out,
@@ -317,6 +353,9 @@ pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
     if has("govtrail_hook") {
         return Some(Format::GovtrailHook);
     }
+    if has("decision_id") && (has("path") || has("query")) && has("timestamp") {
+        return Some(Format::Opa);
+    }
     if has("hook_event_name") || has("hookSpecificOutput") {
         return Some(Format::ClaudeCodeHook);
     }
@@ -361,6 +400,7 @@ fn normalise(
         Format::Native => native(unit.text)?,
         Format::ClaudeCodeHook => claude_code(unit.text, obj, opts)?,
         Format::GovtrailHook => hook_envelope(unit.text, obj)?,
+        Format::Opa => opa(unit.text, obj)?,
         Format::Tractatus | Format::TractatusLegacy => tractatus(unit.text, obj, f)?,
         Format::TractatusRules => rules(unit.text, obj, opts)?,
     };
@@ -672,6 +712,130 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
     }
     source.insert("hook".into(), Value::Object(hook));
     d.source = Some(source);
+    Ok(d)
+}
+
+/// An OPA decision-log event (docs/RECORD.md §6.3, §10).
+fn opa(text: &str, obj: &Map<String, Value>) -> Result<Decision, Fail> {
+    let id =
+        string_at(obj, "decision_id")?.ok_or(("/decision_id".to_owned(), "missing".to_owned()))?;
+    let ts_text =
+        string_at(obj, "timestamp")?.ok_or(("/timestamp".to_owned(), "missing".to_owned()))?;
+    let ts_us = ejson::rfc3339_us(&ts_text).ok_or_else(|| {
+        (
+            "/timestamp".to_owned(),
+            format!("{ts_text:?} is not an RFC 3339 time"),
+        )
+    })?;
+    let kind_of = |s: &str| match s {
+        "allow" | "approve" => Some(DecisionKind::Allow),
+        "deny" | "block" => Some(DecisionKind::Deny),
+        "ask" => Some(DecisionKind::Ask),
+        "warn" => Some(DecisionKind::Warn),
+        "escalate" => Some(DecisionKind::Escalate),
+        "defer" => Some(DecisionKind::Defer),
+        "info" => Some(DecisionKind::Info),
+        "error" => Some(DecisionKind::Error),
+        _ => None,
+    };
+    let (decision, native) = match (obj.get("error"), obj.get("result")) {
+        (Some(e), _) if !e.is_null() => (
+            DecisionKind::Error,
+            Some(
+                e.get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error")
+                    .to_owned(),
+            ),
+        ),
+        (_, None) => (DecisionKind::Defer, None),
+        (_, Some(Value::Bool(b))) => (
+            if *b {
+                DecisionKind::Allow
+            } else {
+                DecisionKind::Deny
+            },
+            Some(b.to_string()),
+        ),
+        (_, Some(Value::Object(r))) => {
+            if let Some(b) = r
+                .get("allowed")
+                .or_else(|| r.get("allow"))
+                .and_then(Value::as_bool)
+            {
+                (
+                    if b {
+                        DecisionKind::Allow
+                    } else {
+                        DecisionKind::Deny
+                    },
+                    Some(b.to_string()),
+                )
+            } else if let Some((k, s)) = r
+                .get("decision")
+                .and_then(Value::as_str)
+                .and_then(|s| kind_of(s).map(|k| (k, s)))
+            {
+                (k, Some(s.to_owned()))
+            } else {
+                (DecisionKind::Info, Some("object".into()))
+            }
+        }
+        (_, Some(Value::String(s))) => match kind_of(s) {
+            Some(k) => (k, Some(s.clone())),
+            None => (DecisionKind::Info, Some("string".into())),
+        },
+        (_, Some(other)) => (
+            DecisionKind::Info,
+            Some(
+                match other {
+                    Value::Array(_) => "array",
+                    Value::Number(_) => "number",
+                    _ => "null",
+                }
+                .into(),
+            ),
+        ),
+    };
+    let mut d = empty(id, ts_us, decision);
+    d.decision_native = native;
+    d.engine = Some("opa".into());
+    d.event = Some("opa.decision".into());
+    d.source_format = Some("opa.decision-log".into());
+    d.service = string_at(obj, "path")?.map(|p| p.strip_prefix('/').unwrap_or(&p).to_owned());
+    if let Some(Value::Object(bundles)) = obj.get("bundles") {
+        let mut revs: Vec<String> = bundles
+            .iter()
+            .map(|(name, b)| {
+                let rev = b
+                    .get("revision")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                format!("{name}@{rev}")
+            })
+            .collect();
+        revs.sort();
+        d.rule_set = (!revs.is_empty()).then(|| revs.join(","));
+    } else if let Some(rev) = string_at(obj, "revision")? {
+        d.rule_set = Some(rev);
+    }
+    let metrics = obj.get("metrics").and_then(Value::as_object);
+    for name in ["timer_server_handler_ns", "timer_rego_query_eval_ns"] {
+        if let Some(ns) = metrics.and_then(|m| m.get(name)).and_then(Value::as_u64) {
+            d.overhead_us = Some(i64::try_from(ns.div_ceil(1000)).unwrap_or(i64::MAX));
+            d.overhead_source = Some(format!("opa.{name}"));
+            break;
+        }
+    }
+    let hex = |k: &str, len: usize| -> Result<Option<String>, Fail> {
+        Ok(string_at(obj, k)?
+            .filter(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|s| s.to_ascii_lowercase()))
+    };
+    d.trace_id = hex("trace_id", 32)?;
+    d.span_id = hex("span_id", 16)?;
+    d.extra = rest(obj, &["decision_id", "timestamp", "trace_id", "span_id"]);
+    d.source = Some(raw_source(text));
     Ok(d)
 }
 
@@ -1021,6 +1185,13 @@ mod tests {
             .map(|r| (r.line, r.pointer.as_str()))
             .collect();
         assert_eq!(rejected, [(2, "/allowed"), (3, ""), (4, "/_id/$oid")]);
+        // A line larger than MAX_UNIT_BYTES is rejected; the lines around it are kept.
+        let good = r#"{"decision_id":"a","ts_us":1,"decision":"allow"}"#;
+        let huge = format!("{good}\n{{\"x\":\"{}\"}}\n{good}\n", "y".repeat(MAX_UNIT_BYTES));
+        let out = ingest(huge.as_bytes(), &Options::default());
+        assert_eq!(out.records.len(), 2);
+        assert_eq!((out.rejected[0].line, out.rejected.len()), (2, 1));
+        assert!(out.rejected[0].message.contains("more than"));
         let bad_utf8 = b"{\"decision_id\":\"a\",\"ts_us\":1,\"decision\":\"allow\"}\n\xff\xfe\n";
         let out = ingest(bad_utf8, &Options::default());
         assert_eq!((out.records.len(), out.rejected[0].line), (1, 2));
