@@ -80,7 +80,7 @@ fn fixtures_ingest_and_bad_units_are_reported_not_fatal() {
         "--key",
         key.to_str().unwrap(),
         "--format",
-        "opa",
+        "cedar",
         bad.to_str().unwrap(),
     ]);
     crate::assert_input_error(&o, "unknown --format");
