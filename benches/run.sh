@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--report-only" ]; then
-  cargo bench -p govtrail-benches --locked --bench append --bench verify --bench proof -- --noplot
+  cargo bench -p govtrail-benches --locked --bench append --bench verify --bench proof --bench ingest -- --noplot
   benches/compare.sh
   python3 benches/proof_cli.py
   python3 benches/hook_overhead.py
@@ -139,6 +139,15 @@ out += [
         "row: it is CPU-bound on 2 cores, and the ceiling is one thread doing less work (no typed",
         "columns, chain or tree). The ledger lives on the root disk (virtio, ext4), so every commit",
         "pays a real fdatasync; neither peer batches commits."]
+if "ingest/native_normalise_and_canonicalise" in rows:
+    out += ["", "## Ingest (issue 5)", "",
+            "`benches/benches/ingest.rs`: 100,000 records normalised into decisions and canonical bytes by",
+            "`schemas::ingest` (format detection, parsing, Extended JSON decoding, mapping, the exact source",
+            "text kept in `source.raw`), against `serde_json` parsing the same lines into values alone.", "",
+            "| input | records/s | serde_json parse alone | ratio |", "|---|---|---|---|"]
+    for name in ["native", "tractatus_mongoexport"]:
+        a, b = rate(f"ingest/{name}_normalise_and_canonicalise"), rate(f"ingest/{name}_serde_json_parse_only")
+        out.append(f"| {name} | {a:,.0f} | {b:,.0f} | {a / b:.2f} |")
 if os.path.exists("benches/hook_overhead.json"):
     h = json.load(open("benches/hook_overhead.json"))
     out += ["", "## `govtrail hook` (issue 5)", "",

@@ -16,6 +16,38 @@ pub fn decision_json(i: u64) -> String {
     )
 }
 
+/// A Tractatus `auditLogs` document as `mongoexport` writes it (relaxed Extended JSON v2),
+/// shaped like tests/fixtures/tractatus/derived-from-code/auditLogs.mongoexport.derived.jsonl.
+pub fn mongoexport_json(i: u64) -> String {
+    let ms = 1_761_362_347_261u64 + i * 37;
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let ts = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    );
+    let allowed = !i.is_multiple_of(7);
+    format!(
+        r#"{{"_id":{{"$oid":"68fc3a10c1d2e3f4{i:08x}"}},"sessionId":"2025-10-07-{:03}","action":"boundary_enforcement","allowed":{allowed},"rulesChecked":["inst_016","inst_017","inst_018"],"violations":[],"metadata":{{"boundary":"none","domain":"TECHNICAL_IMPLEMENTATION","requirementType":"{}","actionType":"file_edit","enforcement_decision":"{}"}},"domain":"UNKNOWN","boundary":null,"tractatus_section":null,"durationMs":null,"service":"BoundaryEnforcer","userId":null,"ipAddress":null,"userAgent":null,"timestamp":{{"$date":"{ts}"}},"createdAt":{{"$date":"{ts}"}},"updatedAt":{{"$date":"{ts}"}},"__v":0}}"#,
+        i / 40,
+        if allowed { "NONE" } else { "MANDATORY" },
+        if allowed { "ALLOWED" } else { "BLOCKED" },
+    )
+}
+
 /// `n` canonical records.
 pub fn records(n: u64) -> Vec<Record> {
     (0..n)

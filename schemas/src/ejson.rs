@@ -20,38 +20,77 @@ pub(crate) struct Decoded {
     pub(crate) canonical: bool,
 }
 
-/// Decodes every Extended JSON wrapper in `v`; `Err((pointer, message))` for a malformed one.
-pub(crate) fn decode(v: &Value) -> Result<Decoded, (String, String)> {
+/// Decodes every Extended JSON wrapper in the object `m`; `Err((pointer, message))` for a
+/// malformed one.
+pub(crate) fn decode(m: &Map<String, Value>) -> Result<Decoded, (String, String)> {
     let mut d = Decoded {
         value: Value::Null,
         wrappers: false,
         canonical: false,
     };
-    d.value = walk(v, "", &mut d)?;
+    let mut path = Vec::new();
+    let mut out = Map::new();
+    for (k, x) in m {
+        path.push(k.as_str().into());
+        out.insert(k.clone(), walk(x, &mut path, &mut d)?);
+        path.pop();
+    }
+    d.value = Value::Object(out);
     Ok(d)
+}
+
+/// A path segment: a key, or an array index (the pointer is only built for an error).
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> From<&'a str> for Seg<'a> {
+    fn from(k: &'a str) -> Self {
+        Seg::Key(k)
+    }
+}
+
+fn pointer(path: &[Seg<'_>]) -> String {
+    let mut out = String::new();
+    for s in path {
+        out.push('/');
+        match s {
+            Seg::Key(k) => out.push_str(&escape(k)),
+            Seg::Index(i) => out.push_str(&i.to_string()),
+        }
+    }
+    out
 }
 
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-fn walk(v: &Value, at: &str, d: &mut Decoded) -> Result<Value, (String, String)> {
+fn walk<'a>(
+    v: &'a Value,
+    path: &mut Vec<Seg<'a>>,
+    d: &mut Decoded,
+) -> Result<Value, (String, String)> {
     match v {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, x)| walk(x, &format!("{at}/{i}"), d))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, x) in items.iter().enumerate() {
+                path.push(Seg::Index(i));
+                out.push(walk(x, path, d)?);
+                path.pop();
+            }
+            Ok(Value::Array(out))
+        }
         Value::Object(m) => {
-            if !at.is_empty()
-                && let Some(plain) = wrapper(m, at, d)?
-            {
+            if let Some(plain) = wrapper(m, path, d)? {
                 return Ok(plain);
             }
             let mut out = Map::new();
             for (k, x) in m {
-                out.insert(k.clone(), walk(x, &format!("{at}/{}", escape(k)), d)?);
+                path.push(Seg::Key(k));
+                out.insert(k.clone(), walk(x, path, d)?);
+                path.pop();
             }
             Ok(Value::Object(out))
         }
@@ -59,14 +98,17 @@ fn walk(v: &Value, at: &str, d: &mut Decoded) -> Result<Value, (String, String)>
     }
 }
 
-fn bad(at: &str, key: &str, message: &str) -> (String, String) {
-    (format!("{at}/{}", escape(key)), message.to_owned())
+fn bad(path: &[Seg<'_>], key: &str, message: &str) -> (String, String) {
+    (
+        format!("{}/{}", pointer(path), escape(key)),
+        message.to_owned(),
+    )
 }
 
 /// The plain value of a one-key wrapper object, `None` if `m` is not a wrapper.
 fn wrapper(
     m: &Map<String, Value>,
-    at: &str,
+    at: &[Seg<'_>],
     d: &mut Decoded,
 ) -> Result<Option<Value>, (String, String)> {
     let Some((key, inner)) = m.iter().next().filter(|_| m.len() == 1) else {
@@ -88,6 +130,9 @@ fn wrapper(
         }
         return Ok(None);
     };
+    if !key.starts_with('$') {
+        return Ok(None);
+    }
     let text = |what: &str| {
         inner
             .as_str()
@@ -174,7 +219,11 @@ mod tests {
     fn canonical_and_relaxed_decode_alike_and_bad_shapes_name_the_pointer() {
         let relaxed = json!({"_id": {"$oid": "68FC3A10C1D2E3F4A5B6C701"}, "timestamp": {"$date": "2025-10-25T03:19:07.261Z"}, "n": 5});
         let canonical = json!({"_id": {"$oid": "68fc3a10c1d2e3f4a5b6c701"}, "timestamp": {"$date": {"$numberLong": "1761362347261"}}, "n": {"$numberInt": "5"}});
-        let (a, b) = (decode(&relaxed).unwrap(), decode(&canonical).unwrap());
+        let obj = |v: Value| v.as_object().cloned().unwrap();
+        let (a, b) = (
+            decode(&obj(relaxed)).unwrap(),
+            decode(&obj(canonical)).unwrap(),
+        );
         assert_eq!(a.value, b.value);
         assert!(!a.canonical && b.canonical && a.wrappers);
         assert_eq!(a.value["timestamp"], "2025-10-25T03:19:07.261Z");
@@ -191,12 +240,15 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                decode(&bad).err().map(|e| e.0).as_deref(),
+                decode(bad.as_object().unwrap())
+                    .err()
+                    .map(|e| e.0)
+                    .as_deref(),
                 Some(ptr),
                 "{bad}"
             );
         }
-        let big = decode(&json!({"x": {"$numberLong": "9007199254740993"}})).unwrap();
+        let big = decode(&obj(json!({"x": {"$numberLong": "9007199254740993"}}))).unwrap();
         assert_eq!(big.value["x"], "9007199254740993");
     }
 }

@@ -178,6 +178,14 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
             ));
             continue;
         }
+        // Native records are parsed once, strictly, straight into the record.
+        if format == Some(Format::Native) {
+            match native(unit.text) {
+                Ok(d) => out.records.push((unit.line, d)),
+                Err((pointer, message)) => out.rejected.push(reject(unit.line, &pointer, message)),
+            }
+            continue;
+        }
         let value: Value = match serde_json::from_str(unit.text) {
             Ok(v) => v,
             Err(e) => {
@@ -209,8 +217,8 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
             },
         };
         match normalise(f, &unit, obj, opts) {
-            Ok(d) => match d.validate().and_then(|()| d.canonical_bytes()) {
-                Ok(_) => out.records.push((unit.line, d)),
+            Ok(d) => match d.validate() {
+                Ok(()) => out.records.push((unit.line, d)),
                 Err(e) => out.rejected.push(reject(unit.line, "", e.to_string())),
             },
             Err((pointer, message)) => out.rejected.push(reject(unit.line, &pointer, message)),
@@ -953,7 +961,7 @@ fn is_uuid(s: &str) -> bool {
 
 /// A Tractatus audit record (admin API JSON, mongoexport Extended JSON, or legacy JSONL).
 fn tractatus(text: &str, raw: &Map<String, Value>, f: Format) -> Result<Decision, Fail> {
-    let decoded = ejson::decode(&Value::Object(raw.clone()))?;
+    let decoded = ejson::decode(raw)?;
     let Value::Object(obj) = decoded.value else {
         return Err((String::new(), "not an object".into()));
     };
@@ -1187,7 +1195,10 @@ mod tests {
         assert_eq!(rejected, [(2, "/allowed"), (3, ""), (4, "/_id/$oid")]);
         // A line larger than MAX_UNIT_BYTES is rejected; the lines around it are kept.
         let good = r#"{"decision_id":"a","ts_us":1,"decision":"allow"}"#;
-        let huge = format!("{good}\n{{\"x\":\"{}\"}}\n{good}\n", "y".repeat(MAX_UNIT_BYTES));
+        let huge = format!(
+            "{good}\n{{\"x\":\"{}\"}}\n{good}\n",
+            "y".repeat(MAX_UNIT_BYTES)
+        );
         let out = ingest(huge.as_bytes(), &Options::default());
         assert_eq!(out.records.len(), 2);
         assert_eq!((out.rejected[0].line, out.rejected.len()), (2, 1));
