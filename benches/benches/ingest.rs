@@ -14,6 +14,7 @@ fn bench(c: &mut Criterion) {
     let opts = Options {
         format: None,
         received_us: 0,
+        ..Options::default()
     };
     for (name, text) in [("native", &native), ("tractatus_mongoexport", &mongo)] {
         let out = ingest(text.as_bytes(), &opts);

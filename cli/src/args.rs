@@ -80,9 +80,18 @@ pub(crate) enum Command {
         /// removed once durable (files with rejected units move to `SPOOL/rejected/`).
         #[arg(long)]
         spool: Option<PathBuf>,
-        /// Force a format: native, claude-code, tractatus, tractatus-legacy, tractatus-rules.
+        /// Force a format: native, claude-code, govtrail-hook, opa, tractatus, tractatus-legacy,
+        /// tractatus-rules.
         #[arg(long)]
         format: Option<String>,
+        /// Erase the value at this JSON pointer into the record (e.g. /extra/cwd) before it is
+        /// hashed; the same pointers apply to every format. Repeatable.
+        #[arg(long)]
+        erase: Vec<String>,
+        /// Replace the value at this JSON pointer with "**MASKED**" before it is hashed.
+        /// Repeatable.
+        #[arg(long)]
+        mask: Vec<String>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,

@@ -103,6 +103,8 @@ fn run(cli: Cli) -> Result<u8> {
             inputs,
             spool,
             format,
+            erase,
+            mask,
             json,
         } => ingest(
             &ledger,
@@ -110,6 +112,7 @@ fn run(cli: Cli) -> Result<u8> {
             &inputs,
             spool.as_deref(),
             format.as_deref(),
+            schemas::ingest::Masking { erase, mask },
             json,
         ),
         Command::Hook {
@@ -529,8 +532,10 @@ fn ingest(
     inputs: &[PathBuf],
     spool: Option<&Path>,
     format: Option<&str>,
+    masking: schemas::ingest::Masking,
     json: bool,
 ) -> Result<u8> {
+    masking.check().map_err(anyhow::Error::msg)?;
     use schemas::ingest::{Format, Options};
     use std::collections::BTreeMap;
     let forced = match format {
@@ -546,6 +551,7 @@ fn ingest(
     let opts = Options {
         format: forced,
         received_us,
+        masking: masking.clone(),
     };
     // Read and normalise everything first: a file that cannot be read stops before any append.
     let mut files = Vec::new();
@@ -572,6 +578,7 @@ fn ingest(
     let hook_opts = Options {
         format: Some(Format::GovtrailHook),
         received_us,
+        masking,
     };
     for path in &spooled {
         let bytes = fs::read(path).with_context(|| format!("read {}", path.display()))?;

@@ -80,6 +80,89 @@ pub struct Options {
     pub format: Option<Format>,
     /// The time (µs since the epoch) to stamp records whose source carries none.
     pub received_us: i64,
+    /// Masking applied to every record before it is hashed (docs/RECORD.md §12).
+    pub masking: Masking,
+}
+
+/// JSON pointers (RFC 6901) into the record, the same for every format: `erase` removes the
+/// value, `mask` replaces it with [`MASK`]. When either applies, the exact source text is not
+/// kept (it holds what was masked): `source.raw` is dropped and `source.masking` lists the
+/// pointers applied.
+#[derive(Debug, Clone, Default)]
+pub struct Masking {
+    /// Pointers whose values are removed.
+    pub erase: Vec<String>,
+    /// Pointers whose values are replaced with [`MASK`].
+    pub mask: Vec<String>,
+}
+
+/// What a masked value becomes.
+pub const MASK: &str = "**MASKED**";
+
+impl Masking {
+    /// Checks the pointers: RFC 6901 syntax, and never a required field.
+    pub fn check(&self) -> Result<(), String> {
+        for p in self.erase.iter().chain(&self.mask) {
+            if !p.starts_with('/') {
+                return Err(format!(
+                    "{p:?} is not a JSON pointer (it must start with /)"
+                ));
+            }
+            let first = p[1..].split('/').next().unwrap_or_default();
+            if ["v", "decision_id", "ts_us", "decision"].contains(&first) || p == "/source" {
+                return Err(format!("{p:?}: /{first} cannot be masked or erased"));
+            }
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.erase.is_empty() && self.mask.is_empty()
+    }
+
+    /// Applies the pointers to `d`; the pointers that matched, as (erased, masked).
+    fn apply(&self, d: &mut Decision) -> Result<(), Fail> {
+        let mut v = serde_json::to_value(&*d).map_err(|e| (String::new(), e.to_string()))?;
+        let (mut erased, mut masked) = (Vec::new(), Vec::new());
+        for p in &self.erase {
+            let (parent, last) = p.rsplit_once('/').unwrap_or(("", p));
+            let key = last.replace("~1", "/").replace("~0", "~");
+            let hit = match v.pointer_mut(parent) {
+                Some(Value::Object(m)) => m.remove(&key).is_some(),
+                Some(Value::Array(a)) => match key.parse::<usize>().ok().and_then(|i| a.get_mut(i))
+                {
+                    Some(x) => {
+                        *x = Value::Null;
+                        true
+                    }
+                    None => false,
+                },
+                _ => false,
+            };
+            if hit {
+                erased.push(Value::String(p.clone()));
+            }
+        }
+        for p in &self.mask {
+            if let Some(x) = v.pointer_mut(p) {
+                *x = Value::String(MASK.into());
+                masked.push(Value::String(p.clone()));
+            }
+        }
+        if erased.is_empty() && masked.is_empty() {
+            return Ok(());
+        }
+        let mut out: Decision = serde_json::from_value(v)
+            .map_err(|e| (String::new(), format!("after masking: {e}")))?;
+        let source = out.source.get_or_insert_with(Map::new);
+        source.remove("raw");
+        let mut m = Map::new();
+        m.insert("erased".into(), Value::Array(erased));
+        m.insert("masked".into(), Value::Array(masked));
+        source.insert("masking".into(), Value::Object(m));
+        *d = out;
+        Ok(())
+    }
 }
 
 /// A unit that could not become a record.
@@ -180,7 +263,7 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
         }
         // Native records are parsed once, strictly, straight into the record.
         if format == Some(Format::Native) {
-            match native(unit.text) {
+            match native(unit.text).and_then(|d| masked(d, opts)) {
                 Ok(d) => out.records.push((unit.line, d)),
                 Err((pointer, message)) => out.rejected.push(reject(unit.line, &pointer, message)),
             }
@@ -216,7 +299,7 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
                 }
             },
         };
-        match normalise(f, &unit, obj, opts) {
+        match normalise(f, &unit, obj, opts).and_then(|d| masked(d, opts)) {
             Ok(d) => match d.validate() {
                 Ok(()) => out.records.push((unit.line, d)),
                 Err(e) => out.rejected.push(reject(unit.line, "", e.to_string())),
@@ -397,6 +480,13 @@ pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
 }
 
 type Fail = (String, String);
+
+fn masked(mut d: Decision, opts: &Options) -> Result<Decision, Fail> {
+    if !opts.masking.is_empty() {
+        opts.masking.apply(&mut d)?;
+    }
+    Ok(d)
+}
 
 fn normalise(
     f: Format,
@@ -1200,6 +1290,33 @@ mod tests {
             "y".repeat(MAX_UNIT_BYTES)
         );
         let out = ingest(huge.as_bytes(), &Options::default());
+        // Masking: the same record pointers for every format; the source text is dropped.
+        let opts = Options {
+            masking: Masking {
+                erase: vec!["/extra/cwd".into()],
+                mask: vec!["/tool_input/command".into(), "/nothing/here".into()],
+            },
+            ..Options::default()
+        };
+        let hook = r#"{"hook_event_name":"PreToolUse","session_id":"s","tool_use_id":"t","cwd":"/secret","tool_name":"Bash","tool_input":{"command":"export TOKEN=abc"}}"#;
+        let d = &ingest(hook.as_bytes(), &opts).records[0].1;
+        let text = String::from_utf8(d.canonical_bytes().unwrap()).unwrap();
+        assert!(!text.contains("abc") && !text.contains("/secret"), "{text}");
+        assert!(
+            text.contains(MASK)
+                && text.contains(
+                    r#""masking":{"erased":["/extra/cwd"],"masked":["/tool_input/command"]}"#
+                ),
+            "{text}"
+        );
+        assert!(
+            Masking {
+                erase: vec!["/decision".into()],
+                mask: vec![]
+            }
+            .check()
+            .is_err()
+        );
         assert_eq!(out.records.len(), 2);
         assert_eq!((out.rejected[0].line, out.rejected.len()), (2, 1));
         assert!(out.rejected[0].message.contains("more than"));

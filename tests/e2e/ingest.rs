@@ -15,6 +15,7 @@ fn golden(fixture: &str, want_format: Format, want_records: usize) {
     let opts = Options {
         format: None,
         received_us: RECEIVED_US,
+        ..Options::default()
     };
     let out = ingest(&bytes, &opts);
     assert!(out.rejected.is_empty(), "{fixture}: {:?}", out.rejected);
@@ -32,6 +33,7 @@ fn golden(fixture: &str, want_format: Format, want_records: usize) {
             &Options {
                 format: Some(want_format),
                 received_us: d.ts_us,
+                ..Options::default()
             },
         );
         let mut again = again.records.into_iter().next().unwrap().1;
@@ -121,6 +123,7 @@ fn normalised_records_verify_with_both_verifiers() {
             &Options {
                 format: None,
                 received_us: RECEIVED_US,
+                ..Options::default()
             },
         );
         let recs: Vec<ledger::Record> = out
@@ -150,6 +153,7 @@ fn golden_at(dir: &str, fixture: &str, want_format: Format, want_records: usize)
         &Options {
             format: None,
             received_us: RECEIVED_US,
+            ..Options::default()
         },
     );
     assert!(out.rejected.is_empty(), "{fixture}: {:?}", out.rejected);
@@ -235,6 +239,7 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
                 &Options {
                     format: None,
                     received_us: RECEIVED_US,
+                    ..Options::default()
                 },
             );
             rejected += out.rejected.len();
@@ -253,6 +258,7 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
                     &Options {
                         format: out.format,
                         received_us: d.ts_us,
+                        ..Options::default()
                     },
                 );
                 let mut again = again.records.into_iter().next().expect("re-normalises").1;

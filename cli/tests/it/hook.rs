@@ -108,6 +108,19 @@ fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
 
     // Drain the spool into a ledger.
     let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    crate::assert_input_error(
+        &run(&[
+            "ingest",
+            ledger.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--spool",
+            spool.to_str().unwrap(),
+            "--erase",
+            "/decision",
+        ]),
+        "cannot be masked",
+    );
     let o = run(&[
         "ingest",
         ledger.to_str().unwrap(),
@@ -115,6 +128,10 @@ fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
         key.to_str().unwrap(),
         "--spool",
         spool.to_str().unwrap(),
+        "--erase",
+        "/extra/transcript_path",
+        "--mask",
+        "/tool_input/command",
         "--json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -134,6 +151,12 @@ fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
     ledger::scan(&ledger, |_, _, r| {
         let d: serde_json::Value = serde_json::from_slice(r).unwrap();
         assert_eq!(d["overhead_source"], "govtrail.hook.wall");
+        // Masked before hashing: neither the erased path nor the command is in the ledger.
+        let text = String::from_utf8_lossy(r);
+        assert!(
+            !text.contains("/t.jsonl") && !text.contains("rm -rf"),
+            "{text}"
+        );
         assert_eq!(d["service"], "PreToolUseHook");
         overheads.push(d["overhead_us"].as_i64().unwrap());
     })
