@@ -65,7 +65,7 @@ pub(crate) enum Command {
     /// Ingest decisions from other engines' files (format detected per file, or --format):
     /// Tractatus audit logs (admin API JSON, mongoexport Extended JSON, --jsonArray, the API
     /// envelope, legacy decisions-*.jsonl) and rule sets, Claude Code hook payloads and
-    /// outputs, and native NDJSON. Bad units are reported with file, line and JSON pointer and
+    /// outputs, OPA decision logs (gzip too), OTLP/JSON logs and traces, and native NDJSON. Bad units are reported with file, line and JSON pointer and
     /// skipped; the rest are appended durably (exit 5 when some were rejected).
     Ingest {
         /// Ledger directory.
@@ -80,8 +80,8 @@ pub(crate) enum Command {
         /// removed once durable (files with rejected units move to `SPOOL/rejected/`).
         #[arg(long)]
         spool: Option<PathBuf>,
-        /// Force a format: native, claude-code, govtrail-hook, opa, tractatus, tractatus-legacy,
-        /// tractatus-rules.
+        /// Force a format: native, claude-code, govtrail-hook, opa, otlp, tractatus,
+        /// tractatus-legacy, tractatus-rules.
         #[arg(long)]
         format: Option<String>,
         /// Erase the value at this JSON pointer into the record (e.g. /extra/cwd) before it is

@@ -670,6 +670,7 @@ fn ingest(
                 "format": out.format.map(|f| f.name()),
                 "records": out.records.len(),
                 "rejected": out.rejected.len(),
+                "skipped": out.skipped,
             })).collect::<Vec<_>>(),
             "per_format": per_format,
             "per_decision": per_decision,
@@ -679,10 +680,15 @@ fn ingest(
     } else {
         for (name, out) in &files {
             println!(
-                "{name}: {} ({} records, {} rejected)",
+                "{name}: {} ({} records, {} rejected{})",
                 out.format.map_or("unknown format", |f| f.name()),
                 out.records.len(),
-                out.rejected.len()
+                out.rejected.len(),
+                if out.skipped > 0 {
+                    format!(", {} not decisions skipped", out.skipped)
+                } else {
+                    String::new()
+                }
             );
         }
         fn fmt<K: std::fmt::Display>(m: &BTreeMap<K, u64>) -> String {

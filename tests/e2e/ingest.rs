@@ -171,6 +171,18 @@ fn golden_at(dir: &str, fixture: &str, want_format: Format, want_records: usize)
         .assert_eq(&text);
 }
 
+/// OTLP/JSON: Claude Code `tool_decision` log events and OpenInference guardrail spans become
+/// records; other log records and spans are skipped, not rejected.
+#[test]
+fn otlp_json_logs_and_traces() {
+    golden_at("otlp", "claude-code-logs.derived.json", Format::Otlp, 2);
+    golden_at("otlp", "guardrail-spans.derived.ndjson", Format::Otlp, 2);
+    let bytes =
+        std::fs::read(repo_root().join("tests/fixtures/otlp/claude-code-logs.derived.json"))
+            .unwrap();
+    assert_eq!(ingest(&bytes, &Options::default()).skipped, 1);
+}
+
 /// OPA decision logs as the documented upload body (gzip JSON array), a plain array and console
 /// lines: the same three decisions (allow, deny, an undefined decision as defer) each time.
 #[test]
@@ -198,6 +210,8 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
         "opa/decision-logs.derived.json",
         "opa/decision-logs.derived.json.gz",
         "opa/console.derived.ndjson",
+        "otlp/claude-code-logs.derived.json",
+        "otlp/guardrail-spans.derived.ndjson",
     ];
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut rand = move |n: usize| {
@@ -254,7 +268,7 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
                     continue; // native records are their own source
                 };
                 let again = ingest(
-                    raw.as_bytes(),
+                    reconstruct(d, raw).as_bytes(),
                     &Options {
                         format: out.format,
                         received_us: d.ts_us,
@@ -262,11 +276,13 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
                     },
                 );
                 let mut again = again.records.into_iter().next().expect("re-normalises").1;
-                if let (Some(a), Some(c)) = (
-                    again.source.as_mut(),
-                    d.source.as_ref().and_then(|s| s.get("container")),
-                ) {
-                    a.insert("container".into(), c.clone());
+                for key in ["container", "context"] {
+                    if let (Some(a), Some(c)) = (
+                        again.source.as_mut(),
+                        d.source.as_ref().and_then(|s| s.get(key)),
+                    ) {
+                        a.insert(key.into(), c.clone());
+                    }
                 }
                 assert_eq!(&again, d, "{f}: round trip of a fuzzed record");
             }
@@ -276,4 +292,28 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
         records > 1000 && rejected > 500,
         "{records} records, {rejected} rejected"
     );
+}
+
+/// The smallest input that holds a record's source again: its raw text, wrapped in its OTLP
+/// resource and scope when it came from an OTLP request.
+fn reconstruct(d: &schemas::Decision, raw: &str) -> String {
+    let Some(ctx) = d.source.as_ref().and_then(|s| s.get("context")) else {
+        return raw.to_owned();
+    };
+    let part = |k: &str| {
+        ctx.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("{}")
+            .to_owned()
+    };
+    let (outer, mid, inner) = if ctx["signal"] == "logs" {
+        ("resourceLogs", "scopeLogs", "logRecords")
+    } else {
+        ("resourceSpans", "scopeSpans", "spans")
+    };
+    format!(
+        r#"{{"{outer}":[{{"resource":{},"{mid}":[{{"scope":{},"{inner}":[{raw}]}}]}}]}}"#,
+        part("resource"),
+        part("scope")
+    )
 }
