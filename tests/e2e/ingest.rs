@@ -171,6 +171,23 @@ fn golden_at(dir: &str, fixture: &str, want_format: Format, want_records: usize)
         .assert_eq(&text);
 }
 
+/// Claude Code: the stdin payload of every hook event, and hook outputs of each kind.
+#[test]
+fn claude_code_every_hook_event_and_output() {
+    golden_at(
+        "claude-code",
+        "hook-events.derived.ndjson",
+        Format::ClaudeCodeHook,
+        9,
+    );
+    golden_at(
+        "claude-code",
+        "hook-outputs.derived.ndjson",
+        Format::ClaudeCodeHook,
+        4,
+    );
+}
+
 /// OTLP/JSON: Claude Code `tool_decision` log events and OpenInference guardrail spans become
 /// records; other log records and spans are skipped, not rejected.
 #[test]
@@ -211,6 +228,8 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
         "opa/decision-logs.derived.json.gz",
         "opa/console.derived.ndjson",
         "otlp/claude-code-logs.derived.json",
+        "claude-code/hook-events.derived.ndjson",
+        "claude-code/hook-outputs.derived.ndjson",
         "otlp/guardrail-spans.derived.ndjson",
     ];
     let mut state = 0x2545_f491_4f6c_dd1du64;
