@@ -554,10 +554,20 @@ fn raw_source(text: &str) -> Map<String, Value> {
 }
 
 fn native(text: &str) -> Result<Decision, Fail> {
-    let d = Decision::from_json(text.as_bytes()).map_err(|e| match e {
+    let mut d = Decision::from_json(text.as_bytes()).map_err(|e| match e {
         crate::Error::Invalid { pointer, message } => (pointer, message),
         other => (String::new(), other.to_string()),
     })?;
+    // A native line is its record; when it is not already canonical, keep its exact text so
+    // that the source bytes stay recoverable (docs/RECORD.md §4d).
+    if d.source.is_none() {
+        let canonical = d
+            .canonical_bytes()
+            .map_err(|e| (String::new(), e.to_string()))?;
+        if canonical != text.as_bytes() {
+            d.source = Some(raw_source(text));
+        }
+    }
     Ok(d)
 }
 
@@ -688,6 +698,22 @@ fn hook_output(obj: &Map<String, Value>, event: Option<&str>) -> Result<Option<S
     }
 }
 
+/// The hook events of the Claude Code hooks reference; a payload naming another is rejected.
+const HOOK_EVENTS: [&str; 12] = [
+    "PreToolUse",
+    "PermissionRequest",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "UserPromptSubmit",
+    "Notification",
+    "Stop",
+    "SubagentStart",
+    "SubagentStop",
+    "PreCompact",
+    "SessionStart",
+    "SessionEnd",
+];
+
 /// Events whose hook can block by exit code 2 (the others cannot).
 const BLOCKING_EVENTS: [&str; 5] = [
     "PreToolUse",
@@ -704,6 +730,15 @@ fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<D
     let mut source = raw_source(text);
     source.insert("ts_origin".into(), Value::String("received".into()));
     if let Some(event) = string_at(obj, "hook_event_name")? {
+        if !HOOK_EVENTS.contains(&event.as_str()) {
+            return Err((
+                "/hook_event_name".into(),
+                format!(
+                    "unknown hook event {event:?}; known: {}",
+                    HOOK_EVENTS.join(", ")
+                ),
+            ));
+        }
         let id = match (
             string_at(obj, "session_id")?,
             string_at(obj, "tool_use_id")?,

@@ -284,7 +284,7 @@ fn fuzzed_fixtures_never_panic_and_every_record_round_trips() {
                     .and_then(|s| s.get("raw"))
                     .and_then(|r| r.as_str())
                 else {
-                    continue; // native records are their own source
+                    continue; // canonical native records are their own source
                 };
                 let again = ingest(
                     reconstruct(d, raw).as_bytes(),
