@@ -80,8 +80,9 @@ pub(crate) enum Command {
         /// removed once durable (files with rejected units move to `SPOOL/rejected/`).
         #[arg(long)]
         spool: Option<PathBuf>,
-        /// Force a format: native, claude-code, govtrail-hook, opa, otlp, tractatus,
-        /// tractatus-legacy, tractatus-rules.
+        /// Force a format: native, claude-code, govtrail-hook, opa, otlp, otlp-proto-logs,
+        /// otlp-proto-traces (binary: never detected), tractatus, tractatus-legacy,
+        /// tractatus-rules.
         #[arg(long)]
         format: Option<String>,
         /// Erase the value at this JSON pointer into the record (e.g. /extra/cwd) before it is

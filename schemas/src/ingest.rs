@@ -37,6 +37,10 @@ pub enum Format {
     /// OTLP/JSON export requests (logs or traces), one per file or line: Claude Code's
     /// `tool_decision` log events and OpenInference `GUARDRAIL` spans become records.
     Otlp,
+    /// An OTLP protobuf `ExportLogsServiceRequest` (binary: only by `--format`).
+    OtlpProtoLogs,
+    /// An OTLP protobuf `ExportTraceServiceRequest` (binary: only by `--format`).
+    OtlpProtoTraces,
     /// Tractatus `auditLogs` documents: admin API JSON or mongoexport Extended JSON.
     Tractatus,
     /// Tractatus's legacy `.memory/audit/decisions-YYYY-MM-DD.jsonl`.
@@ -48,12 +52,14 @@ pub enum Format {
 
 impl Format {
     /// Every format, for `--format` help.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 10] = [
         Self::Native,
         Self::ClaudeCodeHook,
         Self::GovtrailHook,
         Self::Opa,
         Self::Otlp,
+        Self::OtlpProtoLogs,
+        Self::OtlpProtoTraces,
         Self::Tractatus,
         Self::TractatusLegacy,
         Self::TractatusRules,
@@ -67,6 +73,8 @@ impl Format {
             Self::GovtrailHook => "govtrail-hook",
             Self::Opa => "opa",
             Self::Otlp => "otlp",
+            Self::OtlpProtoLogs => "otlp-proto-logs",
+            Self::OtlpProtoTraces => "otlp-proto-traces",
             Self::Tractatus => "tractatus",
             Self::TractatusLegacy => "tractatus-legacy",
             Self::TractatusRules => "tractatus-rules",
@@ -162,6 +170,7 @@ impl Masking {
             .map_err(|e| (String::new(), format!("after masking: {e}")))?;
         let source = out.source.get_or_insert_with(Map::new);
         source.remove("raw");
+        source.remove("raw_b64");
         let mut m = Map::new();
         m.insert("erased".into(), Value::Array(erased));
         m.insert("masked".into(), Value::Array(masked));
@@ -251,6 +260,11 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
     } else {
         bytes
     };
+    if let Some(f @ (Format::OtlpProtoLogs | Format::OtlpProtoTraces)) = opts.format {
+        out.format = Some(f);
+        otlp_proto(bytes, f == Format::OtlpProtoTraces, opts, &mut out);
+        return out;
+    }
     let units = match split(bytes, &mut out.rejected) {
         Some(u) => u,
         None => return out,
@@ -531,7 +545,9 @@ fn normalise(
         Format::ClaudeCodeHook => claude_code(unit.text, obj, opts)?,
         Format::GovtrailHook => hook_envelope(unit.text, obj)?,
         Format::Opa => opa(unit.text, obj)?,
-        Format::Otlp => return Err((String::new(), "OTLP units yield several records".into())),
+        Format::Otlp | Format::OtlpProtoLogs | Format::OtlpProtoTraces => {
+            return Err((String::new(), "OTLP units yield several records".into()));
+        }
         Format::Tractatus | Format::TractatusLegacy => tractatus(unit.text, obj, f)?,
         Format::TractatusRules => rules(unit.text, obj, opts)?,
     };
@@ -1037,6 +1053,67 @@ fn otlp(text: &str) -> Result<(Vec<Decision>, usize), Fail> {
         }
     }
     Ok((out, skipped))
+}
+
+/// An OTLP protobuf export request: each log record or span that is a decision, keeping the
+/// exact bytes of its sub-message (and its resource's and scope's) in base64.
+fn otlp_proto(bytes: &[u8], traces: bool, opts: &Options, out: &mut Ingested) {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| Value::String(base64::engine::general_purpose::STANDARD.encode(b));
+    let items = match crate::otlp_proto::items(bytes, traces) {
+        Ok(items) => items,
+        Err(e) => {
+            out.rejected.push(reject(
+                1,
+                "",
+                format!("not an OTLP protobuf export request: {e}"),
+            ));
+            return;
+        }
+    };
+    for it in items {
+        let service = attrs_of(&it.resource)
+            .get("service.name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let made = if traces {
+            otlp_span(&it.value, service.as_deref())
+        } else {
+            otlp_log(&it.value, service.as_deref())
+        };
+        let Some(mut d) = made else {
+            out.skipped += 1;
+            continue;
+        };
+        d.source_format = Some(
+            if traces {
+                "otlp.proto.traces"
+            } else {
+                "otlp.proto.logs"
+            }
+            .into(),
+        );
+        let mut source = Map::new();
+        source.insert("raw_b64".into(), b64(it.bytes));
+        let mut ctx = Map::new();
+        ctx.insert("resource_b64".into(), b64(it.resource_bytes));
+        ctx.insert("scope_b64".into(), b64(it.scope_bytes));
+        ctx.insert(
+            "signal".into(),
+            Value::String(if traces { "traces" } else { "logs" }.into()),
+        );
+        ctx.insert("index".into(), Value::from(it.index.to_vec()));
+        source.insert("context".into(), Value::Object(ctx));
+        d.source = Some(source);
+        match masked(d, opts).and_then(|d| {
+            d.validate()
+                .map(|()| d)
+                .map_err(|e| (String::new(), e.to_string()))
+        }) {
+            Ok(d) => out.records.push((1, d)),
+            Err((pointer, message)) => out.rejected.push(reject(1, &pointer, message)),
+        }
+    }
 }
 
 /// A Claude Code `tool_decision` log record (docs/RECORD.md §6.4), or `None` for other logs.

@@ -35,6 +35,7 @@ mod decision;
 mod ejson;
 mod error;
 pub mod ingest;
+mod otlp_proto;
 mod segment;
 mod view;
 
