@@ -36,7 +36,7 @@ pub(crate) fn run(
 
     let mut env = Map::new();
     env.insert("govtrail_hook".into(), Value::from(1));
-    let id = format!("{started_us}-{}-{:08x}", std::process::id(), nonce());
+    let id = format!("{started_us}-{}-{:016x}", std::process::id(), nonce());
     env.insert("id".into(), Value::String(id.clone()));
     env.insert("started_us".into(), Value::from(started_us));
     env.insert("wall_us".into(), Value::from(wall_us));
@@ -126,11 +126,45 @@ fn call(command: &[String], stdin: &[u8]) -> (Option<i32>, Option<i32>, Vec<u8>,
     }
 }
 
-fn nonce() -> u32 {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    t ^ std::process::id().rotate_left(16)
+/// 64 random bits from the standard library's per-process random hasher keys.
+fn nonce() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// Runs the command after `--` with the caller's stdin, stdout and stderr, when `govtrail hook`
+/// itself was called wrongly: the hook still decides (governance does not fail open because
+/// of govtrail), nothing is recorded, and the usage error follows the hook's own stderr.
+pub(crate) fn passthrough(args: &[String], usage: &str) -> Option<u8> {
+    let at = args.iter().position(|a| a == "--")?;
+    let command = &args[at + 1..];
+    let (program, rest) = command.split_first()?;
+    let status = Command::new(program).args(rest).status();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "govtrail hook: not recorded: {}",
+        usage.lines().next().unwrap_or(usage)
+    );
+    Some(match status {
+        Ok(s) => {
+            use std::os::unix::process::ExitStatusExt as _;
+            s.code()
+                .and_then(|c| u8::try_from(c).ok())
+                .or_else(|| s.signal().and_then(|n| u8::try_from(128 + n).ok()))
+                .unwrap_or(1)
+        }
+        Err(e) => {
+            let _ = writeln!(err, "govtrail hook: cannot run {program}: {e}");
+            127
+        }
+    })
 }
 
 /// Writes one envelope as `<spool>/<id>.hook.json`: temporary file, fsync, rename, directory

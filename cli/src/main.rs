@@ -34,6 +34,17 @@ const EXAMPLE_DECISIONS: &str = include_str!("../../examples/decisions.ndjson");
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(err) if std::env::args().nth(1).as_deref() == Some("hook") && err.use_stderr() => {
+            // A misconfigured `govtrail hook` still runs the hook after `--`.
+            let args: Vec<String> = std::env::args().collect();
+            return match hook::passthrough(&args, &err.to_string()) {
+                Some(code) => ExitCode::from(code),
+                None => {
+                    let _ = err.print();
+                    ExitCode::from(exit::ERROR)
+                }
+            };
+        }
         Err(err) => {
             let code = if err.use_stderr() {
                 exit::ERROR
@@ -571,6 +582,8 @@ fn ingest(
             schemas::ingest::ingest(&bytes, &opts),
         ));
     }
+    // The writer lock is taken before the spool is listed, so two drains never read one file.
+    let (ledger, _) = Ledger::open(dir, read_key(key)?)?;
     let spooled = match spool {
         Some(dir) => hook::spool_files(dir)?,
         None => Vec::new(),
@@ -587,7 +600,6 @@ fn ingest(
             schemas::ingest::ingest(&bytes, &hook_opts),
         ));
     }
-    let (ledger, _) = Ledger::open(dir, read_key(key)?)?;
     let start = ledger.size();
     let progress = ProgressBar::with_draw_target(
         Some(files.iter().map(|(_, f)| f.records.len() as u64).sum()),
@@ -598,7 +610,10 @@ fn ingest(
     let mut per_decision: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut rejected = Vec::new();
     let mut chunk = Vec::with_capacity(1024);
-    for (name, out) in &files {
+    // Files with a unit that did not reach the ledger (kept, not removed, when spooled).
+    let mut incomplete = vec![false; files.len()];
+    for (fi, (name, out)) in files.iter().enumerate() {
+        incomplete[fi] = !out.rejected.is_empty();
         for r in &out.rejected {
             rejected.push(serde_json::json!({
                 "file": name, "line": r.line, "pointer": r.pointer, "message": r.message,
@@ -613,9 +628,12 @@ fn ingest(
                     *per_decision.entry(d.decision.as_str()).or_default() += 1;
                     chunk.push(rec);
                 }
-                Err(e) => rejected.push(serde_json::json!({
-                    "file": name, "line": line, "pointer": "", "message": e.to_string(),
-                })),
+                Err(e) => {
+                    incomplete[fi] = true;
+                    rejected.push(serde_json::json!({
+                        "file": name, "line": line, "pointer": "", "message": e.to_string(),
+                    }));
+                }
             }
             progress.inc(1);
             if chunk.len() == 1024 && committer.submit(std::mem::take(&mut chunk)).is_err() {
@@ -632,8 +650,8 @@ fn ingest(
     // The spooled calls are durable in the ledger now: remove their files (at least once: a
     // crash before this line ingests them again, under the same decision ids).
     let first_spooled = files.len() - spooled.len();
-    for (path, (_, out)) in spooled.iter().zip(&files[first_spooled..]) {
-        if out.rejected.is_empty() {
+    for (path, bad) in spooled.iter().zip(&incomplete[first_spooled..]) {
+        if !bad {
             fs::remove_file(path).with_context(|| format!("remove {}", path.display()))?;
         } else if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
             let dest = parent.join("rejected");

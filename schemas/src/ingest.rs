@@ -126,6 +126,21 @@ impl Masking {
             if ["v", "decision_id", "ts_us", "decision"].contains(&first) || p == "/source" {
                 return Err(format!("{p:?}: /{first} cannot be masked or erased"));
             }
+            // A mask writes a string: only where the record may hold one.
+            let whole = !p[1..].contains('/');
+            if self.mask.contains(p)
+                && ([
+                    "overhead_us",
+                    "rule_ids",
+                    "rules_fired",
+                    "metadata",
+                    "extra",
+                ]
+                .contains(&first)
+                    && whole)
+            {
+                return Err(format!("{p:?}: /{first} is not a string; erase it instead"));
+            }
         }
         Ok(())
     }
@@ -143,10 +158,9 @@ impl Masking {
             let key = last.replace("~1", "/").replace("~0", "~");
             let hit = match v.pointer_mut(parent) {
                 Some(Value::Object(m)) => m.remove(&key).is_some(),
-                Some(Value::Array(a)) => match key.parse::<usize>().ok().and_then(|i| a.get_mut(i))
-                {
-                    Some(x) => {
-                        *x = Value::Null;
+                Some(Value::Array(a)) => match key.parse::<usize>().ok().filter(|&i| i < a.len()) {
+                    Some(i) => {
+                        a.remove(i);
                         true
                     }
                     None => false,
@@ -211,12 +225,37 @@ struct Unit<'a> {
     container: Option<Map<String, Value>>,
 }
 
-fn line_of(all: &str, part: &str) -> usize {
-    let offset = (part.as_ptr() as usize).saturating_sub(all.as_ptr() as usize);
-    1 + all.as_bytes()[..offset.min(all.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
+/// Line numbers of parts of `all` visited in order, counting only the text between them (a
+/// whole-file rescan per element made large arrays quadratic).
+struct Lines<'a> {
+    all: &'a str,
+    at: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(all: &'a str) -> Self {
+        Self {
+            all,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    fn of(&mut self, part: &str) -> usize {
+        let offset = (part.as_ptr() as usize)
+            .saturating_sub(self.all.as_ptr() as usize)
+            .min(self.all.len());
+        if offset < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        self.line += self.all.as_bytes()[self.at..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.at = offset;
+        self.line
+    }
 }
 
 fn reject(line: usize, pointer: &str, message: impl Into<String>) -> Rejected {
@@ -228,7 +267,7 @@ fn reject(line: usize, pointer: &str, message: impl Into<String>) -> Rejected {
 }
 
 /// The largest input accepted after gzip decompression.
-pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 
 /// Splits `bytes` into units and normalises each. Never panics; bad units are in `rejected`.
 /// Gzip input (OPA's upload body) is decompressed first.
@@ -248,7 +287,7 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
             }
             Ok(_) => {
                 out.rejected
-                    .push(reject(1, "", "gzip input inflates beyond 1 GiB"));
+                    .push(reject(1, "", "gzip input inflates beyond 256 MiB"));
                 return out;
             }
             Err(e) => {
@@ -368,17 +407,20 @@ fn split<'a>(bytes: &'a [u8], rejected: &mut Vec<Rejected>) -> Option<Vec<Unit<'
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         return match serde_json::from_str::<Vec<&RawValue>>(text) {
-            Ok(items) => Some(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, raw)| Unit {
-                        text: raw.get(),
-                        line: line_of(text, raw.get()),
-                        container: Some(container(text, i, None)),
-                    })
-                    .collect(),
-            ),
+            Ok(items) => {
+                let (mut lines, hash) = (Lines::new(text), sha256_hex(text.as_bytes()));
+                Some(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, raw)| Unit {
+                            text: raw.get(),
+                            line: lines.of(raw.get()),
+                            container: Some(container(&hash, i, None)),
+                        })
+                        .collect(),
+                )
+            }
             Err(e) => {
                 rejected.push(reject(
                     e.line().max(1),
@@ -410,21 +452,22 @@ fn split<'a>(bytes: &'a [u8], rejected: &mut Vec<Rejected>) -> Option<Vec<Unit<'
                 ));
                 return None;
             }
+            let (mut lines, hash) = (Lines::new(text), sha256_hex(text.as_bytes()));
             return Some(
                 env.decisions
                     .into_iter()
                     .enumerate()
                     .map(|(i, raw)| Unit {
                         text: raw.get(),
-                        line: line_of(text, raw.get()),
-                        container: Some(container(text, i, Some("tractatus-api"))),
+                        line: lines.of(raw.get()),
+                        container: Some(container(&hash, i, Some("tractatus-api"))),
                     })
                     .collect(),
             );
         }
         return Some(vec![Unit {
             text: doc.get(),
-            line: line_of(text, doc.get()),
+            line: Lines::new(text).of(doc.get()),
             container: None,
         }]);
     }
@@ -461,9 +504,9 @@ fn lines_lossy<'a>(bytes: &'a [u8], rejected: &mut Vec<Rejected>) -> Vec<Unit<'a
     out
 }
 
-fn container(all: &str, index: usize, kind: Option<&str>) -> Map<String, Value> {
+fn container(file_sha256: &str, index: usize, kind: Option<&str>) -> Map<String, Value> {
     let mut m = Map::new();
-    m.insert("sha256".into(), Value::String(sha256_hex(all.as_bytes())));
+    m.insert("sha256".into(), Value::String(file_sha256.to_owned()));
     m.insert("index".into(), Value::from(index));
     if let Some(k) = kind {
         m.insert("kind".into(), Value::String(k.into()));
@@ -701,6 +744,12 @@ fn hook_output(obj: &Map<String, Value>, event: Option<&str>) -> Result<Option<S
             Some("no_effect"),
             reason,
         ))),
+        (Some("block"), Some("Notification" | "SessionStart" | "SessionEnd")) => Ok(Some((
+            DecisionKind::Info,
+            "block".into(),
+            Some("no_effect"),
+            reason,
+        ))),
         (Some("block"), _) => Ok(Some((
             DecisionKind::Deny,
             "block".into(),
@@ -769,6 +818,22 @@ fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<D
         d.source = Some(source);
         return Ok(d);
     }
+    // A hook's output JSON: only its documented keys (a unit of another kind is rejected).
+    let output_keys = [
+        "continue",
+        "stopReason",
+        "suppressOutput",
+        "systemMessage",
+        "decision",
+        "reason",
+        "hookSpecificOutput",
+    ];
+    if let Some(k) = obj.keys().find(|k| !output_keys.contains(&k.as_str())) {
+        return Err((
+            format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+            "neither a hook payload (no hook_event_name) nor a hook output (unknown key)".into(),
+        ));
+    }
     let event = obj
         .get("hookSpecificOutput")
         .and_then(|s| s.get("hookEventName"))
@@ -780,7 +845,12 @@ fn claude_code(text: &str, obj: &Map<String, Value>, opts: &Options) -> Result<D
         None,
         None,
     ));
-    let id = format!("cc-output:sha256:{}", &sha256_hex(text.as_bytes())[..32]);
+    // Identical outputs of distinct calls differ by when they were received.
+    let id = format!(
+        "cc-output:{}:sha256:{}",
+        opts.received_us,
+        &sha256_hex(text.as_bytes())[..32]
+    );
     let mut d = empty(id, opts.received_us, decision);
     d.platform = Some("claude-code".into());
     d.event = event;
@@ -823,10 +893,27 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
     let signal = stream("signal")?;
     let ev = event.as_deref().unwrap_or_default();
     let err_text = (!stderr.trim().is_empty()).then(|| stderr.trim_end().to_owned());
-    let said = match &output {
-        Some(o) => hook_output(o, event.as_deref()).map_err(|(p, m)| (format!("/stdout{p}"), m))?,
+    // The call happened and must be recorded: output Claude Code would refuse is the error row
+    // (the action proceeds), never a rejected unit.
+    let mut derived = Map::new();
+    let said = match output.as_ref().map(|o| hook_output(o, event.as_deref())) {
+        Some(Ok(s)) => s,
+        Some(Err((p, m))) => {
+            derived.insert(
+                "output_error".into(),
+                Value::String(format!("/stdout{p}: {m}")),
+            );
+            let n = exit.map_or("none".to_owned(), |n| n.to_string());
+            Some((
+                DecisionKind::Error,
+                format!("invalid-output:exit:{n}"),
+                Some("failed_open"),
+                None,
+            ))
+        }
         None => None,
     };
+
     let (decision, native, outcome, reason) = if let Some(s) = &signal {
         (
             DecisionKind::Error,
@@ -873,8 +960,13 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
         (DecisionKind::Info, "none".into(), None, None)
     };
     let mut d = empty(format!("hook:{id}"), started, decision);
-    if let Some(i) = &input {
-        hook_input(&mut d, i)?;
+    if let Some(i) = &input
+        && let Err((p, m)) = hook_input(&mut d, i)
+    {
+        derived.insert(
+            "input_error".into(),
+            Value::String(format!("/stdin{p}: {m}")),
+        );
     }
     d.platform = Some("claude-code".into());
     d.decision_native = Some(native);
@@ -893,6 +985,18 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
         }
     }
     source.insert("hook".into(), Value::Object(hook));
+    // Numbers a record cannot hold exactly (beyond ±(2^53−1)) stay only in the raw text.
+    if d.validate().is_err() {
+        d.tool_input = None;
+        d.extra = None;
+        derived.insert(
+            "dropped".into(),
+            Value::String("tool_input and extra hold numbers beyond I-JSON; see raw".into()),
+        );
+    }
+    if !derived.is_empty() {
+        source.insert("derived".into(), Value::Object(derived));
+    }
     d.source = Some(source);
     Ok(d)
 }
@@ -1189,31 +1293,41 @@ fn otlp_span(item: &Value, service_name: Option<&str>) -> Option<Decision> {
     if attrs.get("openinference.span.kind").and_then(Value::as_str) != Some("GUARDRAIL") {
         return None;
     }
-    let trace = otlp_hex(item.get("traceId"), 32)?;
-    let span = otlp_hex(item.get("spanId"), 16)?;
+    let trace = otlp_hex(item.get("traceId"), 32);
+    let span = otlp_hex(item.get("spanId"), 16);
+    // A guardrail span is a decision even without ids or times (ids then come from its
+    // content, the time from the Unix epoch: both stated in the record).
     let ts_us = unix_nano_us(item.get("endTimeUnixNano"))
-        .or_else(|| unix_nano_us(item.get("startTimeUnixNano")))?;
-    let status = item
-        .get("status")
-        .and_then(|s| s.get("code"))
-        .and_then(Value::as_i64);
-    let (decision, native) = if status == Some(2) {
+        .or_else(|| unix_nano_us(item.get("startTimeUnixNano")))
+        .unwrap_or(0);
+    let status = item.get("status").and_then(|s| s.get("code"));
+    let error = status.and_then(Value::as_i64) == Some(2)
+        || status.and_then(Value::as_str) == Some("STATUS_CODE_ERROR");
+    let (decision, native) = if error {
         (DecisionKind::Error, "status:ERROR")
     } else {
         (DecisionKind::Info, "status:OK")
     };
-    let mut d = empty(format!("otel:{trace}:{span}"), ts_us, decision);
+    let id = match (&trace, &span) {
+        (Some(t), Some(s)) => format!("otel:{t}:{s}"),
+        _ => format!(
+            "otel:sha256:{}",
+            &sha256_hex(item.to_string().as_bytes())[..32]
+        ),
+    };
+    let mut d = empty(id, ts_us, decision);
     d.decision_native = Some(native.into());
     d.event = Some("openinference.GUARDRAIL".into());
     d.source_format = Some("otlp.json.traces".into());
     d.platform = service_name.map(str::to_owned);
     d.service = item.get("name").and_then(Value::as_str).map(str::to_owned);
-    d.trace_id = Some(trace);
-    d.span_id = Some(span);
+    d.trace_id = trace;
+    d.span_id = span;
     if let (Some(s), Some(e)) = (
         unix_nano_us(item.get("startTimeUnixNano")),
         unix_nano_us(item.get("endTimeUnixNano")),
-    ) {
+    ) && e >= s
+    {
         d.overhead_us = Some(e - s);
         d.overhead_source = Some("otel.span.duration".into());
     }
@@ -1440,6 +1554,26 @@ fn tractatus_decision(
         if let Some((_, kind)) = found {
             return (Some(native.to_owned()), pointer, *kind);
         }
+    }
+    // The second pointer of docs/RECORD.md §6.2.
+    let fallback: Option<(&'static str, &str, DecisionKind)> = match action {
+        "boundary_enforcement" => meta("enforcement_decision").and_then(|n| match n {
+            "ALLOWED" => Some(("/metadata/enforcement_decision", n, DecisionKind::Allow)),
+            "BLOCKED" => Some(("/metadata/enforcement_decision", n, DecisionKind::Deny)),
+            _ => None,
+        }),
+        "context_pressure_analysis" => meta("pressure_level").and_then(|n| match n {
+            "NORMAL" => Some(("/metadata/pressure_level", n, DecisionKind::Allow)),
+            "ELEVATED" | "HIGH" | "CRITICAL" => {
+                Some(("/metadata/pressure_level", n, DecisionKind::Warn))
+            }
+            "DANGEROUS" => Some(("/metadata/pressure_level", n, DecisionKind::Escalate)),
+            _ => None,
+        }),
+        _ => None,
+    };
+    if let Some((ptr, native, kind)) = fallback {
+        return (Some(native.to_owned()), ptr, kind);
     }
     // An unknown or missing native value: fall back on `allowed` (absent in legacy means true).
     (

@@ -171,11 +171,7 @@ fn key_value_at(b: &[u8], depth: usize) -> R<Value> {
 type FieldMap = dyn Fn(u64, Field<'_>, &mut Map<String, Value>) -> R<()>;
 
 /// A message with `attributes` at field `attrs` and the other fields given by `map`.
-fn message(
-    b: &[u8],
-    attrs: u64,
-    map: &FieldMap,
-) -> R<Value> {
+fn message(b: &[u8], attrs: u64, map: &FieldMap) -> R<Value> {
     let mut r = Reader::new(b);
     let mut out = Map::new();
     let mut list = Vec::new();

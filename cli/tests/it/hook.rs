@@ -106,6 +106,15 @@ fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
     assert!(b.stderr.starts_with(&a.stderr));
     assert!(String::from_utf8_lossy(&b.stderr[a.stderr.len()..]).contains("not recorded"));
 
+    // A misconfigured `govtrail hook` (no --spool) still runs the hook: same stdout and exit
+    // code; the usage error follows the hook's own stderr.
+    let mut c = bin();
+    c.args(["hook", "--", "python3"]).arg(script());
+    let (a, b) = (call(direct(), &cases[1]), call(c, &cases[1]));
+    assert_eq!((a.status.code(), &a.stdout), (b.status.code(), &b.stdout));
+    assert!(b.stderr.starts_with(&a.stderr));
+    assert!(String::from_utf8_lossy(&b.stderr).contains("not recorded"));
+
     // Drain the spool into a ledger.
     let (ledger, key, vkey) = setup(tmp.path(), 1000);
     crate::assert_input_error(
