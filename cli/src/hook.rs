@@ -31,7 +31,13 @@ pub(crate) fn run(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     let clock = Instant::now();
-    let (code, signal, stdout, stderr) = call(command, &stdin);
+    let Called {
+        code,
+        signal,
+        stdout,
+        stderr,
+        interrupted,
+    } = call(command, &stdin);
     let wall_us = i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX);
 
     let mut env = Map::new();
@@ -47,6 +53,9 @@ pub(crate) fn run(
     env.insert("exit_code".into(), code.map_or(Value::Null, Value::from));
     if let Some(s) = signal {
         env.insert("signal".into(), Value::String(s.to_string()));
+    }
+    if let Some(n) = interrupted {
+        env.insert("interrupted".into(), Value::from(n));
     }
     for (k, v) in [("engine", engine), ("service", service)] {
         if let Some(v) = v {
@@ -70,6 +79,12 @@ pub(crate) fn run(
         let _ = writeln!(err, "govtrail hook: this call was not recorded: {e:#}");
     }
     let _ = err.flush();
+    drop(err);
+    if let Some(n) = interrupted {
+        // Die of the signal Claude Code sent (its timeout), as the hook would have.
+        let _ = signal_hook::low_level::emulate_default_handler(n);
+        return u8::try_from(128 + n).unwrap_or(1);
+    }
     match (code, signal) {
         (Some(c), _) => u8::try_from(c).unwrap_or(1),
         // Like a shell: 128 + the signal number.
@@ -78,17 +93,38 @@ pub(crate) fn run(
     }
 }
 
-/// Runs the command with `stdin`; (exit code, signal, stdout, stderr). A command that cannot
-/// start behaves like a shell's: exit 127 and a message on stderr.
-fn call(command: &[String], stdin: &[u8]) -> (Option<i32>, Option<i32>, Vec<u8>, Vec<u8>) {
-    let Some((program, args)) = command.split_first() else {
-        return (
-            Some(127),
-            None,
-            Vec::new(),
-            b"govtrail hook: no command\n".to_vec(),
-        );
+/// What a call of the wrapped hook gave.
+struct Called {
+    code: Option<i32>,
+    signal: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// A signal govtrail itself received (SIGTERM, SIGINT, SIGHUP: Claude Code's timeout, or
+    /// the user), forwarded to the hook.
+    interrupted: Option<i32>,
+}
+
+enum Event {
+    Exit(std::io::Result<std::process::ExitStatus>),
+    Signal(i32),
+}
+
+/// Runs the command with `stdin`. A command that cannot start behaves like a shell's: exit
+/// 127 and a message on stderr. A SIGTERM, SIGINT or SIGHUP sent to govtrail is forwarded to
+/// the hook, so that a timeout ends both, and the call is still recorded.
+fn call(command: &[String], stdin: &[u8]) -> Called {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let failed = |msg: String| Called {
+        code: Some(127),
+        signal: None,
+        stdout: Vec::new(),
+        stderr: msg.into_bytes(),
+        interrupted: None,
     };
+    let Some((program, args)) = command.split_first() else {
+        return failed("govtrail hook: no command\n".into());
+    };
+    let signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).ok();
     let child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -97,11 +133,9 @@ fn call(command: &[String], stdin: &[u8]) -> (Option<i32>, Option<i32>, Vec<u8>,
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) => {
-            let msg = format!("govtrail hook: cannot run {program}: {e}\n");
-            return (Some(127), None, Vec::new(), msg.into_bytes());
-        }
+        Err(e) => return failed(format!("govtrail hook: cannot run {program}: {e}\n")),
     };
+    let pid = child.id();
     let input = stdin.to_vec();
     let mut pipe_in = child.stdin.take();
     // Write stdin on its own thread: a hook may print before it reads everything.
@@ -110,19 +144,74 @@ fn call(command: &[String], stdin: &[u8]) -> (Option<i32>, Option<i32>, Vec<u8>,
             let _ = p.write_all(&input);
         }
     });
-    let out = child.wait_with_output();
-    let _ = writer.join();
-    match out {
-        Ok(o) => {
-            use std::os::unix::process::ExitStatusExt as _;
-            (o.status.code(), o.status.signal(), o.stdout, o.stderr)
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let exit_tx = tx.clone();
+    std::thread::spawn(move || {
+        let _ = exit_tx.send(Event::Exit(child.wait()));
+    });
+    if let Some(mut signals) = signals {
+        std::thread::spawn(move || {
+            if let Some(n) = signals.forever().next() {
+                let _ = tx.send(Event::Signal(n));
+            }
+        });
+    }
+    let mut interrupted = None;
+    let status = loop {
+        match rx.recv() {
+            Ok(Event::Exit(s)) => break s.ok(),
+            Ok(Event::Signal(n)) => {
+                interrupted = Some(n);
+                // Forward the signal we received; if the hook outlives it by 2 s, SIGKILL.
+                let target = i32::try_from(pid)
+                    .ok()
+                    .and_then(rustix::process::Pid::from_raw);
+                if let (Some(p), Some(sig)) = (target, rustix::process::Signal::from_named_raw(n)) {
+                    let _ = rustix::process::kill_process(p, sig);
+                }
+                match rx.recv_timeout(std::time::Duration::from_secs(2)) {
+                    Ok(Event::Exit(s)) => break s.ok(),
+                    _ => {
+                        if let Some(p) = target {
+                            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                        }
+                    }
+                }
+            }
+            Err(_) => break None,
         }
-        Err(e) => (
-            Some(127),
-            None,
-            Vec::new(),
-            format!("govtrail hook: waiting for {program}: {e}\n").into_bytes(),
-        ),
+    };
+    let _ = writer.join();
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    use std::os::unix::process::ExitStatusExt as _;
+    Called {
+        code: status.and_then(|s| s.code()),
+        signal: status.and_then(|s| s.signal()),
+        stdout,
+        stderr,
+        interrupted,
     }
 }
 

@@ -914,7 +914,16 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
         None => None,
     };
 
-    let (decision, native, outcome, reason) = if let Some(s) = &signal {
+    let interrupted = int("interrupted")?;
+    let (decision, native, outcome, reason) = if let Some(n) = interrupted {
+        // govtrail was signalled (Claude Code's timeout): the hook rendered no decision.
+        (
+            DecisionKind::Error,
+            format!("interrupted:{n}"),
+            Some("failed_open"),
+            err_text,
+        )
+    } else if let Some(s) = &signal {
         (
             DecisionKind::Error,
             format!("signal:{s}"),
@@ -979,7 +988,14 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
     d.source_format = Some("govtrail.hook".into());
     let mut source = raw_source(text);
     let mut hook = Map::new();
-    for k in ["argv", "exit_code", "signal", "stdout", "stderr"] {
+    for k in [
+        "argv",
+        "exit_code",
+        "signal",
+        "interrupted",
+        "stdout",
+        "stderr",
+    ] {
         if let Some(v) = env.get(k).filter(|v| !v.is_null()) {
             hook.insert(k.into(), v.clone());
         }

@@ -172,3 +172,69 @@ fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
     .unwrap();
     assert!(overheads.iter().all(|&us| us > 0));
 }
+
+/// Claude Code's timeout: govtrail is sent SIGTERM while the hook runs. The hook gets the same
+/// signal, govtrail dies of it as the hook would, and the call is recorded as interrupted (the
+/// error row: the action proceeds).
+#[test]
+fn a_signal_to_govtrail_reaches_the_hook_and_the_call_is_recorded() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let pidfile = tmp.path().join("hook.pid");
+    let slow = format!(
+        "import os,sys,time; sys.stdin.read(); open({:?},'w').write(str(os.getpid())); time.sleep(30)",
+        pidfile.to_str().unwrap()
+    );
+    let mut child = bin()
+        .args([
+            "hook",
+            "--spool",
+            spool.to_str().unwrap(),
+            "--",
+            "python3",
+            "-c",
+            &slow,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{}").unwrap();
+    let mut waited = 0;
+    while !pidfile.exists() && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    let hook_pid = std::fs::read_to_string(&pidfile).unwrap();
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !Path::new(&format!("/proc/{hook_pid}")).exists(),
+        "the hook still runs"
+    );
+    assert_eq!(crate::hook_spool_len(&spool), 1);
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let o = run(&[
+        "ingest",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--spool",
+        spool.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    ledger::scan(&ledger, |_, _, r| {
+        let d: serde_json::Value = serde_json::from_slice(r).unwrap();
+        assert_eq!(
+            (d["decision"].as_str(), d["decision_native"].as_str()),
+            (Some("error"), Some("interrupted:15"))
+        );
+        assert_eq!(d["outcome"], "failed_open");
+    })
+    .unwrap();
+}
