@@ -180,7 +180,62 @@ fn fail(class: FailureClass, index: Option<u64>, path: Option<&Path>, detail: St
     }
 }
 
+/// A caller with no log key can trust nothing: that is a usage error, not a verdict.
+fn require_keys(opts: &VerifyOptions) -> Result<()> {
+    if opts.policy.has_log_keys() {
+        Ok(())
+    } else {
+        Err(Error::Key {
+            what: "verification".into(),
+            message: "no trusted key given".into(),
+        })
+    }
+}
+
+impl Report {
+    fn new(origin: String, segments: usize) -> Self {
+        Self {
+            origin,
+            from: 0,
+            records: 0,
+            verified: 0,
+            checkpoint: None,
+            checkpoints_checked: 0,
+            anchors_checked: 0,
+            segments,
+            failure: None,
+        }
+    }
+}
+
 impl Run {
+    /// A run for `origin` whose tree and chain start at `frontier` and `chain` (the empty tree
+    /// for a ledger; the manifest's state for an evidence pack).
+    fn new(origin: &str, opts: &VerifyOptions, frontier: Frontier, chain: Hash) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            policy: opts.policy.for_origin(origin),
+            expected: BTreeMap::new(),
+            untrusted_seen: Vec::new(),
+            verified: frontier.size(),
+            frontier,
+            chain,
+            checkpoint: None,
+            checkpoints_checked: 0,
+            anchors_checked: 0,
+        }
+    }
+
+    /// What the run established, into `report`.
+    fn into_report(self, mut report: Report, failure: Option<Failure>) -> Report {
+        report.records = self.frontier.size();
+        report.verified = self.verified;
+        report.checkpoint = self.checkpoint;
+        report.checkpoints_checked = self.checkpoints_checked;
+        report.anchors_checked = self.anchors_checked;
+        report.failure = failure;
+        report
+    }
     /// Adds a checkpoint note to the expected roots, after checking it against trusted keys.
     fn add_checkpoint(
         &mut self,
@@ -312,39 +367,13 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
 fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     let layout = Layout::new(dir);
     let config = layout.read_config()?;
-    if !opts.policy.has_log_keys() {
-        return Err(Error::Key {
-            what: "verification".into(),
-            message: "no trusted key given".into(),
-        });
-    }
-    let mut run = Run {
-        origin: config.origin.clone(),
-        policy: opts.policy.for_origin(&config.origin),
-        expected: BTreeMap::new(),
-        untrusted_seen: Vec::new(),
-        frontier: Frontier::new(),
-        chain: CHAIN_GENESIS,
-        verified: 0,
-        checkpoint: None,
-        checkpoints_checked: 0,
-        anchors_checked: 0,
-    };
+    require_keys(opts)?;
+    let mut run = Run::new(&config.origin, opts, Frontier::new(), CHAIN_GENESIS);
     // WALs are listed before segments: a seal running beside us renames its segment into place
     // before it removes the WAL, so every record is in one listing or the other.
     let wals = layout.wals()?;
     let segments = layout.segments()?;
-    let mut report = Report {
-        origin: config.origin.clone(),
-        from: 0,
-        records: 0,
-        verified: 0,
-        checkpoint: None,
-        checkpoints_checked: 0,
-        anchors_checked: 0,
-        segments: segments.len(),
-        failure: None,
-    };
+    let report = Report::new(config.origin.clone(), segments.len());
     let failure = match &opts.origin {
         Some(want) if *want != config.origin => Some(fail(
             FailureClass::OriginMismatch,
@@ -357,13 +386,7 @@ fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
         )),
         _ => verify_inner(&layout, opts, &mut run, &segments, &wals)?.err(),
     };
-    report.records = run.frontier.size();
-    report.verified = run.verified;
-    report.checkpoint = run.checkpoint;
-    report.checkpoints_checked = run.checkpoints_checked;
-    report.anchors_checked = run.anchors_checked;
-    report.failure = failure;
-    Ok(report)
+    Ok(run.into_report(report, failure))
 }
 
 fn transition_failure(f: TransitionFault) -> Failure {
@@ -392,24 +415,9 @@ pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
             message: "anchors are not used with an evidence pack: it proves its range against its own checkpoint; check that checkpoint against your anchor with a consistency proof (verify-proof --anchor)".into(),
         });
     }
-    if !opts.policy.has_log_keys() {
-        return Err(Error::Key {
-            what: "verification".into(),
-            message: "no trusted key given".into(),
-        });
-    }
+    require_keys(opts)?;
     let manifest_path = dir.join(crate::evidence::EVIDENCE_FILE);
-    let mut report = Report {
-        origin: String::new(),
-        from: 0,
-        records: 0,
-        verified: 0,
-        checkpoint: None,
-        checkpoints_checked: 0,
-        anchors_checked: 0,
-        segments: 1,
-        failure: None,
-    };
+    let mut report = Report::new(String::new(), 1);
     let pack = match crate::evidence::open_pack(dir)? {
         Ok(p) => p,
         Err(detail) => {
@@ -439,18 +447,7 @@ pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
         ));
         return Ok(report);
     };
-    let mut run = Run {
-        origin: m.origin.clone(),
-        policy: opts.policy.for_origin(&m.origin),
-        expected: BTreeMap::new(),
-        untrusted_seen: Vec::new(),
-        frontier,
-        chain: m.chain,
-        verified: m.from,
-        checkpoint: None,
-        checkpoints_checked: 0,
-        anchors_checked: 0,
-    };
+    let mut run = Run::new(&m.origin, opts, frontier, m.chain);
     let step = (|| -> Result<Step> {
         if let Some(want) = opts.origin.as_ref().filter(|w| **w != m.origin) {
             return Ok(Err(fail(
@@ -519,13 +516,7 @@ pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
         }
         Ok(Ok(()))
     })()?;
-    report.records = run.frontier.size();
-    report.verified = run.verified;
-    report.checkpoint = run.checkpoint;
-    report.checkpoints_checked = run.checkpoints_checked;
-    report.anchors_checked = run.anchors_checked;
-    report.failure = step.err();
-    Ok(report)
+    Ok(run.into_report(report, step.err()))
 }
 
 fn verify_inner(
