@@ -239,10 +239,134 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one read-only SQL query over a ledger: sealed segments and every acknowledged record
+    /// not yet sealed. Views: decisions, rule_hits (one row per rule id), sessions, rule_sets,
+    /// ledger_rows (the raw segment columns), incidents (with --incidents). Functions:
+    /// json_str / json_int / json_float / json_text(record, '/json/pointer').
+    Query {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// The SQL (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE; nothing that writes).
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+        format: QueryFormat,
+        /// Write the result here instead of standard output (required for parquet).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Register an incidents file (JSON or CSV, as for `report roi`) as table `incidents`.
+        #[arg(long)]
+        incidents: Option<PathBuf>,
+    },
+    /// Reports over a ledger: governance overhead, ROI, root-cause analysis of a session.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Build a demo ledger from the shipped example decisions and verify it.
     Demo {
         /// Directory to create (must not exist or be empty); a new one under the system's
         /// temporary directory by default.
         dir: Option<PathBuf>,
     },
+}
+
+/// A query result format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum QueryFormat {
+    /// An aligned text table.
+    Table,
+    /// A JSON array of row objects.
+    Json,
+    /// CSV with a header line.
+    Csv,
+    /// A Parquet file (needs --out).
+    Parquet,
+}
+
+/// The reports.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Governance overhead per decision: count, mean, exact and approximate p50/p95/p99,
+    /// grouped by any of service, platform, model, rule_set, tool, decision, engine, event,
+    /// overhead_source.
+    Overhead {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// Group by these dimensions (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',')]
+        by: Vec<String>,
+        /// Only decisions at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only decisions before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Compare two rule-set versions (baseline A, then B).
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        compare: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also draw the distribution per group to these files (.svg or .png).
+        #[arg(long)]
+        plot: Vec<PathBuf>,
+    },
+    /// Overhead spent against waste prevented, from an incidents file and a cost model.
+    Roi {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// Incidents: JSON (an array or {"incidents": [...]}, Tractatus framework-incidents
+        /// keys accepted) or CSV (id,title,ts,session_id,tokens_wasted,minutes_lost,rule_ids).
+        #[arg(long)]
+        incidents: PathBuf,
+        /// Cost model JSON: {"currency": "USD", "micros_per_token": 15,
+        /// "micros_per_minute": 1500000}.
+        #[arg(long)]
+        cost: PathBuf,
+        /// Only decisions at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only decisions before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Root-cause analysis of one session: timeline, first deny/ask/divergence, context
+    /// pressure, and the attributes over-represented among adverse decisions.
+    Rca {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// The session.
+        #[arg(
+            long,
+            required_unless_present = "incident",
+            conflicts_with = "incident"
+        )]
+        session: Option<String>,
+        /// An incident (from --incidents) whose session to analyse.
+        #[arg(long, requires = "incidents")]
+        incident: Option<String>,
+        /// The incidents file, for --incident.
+        #[arg(long)]
+        incidents: Option<PathBuf>,
+        /// Compare adverse decisions with the rest of the session or of the whole ledger.
+        #[arg(long, value_enum, default_value_t = RcaBaseline::Session)]
+        baseline: RcaBaseline,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also draw the timeline to these files (.svg or .png).
+        #[arg(long)]
+        plot: Vec<PathBuf>,
+    },
+}
+
+/// The attribution baseline of `report rca`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum RcaBaseline {
+    /// The session's other decisions.
+    Session,
+    /// Every other decision in the ledger.
+    Ledger,
 }

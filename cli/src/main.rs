@@ -310,6 +310,14 @@ fn run(cli: Cli) -> Result<u8> {
             );
             Ok(exit::OK)
         }
+        Command::Query {
+            ledger,
+            sql,
+            format,
+            out,
+            incidents,
+        } => query(&ledger, &sql, format, out.as_deref(), incidents.as_deref()),
+        Command::Report(report) => run_report(report),
         Command::Demo { dir } => demo(&dir.unwrap_or_else(fresh_demo_dir)),
     }
 }
@@ -977,4 +985,183 @@ fn demo(dir: &Path) -> Result<u8> {
     } else {
         exit::UNVERIFIED_TAIL
     })
+}
+
+fn open_trail(ledger: &Path) -> Result<query::Trail> {
+    Ok(query::Trail::open(ledger)?)
+}
+
+fn query(
+    ledger: &Path,
+    sql: &str,
+    format: args::QueryFormat,
+    out: Option<&Path>,
+    incidents: Option<&Path>,
+) -> Result<u8> {
+    use args::QueryFormat;
+    let trail = open_trail(ledger)?;
+    if let Some(path) = incidents {
+        trail.register_incidents(&query::report::roi::read_incidents(path)?)?;
+    }
+    let batches = trail.sql(sql)?;
+    let bytes = match format {
+        QueryFormat::Table => query::output::to_text(&batches)?.into_bytes(),
+        QueryFormat::Json => query::output::to_json(&batches)?,
+        QueryFormat::Csv => query::output::to_csv(&batches)?,
+        QueryFormat::Parquet => {
+            let Some(out) = out else {
+                bail!("--format parquet writes a file: give it with --out FILE");
+            };
+            write_file(out, &query::output::to_parquet(&batches)?)?;
+            return Ok(exit::OK);
+        }
+    };
+    match out {
+        Some(path) => write_file(path, &bytes)?,
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(&bytes)?;
+            if format == QueryFormat::Table {
+                stdout.write_all(b"\n")?;
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Writes an output file the user asked for: created or replaced, fsynced.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("write {}", path.display()))
+}
+
+fn window(since: Option<String>, until: Option<String>) -> query::report::Window {
+    query::report::Window { since, until }
+}
+
+fn print_output(
+    json: bool,
+    value: &impl serde::Serialize,
+    text: impl FnOnce() -> String,
+) -> Result<()> {
+    let mut stdout = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut stdout, value)?;
+        stdout.write_all(b"\n")?;
+    } else {
+        stdout.write_all(text().as_bytes())?;
+    }
+    Ok(())
+}
+
+fn plot_to(
+    paths: &[PathBuf],
+    draw: impl Fn(query::plot::ImageFormat) -> query::Result<Vec<u8>>,
+) -> Result<()> {
+    for path in paths {
+        let Some(format) = query::plot::ImageFormat::from_path(path) else {
+            bail!(
+                "--plot {}: the file name must end in .svg or .png",
+                path.display()
+            );
+        };
+        write_file(path, &draw(format)?)?;
+    }
+    Ok(())
+}
+
+fn run_report(report: args::ReportCommand) -> Result<u8> {
+    use args::ReportCommand;
+    use query::report::{overhead, rca, roi};
+    match report {
+        ReportCommand::Overhead {
+            ledger,
+            by,
+            since,
+            until,
+            compare,
+            json,
+            plot,
+        } => {
+            let group_by = by
+                .iter()
+                .map(|b| {
+                    overhead::Dim::from_name(b).with_context(|| {
+                        format!(
+                            "--by {b}: not a dimension (one of {})",
+                            overhead::Dim::ALL.map(|d| d.name()).join(", ")
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let trail = open_trail(&ledger)?;
+            let opts = overhead::Options {
+                group_by,
+                window: window(since, until),
+                compare: match compare.as_slice() {
+                    [a, b] => Some((a.clone(), b.clone())),
+                    _ => None,
+                },
+            };
+            let r = overhead::report(&trail, &opts)?;
+            plot_to(&plot, |f| query::plot::overhead(&r, f))?;
+            print_output(json, &r, || r.to_text())?;
+        }
+        ReportCommand::Roi {
+            ledger,
+            incidents,
+            cost,
+            since,
+            until,
+            json,
+        } => {
+            let opts = roi::Options {
+                window: window(since, until),
+                incidents: roi::read_incidents(&incidents)?,
+                cost: roi::CostModel::from_file(&cost)?,
+            };
+            let trail = open_trail(&ledger)?;
+            let r = roi::report(&trail, &opts)?;
+            print_output(json, &r, || r.to_text())?;
+        }
+        ReportCommand::Rca {
+            ledger,
+            session,
+            incident,
+            incidents,
+            baseline,
+            json,
+            plot,
+        } => {
+            let session_id = match (session, &incident, &incidents) {
+                (Some(s), _, _) => s,
+                (None, Some(id), Some(path)) => {
+                    let all = roi::read_incidents(path)?;
+                    let inc = all
+                        .iter()
+                        .find(|i| &i.id == id)
+                        .with_context(|| format!("--incident {id}: not in {}", path.display()))?;
+                    inc.session_id.clone().with_context(|| {
+                        format!("incident {id} names no session_id; give --session instead")
+                    })?
+                }
+                _ => bail!("give --session ID, or --incident ID with --incidents FILE"),
+            };
+            let trail = open_trail(&ledger)?;
+            let opts = rca::Options {
+                session_id,
+                baseline: match baseline {
+                    args::RcaBaseline::Session => rca::Baseline::Session,
+                    args::RcaBaseline::Ledger => rca::Baseline::Ledger,
+                },
+                incident,
+            };
+            let r = rca::report(&trail, &opts)?;
+            plot_to(&plot, |f| query::plot::rca(&r, f))?;
+            print_output(json, &r, || r.to_text())?;
+        }
+    }
+    Ok(exit::OK)
 }

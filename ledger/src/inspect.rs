@@ -179,19 +179,126 @@ pub fn scan(dir: &Path, mut f: impl FnMut(u64, i64, &[u8])) -> Result<u64> {
                 message: format!("WAL starts at {start}, records so far end at {next}"),
             });
         }
-        let mut reader = WalReader::open(&path)?;
-        let mut pending = Vec::new();
-        while let Ok(frame) = reader.next_frame()? {
-            match frame {
-                Frame::Records { records, .. } => pending.extend(records),
-                Frame::Checkpoint(_) => {
-                    for r in pending.drain(..) {
-                        f(next, r.ts_us, &r.bytes);
-                        next += 1;
-                    }
-                }
-            }
-        }
+        committed_wal_records(&path, |r| {
+            f(next, r.ts_us, &r.bytes);
+            next += 1;
+        })?;
     }
     Ok(next)
+}
+
+/// Calls `f` with every record of the WAL at `path` that a checkpoint frame commits, in order.
+fn committed_wal_records(path: &Path, mut f: impl FnMut(crate::wal::WalRecord)) -> Result<()> {
+    let mut reader = WalReader::open(path)?;
+    let mut pending = Vec::new();
+    while let Ok(frame) = reader.next_frame()? {
+        match frame {
+            Frame::Records { records, .. } => pending.extend(records),
+            Frame::Checkpoint(_) => pending.drain(..).for_each(&mut f),
+        }
+    }
+    Ok(())
+}
+
+/// A consistent read view of a ledger for queries: the sealed segments, and every committed
+/// record not yet sealed (the tail) as one Arrow batch with the segment schema, its typed
+/// columns derived by the same code a seal uses. Nothing is verified.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The ledger's origin.
+    pub origin: String,
+    /// Sealed segments in order, contiguous from index 0.
+    pub segments: Vec<SegmentInfo>,
+    /// The committed records after the last segment, or `None` when there are none.
+    pub tail: Option<arrow_array::RecordBatch>,
+    /// Total committed records: the segments' and the tail's.
+    pub records: u64,
+}
+
+/// Takes a [`Snapshot`] of the ledger at `dir`. Safe beside the writer: WALs are listed and read
+/// before segments are listed (a seal renames its segment into place before it removes the
+/// WAL), and a WAL that a seal removes mid-read makes the snapshot start again.
+pub fn snapshot(dir: &Path) -> Result<Snapshot> {
+    let layout = Layout::new(dir);
+    let config = layout.read_config()?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_snapshot(&layout, &config) {
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && attempt < 8 => {}
+            other => return other,
+        }
+    }
+}
+
+fn try_snapshot(layout: &Layout, config: &Config) -> Result<Snapshot> {
+    // (index, ts_us, bytes) of committed WAL records, in order.
+    let mut wal_records: Vec<(u64, i64, Vec<u8>)> = Vec::new();
+    for (start, path) in layout.wals()? {
+        let mut next = start;
+        committed_wal_records(&path, |r| {
+            wal_records.push((next, r.ts_us, r.bytes));
+            next += 1;
+        })?;
+    }
+    let mut segments = Vec::new();
+    let mut sealed = 0u64;
+    for (start, end, path) in layout.segments()? {
+        if start != sealed {
+            return Err(Error::Corrupt {
+                path,
+                offset: None,
+                message: format!("segment starts at {start}, records so far end at {sealed}"),
+            });
+        }
+        let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
+        segments.push(SegmentInfo {
+            start,
+            end,
+            path,
+            size_bytes,
+        });
+        sealed = end;
+    }
+    wal_records.retain(|(idx, _, _)| *idx >= sealed);
+    if let Some((first, _, _)) = wal_records.first()
+        && *first != sealed
+    {
+        return Err(Error::Layout {
+            dir: layout.dir().to_path_buf(),
+            message: format!(
+                "the unsealed records start at index {first} but the segments end at {sealed}"
+            ),
+        });
+    }
+    let records = sealed + wal_records.len() as u64;
+    let tail = if wal_records.is_empty() {
+        None
+    } else {
+        let mut chain = match segments.last() {
+            None => crate::hash::CHAIN_GENESIS,
+            Some(last) => crate::segment::chain_end(&last.path)?,
+        };
+        let rows: Vec<crate::segment::SealRow<'_>> = wal_records
+            .iter()
+            .map(|(idx, ts_us, bytes)| {
+                let hashes = crate::hash::hash_record(&chain, *idx, *ts_us, bytes);
+                chain = hashes.chain;
+                crate::segment::SealRow {
+                    idx: *idx,
+                    ts_us: *ts_us,
+                    record: bytes,
+                    hashes,
+                }
+            })
+            .collect();
+        Some(crate::segment::batch(layout.dir(), &rows)?)
+    };
+    Ok(Snapshot {
+        origin: config.origin.clone(),
+        segments,
+        tail,
+        records,
+    })
 }

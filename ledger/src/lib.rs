@@ -55,7 +55,9 @@ pub use error::{Error, Result};
 pub use evidence::{
     EVIDENCE_FILE, EVIDENCE_HEADER, Manifest, Witnessed, export_evidence, witness, witness_ledger,
 };
-pub use inspect::{Inspection, SegmentInfo, WalInfo, inspect, read_checkpoint_file, scan};
+pub use inspect::{
+    Inspection, SegmentInfo, Snapshot, WalInfo, inspect, read_checkpoint_file, scan, snapshot,
+};
 pub use layout::{CONFIG_FILE, Config, Layout};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
 pub use policy::{

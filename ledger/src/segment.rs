@@ -314,6 +314,46 @@ fn parquet_err(path: &Path, err: impl std::fmt::Display) -> Error {
     }
 }
 
+/// The rows as one Arrow batch with the segment schema, typed columns derived as a seal derives
+/// them (for the unsealed tail a query reads). `dir` names the ledger in errors.
+pub(crate) fn batch(dir: &Path, rows: &[SealRow<'_>]) -> Result<RecordBatch> {
+    let mut builders = Builders::new();
+    for row in rows {
+        let view = DecisionView::parse(row.record).map_err(|e| Error::Corrupt {
+            path: dir.to_path_buf(),
+            offset: None,
+            message: format!("unsealed record {} is not a decision: {e}", row.idx),
+        })?;
+        builders
+            .push(row, &view)
+            .map_err(|message| parquet_err(dir, message))?;
+    }
+    RecordBatch::try_new(schemas::segment_schema(), builders.finish())
+        .map_err(|e| parquet_err(dir, e))
+}
+
+/// The chain value after a segment's last record: the footer's hint when present, else the last
+/// row's `chain` column.
+pub(crate) fn chain_end(path: &Path) -> Result<Hash> {
+    let (meta, reader) = open(path)?;
+    if let Some(chain) = meta.chain_end {
+        return Ok(chain);
+    }
+    let mut last = None;
+    for batch in reader {
+        let batch = batch.map_err(|e| parquet_err(path, e))?;
+        let chain = batch.column(17).as_fixed_size_binary();
+        if let Some(row) = batch.num_rows().checked_sub(1) {
+            last = chain.value(row).try_into().ok();
+        }
+    }
+    last.ok_or_else(|| Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: None,
+        message: "segment has no rows".into(),
+    })
+}
+
 /// Opens a segment: checks its schema and footer metadata and returns a batch reader.
 pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader)> {
     let corrupt = |message: String| Error::Corrupt {

@@ -7,7 +7,7 @@ use govtrail_tests::repo_root;
 use schemas::ingest::{Format, Options, ingest};
 
 /// When the fixtures were "received", for sources that carry no time.
-const RECEIVED_US: i64 = 1_764_000_000_000_000;
+pub(crate) const RECEIVED_US: i64 = 1_764_000_000_000_000;
 
 fn golden(fixture: &str, want_format: Format, want_records: usize) {
     golden_at("tractatus", fixture, want_format, want_records);
@@ -16,7 +16,7 @@ fn golden(fixture: &str, want_format: Format, want_records: usize) {
 /// Re-normalises a record from its own source (its raw text, in its OTLP resource and scope)
 /// and checks it comes out the same; container and context positions are carried over, as the
 /// source alone does not hold them. Canonical native records are their own source.
-fn assert_round_trip(d: &schemas::Decision, format: Option<Format>, what: &str) {
+pub(crate) fn assert_round_trip(d: &schemas::Decision, format: Option<Format>, what: &str) {
     let Some(raw) = d
         .source
         .as_ref()

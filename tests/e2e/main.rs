@@ -2,6 +2,7 @@
 //! Python verifier side by side), and reading segments with other engines.
 
 mod format_v1;
+mod fuzz;
 mod ingest;
 mod interop;
 mod proofs;

@@ -1,10 +1,12 @@
-//! Black-box tests of the `govtrail` binary: crash safety under SIGKILL, and bad input.
+//! Black-box tests of the `govtrail` binary: crash safety under SIGKILL, bad input, ingest,
+//! the hook, the auditor's commands, queries and reports.
 
 mod auditor;
 mod bad_input;
 mod crash;
 mod hook;
 mod ingest;
+mod query;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,193 @@
+//! `govtrail query` and `govtrail report`: results in every format, records visible before a
+//! seal, plots written, and bad SQL, write statements, bad options and missing ledgers
+//! failing with exit 4 and a message that names the problem.
+
+use std::fs;
+use std::path::Path;
+
+use crate::{assert_input_error, line, run, setup, text};
+
+/// A ledger with 50 decisions appended (not sealed): returns (tmp, ledger).
+fn ledger_with_decisions() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let input = tmp.path().join("in.ndjson");
+    let lines: Vec<String> = (0..50).map(line).collect();
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let o = run(&[
+        "append",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    (tmp, ledger)
+}
+
+#[test]
+fn query_formats_and_unsealed_records() {
+    let (tmp, ledger) = ledger_with_decisions();
+    let l = ledger.to_str().unwrap();
+    let sql = "SELECT decision, count(*) AS n FROM decisions GROUP BY decision ORDER BY decision";
+    let o = run(&["query", l, sql]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("| allow    | 40 |") && out.contains("| deny     | 10 |"),
+        "{out}"
+    );
+
+    let o = run(&["query", l, sql, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"decision": "allow", "n": 40}, {"decision": "deny", "n": 10}])
+    );
+
+    let o = run(&["query", l, sql, "--format", "csv"]);
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "decision,n\nallow,40\ndeny,10\n"
+    );
+
+    let pq = tmp.path().join("out.parquet");
+    let o = run(&[
+        "query",
+        l,
+        sql,
+        "--format",
+        "parquet",
+        "--out",
+        pq.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bytes = fs::read(&pq).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+}
+
+#[test]
+fn reports_and_plots() {
+    let (tmp, ledger) = ledger_with_decisions();
+    let l = ledger.to_str().unwrap();
+    let svg = tmp.path().join("o.svg");
+    let png = tmp.path().join("o.png");
+    let o = run(&[
+        "report",
+        "overhead",
+        l,
+        "--by",
+        "service,decision",
+        "--plot",
+        svg.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("BoundaryEnforcer  allow     40"), "{out}");
+    assert!(fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    assert!(fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    let o = run(&["report", "overhead", l, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["total"]["decisions"], 50);
+    assert_eq!(v["total"]["measured"], 50);
+
+    let o = run(&["report", "rca", l, "--session", "no-such-session"]);
+    assert_input_error(&o, "no decisions with session_id 'no-such-session'");
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../query/tests/data");
+    let o = run(&[
+        "report",
+        "roi",
+        l,
+        "--incidents",
+        root.join("incidents.csv").to_str().unwrap(),
+        "--cost",
+        root.join("cost.json").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cost"]["decisions"], 50);
+    assert_eq!(v["incidents"][0]["incident"]["id"], "INC-001");
+}
+
+#[test]
+fn bad_queries_and_options_exit_4() {
+    let (tmp, ledger) = ledger_with_decisions();
+    let l = ledger.to_str().unwrap();
+    assert_input_error(&run(&["query", l, "SELEC 1"]), "SQL syntax error");
+    assert_input_error(&run(&["query", l, "SELECT nope FROM decisions"]), "nope");
+    assert_input_error(
+        &run(&["query", l, "DELETE FROM decisions"]),
+        "queries are read-only",
+    );
+    assert_input_error(
+        &run(&["query", l, "COPY (SELECT 1) TO 'x.csv'"]),
+        "queries are read-only",
+    );
+    assert_input_error(
+        &run(&["query", l, "SELECT 1", "--format", "parquet"]),
+        "--out FILE",
+    );
+    assert_input_error(
+        &run(&["query", "/no/such/ledger", "SELECT 1"]),
+        "no such directory",
+    );
+    assert_input_error(
+        &run(&["query", tmp.path().to_str().unwrap(), "SELECT 1"]),
+        "not a govtrail ledger",
+    );
+    assert_input_error(
+        &run(&["report", "overhead", l, "--by", "colour"]),
+        "--by colour: not a dimension",
+    );
+    assert_input_error(
+        &run(&["report", "overhead", l, "--plot", "x.jpg"]),
+        "must end in .svg or .png",
+    );
+    assert_input_error(
+        &run(&["report", "overhead", l, "--since", "yesterday"]),
+        "yesterday",
+    );
+    let bad = tmp.path().join("cost.json");
+    fs::write(&bad, r#"{"currency": "USD", "micros_per_token": "15"}"#).unwrap();
+    let inc = tmp.path().join("inc.csv");
+    fs::write(
+        &inc,
+        "id,title,ts,session_id,tokens_wasted,minutes_lost,rule_ids\nX,,,,lots,1,\n",
+    )
+    .unwrap();
+    assert_input_error(
+        &run(&[
+            "report",
+            "roi",
+            l,
+            "--incidents",
+            inc.to_str().unwrap(),
+            "--cost",
+            bad.to_str().unwrap(),
+        ]),
+        "inc.csv:2: tokens_wasted is not an integer",
+    );
+    let good_inc = tmp.path().join("ok.csv");
+    fs::write(
+        &good_inc,
+        "id,title,ts,session_id,tokens_wasted,minutes_lost,rule_ids\n",
+    )
+    .unwrap();
+    assert_input_error(
+        &run(&[
+            "report",
+            "roi",
+            l,
+            "--incidents",
+            good_inc.to_str().unwrap(),
+            "--cost",
+            bad.to_str().unwrap(),
+        ]),
+        "micros_per_token",
+    );
+}

@@ -1,0 +1,44 @@
+//! SQL and reports over a govtrail ledger, read by Apache DataFusion.
+//!
+//! ```text
+//!  ledger dir ──snapshot──▶ sealed segments (Parquet, pushdown) ─┐
+//!                           committed tail (WALs, one batch)  ───┴─▶ ledger_rows
+//!                                                                     │ views, JSON functions
+//!                                                                     ▼
+//!                 decisions · rule_hits · sessions · rule_sets · (incidents)
+//!                                                                     │
+//!            Trail::sql ◀─────────────────────────────────────────────┤
+//!            report::overhead / roi / rca ──▶ text · JSON · SVG/PNG plots
+//! ```
+//!
+//! A query sees every acknowledged record: the snapshot reads the WALs up to their last
+//! checkpoint frame as well as the sealed segments. Queries never write (the session refuses
+//! DDL, DML and `COPY`). Nothing here verifies the ledger: `govtrail verify` does.
+//!
+//! ```
+//! use govtrail_ledger::{Ledger, NoteSigner, Record};
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut ledger = Ledger::create(dir.path(), NoteSigner::from_seed("example.org/q", [1; 32]), 1024).unwrap();
+//! let rec = Record::from_json(br#"{"decision_id":"a","ts_us":1,"decision":"deny","service":"BoundaryEnforcer"}"#, &"doc").unwrap();
+//! ledger.append(&rec).unwrap();
+//! let trail = govtrail_query::Trail::open(dir.path()).unwrap();
+//! let batches = trail.sql("SELECT service, count(*) AS n FROM decisions GROUP BY service").unwrap();
+//! assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+//! ```
+#![warn(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod error;
+pub mod output;
+pub mod plot;
+pub mod report;
+mod trail;
+mod udf;
+
+pub use error::{Error, Result};
+pub use trail::Trail;

@@ -1,0 +1,443 @@
+//! `govtrail report overhead`: how much governance costs per action. Exact percentiles
+//! (`percentile_cont`, linear interpolation between closest ranks) and approximate ones
+//! (`approx_percentile_cont`, a t-digest), count and mean of `overhead_us`, grouped by any of
+//! the record's dimensions, in an optional time window, optionally comparing two rule sets.
+
+use serde::Serialize;
+
+use super::{Window, floats, ints, ms, quote, strings, table};
+use crate::{Error, Result, Trail};
+
+/// A dimension to group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dim {
+    /// The service inside the engine.
+    Service,
+    /// The agent platform.
+    Platform,
+    /// The model.
+    Model,
+    /// The rule-set version or bundle id.
+    RuleSet,
+    /// The tool name.
+    Tool,
+    /// The intended decision.
+    Decision,
+    /// The governance engine.
+    Engine,
+    /// The source's event name.
+    Event,
+    /// Where the overhead figure comes from.
+    OverheadSource,
+}
+
+impl Dim {
+    /// Every dimension, for help texts.
+    pub const ALL: [Dim; 9] = [
+        Self::Service,
+        Self::Platform,
+        Self::Model,
+        Self::RuleSet,
+        Self::Tool,
+        Self::Decision,
+        Self::Engine,
+        Self::Event,
+        Self::OverheadSource,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Service => "service",
+            Self::Platform => "platform",
+            Self::Model => "model",
+            Self::RuleSet => "rule_set",
+            Self::Tool => "tool",
+            Self::Decision => "decision",
+            Self::Engine => "engine",
+            Self::Event => "event",
+            Self::OverheadSource => "overhead_source",
+        }
+    }
+
+    /// The dimension called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Tool => "tool_name",
+            other => other.name(),
+        }
+    }
+}
+
+/// What to compute.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Group by these, in order (none: one row for everything).
+    pub group_by: Vec<Dim>,
+    /// Only decisions in this window.
+    pub window: Window,
+    /// Compare two rule-set versions: statistics under each and the ratio B/A.
+    pub compare: Option<(String, String)>,
+}
+
+/// Overhead statistics of one group, in microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    /// The group's values, one per dimension (`None`: the record has none).
+    pub group: Vec<Option<String>>,
+    /// Decisions in the group.
+    pub decisions: i64,
+    /// Decisions with a measured overhead.
+    pub measured: i64,
+    /// Mean overhead.
+    pub mean_us: Option<f64>,
+    /// Smallest overhead.
+    pub min_us: Option<i64>,
+    /// Largest overhead.
+    pub max_us: Option<i64>,
+    /// Exact percentiles 5, 25, 50, 75, 95, 99.
+    pub p5_us: Option<f64>,
+    /// 25th percentile.
+    pub p25_us: Option<f64>,
+    /// Median.
+    pub p50_us: Option<f64>,
+    /// 75th percentile.
+    pub p75_us: Option<f64>,
+    /// 95th percentile.
+    pub p95_us: Option<f64>,
+    /// 99th percentile.
+    pub p99_us: Option<f64>,
+    /// Approximate median (t-digest).
+    pub p50_approx_us: Option<f64>,
+    /// Approximate 95th percentile.
+    pub p95_approx_us: Option<f64>,
+    /// Approximate 99th percentile.
+    pub p99_approx_us: Option<f64>,
+}
+
+/// One group under two rule sets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Paired {
+    /// The group's values.
+    pub group: Vec<Option<String>>,
+    /// Statistics under rule set A.
+    pub a: Option<Stats>,
+    /// Statistics under rule set B.
+    pub b: Option<Stats>,
+    /// B's p50 / A's p50.
+    pub p50_ratio: Option<f64>,
+    /// B's p95 / A's p95.
+    pub p95_ratio: Option<f64>,
+    /// B's p99 / A's p99.
+    pub p99_ratio: Option<f64>,
+}
+
+/// Two rule sets side by side.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Rule set A (the baseline).
+    pub a: String,
+    /// Rule set B.
+    pub b: String,
+    /// Per group.
+    pub groups: Vec<Paired>,
+}
+
+/// The overhead report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The dimensions grouped by.
+    pub group_by: Vec<Dim>,
+    /// The window.
+    pub window: Window,
+    /// All decisions in the window together.
+    pub total: Stats,
+    /// One row per group.
+    pub groups: Vec<Stats>,
+    /// Decisions per overhead source (how each figure was measured).
+    pub overhead_sources: Vec<(Option<String>, i64)>,
+    /// The rule-set comparison, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+}
+
+const STATS_SQL: &str = "count(*) AS decisions, count(o) AS measured, avg(o) AS mean_us, \
+     min(overhead_us) AS min_us, max(overhead_us) AS max_us, \
+     percentile_cont(0.05) WITHIN GROUP (ORDER BY o) AS p5_us, \
+     percentile_cont(0.25) WITHIN GROUP (ORDER BY o) AS p25_us, \
+     percentile_cont(0.5) WITHIN GROUP (ORDER BY o) AS p50_us, \
+     percentile_cont(0.75) WITHIN GROUP (ORDER BY o) AS p75_us, \
+     percentile_cont(0.95) WITHIN GROUP (ORDER BY o) AS p95_us, \
+     percentile_cont(0.99) WITHIN GROUP (ORDER BY o) AS p99_us, \
+     approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY o) AS p50_approx_us, \
+     approx_percentile_cont(0.95) WITHIN GROUP (ORDER BY o) AS p95_approx_us, \
+     approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY o) AS p99_approx_us";
+
+/// Computes the report.
+pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
+    let filter = opts.window.condition();
+    let total = stats(trail, &[], &filter)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal("a total has one row".into()))?;
+    let groups = if opts.group_by.is_empty() {
+        Vec::new()
+    } else {
+        stats(trail, &opts.group_by, &filter)?
+    };
+    let batches = trail.sql(&format!(
+        "SELECT overhead_source, count(*) AS n FROM decisions WHERE {filter} \
+         GROUP BY overhead_source ORDER BY overhead_source NULLS FIRST"
+    ))?;
+    let mut overhead_sources = Vec::new();
+    for b in &batches {
+        overhead_sources.extend(
+            strings(b, "overhead_source")?
+                .into_iter()
+                .zip(ints(b, "n")?.into_iter().map(Option::unwrap_or_default)),
+        );
+    }
+    let comparison = match &opts.compare {
+        None => None,
+        Some((a, b)) => Some(compare(trail, &opts.group_by, &filter, a, b)?),
+    };
+    Ok(Report {
+        group_by: opts.group_by.clone(),
+        window: opts.window.clone(),
+        total,
+        groups,
+        overhead_sources,
+        comparison,
+    })
+}
+
+fn stats(trail: &Trail, dims: &[Dim], filter: &str) -> Result<Vec<Stats>> {
+    let cols: Vec<&str> = dims.iter().map(|d| d.column()).collect();
+    let (select, group) = if cols.is_empty() {
+        (String::new(), String::new())
+    } else {
+        let list = cols.join(", ");
+        (
+            format!("{list}, "),
+            format!(" GROUP BY {list} ORDER BY {}", order(&cols)),
+        )
+    };
+    let sql = format!(
+        "SELECT {select}{STATS_SQL} FROM \
+         (SELECT *, CAST(overhead_us AS DOUBLE) AS o FROM decisions WHERE {filter}){group}"
+    );
+    let mut out = Vec::new();
+    for b in &trail.sql(&sql)? {
+        let groups: Vec<Vec<Option<String>>> =
+            cols.iter().map(|c| strings(b, c)).collect::<Result<_>>()?;
+        let f = |n: &str| floats(b, n);
+        let i = |n: &str| ints(b, n);
+        let (decisions, measured, min, max) =
+            (i("decisions")?, i("measured")?, i("min_us")?, i("max_us")?);
+        let (mean, p5, p25, p50, p75, p95, p99) = (
+            f("mean_us")?,
+            f("p5_us")?,
+            f("p25_us")?,
+            f("p50_us")?,
+            f("p75_us")?,
+            f("p95_us")?,
+            f("p99_us")?,
+        );
+        let (a50, a95, a99) = (
+            f("p50_approx_us")?,
+            f("p95_approx_us")?,
+            f("p99_approx_us")?,
+        );
+        for r in 0..b.num_rows() {
+            out.push(Stats {
+                group: groups.iter().map(|g| g[r].clone()).collect(),
+                decisions: decisions[r].unwrap_or_default(),
+                measured: measured[r].unwrap_or_default(),
+                mean_us: mean[r],
+                min_us: min[r],
+                max_us: max[r],
+                p5_us: p5[r],
+                p25_us: p25[r],
+                p50_us: p50[r],
+                p75_us: p75[r],
+                p95_us: p95[r],
+                p99_us: p99[r],
+                p50_approx_us: a50[r],
+                p95_approx_us: a95[r],
+                p99_approx_us: a99[r],
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn order(cols: &[&str]) -> String {
+    cols.iter()
+        .map(|c| format!("{c} NULLS FIRST"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn compare(trail: &Trail, dims: &[Dim], filter: &str, a: &str, b: &str) -> Result<Comparison> {
+    let mut all = vec![Dim::RuleSet];
+    all.extend(dims.iter().copied().filter(|d| *d != Dim::RuleSet));
+    let filter = format!("{filter} AND rule_set IN ({}, {})", quote(a), quote(b));
+    let rows = stats(trail, &all, &filter)?;
+    let mut groups: Vec<Paired> = Vec::new();
+    for mut s in rows {
+        let rule_set = s.group.remove(0);
+        let key = s.group.clone();
+        let at = match groups.iter().position(|g| g.group == key) {
+            Some(at) => at,
+            None => {
+                groups.push(Paired {
+                    group: key,
+                    a: None,
+                    b: None,
+                    p50_ratio: None,
+                    p95_ratio: None,
+                    p99_ratio: None,
+                });
+                groups.len() - 1
+            }
+        };
+        if rule_set.as_deref() == Some(a) {
+            groups[at].a = Some(s);
+        } else {
+            groups[at].b = Some(s);
+        }
+    }
+    for g in &mut groups {
+        let ratio = |f: fn(&Stats) -> Option<f64>| {
+            let (x, y) = (g.a.as_ref().and_then(f)?, g.b.as_ref().and_then(f)?);
+            (x > 0.0).then(|| y / x)
+        };
+        g.p50_ratio = ratio(|s| s.p50_us);
+        g.p95_ratio = ratio(|s| s.p95_us);
+        g.p99_ratio = ratio(|s| s.p99_us);
+    }
+    Ok(Comparison {
+        a: a.to_owned(),
+        b: b.to_owned(),
+        groups,
+    })
+}
+
+impl Report {
+    /// The report as text: one line per group, times in milliseconds.
+    pub fn to_text(&self) -> String {
+        let mut header: Vec<&str> = self.group_by.iter().map(|d| d.name()).collect();
+        header.extend([
+            "decisions",
+            "measured",
+            "mean_ms",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "p50~",
+            "p95~",
+            "p99~",
+        ]);
+        let row = |s: &Stats, label: Option<&str>| -> Vec<String> {
+            let mut r: Vec<String> = match label {
+                Some(l) => std::iter::once(l.to_owned())
+                    .chain((1..self.group_by.len()).map(|_| String::new()))
+                    .collect(),
+                None => s
+                    .group
+                    .iter()
+                    .map(|g| g.clone().unwrap_or_else(|| "(none)".into()))
+                    .collect(),
+            };
+            r.extend([
+                s.decisions.to_string(),
+                s.measured.to_string(),
+                ms(s.mean_us),
+                ms(s.p50_us),
+                ms(s.p95_us),
+                ms(s.p99_us),
+                ms(s.p50_approx_us),
+                ms(s.p95_approx_us),
+                ms(s.p99_approx_us),
+            ]);
+            r
+        };
+        let mut rows: Vec<Vec<String>> = self.groups.iter().map(|s| row(s, None)).collect();
+        if self.group_by.is_empty() {
+            rows.push(row(&self.total, None));
+        } else {
+            rows.push(row(&self.total, Some("(all)")));
+        }
+        let mut out =
+            String::from("Governance overhead per decision (ms; ~ = t-digest approximation)\n");
+        if self.window != Window::default() {
+            out.push_str(&format!(
+                "window: {} .. {}\n",
+                self.window.since.as_deref().unwrap_or("start"),
+                self.window.until.as_deref().unwrap_or("end")
+            ));
+        }
+        out.push_str(&table(&header, &rows));
+        let share = if self.total.decisions > 0 {
+            100.0 * self.total.measured as f64 / self.total.decisions as f64
+        } else {
+            0.0
+        };
+        out.push_str(&format!(
+            "\n{} of {} decisions carry a measured overhead ({share:.1}%); sources: {}\n",
+            self.total.measured,
+            self.total.decisions,
+            self.overhead_sources
+                .iter()
+                .map(|(s, n)| format!("{} {n}", s.as_deref().unwrap_or("(none)")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if let Some(c) = &self.comparison {
+            out.push_str(&format!("\nRule set B ({}) against A ({}):\n", c.b, c.a));
+            let mut header: Vec<&str> = self
+                .group_by
+                .iter()
+                .filter(|d| **d != Dim::RuleSet)
+                .map(|d| d.name())
+                .collect();
+            header.extend([
+                "n_a", "n_b", "p50_a", "p50_b", "p95_a", "p95_b", "p99_a", "p99_b", "p99 b/a",
+            ]);
+            let rows: Vec<Vec<String>> = c
+                .groups
+                .iter()
+                .map(|g| {
+                    let mut r: Vec<String> = g
+                        .group
+                        .iter()
+                        .map(|v| v.clone().unwrap_or_else(|| "(none)".into()))
+                        .collect();
+                    let n = |s: &Option<Stats>| s.as_ref().map_or(0, |s| s.measured).to_string();
+                    let p = |s: &Option<Stats>, f: fn(&Stats) -> Option<f64>| {
+                        ms(s.as_ref().and_then(f))
+                    };
+                    r.extend([
+                        n(&g.a),
+                        n(&g.b),
+                        p(&g.a, |s| s.p50_us),
+                        p(&g.b, |s| s.p50_us),
+                        p(&g.a, |s| s.p95_us),
+                        p(&g.b, |s| s.p95_us),
+                        p(&g.a, |s| s.p99_us),
+                        p(&g.b, |s| s.p99_us),
+                        g.p99_ratio.map_or("-".into(), |r| format!("{r:.2}")),
+                    ]);
+                    r
+                })
+                .collect();
+            out.push_str(&table(&header, &rows));
+        }
+        out
+    }
+}

@@ -1,0 +1,248 @@
+//! A DataFusion session over one ledger snapshot: the sealed Parquet segments and the committed
+//! tail, as one table, with views and functions registered.
+//!
+//! Invariant: queries never write. Statements other than queries (DDL, DML, `COPY`, `SET`) are
+//! refused before planning, and the tables are the snapshot's files and an in-memory batch.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::{Error, Result};
+
+/// The views every session has (DDL run once at open). `ledger_rows` is the union of sealed
+/// segments and the tail; `decisions` adds the record fields that have no typed column.
+const VIEWS: &[(&str, &str)] = &[
+    (
+        "decisions",
+        "SELECT idx, ts, decision_id, decision, decision_native, platform, engine, service, \
+         session_id, tool_name, rule_ids, rule_set, overhead_us, outcome, model, \
+         json_str(record, '/event') AS event, \
+         json_str(record, '/reason') AS reason, \
+         json_str(record, '/tool_use_id') AS tool_use_id, \
+         json_str(record, '/prompt_id') AS prompt_id, \
+         json_str(record, '/agent_id') AS agent_id, \
+         json_str(record, '/trace_id') AS trace_id, \
+         json_str(record, '/span_id') AS span_id, \
+         json_str(record, '/overhead_source') AS overhead_source, \
+         json_str(record, '/source_format') AS source_format, \
+         json_text(record, '/tool_input') AS tool_input, \
+         record, record_hash, chain \
+         FROM ledger_rows",
+    ),
+    (
+        "rule_hits",
+        "SELECT idx, ts, decision_id, decision, service, session_id, tool_name, rule_set, \
+         model, unnest(rule_ids) AS rule_id FROM ledger_rows \
+         WHERE json_str(record, '/event') IS DISTINCT FROM 'rule_set'",
+    ),
+    (
+        "sessions",
+        "SELECT session_id, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS decisions, \
+         sum(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS denies, \
+         sum(CASE WHEN decision = 'ask' THEN 1 ELSE 0 END) AS asks, \
+         sum(CASE WHEN decision = 'error' THEN 1 ELSE 0 END) AS errors, \
+         count(overhead_us) AS measured, sum(overhead_us) AS overhead_us_total, \
+         count(DISTINCT tool_name) AS tools, count(DISTINCT model) AS models, \
+         min(idx) AS first_idx, max(idx) AS last_idx \
+         FROM ledger_rows WHERE session_id IS NOT NULL GROUP BY session_id",
+    ),
+    (
+        "rule_sets",
+        "SELECT rule_set, idx, ts, engine, decision_id, cardinality(rule_ids) AS n_rules, \
+         rule_ids, json_str(record, '/metadata/version') AS version, \
+         json_str(record, '/source_format') AS source_format \
+         FROM ledger_rows WHERE json_str(record, '/event') = 'rule_set'",
+    ),
+];
+
+/// A read-only SQL session over a ledger snapshot.
+pub struct Trail {
+    ctx: SessionContext,
+    runtime: tokio::runtime::Runtime,
+    snapshot: ledger::Snapshot,
+}
+
+impl std::fmt::Debug for Trail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trail")
+            .field("origin", &self.snapshot.origin)
+            .field("records", &self.snapshot.records)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trail {
+    /// Opens the ledger at `dir`: takes a snapshot (every acknowledged record, sealed or not)
+    /// and registers `ledger_rows`, the views and the JSON functions.
+    pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, None)
+    }
+
+    /// Like [`Trail::open`], with `partitions` parallel partitions per plan instead of one per
+    /// core. With one partition, approximate percentiles (whose t-digests merge in arrival
+    /// order) are the same on every run; exact results never depend on it.
+    pub fn open_with(dir: &Path, partitions: Option<usize>) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::NoLedger {
+                dir: dir.to_path_buf(),
+                message: "no such directory".into(),
+            });
+        }
+        let snapshot = ledger::snapshot(dir).map_err(|source| match source {
+            ledger::Error::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Error::NoLedger {
+                    dir: dir.to_path_buf(),
+                    message: "not a govtrail ledger (no config.json)".into(),
+                }
+            }
+            other => Error::Ledger(other),
+        })?;
+        Self::from_snapshot(snapshot, partitions)
+    }
+
+    /// Builds the session over a snapshot already taken.
+    pub fn from_snapshot(snapshot: ledger::Snapshot, partitions: Option<usize>) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("govtrail-query")
+            .build()
+            .map_err(Error::Runtime)?;
+        let mut config = SessionConfig::new().with_information_schema(true);
+        if let Some(n) = partitions {
+            config = config.with_target_partitions(n.max(1));
+        }
+        {
+            let opts = config.options_mut();
+            // Late materialisation: filters on typed columns run inside the Parquet decoder,
+            // so a session lookup decodes `record` only for the rows that match.
+            opts.execution.parquet.pushdown_filters = true;
+            opts.execution.parquet.reorder_filters = true;
+            opts.execution.parquet.enable_page_index = true;
+            opts.execution.parquet.bloom_filter_on_read = true;
+        }
+        let ctx = SessionContext::new_with_config(config);
+        for udf in crate::udf::all() {
+            ctx.register_udf(udf);
+        }
+        let trail = Self {
+            ctx,
+            runtime,
+            snapshot,
+        };
+        trail.register()?;
+        Ok(trail)
+    }
+
+    fn register(&self) -> Result<()> {
+        let schema = schemas::segment_schema();
+        let mut parts = Vec::new();
+        if !self.snapshot.segments.is_empty() {
+            let urls = self
+                .snapshot
+                .segments
+                .iter()
+                .map(|s| {
+                    let path = s.path.to_str().ok_or_else(|| Error::NoLedger {
+                        dir: s.path.clone(),
+                        message: "segment path is not UTF-8".into(),
+                    })?;
+                    ListingTableUrl::parse(path).map_err(Error::DataFusion)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let config = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .with_schema(Arc::clone(&schema));
+            let table = ListingTable::try_new(config).map_err(Error::DataFusion)?;
+            self.ctx
+                .register_table("sealed_rows", Arc::new(table))
+                .map_err(Error::DataFusion)?;
+            parts.push("SELECT * FROM sealed_rows");
+        }
+        let tail: Vec<RecordBatch> = self.snapshot.tail.iter().cloned().collect();
+        if !tail.is_empty() || parts.is_empty() {
+            let mem =
+                MemTable::try_new(Arc::clone(&schema), vec![tail]).map_err(Error::DataFusion)?;
+            self.ctx
+                .register_table("tail_rows", Arc::new(mem))
+                .map_err(Error::DataFusion)?;
+            parts.push("SELECT * FROM tail_rows");
+        }
+        let mut ddl = vec![format!(
+            "CREATE VIEW ledger_rows AS {}",
+            parts.join(" UNION ALL ")
+        )];
+        for (name, body) in VIEWS {
+            ddl.push(format!("CREATE VIEW {name} AS {body}"));
+        }
+        for stmt in ddl {
+            self.runtime
+                .block_on(async { self.ctx.sql(&stmt).await?.collect().await })
+                .map_err(|e| Error::Internal(format!("registering views: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The snapshot this session reads.
+    pub fn snapshot(&self) -> &ledger::Snapshot {
+        &self.snapshot
+    }
+
+    /// The DataFusion session (for registering more tables, such as an incidents table).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Registers `batches` as a read-only table `name`.
+    pub fn register_batches(&self, name: &str, batches: Vec<RecordBatch>) -> Result<()> {
+        let schema = batches
+            .first()
+            .map(RecordBatch::schema)
+            .ok_or_else(|| Error::Internal(format!("table {name} has no schema")))?;
+        let mem = MemTable::try_new(schema, vec![batches]).map_err(Error::DataFusion)?;
+        self.ctx
+            .register_table(name, Arc::new(mem))
+            .map_err(Error::DataFusion)?;
+        Ok(())
+    }
+
+    /// Registers incidents (see [`crate::report::roi::read_incidents`]) as table `incidents`.
+    pub fn register_incidents(&self, incidents: &[crate::report::roi::Incident]) -> Result<()> {
+        let batch = crate::report::roi::incidents_batch(incidents)?;
+        self.register_batches("incidents", vec![batch])
+    }
+
+    /// Runs one read-only SQL query and collects its result.
+    pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        self.runtime.block_on(async {
+            let df = self
+                .ctx
+                .sql_with_options(sql, options)
+                .await
+                .map_err(|e| Error::sql(sql, e))?;
+            df.collect().await.map_err(|e| Error::sql(sql, e))
+        })
+    }
+
+    /// The physical plan of a query, as `EXPLAIN` prints it.
+    pub fn explain(&self, sql: &str) -> Result<String> {
+        let batches = self.sql(&format!("EXPLAIN {sql}"))?;
+        crate::output::to_text(&batches)
+    }
+}

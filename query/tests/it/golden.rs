@@ -1,0 +1,202 @@
+//! Goldens: every `query/tests/cases/NAME.sql` runs on the golden ledger and its table is
+//! compared with `NAME.out`; the three reports are compared with `query/tests/golden/*`.
+//! `UPDATE_EXPECT=1` rewrites the expected files.
+
+use std::path::Path;
+
+use govtrail_query::Trail;
+use govtrail_query::report::{Window, overhead, rca, roi};
+
+use crate::data::{INCIDENT_SESSION, RULE_SET_A, RULE_SET_B, golden_ledger, repo_root};
+
+/// Compares `actual` with the file at `path` (or writes it under `UPDATE_EXPECT=1`).
+pub(crate) fn expect_file(path: &Path, actual: &str) {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from the result at line {} (UPDATE_EXPECT=1 rewrites it)\n--- expected\n{}\n--- actual\n{}",
+            path.display(),
+            first + 1,
+            expected.lines().nth(first).unwrap_or("<end>"),
+            actual.lines().nth(first).unwrap_or("<end>")
+        );
+    }
+}
+
+fn dir(sub: &str) -> std::path::PathBuf {
+    repo_root().join("query/tests").join(sub)
+}
+
+/// One partition: the approximate percentiles in the goldens are then the same on every run.
+pub(crate) fn trail() -> Trail {
+    Trail::open_with(golden_ledger(), Some(1)).unwrap()
+}
+
+#[test]
+fn sql_cases() {
+    let trail = trail();
+    let mut cases: Vec<_> = std::fs::read_dir(dir("cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 8, "{} cases", cases.len());
+    for case in cases {
+        let sql = std::fs::read_to_string(&case).unwrap();
+        let batches = trail
+            .sql(&sql)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let text = govtrail_query::output::to_text(&batches).unwrap() + "\n";
+        expect_file(&case.with_extension("out"), &text);
+    }
+}
+
+#[test]
+fn overhead_report() {
+    let trail = trail();
+    let r = overhead::report(
+        &trail,
+        &overhead::Options {
+            group_by: vec![overhead::Dim::Service, overhead::Dim::Decision],
+            window: Window::default(),
+            compare: None,
+        },
+    )
+    .unwrap();
+    expect_file(&dir("golden/overhead.txt"), &r.to_text());
+    let json = serde_json::to_string_pretty(&r).unwrap() + "\n";
+    expect_file(&dir("golden/overhead.json"), &json);
+    // Exact percentiles agree with a sort of the same values.
+    let mut values: Vec<f64> = Vec::new();
+    for b in trail
+        .sql("SELECT CAST(overhead_us AS DOUBLE) AS v FROM decisions WHERE overhead_us IS NOT NULL")
+        .unwrap()
+    {
+        use datafusion::arrow::array::AsArray as _;
+        let col = b
+            .column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        values.extend(col.values().iter().copied());
+    }
+    values.sort_by(f64::total_cmp);
+    let p = |q: f64| {
+        let rank = q * (values.len() - 1) as f64;
+        let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+        values[lo] + (values[hi] - values[lo]) * (rank - lo as f64)
+    };
+    for (q, got) in [
+        (0.5, r.total.p50_us),
+        (0.95, r.total.p95_us),
+        (0.99, r.total.p99_us),
+    ] {
+        let got = got.unwrap();
+        // DataFusion interpolates with a small rounding of its own (~1e-8 relative).
+        assert!((got - p(q)).abs() <= 1e-6 * p(q), "p{q}: {got} vs {}", p(q));
+    }
+}
+
+#[test]
+fn overhead_report_window_and_comparison() {
+    let trail = trail();
+    let r = overhead::report(
+        &trail,
+        &overhead::Options {
+            group_by: vec![overhead::Dim::Tool],
+            window: Window {
+                since: Some("2025-10-07T00:00:00Z".into()),
+                until: Some("2025-10-28T00:00:00Z".into()),
+            },
+            compare: Some((RULE_SET_A.into(), RULE_SET_B.into())),
+        },
+    )
+    .unwrap();
+    expect_file(&dir("golden/overhead-window.txt"), &r.to_text());
+}
+
+pub(crate) fn incidents() -> Vec<roi::Incident> {
+    roi::read_incidents(&dir("data/incidents.json")).unwrap()
+}
+
+#[test]
+fn roi_report() {
+    let trail = trail();
+    let cost = roi::CostModel::from_file(&dir("data/cost.json")).unwrap();
+    let r = roi::report(
+        &trail,
+        &roi::Options {
+            window: Window::default(),
+            incidents: incidents(),
+            cost,
+        },
+    )
+    .unwrap();
+    expect_file(&dir("golden/roi.txt"), &r.to_text());
+    // The same incidents as CSV give the same report.
+    let csv = roi::read_incidents(&dir("data/incidents.csv")).unwrap();
+    assert_eq!(csv, incidents());
+}
+
+#[test]
+fn rca_report() {
+    let trail = trail();
+    for (baseline, name) in [
+        (rca::Baseline::Session, "rca.txt"),
+        (rca::Baseline::Ledger, "rca-ledger-baseline.txt"),
+    ] {
+        let r = rca::report(
+            &trail,
+            &rca::Options {
+                session_id: INCIDENT_SESSION.into(),
+                baseline,
+                incident: Some("INC-001".into()),
+            },
+        )
+        .unwrap();
+        expect_file(&dir(&format!("golden/{name}")), &r.to_text());
+        if baseline == rca::Baseline::Session {
+            let json = serde_json::to_string_pretty(&r).unwrap() + "\n";
+            expect_file(&dir("golden/rca.json"), &json);
+            // Within the session, the services that only ever blocked rank first; the first
+            // deny is BoundaryEnforcer's block on inst_049; pressure rose.
+            assert_eq!(r.attribution[0].baseline, 0, "{:?}", r.attribution[0]);
+            let deny = &r.timeline[r.first_deny.unwrap()];
+            assert_eq!(deny.service.as_deref(), Some("BoundaryEnforcer"));
+            assert_eq!(deny.rule_ids, ["inst_049"]);
+            assert_eq!(r.pressure.as_ref().unwrap().trend, "rising");
+        } else {
+            // Against the whole ledger, the incident's rule is over-represented.
+            assert!(
+                r.attribution
+                    .iter()
+                    .any(|a| a.attribute == "rule_id" && a.value == "inst_049"),
+                "{:?}",
+                r.attribution
+            );
+        }
+    }
+}
+
+#[test]
+fn incidents_table_in_sql() {
+    let trail = trail();
+    trail.register_incidents(&incidents()).unwrap();
+    let b = trail
+        .sql(
+            "SELECT i.id, count(DISTINCT h.idx) AS blocks FROM incidents i \
+             JOIN rule_hits h ON array_has(i.rule_ids, h.rule_id) \
+             WHERE h.decision IN ('deny', 'ask', 'escalate') GROUP BY i.id ORDER BY i.id",
+        )
+        .unwrap();
+    let text = govtrail_query::output::to_text(&b).unwrap() + "\n";
+    expect_file(&dir("golden/incidents-join.txt"), &text);
+}
