@@ -303,6 +303,13 @@ pub(crate) enum ReportCommand {
         /// Compare two rule-set versions (baseline A, then B).
         #[arg(long, num_args = 2, value_names = ["A", "B"])]
         compare: Vec<String>,
+        /// Scan every decision for exact percentiles, even where segment summaries could
+        /// answer (they give counts, mean, min and max exactly and percentiles within 0.8%).
+        #[arg(long)]
+        exact: bool,
+        /// Also count decisions per overhead source (reads every record's JSON).
+        #[arg(long)]
+        sources: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,

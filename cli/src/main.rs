@@ -1082,6 +1082,8 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
             since,
             until,
             compare,
+            exact,
+            sources,
             json,
             plot,
         } => {
@@ -1104,6 +1106,8 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                     [a, b] => Some((a.clone(), b.clone())),
                     _ => None,
                 },
+                exact,
+                sources,
             };
             let r = overhead::report(&trail, &opts)?;
             plot_to(&plot, |f| query::plot::overhead(&r, f))?;

@@ -21,6 +21,8 @@ pub struct SegmentInfo {
     pub path: PathBuf,
     /// File size.
     pub size_bytes: u64,
+    /// Its summary file (LEDGER-FORMAT.md §13), when one exists (not verified).
+    pub summary: Option<PathBuf>,
 }
 
 /// The unsealed write-ahead log.
@@ -71,11 +73,13 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
     let mut segments = Vec::new();
     for (start, end, path) in layout.segments()? {
         let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
+        let summary = Some(layout.summary(start, end)).filter(|p| p.is_file());
         segments.push(SegmentInfo {
             start,
             end,
             path,
             size_bytes,
+            summary,
         });
     }
     let mut latest = None;
@@ -253,11 +257,13 @@ fn try_snapshot(layout: &Layout, config: &Config) -> Result<Snapshot> {
             });
         }
         let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
+        let summary = Some(layout.summary(start, end)).filter(|p| p.is_file());
         segments.push(SegmentInfo {
             start,
             end,
             path,
             size_bytes,
+            summary,
         });
         sealed = end;
     }

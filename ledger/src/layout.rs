@@ -73,6 +73,14 @@ impl Layout {
     pub(crate) fn checkpoints_dir(&self) -> PathBuf {
         self.dir.join("checkpoints")
     }
+    pub(crate) fn summaries_dir(&self) -> PathBuf {
+        self.dir.join("summaries")
+    }
+    /// The summary file of the segment holding `[start, end)` (LEDGER-FORMAT.md §13).
+    pub fn summary(&self, start: u64, end: u64) -> PathBuf {
+        self.summaries_dir()
+            .join(crate::segment::file_name(start, end))
+    }
     pub(crate) fn tiles_dir(&self) -> PathBuf {
         self.dir.join("tiles")
     }

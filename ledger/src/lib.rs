@@ -44,6 +44,7 @@ mod note;
 mod policy;
 mod proof;
 mod segment;
+mod summary;
 mod tiles;
 mod verify;
 mod wal;
@@ -67,6 +68,10 @@ pub use proof::{
     ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at,
 };
 pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};
+pub use summary::{
+    DIMENSIONS as SUMMARY_DIMENSIONS, bucket as overhead_bucket,
+    bucket_range as overhead_bucket_range, read as read_summary, summary_schema,
+};
 pub use verify::{Failure, FailureClass, Report, VerifyOptions, verify, verify_evidence};
 pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};
 

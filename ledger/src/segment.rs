@@ -208,6 +208,7 @@ pub(crate) struct SegmentWriter {
     writer: ArrowWriter<File>,
     builders: Builders,
     pending: usize,
+    summary: crate::summary::SummaryBuilder,
 }
 
 impl SegmentWriter {
@@ -261,6 +262,7 @@ impl SegmentWriter {
             writer,
             builders: Builders::new(),
             pending: 0,
+            summary: crate::summary::SummaryBuilder::default(),
         })
     }
 
@@ -276,6 +278,7 @@ impl SegmentWriter {
                 path: self.path.clone(),
                 message,
             })?;
+        self.summary.push(&view);
         self.pending += 1;
         if self.pending == READ_BATCH_ROWS {
             self.flush()?;
@@ -296,14 +299,17 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Finishes the file and fsyncs it.
-    pub(crate) fn finish(mut self) -> Result<()> {
+    /// Finishes the file and fsyncs it; returns the segment's summary (§13).
+    pub(crate) fn finish(mut self) -> Result<RecordBatch> {
         self.flush()?;
         let file = self
             .writer
             .into_inner()
             .map_err(|e| parquet_err(&self.path, e))?;
-        file.sync_all().ctx("fsync", &self.path)
+        file.sync_all().ctx("fsync", &self.path)?;
+        self.summary
+            .finish()
+            .map_err(|message| parquet_err(&self.path, message))
     }
 }
 

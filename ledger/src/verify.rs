@@ -74,6 +74,8 @@ pub enum FailureClass {
     Forked,
     /// Records after the newest trusted checkpoint.
     UnverifiedTail,
+    /// A segment's summary file (a query cache, §13) differs from the summary its records give.
+    SummaryAltered,
 }
 
 impl FailureClass {
@@ -92,6 +94,7 @@ impl FailureClass {
             Self::Truncated => "truncated",
             Self::Forked => "forked",
             Self::UnverifiedTail => "unverified-tail",
+            Self::SummaryAltered => "summary-altered",
         }
     }
 
@@ -493,7 +496,7 @@ pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
                 ),
             )));
         }
-        if let Err(f) = verify_segment(&mut run, m.from, m.to, &pack.segment)? {
+        if let Err(f) = verify_segment(&mut run, m.from, m.to, &pack.segment, None)? {
             return Ok(Err(f));
         }
         let root_to = run.frontier.root();
@@ -587,7 +590,9 @@ fn verify_inner(
 
     // 2. Records: segments in order, then the WAL.
     for (start, end, path) in segments {
-        if let Err(f) = verify_segment(run, *start, *end, path)? {
+        let summary = layout.summary(*start, *end);
+        let summary = summary.is_file().then_some(summary.as_path());
+        if let Err(f) = verify_segment(run, *start, *end, path, summary)? {
             return Ok(Err(f));
         }
     }
@@ -685,7 +690,13 @@ fn check_record(
     Ok(leaf_hash(&entry(idx, ts_us, &rh, &ch)))
 }
 
-fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<Step> {
+fn verify_segment(
+    run: &mut Run,
+    start: u64,
+    end: u64,
+    path: &Path,
+    summary: Option<&Path>,
+) -> Result<Step> {
     let expect = run.frontier.size();
     if start != expect {
         return Ok(Err(fail(
@@ -734,25 +745,29 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
     // Two stages on two threads of about equal cost: one decodes Parquet and checks the typed
     // columns; the caller's thread hashes records and checks order, stored hashes, chain and
     // tree, in index order.
-    let consumed = std::thread::scope(|scope| -> Step {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);
-        let decoder = scope.spawn(move || decode_batches(reader, &tx));
-        let result = check_decoded(run, &rx, end, path);
-        drop(rx);
-        match decoder.join() {
-            // A panic in the Parquet decoder on hostile input is a corrupt file, not a crash.
-            Err(_) if result.is_ok() => Err(fail(
-                FailureClass::Corrupt,
-                Some(run.frontier.size()),
-                Some(path),
-                "the Parquet decoder failed on this file".into(),
-            )),
-            _ => result,
-        }
-    });
-    if let Err(f) = consumed {
-        return Ok(Err(f));
-    }
+    let consumed = std::thread::scope(
+        |scope| -> std::result::Result<Option<crate::summary::SummaryBuilder>, Failure> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);
+            let decoder = scope.spawn(move || decode_batches(reader, &tx));
+            let result = check_decoded(run, &rx, end, path);
+            drop(rx);
+            match decoder.join() {
+                // A panic in the Parquet decoder on hostile input is a corrupt file, not a crash.
+                Err(_) if result.is_ok() => Err(fail(
+                    FailureClass::Corrupt,
+                    Some(run.frontier.size()),
+                    Some(path),
+                    "the Parquet decoder failed on this file".into(),
+                )),
+                Err(_) => result.map(|()| None),
+                Ok(recomputed) => result.map(|()| Some(recomputed)),
+            }
+        },
+    );
+    let recomputed = match consumed {
+        Err(f) => return Ok(Err(f)),
+        Ok(r) => r,
+    };
     let got = run.frontier.size();
     if got != end {
         return Ok(Err(fail(
@@ -762,7 +777,42 @@ fn verify_segment(run: &mut Run, start: u64, end: u64, path: &Path) -> Result<St
             format!("segment [{start}, {end}) holds only records up to {got}"),
         )));
     }
+    // Last: the summary is a cache derived from records that are now known to be intact.
+    if let (Some(file), Some(recomputed)) = (summary, recomputed)
+        && let Err(f) = check_summary(file, recomputed, start)
+    {
+        return Ok(Err(f));
+    }
     Ok(Ok(()))
+}
+
+/// Compares a summary file with the summary recomputed from the segment's records (§13).
+fn check_summary(
+    file: &Path,
+    recomputed: crate::summary::SummaryBuilder,
+    start: u64,
+) -> std::result::Result<(), Failure> {
+    let altered = |detail: String| {
+        fail(
+            FailureClass::SummaryAltered,
+            Some(start),
+            Some(file),
+            detail,
+        )
+    };
+    let want = recomputed.finish().map_err(&altered)?;
+    let got = crate::summary::read(file).map_err(|e| altered(e.to_string()))?;
+    if got != want {
+        let first = (0..want.num_rows().min(got.num_rows()))
+            .find(|&r| got.slice(r, 1) != want.slice(r, 1))
+            .unwrap_or(want.num_rows().min(got.num_rows()));
+        return Err(altered(format!(
+            "summary differs from the segment's records at row {first} ({} rows stored, {} recomputed)",
+            got.num_rows(),
+            want.num_rows()
+        )));
+    }
+    Ok(())
 }
 
 /// The tree stage of [`verify_segment`]: checks decoded batches in index order.
@@ -887,10 +937,13 @@ struct Decoded {
     mismatch: Option<(usize, &'static str)>,
 }
 
+/// The decode stage of [`verify_segment`]: decodes batches, checks typed columns, and
+/// recomputes the segment's summary (§13), which it returns.
 fn decode_batches(
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     tx: &std::sync::mpsc::SyncSender<std::result::Result<Decoded, String>>,
-) {
+) -> crate::summary::SummaryBuilder {
+    let mut summary = crate::summary::SummaryBuilder::default();
     for batch in reader {
         let item = batch.map_err(|e| e.to_string()).map(|batch| {
             let cols = SegmentColumns::new(&batch);
@@ -898,6 +951,7 @@ fn decode_batches(
             for row in 0..batch.num_rows() {
                 mismatch = match DecisionView::parse(cols.record.value(row)) {
                     Ok(view) if view.v == schemas::RECORD_VERSION => {
+                        summary.push(&view);
                         cols.typed_mismatch(row, &view)
                     }
                     Ok(_) => Some("v"),
@@ -915,4 +969,5 @@ fn decode_batches(
             break;
         }
     }
+    summary
 }

@@ -785,13 +785,24 @@ impl SealJob {
                     message: format!("WAL holds records up to {idx}, expected {end}"),
                 });
             }
-            writer.finish()?;
+            let summary = writer.finish()?;
             fs::rename(&tmp, &final_path).ctx("rename", &final_path)?;
-            sync_dir(&self.layout.segments_dir())
+            sync_dir(&self.layout.segments_dir())?;
+            Ok(summary)
         })();
-        if let Err(err) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(err);
+        let summary = match written {
+            Ok(summary) => summary,
+            Err(err) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(err);
+            }
+        };
+        // The summary is a query cache (§13): if it cannot be written, queries scan the
+        // segment instead, so its failure does not fail the seal.
+        if let Ok(bytes) = crate::summary::encode(&summary) {
+            let _ = fs::create_dir_all(self.layout.summaries_dir())
+                .ctx("create", &self.layout.summaries_dir())
+                .and_then(|()| write_atomic(&self.layout.summary(start, end), &bytes));
         }
         // A witness may have stored this checkpoint already, with its cosignatures: keep it.
         let stored = self.layout.checkpoint(end);

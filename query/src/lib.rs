@@ -16,7 +16,7 @@
 //! DDL, DML and `COPY`). Nothing here verifies the ledger: `govtrail verify` does.
 //!
 //! ```
-//! use govtrail_ledger::{Ledger, NoteSigner, Record};
+//! use ledger::{Ledger, NoteSigner, Record};
 //! let dir = tempfile::tempdir().unwrap();
 //! let mut ledger = Ledger::create(dir.path(), NoteSigner::from_seed("example.org/q", [1; 32]), 1024).unwrap();
 //! let rec = Record::from_json(br#"{"decision_id":"a","ts_us":1,"decision":"deny","service":"BoundaryEnforcer"}"#, &"doc").unwrap();

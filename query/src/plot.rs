@@ -147,7 +147,7 @@ pub fn overhead(report: &overhead::Report, format: ImageFormat) -> Result<Vec<u8
     };
     let x_max = groups
         .iter()
-        .filter_map(|(_, s)| s.p99_us.or(s.max_us.map(|m| m as f64)))
+        .filter_map(|(_, s)| s.p99_us.or(s.p99_approx_us).or(s.max_us.map(|m| m as f64)))
         .fold(0.0f64, f64::max)
         / 1000.0
         * 1.5;
@@ -187,7 +187,7 @@ fn draw_boxes<DB: DrawingBackend>(
     // milliseconds (Node.js hooks) in one trail.
     let x_min = groups
         .iter()
-        .map(|(_, st)| ms(st.p5_us.or(st.min_us.map(|m| m as f64))))
+        .map(|(_, st)| ms(st.p5_us.or(st.p5_approx_us).or(st.min_us.map(|m| m as f64))))
         .filter(|v| *v > 0.0)
         .fold(f64::INFINITY, f64::min);
     let x_min = if x_min.is_finite() {
@@ -227,12 +227,12 @@ fn draw_boxes<DB: DrawingBackend>(
         ))
         .map_err(err)?;
         let (p5, p25, p50, p75, p95, p99) = (
-            clamp(ms(st.p5_us)),
-            clamp(ms(st.p25_us)),
-            clamp(ms(st.p50_us)),
-            clamp(ms(st.p75_us)),
-            clamp(ms(st.p95_us)),
-            clamp(ms(st.p99_us)),
+            clamp(ms(st.p5_us.or(st.p5_approx_us))),
+            clamp(ms(st.p25_us.or(st.p25_approx_us))),
+            clamp(ms(st.p50_us.or(st.p50_approx_us))),
+            clamp(ms(st.p75_us.or(st.p75_approx_us))),
+            clamp(ms(st.p95_us.or(st.p95_approx_us))),
+            clamp(ms(st.p99_us.or(st.p99_approx_us))),
         );
         let h = 0.3;
         chart

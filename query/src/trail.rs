@@ -144,31 +144,42 @@ impl Trail {
         Ok(trail)
     }
 
+    /// A Parquet table over `paths` with `schema`.
+    fn parquet_table(
+        &self,
+        name: &str,
+        paths: &[&Path],
+        schema: datafusion::arrow::datatypes::SchemaRef,
+    ) -> Result<()> {
+        let urls = paths
+            .iter()
+            .map(|p| {
+                let path = p.to_str().ok_or_else(|| Error::NoLedger {
+                    dir: p.to_path_buf(),
+                    message: "path is not UTF-8".into(),
+                })?;
+                ListingTableUrl::parse(path).map_err(Error::DataFusion)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let table = ListingTable::try_new(config).map_err(Error::DataFusion)?;
+        self.ctx
+            .register_table(name, Arc::new(table))
+            .map_err(Error::DataFusion)?;
+        Ok(())
+    }
+
     fn register(&self) -> Result<()> {
         let schema = schemas::segment_schema();
+        let segments = &self.snapshot.segments;
         let mut parts = Vec::new();
-        if !self.snapshot.segments.is_empty() {
-            let urls = self
-                .snapshot
-                .segments
-                .iter()
-                .map(|s| {
-                    let path = s.path.to_str().ok_or_else(|| Error::NoLedger {
-                        dir: s.path.clone(),
-                        message: "segment path is not UTF-8".into(),
-                    })?;
-                    ListingTableUrl::parse(path).map_err(Error::DataFusion)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet");
-            let config = ListingTableConfig::new_with_multi_paths(urls)
-                .with_listing_options(options)
-                .with_schema(Arc::clone(&schema));
-            let table = ListingTable::try_new(config).map_err(Error::DataFusion)?;
-            self.ctx
-                .register_table("sealed_rows", Arc::new(table))
-                .map_err(Error::DataFusion)?;
+        if !segments.is_empty() {
+            let paths: Vec<&Path> = segments.iter().map(|s| s.path.as_path()).collect();
+            self.parquet_table("sealed_rows", &paths, Arc::clone(&schema))?;
             parts.push("SELECT * FROM sealed_rows");
         }
         let tail: Vec<RecordBatch> = self.snapshot.tail.iter().cloned().collect();
@@ -187,12 +198,78 @@ impl Trail {
         for (name, body) in VIEWS {
             ddl.push(format!("CREATE VIEW {name} AS {body}"));
         }
+        ddl.push(self.register_summaries()?);
         for stmt in ddl {
             self.runtime
                 .block_on(async { self.ctx.sql(&stmt).await?.collect().await })
                 .map_err(|e| Error::Internal(format!("registering views: {e}")))?;
         }
         Ok(())
+    }
+
+    /// Registers the segments' summary files (LEDGER-FORMAT.md §13) and returns the DDL of
+    /// `overhead_summary`: those files, plus the same rows computed from the segments that have
+    /// no summary file and from the tail, so that it covers every acknowledged record.
+    fn register_summaries(&self) -> Result<String> {
+        let segments = &self.snapshot.segments;
+        let summarised: Vec<&Path> = segments
+            .iter()
+            .filter_map(|s| s.summary.as_deref())
+            .collect();
+        let unsummarised: Vec<&Path> = segments
+            .iter()
+            .filter(|s| s.summary.is_none())
+            .map(|s| s.path.as_path())
+            .collect();
+        let mut parts = Vec::new();
+        if !summarised.is_empty() {
+            self.parquet_table("segment_summaries", &summarised, ledger::summary_schema())?;
+            parts.push(
+                "SELECT dimension, value, bucket, count, sum_us, min_us, max_us FROM segment_summaries"
+                    .to_owned(),
+            );
+        }
+        let mut rest = Vec::new();
+        if !unsummarised.is_empty() {
+            self.parquet_table(
+                "unsummarised_rows",
+                &unsummarised,
+                schemas::segment_schema(),
+            )?;
+            rest.push("SELECT * FROM unsummarised_rows");
+        }
+        if self.snapshot.tail.is_some() {
+            rest.push("SELECT * FROM tail_rows");
+        }
+        if !rest.is_empty() {
+            let rows = rest.join(" UNION ALL ");
+            for dim in ledger::SUMMARY_DIMENSIONS {
+                let value = if dim.is_empty() {
+                    "''".to_owned()
+                } else {
+                    dim.to_owned()
+                };
+                parts.push(format!(
+                    "SELECT '{dim}' AS dimension, CAST({value} AS VARCHAR) AS value, \
+                     overhead_bucket(overhead_us) AS bucket, count(*) AS count, \
+                     coalesce(sum(overhead_us), 0) AS sum_us, min(overhead_us) AS min_us, \
+                     max(overhead_us) AS max_us FROM ({rows}) \
+                     GROUP BY {value}, overhead_bucket(overhead_us)"
+                ));
+            }
+        }
+        if parts.is_empty() {
+            parts.push(
+                "SELECT CAST(NULL AS VARCHAR) AS dimension, CAST(NULL AS VARCHAR) AS value, \
+                 CAST(NULL AS INT) AS bucket, CAST(0 AS BIGINT) AS count, CAST(0 AS BIGINT) AS sum_us, \
+                 CAST(NULL AS BIGINT) AS min_us, CAST(NULL AS BIGINT) AS max_us WHERE FALSE"
+                    .to_owned(),
+            );
+        }
+        Ok(format!(
+            "CREATE VIEW overhead_summary AS {}",
+            parts.join(" UNION ALL ")
+        ))
     }
 
     /// The snapshot this session reads.

@@ -1,4 +1,5 @@
-//! SQL functions over a record's canonical JSON, for the fields that have no typed column:
+//! SQL functions: `overhead_bucket(overhead_us)` (the summary bucket), and functions over a
+//! record's canonical JSON, for the fields that have no typed column:
 //! `json_str(record, '/reason')`, `json_int(record, '/metadata/tokens')`,
 //! `json_float(record, '/metadata/overall_pressure')` and `json_text(record, '/tool_input')`
 //! (the value as JSON text). Pointers are RFC 6901; a missing value, a value of another type
@@ -23,9 +24,9 @@ enum Kind {
     Text,
 }
 
-/// The four functions, ready to register.
+/// The JSON functions and `overhead_bucket`, ready to register.
 pub(crate) fn all() -> Vec<ScalarUDF> {
-    [
+    let mut out: Vec<ScalarUDF> = [
         ("json_str", Kind::Str, DataType::Utf8),
         ("json_int", Kind::Int, DataType::Int64),
         ("json_float", Kind::Float, DataType::Float64),
@@ -41,7 +42,44 @@ pub(crate) fn all() -> Vec<ScalarUDF> {
             Arc::new(move |args: &[ColumnarValue]| eval(name, kind, args)),
         )
     })
-    .collect()
+    .collect();
+    out.push(create_udf(
+        "overhead_bucket",
+        vec![DataType::Int64],
+        DataType::Int32,
+        Volatility::Immutable,
+        Arc::new(bucket),
+    ));
+    out
+}
+
+/// `overhead_bucket(overhead_us)`: the summary bucket of LEDGER-FORMAT.md §13 (NULL stays NULL).
+fn bucket(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    use datafusion::arrow::array::{Int32Array, Int64Array};
+    let [arg] = args else {
+        return Err(DataFusionError::Plan(
+            "overhead_bucket(overhead_us) takes one argument".into(),
+        ));
+    };
+    let (array, scalar) = match arg {
+        ColumnarValue::Array(a) => (Arc::clone(a), false),
+        ColumnarValue::Scalar(s) => (s.to_array()?, true),
+    };
+    let values = array
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| DataFusionError::Plan("overhead_bucket takes a BIGINT".into()))?;
+    let out: ArrayRef = Arc::new(
+        values
+            .iter()
+            .map(|v| v.map(ledger::overhead_bucket))
+            .collect::<Int32Array>(),
+    );
+    if scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+    } else {
+        Ok(ColumnarValue::Array(out))
+    }
 }
 
 /// Finds the value at `pointer` in `bytes`, parsing only as deep as the pointer goes.

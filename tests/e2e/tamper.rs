@@ -377,3 +377,64 @@ fn no_false_positives_on_untouched_ledgers() {
         assert_eq!(python_verdict(tmp.path(), &keys, &[]), rust, "n={n}");
     }
 }
+
+/// Segment summaries (LEDGER-FORMAT.md §13) are checked by the Rust verifier: an edited count
+/// or a summary of other rows is `summary-altered`; a missing summary is no failure (it is a
+/// cache: queries scan instead). The Python verifier does not read summaries (§13 makes
+/// checking them optional), so these cases are not in the agreement table.
+#[test]
+fn summaries_are_recomputed_and_checked() {
+    let (_tmp, vkey, _) = fresh();
+    let dir = _tmp.path().join("ledger");
+    let summaries: Vec<PathBuf> = {
+        let mut v: Vec<PathBuf> = fs::read_dir(dir.join("summaries"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(summaries.len(), 3, "one summary per sealed segment");
+    assert_eq!(rust_verdict(&dir, &[vkey.clone()], &[]).0, "ok");
+
+    // One count changed.
+    let original = fs::read(&summaries[1]).unwrap();
+    let (batch, kv) = read_segment(&summaries[1]);
+    let i = batch.schema().index_of("count").unwrap();
+    let counts = batch
+        .column(i)
+        .as_primitive::<arrow_array::types::Int64Type>();
+    let mut values: Vec<i64> = counts.values().to_vec();
+    values[0] += 1;
+    let mut cols = batch.columns().to_vec();
+    cols[i] = std::sync::Arc::new(arrow_array::Int64Array::from(values));
+    write_segment(
+        &summaries[1],
+        &arrow_array::RecordBatch::try_new(batch.schema(), cols).unwrap(),
+        &kv,
+    );
+    let (verdict, class, index, _) = rust_verdict(&dir, &[vkey.clone()], &[]);
+    assert_eq!(
+        (verdict.as_str(), class.as_deref(), index),
+        ("tampered", Some("summary-altered"), Some(10))
+    );
+
+    // Another segment's summary in its place.
+    fs::copy(&summaries[0], &summaries[1]).unwrap();
+    let (_, class, index, _) = rust_verdict(&dir, &[vkey.clone()], &[]);
+    assert_eq!(
+        (class.as_deref(), index),
+        (Some("summary-altered"), Some(10))
+    );
+
+    // Not Parquet at all.
+    fs::write(&summaries[1], b"not parquet").unwrap();
+    let (_, class, _, _) = rust_verdict(&dir, &[vkey.clone()], &[]);
+    assert_eq!(class.as_deref(), Some("summary-altered"));
+
+    // Missing: fine.
+    fs::remove_file(&summaries[1]).unwrap();
+    assert_eq!(rust_verdict(&dir, &[vkey.clone()], &[]).0, "ok");
+    fs::write(&summaries[1], original).unwrap();
+    assert_eq!(rust_verdict(&dir, &[vkey], &[]).0, "ok");
+}

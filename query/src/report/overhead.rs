@@ -83,6 +83,22 @@ pub struct Options {
     pub window: Window,
     /// Compare two rule-set versions: statistics under each and the ratio B/A.
     pub compare: Option<(String, String)>,
+    /// Compute exact percentiles by scanning every decision, even when segment summaries
+    /// could answer.
+    pub exact: bool,
+    /// Also count decisions per overhead source (reads every record's JSON).
+    pub sources: bool,
+}
+
+/// How a report was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// From the segments' summaries (LEDGER-FORMAT.md §13) and the unsummarised rows: exact
+    /// counts, sums, minima and maxima; percentiles from log-linear histograms.
+    Summaries,
+    /// By scanning every decision: exact percentiles and t-digest approximations.
+    Scan,
 }
 
 /// Overhead statistics of one group, in microseconds.
@@ -112,8 +128,14 @@ pub struct Stats {
     pub p95_us: Option<f64>,
     /// 99th percentile.
     pub p99_us: Option<f64>,
-    /// Approximate median (t-digest).
+    /// Approximate 5th percentile (summaries only).
+    pub p5_approx_us: Option<f64>,
+    /// Approximate 25th percentile (summaries only).
+    pub p25_approx_us: Option<f64>,
+    /// Approximate median (t-digest, or from summaries).
     pub p50_approx_us: Option<f64>,
+    /// Approximate 75th percentile (summaries only).
+    pub p75_approx_us: Option<f64>,
     /// Approximate 95th percentile.
     pub p95_approx_us: Option<f64>,
     /// Approximate 99th percentile.
@@ -151,6 +173,8 @@ pub struct Comparison {
 /// The overhead report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// How it was computed.
+    pub method: Method,
     /// The dimensions grouped by.
     pub group_by: Vec<Dim>,
     /// The window.
@@ -159,7 +183,8 @@ pub struct Report {
     pub total: Stats,
     /// One row per group.
     pub groups: Vec<Stats>,
-    /// Decisions per overhead source (how each figure was measured).
+    /// Decisions per overhead source (how each figure was measured), when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overhead_sources: Vec<(Option<String>, i64)>,
     /// The rule-set comparison, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,35 +203,66 @@ const STATS_SQL: &str = "count(*) AS decisions, count(o) AS measured, avg(o) AS 
      approx_percentile_cont(0.95) WITHIN GROUP (ORDER BY o) AS p95_approx_us, \
      approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY o) AS p99_approx_us";
 
-/// Computes the report.
+/// Computes the report: from segment summaries when they can answer (no window, at most one
+/// dimension, no comparison, `exact` not asked), else by scanning.
 pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
-    let filter = opts.window.condition();
-    let total = stats(trail, &[], &filter)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::Internal("a total has one row".into()))?;
-    let groups = if opts.group_by.is_empty() {
-        Vec::new()
+    let summarised = |d: &Dim| !matches!(d, Dim::Event | Dim::OverheadSource);
+    let method = if !opts.exact
+        && opts.window == Window::default()
+        && opts.compare.is_none()
+        && opts.group_by.len() <= 1
+        && opts.group_by.iter().all(summarised)
+    {
+        Method::Summaries
     } else {
-        stats(trail, &opts.group_by, &filter)?
+        Method::Scan
     };
-    let batches = trail.sql(&format!(
-        "SELECT overhead_source, count(*) AS n FROM decisions WHERE {filter} \
-         GROUP BY overhead_source ORDER BY overhead_source NULLS FIRST"
-    ))?;
-    let mut overhead_sources = Vec::new();
-    for b in &batches {
-        overhead_sources.extend(
-            strings(b, "overhead_source")?
+    let filter = opts.window.condition();
+    let (total, groups) = match method {
+        Method::Summaries => {
+            let total = from_summaries(trail, None)?
                 .into_iter()
-                .zip(ints(b, "n")?.into_iter().map(Option::unwrap_or_default)),
-        );
+                .next()
+                .unwrap_or_else(|| empty(Vec::new()));
+            let groups = match opts.group_by.first() {
+                Some(d) => from_summaries(trail, Some(*d))?,
+                None => Vec::new(),
+            };
+            (total, groups)
+        }
+        Method::Scan => {
+            let total = stats(trail, &[], &filter)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Internal("a total has one row".into()))?;
+            let groups = if opts.group_by.is_empty() {
+                Vec::new()
+            } else {
+                stats(trail, &opts.group_by, &filter)?
+            };
+            (total, groups)
+        }
+    };
+    let mut overhead_sources = Vec::new();
+    if opts.sources {
+        let batches = trail.sql(&format!(
+            "SELECT overhead_source, count(*) AS n FROM decisions WHERE {filter} \
+             GROUP BY overhead_source ORDER BY overhead_source NULLS FIRST"
+        ))?;
+        for b in &batches {
+            overhead_sources.extend(
+                strings(b, "overhead_source")?
+                    .into_iter()
+                    .zip(ints(b, "n")?.into_iter().map(Option::unwrap_or_default)),
+            );
+        }
     }
     let comparison = match &opts.compare {
         None => None,
         Some((a, b)) => Some(compare(trail, &opts.group_by, &filter, a, b)?),
     };
     Ok(Report {
+        method,
         group_by: opts.group_by.clone(),
         window: opts.window.clone(),
         total,
@@ -214,6 +270,121 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
         overhead_sources,
         comparison,
     })
+}
+
+fn empty(group: Vec<Option<String>>) -> Stats {
+    Stats {
+        group,
+        decisions: 0,
+        measured: 0,
+        mean_us: None,
+        min_us: None,
+        max_us: None,
+        p5_us: None,
+        p25_us: None,
+        p50_us: None,
+        p75_us: None,
+        p95_us: None,
+        p99_us: None,
+        p5_approx_us: None,
+        p25_approx_us: None,
+        p50_approx_us: None,
+        p75_approx_us: None,
+        p95_approx_us: None,
+        p99_approx_us: None,
+    }
+}
+
+/// One histogram bucket of a group: (bucket, count, min, max).
+type Bucket = (i32, i64, i64, i64);
+
+/// The `k`-th smallest value (0-based) of a histogram, interpolated by position between the
+/// bucket's smallest and largest value (exact when the bucket holds one distinct value).
+fn value_at(buckets: &[Bucket], k: i64) -> f64 {
+    let mut seen = 0;
+    for &(_, count, lo, hi) in buckets {
+        if k < seen + count {
+            let j = k - seen;
+            return if count <= 1 || lo == hi {
+                lo as f64
+            } else {
+                lo as f64 + (hi - lo) as f64 * j as f64 / (count - 1) as f64
+            };
+        }
+        seen += count;
+    }
+    buckets.last().map_or(0.0, |b| b.3 as f64)
+}
+
+/// The `q` quantile of a histogram of `n` values, interpolated between closest ranks as
+/// `percentile_cont` does on the values themselves.
+fn quantile(buckets: &[Bucket], n: i64, q: f64) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    let r = q * (n - 1) as f64;
+    let (a, b) = (r.floor() as i64, r.ceil() as i64);
+    let (va, vb) = (value_at(buckets, a), value_at(buckets, b));
+    Some(va + (vb - va) * (r - a as f64))
+}
+
+/// Statistics per value of `dim` (or the total) from `overhead_summary`.
+fn from_summaries(trail: &Trail, dim: Option<Dim>) -> Result<Vec<Stats>> {
+    let name = dim.map_or("", |d| d.column());
+    let sql = format!(
+        "SELECT value, bucket, CAST(sum(count) AS BIGINT) AS n, CAST(sum(sum_us) AS BIGINT) AS s, \
+         min(min_us) AS lo, max(max_us) AS hi FROM overhead_summary \
+         WHERE dimension = {} GROUP BY value, bucket",
+        quote(name)
+    );
+    // value → (decisions, measured, sum, buckets)
+    let mut groups: std::collections::BTreeMap<Option<String>, (i64, i64, i64, Vec<Bucket>)> =
+        std::collections::BTreeMap::new();
+    for b in &trail.sql(&sql)? {
+        let (value, bucket, n, sum, lo, hi) = (
+            strings(b, "value")?,
+            ints(b, "bucket")?,
+            ints(b, "n")?,
+            ints(b, "s")?,
+            ints(b, "lo")?,
+            ints(b, "hi")?,
+        );
+        for r in 0..b.num_rows() {
+            let g = groups.entry(value[r].clone()).or_default();
+            let count = n[r].unwrap_or_default();
+            g.0 += count;
+            if let (Some(bucket), Some(lo), Some(hi)) = (bucket[r], lo[r], hi[r]) {
+                g.1 += count;
+                g.2 = g.2.saturating_add(sum[r].unwrap_or_default());
+                g.3.push((bucket as i32, count, lo, hi));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (value, (decisions, measured, sum, mut buckets)) in groups {
+        buckets.sort_unstable();
+        let group = if dim.is_some() {
+            vec![value]
+        } else {
+            Vec::new()
+        };
+        let q = |p: f64| quantile(&buckets, measured, p);
+        out.push(Stats {
+            decisions,
+            measured,
+            mean_us: (measured > 0).then(|| sum as f64 / measured as f64),
+            min_us: buckets.first().map(|b| b.2),
+            max_us: buckets.iter().map(|b| b.3).max(),
+            p5_approx_us: q(0.05),
+            p25_approx_us: q(0.25),
+            p50_approx_us: q(0.5),
+            p75_approx_us: q(0.75),
+            p95_approx_us: q(0.95),
+            p99_approx_us: q(0.99),
+            ..empty(group)
+        });
+    }
+    Ok(out)
 }
 
 fn stats(trail: &Trail, dims: &[Dim], filter: &str) -> Result<Vec<Stats>> {
@@ -267,7 +438,10 @@ fn stats(trail: &Trail, dims: &[Dim], filter: &str) -> Result<Vec<Stats>> {
                 p75_us: p75[r],
                 p95_us: p95[r],
                 p99_us: p99[r],
+                p5_approx_us: None,
+                p25_approx_us: None,
                 p50_approx_us: a50[r],
+                p75_approx_us: None,
                 p95_approx_us: a95[r],
                 p99_approx_us: a99[r],
             });
@@ -331,18 +505,14 @@ fn compare(trail: &Trail, dims: &[Dim], filter: &str, a: &str, b: &str) -> Resul
 impl Report {
     /// The report as text: one line per group, times in milliseconds.
     pub fn to_text(&self) -> String {
+        let summaries = self.method == Method::Summaries;
         let mut header: Vec<&str> = self.group_by.iter().map(|d| d.name()).collect();
-        header.extend([
-            "decisions",
-            "measured",
-            "mean_ms",
-            "p50_ms",
-            "p95_ms",
-            "p99_ms",
-            "p50~",
-            "p95~",
-            "p99~",
-        ]);
+        header.extend(["decisions", "measured", "mean_ms", "min_ms", "max_ms"]);
+        if summaries {
+            header.extend(["p50~", "p95~", "p99~"]);
+        } else {
+            header.extend(["p50_ms", "p95_ms", "p99_ms", "p50~", "p95~", "p99~"]);
+        }
         let row = |s: &Stats, label: Option<&str>| -> Vec<String> {
             let mut r: Vec<String> = match label {
                 Some(l) => std::iter::once(l.to_owned())
@@ -358,9 +528,13 @@ impl Report {
                 s.decisions.to_string(),
                 s.measured.to_string(),
                 ms(s.mean_us),
-                ms(s.p50_us),
-                ms(s.p95_us),
-                ms(s.p99_us),
+                ms(s.min_us.map(|v| v as f64)),
+                ms(s.max_us.map(|v| v as f64)),
+            ]);
+            if !summaries {
+                r.extend([ms(s.p50_us), ms(s.p95_us), ms(s.p99_us)]);
+            }
+            r.extend([
                 ms(s.p50_approx_us),
                 ms(s.p95_approx_us),
                 ms(s.p99_approx_us),
@@ -373,8 +547,13 @@ impl Report {
         } else {
             rows.push(row(&self.total, Some("(all)")));
         }
-        let mut out =
-            String::from("Governance overhead per decision (ms; ~ = t-digest approximation)\n");
+        let mut out = String::from(if summaries {
+            "Governance overhead per decision (ms), from segment summaries: counts, mean, min and \
+             max exact; ~ = from log-linear histograms, within 0.8% (--exact scans for exact \
+             percentiles)\n"
+        } else {
+            "Governance overhead per decision (ms; ~ = t-digest approximation)\n"
+        });
         if self.window != Window::default() {
             out.push_str(&format!(
                 "window: {} .. {}\n",
@@ -389,15 +568,21 @@ impl Report {
             0.0
         };
         out.push_str(&format!(
-            "\n{} of {} decisions carry a measured overhead ({share:.1}%); sources: {}\n",
-            self.total.measured,
-            self.total.decisions,
-            self.overhead_sources
-                .iter()
-                .map(|(s, n)| format!("{} {n}", s.as_deref().unwrap_or("(none)")))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "\n{} of {} decisions carry a measured overhead ({share:.1}%)",
+            self.total.measured, self.total.decisions,
         ));
+        if self.overhead_sources.is_empty() {
+            out.push('\n');
+        } else {
+            out.push_str(&format!(
+                "; sources: {}\n",
+                self.overhead_sources
+                    .iter()
+                    .map(|(s, n)| format!("{} {n}", s.as_deref().unwrap_or("(none)")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if let Some(c) = &self.comparison {
             out.push_str(&format!("\nRule set B ({}) against A ({}):\n", c.b, c.a));
             let mut header: Vec<&str> = self

@@ -70,6 +70,8 @@ fn overhead_report() {
             group_by: vec![overhead::Dim::Service, overhead::Dim::Decision],
             window: Window::default(),
             compare: None,
+            exact: false,
+            sources: true,
         },
     )
     .unwrap();
@@ -117,10 +119,91 @@ fn overhead_report_window_and_comparison() {
                 until: Some("2025-10-28T00:00:00Z".into()),
             },
             compare: Some((RULE_SET_A.into(), RULE_SET_B.into())),
+            exact: false,
+            sources: false,
         },
     )
     .unwrap();
     expect_file(&dir("golden/overhead-window.txt"), &r.to_text());
+}
+
+/// By one dimension the report comes from the segment summaries: counts, means, minima and
+/// maxima equal the scan's exactly, and every percentile is within 0.8% of the exact one.
+#[test]
+fn overhead_report_from_summaries_matches_the_scan() {
+    let trail = trail();
+    assert!(
+        trail
+            .snapshot()
+            .segments
+            .iter()
+            .all(|s| s.summary.is_some()),
+        "every sealed segment has a summary"
+    );
+    assert!(
+        trail.snapshot().tail.is_some(),
+        "the tail is summarised on the fly"
+    );
+    for dim in [
+        overhead::Dim::Service,
+        overhead::Dim::Model,
+        overhead::Dim::Tool,
+    ] {
+        let opts = |exact| overhead::Options {
+            group_by: vec![dim],
+            exact,
+            ..overhead::Options::default()
+        };
+        let fast = overhead::report(&trail, &opts(false)).unwrap();
+        let scan = overhead::report(&trail, &opts(true)).unwrap();
+        assert_eq!(fast.method, overhead::Method::Summaries);
+        assert_eq!(scan.method, overhead::Method::Scan);
+        let all_f = std::iter::once(&fast.total).chain(&fast.groups);
+        let all_s = std::iter::once(&scan.total).chain(&scan.groups);
+        assert_eq!(fast.groups.len(), scan.groups.len());
+        for (f, s) in all_f.zip(all_s) {
+            assert_eq!(f.group, s.group);
+            assert_eq!(
+                (f.decisions, f.measured, f.min_us, f.max_us),
+                (s.decisions, s.measured, s.min_us, s.max_us),
+                "{:?}",
+                f.group
+            );
+            if let (Some(a), Some(b)) = (f.mean_us, s.mean_us) {
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                    "{:?} mean {a} vs {b}",
+                    f.group
+                );
+            }
+            for (a, b) in [
+                (f.p5_approx_us, s.p5_us),
+                (f.p25_approx_us, s.p25_us),
+                (f.p50_approx_us, s.p50_us),
+                (f.p75_approx_us, s.p75_us),
+                (f.p95_approx_us, s.p95_us),
+                (f.p99_approx_us, s.p99_us),
+            ] {
+                assert_eq!(a.is_some(), b.is_some());
+                if let (Some(a), Some(b)) = (a, b) {
+                    assert!(
+                        (a - b).abs() <= 0.008 * b.abs() + 1e-9,
+                        "{:?}: {a} vs exact {b}",
+                        f.group
+                    );
+                }
+            }
+        }
+    }
+    let r = overhead::report(
+        &trail,
+        &overhead::Options {
+            group_by: vec![overhead::Dim::Service],
+            ..overhead::Options::default()
+        },
+    )
+    .unwrap();
+    expect_file(&dir("golden/overhead-summaries.txt"), &r.to_text());
 }
 
 pub(crate) fn incidents() -> Vec<roi::Incident> {

@@ -14,6 +14,8 @@ fn overhead_report() -> overhead::Report {
             group_by: vec![overhead::Dim::Service],
             window: Window::default(),
             compare: None,
+            exact: true,
+            sources: false,
         },
     )
     .unwrap()

@@ -1,0 +1,291 @@
+//! Query benchmark: a seeded ledger of N realistic decisions (default 10,000,000), then the
+//! overhead report, exact percentiles, a deny-rate GROUP BY and a session lookup (the RCA's
+//! timeline scan) through govtrail's DataFusion session, each against DuckDB running the same
+//! statistics on the same Parquet files in the same run (`benches/query_duckdb.py`).
+//!
+//! Usage: `query_bench DIR [RECORDS] [RUNS]`. DIR is reused when it already holds a ledger of
+//! RECORDS records. Prints and writes `benches/query.json`: the median of RUNS timed runs after
+//! one warm-up, per query and engine.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use govtrail_benches::signer;
+use ledger::{Ledger, Record};
+use query::Trail;
+use query::report::{Window, overhead, rca};
+
+/// xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unit().max(1e-12), self.unit());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+    fn pick<'a, T>(&mut self, weighted: &'a [(T, u32)]) -> &'a T {
+        let total: u32 = weighted.iter().map(|w| w.1).sum();
+        let mut r = (self.next() % u64::from(total)) as u32;
+        for (v, w) in weighted {
+            if r < *w {
+                return v;
+            }
+            r -= w;
+        }
+        &weighted[0].0
+    }
+}
+
+/// (service, weight, median overhead µs).
+const SERVICES: [(&str, u32, f64); 7] = [
+    ("BoundaryEnforcer", 30, 40_000.0),
+    ("ContextPressureMonitor", 30, 15_000.0),
+    ("BashCommandValidator", 20, 110_000.0),
+    ("CrossReferenceValidator", 8, 21_000.0),
+    ("MetacognitiveVerifier", 5, 30_000.0),
+    ("govtrail.decide", 5, 2_000.0),
+    ("opa", 2, 300.0),
+];
+const MODELS: [(&str, u32); 5] = [
+    ("claude-sonnet-4", 50),
+    ("claude-opus-4", 20),
+    ("claude-haiku-4", 15),
+    ("gpt-5", 10),
+    ("gpt-5-mini", 5),
+];
+const TOOLS: [(&str, u32); 10] = [
+    ("Bash", 30),
+    ("Edit", 20),
+    ("Read", 15),
+    ("Write", 10),
+    ("Grep", 8),
+    ("Glob", 6),
+    ("WebFetch", 4),
+    ("Task", 3),
+    ("NotebookEdit", 2),
+    ("TodoWrite", 2),
+];
+const PLATFORMS: [(&str, u32); 3] = [
+    ("claude-code", 80),
+    ("openai-agents", 10),
+    ("langchain", 10),
+];
+
+/// Decision `i` as native NDJSON: sessions of 500 decisions, 50 interleaved at a time.
+fn decision(i: u64, rng: &mut Rng) -> String {
+    let block = i / 25_000;
+    let session = block * 50 + (i / 25) % 50;
+    let (service, _, median) = SERVICES[{
+        let w: Vec<(usize, u32)> = SERVICES.iter().enumerate().map(|(k, s)| (k, s.1)).collect();
+        *rng.pick(&w)
+    }];
+    let tool = *rng.pick(&TOOLS);
+    let deny_p = if tool == "Bash" { 0.15 } else { 0.05 };
+    let u = rng.unit();
+    let decision = if u < deny_p {
+        "deny"
+    } else if u < deny_p + 0.04 {
+        "ask"
+    } else if u < deny_p + 0.07 {
+        "warn"
+    } else if u < deny_p + 0.08 {
+        "error"
+    } else {
+        "allow"
+    };
+    let overhead = if rng.next().is_multiple_of(10) {
+        String::new()
+    } else {
+        format!(
+            r#","overhead_us":{}"#,
+            (median * (0.5 * rng.normal()).exp()).round() as i64
+        )
+    };
+    let n_rules = 1 + rng.next() % 3;
+    let rules: Vec<String> = (0..n_rules)
+        .map(|_| format!("\"inst_{:03}\"", 1 + rng.next() % 95))
+        .collect();
+    let reason = if decision == "allow" {
+        String::new()
+    } else {
+        format!(r#","reason":"{service} {decision}: rule check failed""#)
+    };
+    format!(
+        r#"{{"decision_id":"q-{i:010}","ts_us":{},"decision":"{decision}","engine":"tractatus","platform":"{}","service":"{service}","session_id":"sess-{session:07}","tool_name":"{tool}","tool_input":{{"command":"run step {}"}},"rule_ids":[{}],"rule_set":"instructions-v4.{}","model":"{}"{overhead}{reason}}}"#,
+        1_760_000_000_000_000i64 + i as i64 * 50_000,
+        rng.pick(&PLATFORMS),
+        i % 1000,
+        rules.join(","),
+        i * 4 / 10_000_000,
+        rng.pick(&MODELS),
+    )
+}
+
+fn build(dir: &Path, n: u64) -> anyhow::Result<()> {
+    let mut rng = Rng(0x005e_ed0f_9a7e_1234);
+    let mut ledger = Ledger::create(dir, signer(), 1 << 20)?;
+    let t0 = Instant::now();
+    let chunk = 65_536u64;
+    let mut i = 0;
+    while i < n {
+        let end = (i + chunk).min(n);
+        let records: Vec<Record> = (i..end)
+            .map(|k| Record::from_json(decision(k, &mut rng).as_bytes(), &k))
+            .collect::<Result<_, _>>()?;
+        ledger.append_batch(&records)?;
+        i = end;
+    }
+    ledger.seal()?;
+    eprintln!("built {n} records in {:.1} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    f()?;
+    let mut v = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        v.push(t.elapsed().as_secs_f64());
+    }
+    Ok(median(v))
+}
+
+/// The ad-hoc queries, as govtrail users write them over the `decisions` view.
+const QUERIES: [(&str, &str); 5] = [
+    (
+        "approx_p50_p95_p99_by_service",
+        "SELECT service, count(*) AS n, approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY overhead_us) AS p50, approx_percentile_cont(0.95) WITHIN GROUP (ORDER BY overhead_us) AS p95, approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY overhead_us) AS p99 FROM decisions GROUP BY service",
+    ),
+    (
+        "approx_p50_p95_p99_by_model",
+        "SELECT model, count(*) AS n, approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY overhead_us) AS p50, approx_percentile_cont(0.95) WITHIN GROUP (ORDER BY overhead_us) AS p95, approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY overhead_us) AS p99 FROM decisions GROUP BY model",
+    ),
+    (
+        "exact_p50_p95_p99_by_service",
+        "SELECT service, percentile_cont(0.5) WITHIN GROUP (ORDER BY overhead_us) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY overhead_us) AS p95, percentile_cont(0.99) WITHIN GROUP (ORDER BY overhead_us) AS p99 FROM decisions GROUP BY service",
+    ),
+    (
+        "deny_rate_by_tool_and_model",
+        "SELECT tool_name, model, count(*) AS n, avg(CASE WHEN decision = 'deny' THEN 1.0 ELSE 0.0 END) AS deny_rate FROM decisions GROUP BY tool_name, model",
+    ),
+    (
+        "session_lookup",
+        "SELECT idx, ts, service, tool_name, decision, rule_ids, overhead_us, record FROM decisions WHERE session_id = 'sess-0012345' ORDER BY ts, idx",
+    ),
+];
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "target/query-bench".into()));
+    let n: u64 = args.next().map_or(Ok(10_000_000), |s| s.parse())?;
+    let runs: usize = args.next().map_or(Ok(5), |s| s.parse())?;
+    let have = ledger::inspect(&dir).map(|i| i.records()).unwrap_or(0);
+    if have != n {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        build(&dir, n)?;
+    }
+    let trail = Trail::open(&dir)?;
+    let mut results = serde_json::Map::new();
+    for (name, sql) in QUERIES {
+        let rows = trail.sql(sql)?.iter().map(|b| b.num_rows()).sum::<usize>();
+        let secs = time(runs, || {
+            trail.sql(sql)?;
+            Ok(())
+        })?;
+        eprintln!("govtrail {name}: {secs:.3} s ({rows} rows)");
+        results.insert(
+            name.into(),
+            serde_json::json!({"govtrail_s": secs, "rows": rows}),
+        );
+    }
+    // The reports themselves.
+    let opts = |dims: Vec<overhead::Dim>| overhead::Options {
+        group_by: dims,
+        window: Window::default(),
+        compare: None,
+        exact: false,
+        sources: false,
+    };
+    for (name, dim) in [
+        ("report_overhead_by_service", overhead::Dim::Service),
+        ("report_overhead_by_model", overhead::Dim::Model),
+    ] {
+        let secs = time(runs, || {
+            overhead::report(&trail, &opts(vec![dim]))?;
+            Ok(())
+        })?;
+        eprintln!("govtrail {name}: {secs:.3} s");
+        results.insert(name.into(), serde_json::json!({"govtrail_s": secs}));
+    }
+    let secs = time(runs, || {
+        rca::report(
+            &trail,
+            &rca::Options {
+                session_id: "sess-0012345".into(),
+                ..rca::Options::default()
+            },
+        )?;
+        Ok(())
+    })?;
+    eprintln!("govtrail report_rca_one_session: {secs:.3} s");
+    results.insert(
+        "report_rca_one_session".into(),
+        serde_json::json!({"govtrail_s": secs}),
+    );
+    let py = std::env::var("GOVTRAIL_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into());
+    let out = Command::new(py)
+        .args([
+            "benches/query_duckdb.py",
+            &dir.display().to_string(),
+            &runs.to_string(),
+        ])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let duck: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out.stdout)?;
+    for (name, v) in &mut results {
+        if let (Some(d), Some(g)) = (
+            duck.get(name).and_then(|d| d.as_f64()),
+            v["govtrail_s"].as_f64(),
+        ) {
+            v["duckdb_s"] = d.into();
+            v["ratio"] = (g / d).into();
+            eprintln!(
+                "{name}: govtrail {g:.3} s, duckdb {d:.3} s, ratio {:.2}",
+                g / d
+            );
+        }
+    }
+    let report = serde_json::json!({
+        "records": n,
+        "runs": runs,
+        "segments": trail.snapshot().segments.len(),
+        "duckdb_version": duck.get("version"),
+        "queries": results,
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    std::fs::write("benches/query.json", &text)?;
+    println!("{text}");
+    Ok(())
+}
