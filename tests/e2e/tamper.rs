@@ -395,7 +395,7 @@ fn summaries_are_recomputed_and_checked() {
         v
     };
     assert_eq!(summaries.len(), 3, "one summary per sealed segment");
-    assert_eq!(rust_verdict(&dir, &[vkey.clone()], &[]).0, "ok");
+    assert_eq!(rust_verdict(&dir, std::slice::from_ref(&vkey), &[]).0, "ok");
 
     // One count changed.
     let original = fs::read(&summaries[1]).unwrap();
@@ -413,7 +413,7 @@ fn summaries_are_recomputed_and_checked() {
         &arrow_array::RecordBatch::try_new(batch.schema(), cols).unwrap(),
         &kv,
     );
-    let (verdict, class, index, _) = rust_verdict(&dir, &[vkey.clone()], &[]);
+    let (verdict, class, index, _) = rust_verdict(&dir, std::slice::from_ref(&vkey), &[]);
     assert_eq!(
         (verdict.as_str(), class.as_deref(), index),
         ("tampered", Some("summary-altered"), Some(10))
@@ -421,7 +421,7 @@ fn summaries_are_recomputed_and_checked() {
 
     // Another segment's summary in its place.
     fs::copy(&summaries[0], &summaries[1]).unwrap();
-    let (_, class, index, _) = rust_verdict(&dir, &[vkey.clone()], &[]);
+    let (_, class, index, _) = rust_verdict(&dir, std::slice::from_ref(&vkey), &[]);
     assert_eq!(
         (class.as_deref(), index),
         (Some("summary-altered"), Some(10))
@@ -429,12 +429,12 @@ fn summaries_are_recomputed_and_checked() {
 
     // Not Parquet at all.
     fs::write(&summaries[1], b"not parquet").unwrap();
-    let (_, class, _, _) = rust_verdict(&dir, &[vkey.clone()], &[]);
+    let (_, class, _, _) = rust_verdict(&dir, std::slice::from_ref(&vkey), &[]);
     assert_eq!(class.as_deref(), Some("summary-altered"));
 
     // Missing: fine.
     fs::remove_file(&summaries[1]).unwrap();
-    assert_eq!(rust_verdict(&dir, &[vkey.clone()], &[]).0, "ok");
+    assert_eq!(rust_verdict(&dir, std::slice::from_ref(&vkey), &[]).0, "ok");
     fs::write(&summaries[1], original).unwrap();
     assert_eq!(rust_verdict(&dir, &[vkey], &[]).0, "ok");
 }
