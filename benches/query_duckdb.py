@@ -32,6 +32,9 @@ QUERIES = {
     "deny_rate_by_tool_and_model":
         "SELECT tool_name, model, count(*) AS n, avg(CASE WHEN decision = 'deny' THEN 1.0 ELSE 0.0 END) "
         "FROM decisions GROUP BY tool_name, model",
+    "group_by_untyped_field_from_json":
+        "SELECT json_extract_string(decode(record), '$.overhead_source') AS s, count(*) AS n FROM decisions "
+        "GROUP BY s",
     "session_lookup":
         "SELECT idx, ts, service, tool_name, decision, rule_ids, overhead_us, record FROM decisions "
         "WHERE session_id = 'sess-0012345' ORDER BY ts, idx",

@@ -987,8 +987,29 @@ fn demo(dir: &Path) -> Result<u8> {
     })
 }
 
-fn open_trail(ledger: &Path) -> Result<query::Trail> {
-    Ok(query::Trail::open(ledger)?)
+/// Opens the ledger for queries. On a terminal, a spinner on standard error shows the snapshot's
+/// size and the time spent until `done` is dropped (DataFusion gives no row-level progress).
+fn open_trail(ledger: &Path) -> Result<(query::Trail, ProgressBar)> {
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message("reading the ledger");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let trail = query::Trail::open(ledger)?;
+    let snap = trail.snapshot();
+    spinner.set_message(format!(
+        "querying {} decisions ({} sealed segments{})",
+        snap.records,
+        snap.segments.len(),
+        if snap.tail.is_some() {
+            " and the unsealed tail"
+        } else {
+            ""
+        }
+    ));
+    Ok((trail, spinner))
 }
 
 fn query(
@@ -999,11 +1020,12 @@ fn query(
     incidents: Option<&Path>,
 ) -> Result<u8> {
     use args::QueryFormat;
-    let trail = open_trail(ledger)?;
+    let (trail, spinner) = open_trail(ledger)?;
     if let Some(path) = incidents {
         trail.register_incidents(&query::report::roi::read_incidents(path)?)?;
     }
     let batches = trail.sql(sql)?;
+    spinner.finish_and_clear();
     let bytes = match format {
         QueryFormat::Table => query::output::to_text(&batches)?.into_bytes(),
         QueryFormat::Json => query::output::to_json(&batches)?,
@@ -1098,7 +1120,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let trail = open_trail(&ledger)?;
+            let (trail, spinner) = open_trail(&ledger)?;
             let opts = overhead::Options {
                 group_by,
                 window: window(since, until),
@@ -1110,6 +1132,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                 sources,
             };
             let r = overhead::report(&trail, &opts)?;
+            spinner.finish_and_clear();
             plot_to(&plot, |f| query::plot::overhead(&r, f))?;
             print_output(json, &r, || r.to_text())?;
         }
@@ -1126,8 +1149,9 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                 incidents: roi::read_incidents(&incidents)?,
                 cost: roi::CostModel::from_file(&cost)?,
             };
-            let trail = open_trail(&ledger)?;
+            let (trail, spinner) = open_trail(&ledger)?;
             let r = roi::report(&trail, &opts)?;
+            spinner.finish_and_clear();
             print_output(json, &r, || r.to_text())?;
         }
         ReportCommand::Rca {
@@ -1153,7 +1177,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                 }
                 _ => bail!("give --session ID, or --incident ID with --incidents FILE"),
             };
-            let trail = open_trail(&ledger)?;
+            let (trail, spinner) = open_trail(&ledger)?;
             let opts = rca::Options {
                 session_id,
                 baseline: match baseline {
@@ -1163,6 +1187,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                 incident,
             };
             let r = rca::report(&trail, &opts)?;
+            spinner.finish_and_clear();
             plot_to(&plot, |f| query::plot::rca(&r, f))?;
             print_output(json, &r, || r.to_text())?;
         }

@@ -19,7 +19,10 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::{Error, Result};
 
 /// The views every session has (DDL run once at open). `ledger_rows` is the union of sealed
-/// segments and the tail; `decisions` adds the record fields that have no typed column.
+/// segments and the tail with `is_rule_set` (a rule-set record, which ingest names by its
+/// content hash in both `decision_id` and `rule_set`: a test on typed columns, so that
+/// excluding rule sets reads no JSON); `decisions` adds the record fields that have no typed
+/// column.
 const VIEWS: &[(&str, &str)] = &[
     (
         "decisions",
@@ -35,14 +38,14 @@ const VIEWS: &[(&str, &str)] = &[
          json_str(record, '/overhead_source') AS overhead_source, \
          json_str(record, '/source_format') AS source_format, \
          json_text(record, '/tool_input') AS tool_input, \
-         record, record_hash, chain \
+         record, record_hash, chain, is_rule_set \
          FROM ledger_rows",
     ),
     (
         "rule_hits",
         "SELECT idx, ts, decision_id, decision, service, session_id, tool_name, rule_set, \
          model, unnest(rule_ids) AS rule_id FROM ledger_rows \
-         WHERE json_str(record, '/event') IS DISTINCT FROM 'rule_set'",
+         WHERE NOT is_rule_set",
     ),
     (
         "sessions",
@@ -60,7 +63,7 @@ const VIEWS: &[(&str, &str)] = &[
         "SELECT rule_set, idx, ts, engine, decision_id, cardinality(rule_ids) AS n_rules, \
          rule_ids, json_str(record, '/metadata/version') AS version, \
          json_str(record, '/source_format') AS source_format \
-         FROM ledger_rows WHERE json_str(record, '/event') = 'rule_set'",
+         FROM ledger_rows WHERE is_rule_set",
     ),
 ];
 
@@ -192,7 +195,9 @@ impl Trail {
             parts.push("SELECT * FROM tail_rows");
         }
         let mut ddl = vec![format!(
-            "CREATE VIEW ledger_rows AS {}",
+            "CREATE VIEW ledger_rows AS SELECT *, \
+             coalesce(decision_id = rule_set AND decision = 'info', false) AS is_rule_set \
+             FROM ({})",
             parts.join(" UNION ALL ")
         )];
         for (name, body) in VIEWS {

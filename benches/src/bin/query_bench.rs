@@ -106,8 +106,13 @@ fn decision(i: u64, rng: &mut Rng) -> String {
     let overhead = if rng.next().is_multiple_of(10) {
         String::new()
     } else {
+        let source = if service == "BashCommandValidator" {
+            "govtrail.hook.wall"
+        } else {
+            "tractatus.durationMs"
+        };
         format!(
-            r#","overhead_us":{}"#,
+            r#","overhead_us":{},"overhead_source":"{source}""#,
             (median * (0.5 * rng.normal()).exp()).round() as i64
         )
     };
@@ -167,7 +172,7 @@ fn time(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Resul
 }
 
 /// The ad-hoc queries, as govtrail users write them over the `decisions` view.
-const QUERIES: [(&str, &str); 5] = [
+const QUERIES: [(&str, &str); 6] = [
     (
         "approx_p50_p95_p99_by_service",
         "SELECT service, count(*) AS n, approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY overhead_us) AS p50, approx_percentile_cont(0.95) WITHIN GROUP (ORDER BY overhead_us) AS p95, approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY overhead_us) AS p99 FROM decisions GROUP BY service",
@@ -183,6 +188,10 @@ const QUERIES: [(&str, &str); 5] = [
     (
         "deny_rate_by_tool_and_model",
         "SELECT tool_name, model, count(*) AS n, avg(CASE WHEN decision = 'deny' THEN 1.0 ELSE 0.0 END) AS deny_rate FROM decisions GROUP BY tool_name, model",
+    ),
+    (
+        "group_by_untyped_field_from_json",
+        "SELECT overhead_source, count(*) AS n FROM decisions GROUP BY overhead_source",
     ),
     (
         "session_lookup",

@@ -314,7 +314,7 @@ fn attribute(trail: &Trail, sid: &str, baseline: Baseline) -> Result<(i64, Vec<A
         "SELECT *, CASE WHEN {in_session} AND {ADVERSE_SQL} THEN 1 ELSE 0 END AS adv \
          FROM (SELECT d.*, r.rule_id FROM decisions d LEFT JOIN \
                (SELECT idx AS r_idx, unnest(rule_ids) AS rule_id FROM decisions) r ON d.idx = r.r_idx) \
-         WHERE {base_filter} AND (event IS DISTINCT FROM 'rule_set')"
+         WHERE {base_filter} AND NOT is_rule_set"
     );
     // Totals count decisions, not (decision, rule) pairs.
     let totals = trail.sql(&format!(

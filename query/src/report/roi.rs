@@ -308,7 +308,7 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
         "SELECT count(*) AS decisions, count(overhead_us) AS measured, \
          CAST(coalesce(sum(overhead_us), 0) AS BIGINT) AS overhead_us, avg(CAST(overhead_us AS DOUBLE)) AS mean_us, \
          CAST(sum(CASE WHEN decision IN ('deny', 'ask', 'escalate') THEN 1 ELSE 0 END) AS BIGINT) AS blocking \
-         FROM decisions WHERE {filter} AND event IS DISTINCT FROM 'rule_set'"
+         FROM decisions WHERE {filter} AND NOT is_rule_set"
     ))?;
     let b = b
         .first()
