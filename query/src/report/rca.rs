@@ -310,11 +310,14 @@ fn attribute(trail: &Trail, sid: &str, baseline: Baseline) -> Result<(i64, Vec<A
         Baseline::Session => in_session.clone(),
         Baseline::Ledger => "TRUE".into(),
     };
+    // Both sides of the join read only the baseline's rows, so a session baseline never scans
+    // the rest of the ledger.
     let rows = format!(
-        "SELECT *, CASE WHEN {in_session} AND {ADVERSE_SQL} THEN 1 ELSE 0 END AS adv \
-         FROM (SELECT d.*, r.rule_id FROM decisions d LEFT JOIN \
-               (SELECT idx AS r_idx, unnest(rule_ids) AS rule_id FROM decisions) r ON d.idx = r.r_idx) \
-         WHERE {base_filter} AND NOT is_rule_set"
+        "SELECT d.*, r.rule_id, CASE WHEN {in_session} AND {ADVERSE_SQL} THEN 1 ELSE 0 END AS adv \
+         FROM (SELECT idx, session_id, decision, outcome, tool_name, service, model, rule_set, \
+               platform FROM decisions WHERE {base_filter} AND NOT is_rule_set) d \
+         LEFT JOIN (SELECT idx AS r_idx, unnest(rule_ids) AS rule_id FROM decisions \
+               WHERE {base_filter} AND NOT is_rule_set) r ON d.idx = r.r_idx"
     );
     // Totals count decisions, not (decision, rule) pairs.
     let totals = trail.sql(&format!(
