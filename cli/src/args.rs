@@ -301,7 +301,7 @@ pub(crate) enum ReportCommand {
         #[arg(long)]
         until: Option<String>,
         /// Compare two rule-set versions (baseline A, then B).
-        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        #[arg(long, num_args = 2, value_names = ["A", "B"], action = clap::ArgAction::Set)]
         compare: Vec<String>,
         /// Scan every decision for exact percentiles, even where segment summaries could
         /// answer (they give counts, mean, min and max exactly and percentiles within 0.8%).

@@ -255,6 +255,13 @@ impl SegmentWriter {
             props =
                 props.set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
         }
+        // Bloom filters on the ids that lookups filter by (a session's timeline, one decision):
+        // page statistics cannot prune random ids. Sized for a row group of distinct values.
+        for col in ["session_id", "decision_id"] {
+            props = props
+                .set_column_bloom_filter_enabled(ColumnPath::from(col), true)
+                .set_column_bloom_filter_max_ndv(ColumnPath::from(col), ROW_GROUP_ROWS as u64);
+        }
         let writer = ArrowWriter::try_new(file, schemas::segment_schema(), Some(props.build()))
             .map_err(|e| parquet_err(path, e))?;
         Ok(Self {

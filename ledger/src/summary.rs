@@ -51,9 +51,13 @@ pub fn bucket(overhead_us: i64) -> i32 {
     (128 * (e - 6) + (m - 128)) as i32
 }
 
-/// The smallest and largest value in a bucket (`None` for the negative bucket).
+/// The largest bucket: that of `i64::MAX`.
+pub(crate) const MAX_BUCKET: i32 = 128 * (62 - 6) + 127;
+
+/// The smallest and largest value in a bucket (`None` for the negative bucket and for numbers
+/// no overhead maps to).
 pub fn bucket_range(bucket: i32) -> Option<(i64, i64)> {
-    if bucket < 0 {
+    if !(0..=MAX_BUCKET).contains(&bucket) {
         return None;
     }
     if bucket < 256 {
@@ -266,5 +270,8 @@ mod tests {
         }
         assert_eq!(bucket(-5), -1);
         assert_eq!(bucket_range(-1), None);
+        assert_eq!(bucket(i64::MAX), MAX_BUCKET);
+        assert_eq!(bucket_range(MAX_BUCKET + 1), None);
+        assert_eq!(bucket_range(i32::MAX), None);
     }
 }

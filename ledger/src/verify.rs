@@ -170,6 +170,9 @@ struct Run {
     checkpoint: Option<Checkpoint>,
     checkpoints_checked: usize,
     anchors_checked: usize,
+    /// The first summary that differs from its segment (§13): reported only when nothing
+    /// else failed, so that a damaged cache never hides damage to the records.
+    summary_failure: Option<Failure>,
 }
 
 type Step<T = ()> = std::result::Result<T, Failure>;
@@ -226,6 +229,7 @@ impl Run {
             checkpoint: None,
             checkpoints_checked: 0,
             anchors_checked: 0,
+            summary_failure: None,
         }
     }
 
@@ -649,6 +653,9 @@ fn verify_inner(
             ),
         )));
     }
+    if let Some(f) = run.summary_failure.take() {
+        return Ok(Err(f));
+    }
     Ok(Ok(()))
 }
 
@@ -777,11 +784,12 @@ fn verify_segment(
             format!("segment [{start}, {end}) holds only records up to {got}"),
         )));
     }
-    // Last: the summary is a cache derived from records that are now known to be intact.
+    // The summary is a cache derived from records now known to be intact; a difference is
+    // reported after every other check (§7).
     if let (Some(file), Some(recomputed)) = (summary, recomputed)
         && let Err(f) = check_summary(file, recomputed, start)
     {
-        return Ok(Err(f));
+        run.summary_failure.get_or_insert(f);
     }
     Ok(Ok(()))
 }

@@ -100,17 +100,7 @@ impl Trail {
                 message: "no such directory".into(),
             });
         }
-        let snapshot = ledger::snapshot(dir).map_err(|source| match source {
-            ledger::Error::Io { ref source, .. }
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                Error::NoLedger {
-                    dir: dir.to_path_buf(),
-                    message: "not a govtrail ledger (no config.json)".into(),
-                }
-            }
-            other => Error::Ledger(other),
-        })?;
+        let snapshot = ledger::snapshot(dir)?;
         Self::from_snapshot(snapshot, partitions)
     }
 
@@ -157,11 +147,17 @@ impl Trail {
         let urls = paths
             .iter()
             .map(|p| {
-                let path = p.to_str().ok_or_else(|| Error::NoLedger {
+                // From a file URL, not a path string: `[`, `*` or `?` in a ledger's path are
+                // not glob patterns.
+                let path = std::path::absolute(p).map_err(|e| Error::NoLedger {
                     dir: p.to_path_buf(),
-                    message: "path is not UTF-8".into(),
+                    message: e.to_string(),
                 })?;
-                ListingTableUrl::parse(path).map_err(Error::DataFusion)
+                let url = url::Url::from_file_path(&path).map_err(|()| Error::NoLedger {
+                    dir: p.to_path_buf(),
+                    message: "cannot be named as a file URL".into(),
+                })?;
+                ListingTableUrl::try_new(url, None).map_err(Error::DataFusion)
             })
             .collect::<Result<Vec<_>>>()?;
         let options =

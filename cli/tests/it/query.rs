@@ -170,7 +170,46 @@ fn bad_queries_and_options_exit_4() {
             "--cost",
             bad.to_str().unwrap(),
         ]),
-        "inc.csv:2: tokens_wasted is not an integer",
+        "inc.csv:2: tokens_wasted is not a non-negative integer",
+    );
+    // Absurd figures saturate instead of overflowing; negative prices are refused.
+    let huge = tmp.path().join("huge.json");
+    fs::write(
+        &huge,
+        r#"[{"id": "X", "tokens": 1e30, "hoursLost": 1e17, "rules": ["inst_016"]}]"#,
+    )
+    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../query/tests/data");
+    let o = run(&[
+        "report",
+        "roi",
+        l,
+        "--incidents",
+        huge.to_str().unwrap(),
+        "--cost",
+        root.join("cost.json").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["prevented_high_micros"], i64::MAX);
+    let negative = tmp.path().join("neg.json");
+    fs::write(
+        &negative,
+        r#"{"currency": "USD", "micros_per_token": -1, "micros_per_minute": 1}"#,
+    )
+    .unwrap();
+    assert_input_error(
+        &run(&[
+            "report",
+            "roi",
+            l,
+            "--incidents",
+            huge.to_str().unwrap(),
+            "--cost",
+            negative.to_str().unwrap(),
+        ]),
+        "a price must not be negative",
     );
     let good_inc = tmp.path().join("ok.csv");
     fs::write(

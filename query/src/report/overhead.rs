@@ -301,9 +301,9 @@ type Bucket = (i32, i64, i64, i64);
 /// The `k`-th smallest value (0-based) of a histogram, interpolated by position between the
 /// bucket's smallest and largest value (exact when the bucket holds one distinct value).
 fn value_at(buckets: &[Bucket], k: i64) -> f64 {
-    let mut seen = 0;
+    let mut seen = 0i64;
     for &(_, count, lo, hi) in buckets {
-        if k < seen + count {
+        if k < seen.saturating_add(count) {
             let j = k - seen;
             return if count <= 1 || lo == hi {
                 lo as f64
@@ -311,7 +311,7 @@ fn value_at(buckets: &[Bucket], k: i64) -> f64 {
                 lo as f64 + (hi - lo) as f64 * j as f64 / (count - 1) as f64
             };
         }
-        seen += count;
+        seen = seen.saturating_add(count);
     }
     buckets.last().map_or(0.0, |b| b.3 as f64)
 }
@@ -352,9 +352,20 @@ fn from_summaries(trail: &Trail, dim: Option<Dim>) -> Result<Vec<Stats>> {
         for r in 0..b.num_rows() {
             let g = groups.entry(value[r].clone()).or_default();
             let count = n[r].unwrap_or_default();
-            g.0 += count;
+            // Summary files are read without verification: a count that is negative or
+            // overflows is a damaged file, reported rather than trusted.
+            let bad = || Error::Sql {
+                message: format!(
+                    "a segment summary holds an impossible count ({count}); run govtrail verify, \
+                     or --exact to scan instead"
+                ),
+            };
+            if count < 0 {
+                return Err(bad());
+            }
+            g.0 = g.0.checked_add(count).ok_or_else(bad)?;
             if let (Some(bucket), Some(lo), Some(hi)) = (bucket[r], lo[r], hi[r]) {
-                g.1 += count;
+                g.1 = g.1.checked_add(count).ok_or_else(bad)?;
                 g.2 = g.2.saturating_add(sum[r].unwrap_or_default());
                 g.3.push((bucket as i32, count, lo, hi));
             }

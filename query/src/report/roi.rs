@@ -42,7 +42,7 @@ impl CostModel {
             message: e.to_string(),
         })?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
+        let model: Self = serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
             path: path.to_path_buf(),
             line: Some(e.inner().line()),
             message: format!(
@@ -50,7 +50,20 @@ impl CostModel {
                 e.path().to_string().replace('.', "/"),
                 e.inner()
             ),
-        })
+        })?;
+        for (name, v) in [
+            ("micros_per_token", model.micros_per_token),
+            ("micros_per_minute", model.micros_per_minute),
+        ] {
+            if v < 0 {
+                return Err(Error::Input {
+                    path: path.to_path_buf(),
+                    line: None,
+                    message: format!("at /{name}: a price must not be negative ({v})"),
+                });
+            }
+        }
+        Ok(model)
     }
 }
 
@@ -75,7 +88,8 @@ pub struct Incident {
 
 /// Reads incidents from a JSON file (an array, or `{"incidents": [...]}`, in Tractatus's
 /// `framework-incidents.json` shape or govtrail's own keys) or a CSV file with the header
-/// `id,title,ts,session_id,tokens_wasted,minutes_lost,rule_ids` (rule ids separated by `;`).
+/// `id,title,ts,session_id,tokens_wasted,minutes_lost,rule_ids` (rule ids separated by `;`;
+/// plain CSV without quoting: fields may not contain commas).
 pub fn read_incidents(path: &Path) -> Result<Vec<Incident>> {
     let err = |line: Option<usize>, message: String| Error::Input {
         path: path.to_path_buf(),
@@ -140,10 +154,10 @@ pub fn read_incidents(path: &Path) -> Result<Vec<Incident>> {
                 ));
             }
             let int = |i: usize| -> Result<i64> {
-                f[i].parse().map_err(|_| {
+                f[i].parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(|| {
                     err(
                         Some(n + 1),
-                        format!("{} is not an integer: {:?}", want[i], f[i]),
+                        format!("{} is not a non-negative integer: {:?}", want[i], f[i]),
                     )
                 })
             };
@@ -332,8 +346,10 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     };
     let mut incidents = Vec::new();
     for inc in &opts.incidents {
-        let waste_micros = inc.tokens_wasted.saturating_mul(opts.cost.micros_per_token)
-            + inc.minutes_lost.saturating_mul(opts.cost.micros_per_minute);
+        let waste_micros = inc
+            .tokens_wasted
+            .saturating_mul(opts.cost.micros_per_token)
+            .saturating_add(inc.minutes_lost.saturating_mul(opts.cost.micros_per_minute));
         let (blocks, sample) = if inc.rule_ids.is_empty() {
             (0, Vec::new())
         } else {
@@ -363,24 +379,22 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
             sample_decision_ids: sample,
         });
     }
-    let low: i64 = incidents
+    // Saturating: incidents come from a file and may hold absurd figures.
+    let sum = |it: &mut dyn Iterator<Item = i64>| it.fold(0i64, i64::saturating_add);
+    let low = sum(&mut incidents
         .iter()
         .filter(|p| p.blocks > 0)
-        .map(|p| p.waste_micros)
-        .sum();
-    let high: i64 = incidents
+        .map(|p| p.waste_micros));
+    let high = sum(&mut incidents
         .iter()
-        .map(|p| p.waste_micros.saturating_mul(p.blocks))
-        .sum();
-    let min_low: i64 = incidents
+        .map(|p| p.waste_micros.saturating_mul(p.blocks)));
+    let min_low = sum(&mut incidents
         .iter()
         .filter(|p| p.blocks > 0)
-        .map(|p| p.incident.minutes_lost)
-        .sum();
-    let min_high: i64 = incidents
+        .map(|p| p.incident.minutes_lost));
+    let min_high = sum(&mut incidents
         .iter()
-        .map(|p| p.incident.minutes_lost * p.blocks)
-        .sum();
+        .map(|p| p.incident.minutes_lost.saturating_mul(p.blocks)));
     let ratio = |x: i64| (cost.micros > 0).then(|| x as f64 / cost.micros as f64);
     Ok(Report {
         window: opts.window.clone(),
