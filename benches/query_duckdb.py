@@ -1,7 +1,7 @@
 """DuckDB side of benches/src/bin/query_bench.rs: the same statistics on the same Parquet
 segment files, median of RUNS timed runs after one warm-up. Prints JSON {query: seconds}.
 
-Usage: query_duckdb.py LEDGER_DIR RUNS
+Usage: query_duckdb.py LEDGER_DIR RUNS SESSION_ID
 """
 import json
 import statistics
@@ -10,7 +10,7 @@ import time
 
 import duckdb
 
-ledger, runs = sys.argv[1], int(sys.argv[2])
+ledger, runs, session = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 con = duckdb.connect()
 con.execute(f"CREATE VIEW decisions AS SELECT * FROM read_parquet('{ledger}/segments/*.parquet')")
 
@@ -36,17 +36,23 @@ QUERIES = {
         "SELECT json_extract_string(decode(record), '$.overhead_source') AS s, count(*) AS n FROM decisions "
         "GROUP BY s",
     "session_lookup":
-        "SELECT idx, ts, service, tool_name, decision, rule_ids, overhead_us, record FROM decisions "
-        "WHERE session_id = 'sess-0012345' ORDER BY ts, idx",
+        f"SELECT idx, ts, service, tool_name, decision, rule_ids, overhead_us, record FROM decisions "
+        f"WHERE session_id = '{session}' ORDER BY ts, idx",
     # The overhead report's statistics (total, then per group), as the report runs them.
     "report_overhead_by_service":
         f"SELECT {STATS} FROM decisions; SELECT service, {STATS} FROM decisions GROUP BY service",
     "report_overhead_by_model":
         f"SELECT {STATS} FROM decisions; SELECT model, {STATS} FROM decisions GROUP BY model",
-    # The RCA report's main read: the session's timeline with the record bytes.
+    # The RCA report's one read (its timeline, with the fields it takes from the record JSON);
+    # attribution against the rest of the session is computed from these rows.
     "report_rca_one_session":
-        "SELECT idx, ts, service, tool_name, decision, decision_native, outcome, rule_ids, rule_set, model, "
-        "overhead_us, record FROM decisions WHERE session_id = 'sess-0012345' ORDER BY ts, idx",
+        "SELECT idx, CAST(epoch_us(ts) AS BIGINT) AS ts_us, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS ts_text, "
+        "decision_id, service, json_extract_string(decode(record), '$.event') AS event, tool_name, platform, "
+        "decision, decision_native, outcome, rule_ids, rule_set, model, "
+        "json_extract_string(decode(record), '$.reason') AS reason, overhead_us, "
+        "CAST(json_extract(decode(record), '$.metadata.overall_pressure') AS DOUBLE) AS pressure, "
+        "json_extract_string(decode(record), '$.metadata.pressure_level') AS pressure_level "
+        f"FROM decisions WHERE session_id = '{session}' ORDER BY ts, idx",
 }
 
 

@@ -195,7 +195,7 @@ const QUERIES: [(&str, &str); 6] = [
     ),
     (
         "session_lookup",
-        "SELECT idx, ts, service, tool_name, decision, rule_ids, overhead_us, record FROM decisions WHERE session_id = 'sess-0012345' ORDER BY ts, idx",
+        "SELECT idx, ts, service, tool_name, decision, rule_ids, overhead_us, record FROM decisions WHERE session_id = '{SESSION}' ORDER BY ts, idx",
     ),
 ];
 
@@ -212,8 +212,11 @@ fn main() -> anyhow::Result<()> {
         build(&dir, n)?;
     }
     let trail = Trail::open(&dir)?;
+    // A session in the middle of the ledger.
+    let session = format!("sess-{:07}", (n / 2 / 25_000) * 50 + 7);
     let mut results = serde_json::Map::new();
     for (name, sql) in QUERIES {
+        let sql = &sql.replace("{SESSION}", &session);
         let rows = trail.sql(sql)?.iter().map(|b| b.num_rows()).sum::<usize>();
         let secs = time(runs, || {
             trail.sql(sql)?;
@@ -248,7 +251,7 @@ fn main() -> anyhow::Result<()> {
         rca::report(
             &trail,
             &rca::Options {
-                session_id: "sess-0012345".into(),
+                session_id: session.clone(),
                 ..rca::Options::default()
             },
         )?;
@@ -265,6 +268,7 @@ fn main() -> anyhow::Result<()> {
             "benches/query_duckdb.py",
             &dir.display().to_string(),
             &runs.to_string(),
+            &session,
         ])
         .output()?;
     anyhow::ensure!(

@@ -69,6 +69,8 @@ pub struct Step {
     pub event: Option<String>,
     /// The tool.
     pub tool_name: Option<String>,
+    /// The agent platform.
+    pub platform: Option<String>,
     /// The intended decision.
     pub decision: String,
     /// The engine's own decision string.
@@ -178,7 +180,7 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let sid = quote(&opts.session_id);
     let sql = format!(
         "SELECT idx, CAST(ts AS BIGINT) AS ts_us, to_char(ts, '%Y-%m-%dT%H:%M:%S%.6fZ') AS ts_text, \
-         decision_id, service, event, tool_name, decision, decision_native, outcome, rule_ids, \
+         decision_id, service, event, tool_name, platform, decision, decision_native, outcome, rule_ids, \
          rule_set, model, reason, overhead_us, \
          json_float(record, '/metadata/overall_pressure') AS pressure, \
          json_str(record, '/metadata/pressure_level') AS pressure_level \
@@ -195,6 +197,7 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
             s("tool_name")?,
             s("decision")?,
         );
+        let platform = s("platform")?;
         let (native, outcome, rule_set, model, reason, level) = (
             s("decision_native")?,
             s("outcome")?,
@@ -218,6 +221,7 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
                 service: service[r].clone(),
                 event: event[r].clone(),
                 tool_name: tool[r].clone(),
+                platform: platform[r].clone(),
                 divergent: divergent(&decision, outcome[r].as_deref()),
                 decision,
                 decision_native: native[r].clone(),
@@ -248,7 +252,11 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let first_ask = first(&|s| s.decision == "ask");
     let first_divergence = first(&|s| s.divergent);
     let pressure = pressure_trend(&timeline);
-    let (adverse, attribution) = attribute(trail, &sid, opts.baseline)?;
+    let (adverse, attribution) = match opts.baseline {
+        // The timeline holds every row the comparison needs: no second read.
+        Baseline::Session => attribute_in_session(&timeline),
+        Baseline::Ledger => attribute(trail, &sid)?,
+    };
     Ok(Report {
         session_id: opts.session_id.clone(),
         incident: opts.incident.clone(),
@@ -300,16 +308,85 @@ fn pressure_trend(timeline: &[Step]) -> Option<Pressure> {
     })
 }
 
-/// Counts per attribute value among the session's adverse decisions and among the baseline,
-/// in one aggregate per attribute.
-fn attribute(trail: &Trail, sid: &str, baseline: Baseline) -> Result<(i64, Vec<Attribution>)> {
+/// Whether a step counts as adverse (the same rule as `ADVERSE_SQL`).
+fn adverse(s: &Step) -> bool {
+    matches!(s.decision.as_str(), "deny" | "ask" | "escalate" | "error") || s.divergent
+}
+
+/// Attribution against the rest of the session, from the timeline itself.
+fn attribute_in_session(timeline: &[Step]) -> (i64, Vec<Attribution>) {
+    let n_adverse = timeline.iter().filter(|s| adverse(s)).count() as i64;
+    let n_base = timeline.len() as i64 - n_adverse;
+    if n_adverse == 0 {
+        return (0, Vec::new());
+    }
+    // (attribute, value) → (adverse, baseline) decision counts.
+    let mut counts: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
+    for s in timeline {
+        let mut values: Vec<(&str, &str)> = [
+            ("tool_name", &s.tool_name),
+            ("service", &s.service),
+            ("model", &s.model),
+            ("rule_set", &s.rule_set),
+            ("platform", &s.platform),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| v.as_deref().map(|v| (a, v)))
+        .collect();
+        let mut rules: Vec<&str> = s.rule_ids.iter().map(String::as_str).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        values.extend(rules.into_iter().map(|r| ("rule_id", r)));
+        for key in values {
+            let c = counts.entry(key).or_default();
+            if adverse(s) {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
+            }
+        }
+    }
+    let mut out: Vec<Attribution> = counts
+        .into_iter()
+        .filter_map(|((attribute, value), (a, b))| {
+            let adverse_share = a as f64 / n_adverse as f64;
+            let baseline_share = if n_base > 0 {
+                b as f64 / n_base as f64
+            } else {
+                0.0
+            };
+            let difference = adverse_share - baseline_share;
+            (a > 0 && difference > 0.0).then(|| Attribution {
+                attribute: attribute.into(),
+                value: value.into(),
+                adverse: a,
+                adverse_share,
+                baseline: b,
+                baseline_share,
+                difference,
+            })
+        })
+        .collect();
+    rank(&mut out);
+    (n_adverse, out)
+}
+
+fn rank(out: &mut Vec<Attribution>) {
+    out.sort_by(|x, y| {
+        y.difference
+            .total_cmp(&x.difference)
+            .then_with(|| x.attribute.cmp(&y.attribute))
+            .then_with(|| x.value.cmp(&y.value))
+    });
+    out.truncate(15);
+}
+
+/// Counts per attribute value among the session's adverse decisions and among every other
+/// decision of the ledger, in one aggregate per attribute.
+fn attribute(trail: &Trail, sid: &str) -> Result<(i64, Vec<Attribution>)> {
     let in_session = format!("session_id = {sid}");
-    // `adv` is 1 for the session's adverse decisions, 0 for baseline rows; other rows are
-    // filtered out.
-    let base_filter = match baseline {
-        Baseline::Session => in_session.clone(),
-        Baseline::Ledger => "TRUE".into(),
-    };
+    // `adv` is 1 for the session's adverse decisions, 0 for every other decision.
+    let base_filter = "TRUE";
     // Both sides of the join read only the baseline's rows, so a session baseline never scans
     // the rest of the ledger.
     let rows = format!(
@@ -367,13 +444,7 @@ fn attribute(trail: &Trail, sid: &str, baseline: Baseline) -> Result<(i64, Vec<A
             }
         }
     }
-    out.sort_by(|x, y| {
-        y.difference
-            .total_cmp(&x.difference)
-            .then_with(|| x.attribute.cmp(&y.attribute))
-            .then_with(|| x.value.cmp(&y.value))
-    });
-    out.truncate(15);
+    rank(&mut out);
     Ok((adverse, out))
 }
 
