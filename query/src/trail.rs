@@ -74,6 +74,54 @@ pub struct Trail {
     snapshot: ledger::Snapshot,
 }
 
+/// Segment columns with few distinct values, read as dictionaries.
+const DICTIONARY_COLUMNS: [&str; 9] = [
+    "decision",
+    "decision_native",
+    "platform",
+    "engine",
+    "service",
+    "tool_name",
+    "rule_set",
+    "outcome",
+    "model",
+];
+
+/// `schema` with low-cardinality Utf8 fields as dictionaries and the other Utf8 as Utf8View.
+fn view_schema(
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8 => {
+                    Arc::new(Field::new(f.name(), DataType::Utf8View, f.is_nullable()))
+                }
+                _ => Arc::clone(f),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The tail batch cast to the view schema.
+fn to_view(
+    batch: &RecordBatch,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+) -> Result<RecordBatch> {
+    let cols = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(format!("tail to view types: {e}")))?;
+    RecordBatch::try_new(Arc::clone(schema), cols)
+        .map_err(|e| Error::Internal(format!("tail to view types: {e}")))
+}
+
 impl std::fmt::Debug for Trail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Trail")
@@ -173,7 +221,10 @@ impl Trail {
     }
 
     fn register(&self) -> Result<()> {
-        let schema = schemas::segment_schema();
+        // Low-cardinality strings are read as dictionaries (the Parquet pages are dictionary
+        // encoded: GROUP BY works on the keys), the others as Utf8View (the reader points into
+        // its pages instead of copying every value).
+        let schema = view_schema(&schemas::segment_schema());
         let segments = &self.snapshot.segments;
         let mut parts = Vec::new();
         if !segments.is_empty() {
@@ -181,7 +232,12 @@ impl Trail {
             self.parquet_table("sealed_rows", &paths, Arc::clone(&schema))?;
             parts.push("SELECT * FROM sealed_rows");
         }
-        let tail: Vec<RecordBatch> = self.snapshot.tail.iter().cloned().collect();
+        let tail: Vec<RecordBatch> = self
+            .snapshot
+            .tail
+            .iter()
+            .map(|b| to_view(b, &schema))
+            .collect::<Result<_>>()?;
         if !tail.is_empty() || parts.is_empty() {
             let mem =
                 MemTable::try_new(Arc::clone(&schema), vec![tail]).map_err(Error::DataFusion)?;
