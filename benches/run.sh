@@ -163,29 +163,7 @@ if os.path.exists("benches/hook_overhead.json"):
             f"| hook called directly | {h['direct_p50_ms']:.1f} | {h['direct_p99_ms']:.1f} |",
             f"| through `govtrail hook` | {h['wrapped_p50_ms']:.1f} | {h['wrapped_p99_ms']:.1f} |",
             f"| added by govtrail | {h['added_p50_ms']:.2f} | {h['added_p99_ms']:.2f} (target ≤ 5) |"]
-if os.path.exists("benches/query.json"):
-    q = json.load(open("benches/query.json"))
-    qs = q["queries"]
-    out += ["", "## Queries and reports (issue 6)", "",
-            f"`query_bench` (`benches/src/bin/query_bench.rs`): a seeded ledger of {q['records']:,} decisions in "
-            f"{q['segments']} sealed segments (7 services with log-normal overheads, 5 models, 10 tools, "
-            "sessions of 500 decisions 50 at a time, 10% without a measured overhead), then each query "
-            "through govtrail's DataFusion session (the `decisions` view) and, on the same Parquet files in "
-            f"the same run, through DuckDB {q.get('duckdb_version')} (`benches/query_duckdb.py`; the same "
-            f"statistics in DuckDB's SQL). Median of {q['runs']} runs after a warm-up; page cache warm; both "
-            "engines on the 2 cores.", "",
-            "| query | govtrail (s) | DuckDB (s) | govtrail / DuckDB | goal |", "|---|---|---|---|---|"]
-    goals = {"report_overhead_by_service": "≤ 0.1", "report_overhead_by_model": "≤ 0.1"}
-    for name, v in qs.items():
-        if "duckdb_s" in v:
-            out.append(f"| {name} | {v['govtrail_s']:.3f} | {v['duckdb_s']:.3f} | {v['ratio']:.2f} | {goals.get(name, '≤ 1.0')} |")
-        else:
-            out.append(f"| {name} | {v['govtrail_s']:.3f} | — | — | |")
-    out += ["", "The two `report_overhead_*` rows compare the standard overhead report (count, measured, "
-            "mean, min, max, p5…p99 for the total and per group), which govtrail answers from the "
-            "segment summaries (LEDGER-FORMAT.md §13) plus a scan of the unsealed tail, with DuckDB "
-            "computing the same statistics exactly by scanning. The ad-hoc rows run the same SQL "
-            "statistics on both engines by scanning."]
 open("docs/BENCHMARKS.md", "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 PY
+python3 benches/query_report.py

@@ -1,0 +1,66 @@
+"""Writes the "Queries and reports" section of docs/BENCHMARKS.md from benches/query.json
+(written by the query_bench binary), replacing the section if it is there already."""
+import json
+import re
+
+q = json.load(open("benches/query.json"))
+qs = q["queries"]
+goals = {
+    "approx_p50_p95_p99_by_service": "≤ 1.0",
+    "approx_p50_p95_p99_by_model": "≤ 1.0",
+    "exact_p50_p95_p99_by_service": "≤ 1.0",
+    "deny_rate_by_tool_and_model": "≤ 1.0",
+    "session_lookup": "≤ 1.0",
+    "report_overhead_by_service": "≤ 0.1",
+    "report_overhead_by_model": "≤ 0.1",
+    "report_rca_one_session": "≤ 1.0",
+    "group_by_untyped_field_from_json": "(informative)",
+}
+out = ["## Queries and reports (issue 6)", "",
+       f"`query_bench` (`benches/src/bin/query_bench.rs`, release build): a seeded ledger of {q['records']:,} "
+       f"decisions in {q['segments']} sealed segments of 1,048,576 (7 services with log-normal overheads "
+       "from 0.3 ms to 110 ms, 5 models, 10 tools, 3 platforms, sessions of 500 decisions 50 at a time, 10% "
+       "without a measured overhead), then each query through govtrail's DataFusion session (the `decisions` "
+       "view) and, on the same Parquet files in the same run, through DuckDB "
+       f"{q.get('duckdb_version')} (`benches/query_duckdb.py`, the same statistics in DuckDB's SQL). Median "
+       f"of {q['runs']} runs after a warm-up; page cache warm; both engines use the 2 cores.", "",
+       "| query | govtrail (s) | DuckDB (s) | govtrail / DuckDB | goal |", "|---|---|---|---|---|"]
+for name, v in qs.items():
+    ok = ""
+    g = goals.get(name, "")
+    m = re.match(r"≤ ([0-9.]+)", g)
+    if m and "ratio" in v:
+        ok = " (met)" if v["ratio"] <= float(m.group(1)) else " (**not met**)"
+    if "duckdb_s" in v:
+        out.append(f"| {name} | {v['govtrail_s']:.3f} | {v['duckdb_s']:.3f} | {v['ratio']:.2f} | {g}{ok} |")
+    else:
+        out.append(f"| {name} | {v['govtrail_s']:.3f} | — | — | |")
+out += ["",
+        "- `report_overhead_*`: the standard overhead report (count, measured, mean, min, max and",
+        "  p5…p99 for all decisions and per group). govtrail answers from the segment summaries",
+        "  (LEDGER-FORMAT.md §13) plus the unsealed tail; DuckDB computes the same statistics",
+        "  exactly by scanning. The summaries' percentiles are within 0.8% of the exact ones",
+        "  (checked by `query/tests/it/golden.rs`).",
+        "- `report_rca_one_session`: the RCA report for one session (timeline with the fields it reads",
+        "  from the record JSON; attribution against the session is computed from those rows) against",
+        "  DuckDB running the timeline query with the same JSON extractions.",
+        "- `group_by_untyped_field_from_json`: a GROUP BY on `overhead_source`, which has no typed",
+        "  column (`json_str(record, ...)` against DuckDB's `json_extract_string`). It measures what",
+        "  typed columns would save (docs/RECORD.md §13).",
+        "",
+        "What limits the ratios: govtrail's segments keep index order (the hash chain and the verifier",
+        "require it), so sessions cannot be clustered; session lookups rely on page statistics and the",
+        "bloom filters on `session_id`/`decision_id`. Low-cardinality columns are read as dictionaries",
+        "and other strings as Utf8View. Exact percentiles (`percentile_cont`) keep every value per",
+        "expression and sort; the two-key GROUP BY with `avg(CASE ...)` stays about 1.5× DuckDB; JSON",
+        "extraction parses every record (serde_json) where DuckDB's JSON reader is faster."]
+section = "\n".join(out) + "\n"
+doc = open("docs/BENCHMARKS.md").read()
+start = doc.find("## Queries and reports (issue 6)")
+if start >= 0:
+    nxt = doc.find("\n## ", start + 3)
+    doc = doc[:start] + section + (doc[nxt + 1:] if nxt >= 0 else "")
+else:
+    doc = doc.rstrip("\n") + "\n\n" + section
+open("docs/BENCHMARKS.md", "w").write(doc)
+print(section)
