@@ -210,6 +210,42 @@ pub(crate) fn encode(batch: &RecordBatch) -> Result<Vec<u8>, String> {
     w.into_inner().map_err(|e| e.to_string())
 }
 
+/// Recomputes the summary of the segment at `path` from its records and writes it to
+/// `target` (temporary name, fsync, rename): for segments sealed without one (by an older build,
+/// or a process that stopped between the segment's rename and its summary).
+pub(crate) fn rebuild(path: &Path, target: &Path) -> Result<()> {
+    let (_, reader) = crate::segment::open(path)?;
+    let mut builder = SummaryBuilder::default();
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let cols = crate::segment::SegmentColumns::new(&batch);
+        for row in 0..batch.num_rows() {
+            let view = DecisionView::parse(cols.record.value(row)).map_err(|e| Error::Corrupt {
+                path: path.to_path_buf(),
+                offset: None,
+                message: format!("row {row} is not a decision: {e}"),
+            })?;
+            builder.push(&view);
+        }
+    }
+    let fail = |message: String| Error::Parquet {
+        path: target.to_path_buf(),
+        message,
+    };
+    let bytes = encode(&builder.finish().map_err(fail)?).map_err(fail)?;
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            op: "create",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    crate::layout::write_atomic(target, &bytes)
+}
+
 /// Reads a summary file into one batch, checking its columns.
 pub fn read(path: &Path) -> Result<RecordBatch> {
     let corrupt = |message: String| Error::Corrupt {

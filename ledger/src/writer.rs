@@ -112,6 +112,8 @@ pub struct Recovery {
     pub removed_wals: usize,
     /// Whether a full WAL was sealed into a segment on open.
     pub sealed: bool,
+    /// Segment summaries recomputed because they were missing.
+    pub rebuilt_summaries: usize,
 }
 
 /// An open ledger with its writer lock held.
@@ -281,6 +283,7 @@ impl Ledger {
         remove_temporaries(&layout.checkpoints_dir())?;
         remove_temporaries(&layout.wal_dir())?;
         remove_temporaries(&layout.tiles_dir())?;
+        remove_temporaries(&layout.summaries_dir())?;
         let mut recovery = Recovery::default();
 
         // Sealed prefix: contiguous segments from 0.
@@ -314,6 +317,14 @@ impl Ledger {
             };
             chain = chain_end;
             frontier = last_frontier;
+        }
+        // Summaries are a cache (LEDGER-FORMAT.md §13): recompute any a crash or an older build
+        // left missing. Best effort: without one, queries scan that segment.
+        for (start, end, path) in &segments {
+            let target = layout.summary(*start, *end);
+            if !target.is_file() && crate::summary::rebuild(path, &target).is_ok() {
+                recovery.rebuilt_summaries += 1;
+            }
         }
         let sealed_frontier = frontier.clone();
         let mut wal_leaves = Vec::new();
