@@ -25,6 +25,20 @@ pub struct SegmentInfo {
     pub summary: Option<PathBuf>,
 }
 
+impl SegmentInfo {
+    fn read(layout: &Layout, start: u64, end: u64, path: PathBuf) -> Result<Self> {
+        let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
+        let summary = Some(layout.summary(start, end)).filter(|p| p.is_file());
+        Ok(Self {
+            start,
+            end,
+            path,
+            size_bytes,
+            summary,
+        })
+    }
+}
+
 /// The unsealed write-ahead log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalInfo {
@@ -72,15 +86,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
     let config = layout.read_config()?;
     let mut segments = Vec::new();
     for (start, end, path) in layout.segments()? {
-        let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
-        let summary = Some(layout.summary(start, end)).filter(|p| p.is_file());
-        segments.push(SegmentInfo {
-            start,
-            end,
-            path,
-            size_bytes,
-            summary,
-        });
+        segments.push(SegmentInfo::read(&layout, start, end, path)?);
     }
     let mut latest = None;
     let checkpoints = layout.checkpoints()?;
@@ -256,15 +262,7 @@ fn try_snapshot(layout: &Layout, config: &Config) -> Result<Snapshot> {
                 message: format!("segment starts at {start}, records so far end at {sealed}"),
             });
         }
-        let size_bytes = fs::metadata(&path).ctx("stat", &path)?.len();
-        let summary = Some(layout.summary(start, end)).filter(|p| p.is_file());
-        segments.push(SegmentInfo {
-            start,
-            end,
-            path,
-            size_bytes,
-            summary,
-        });
+        segments.push(SegmentInfo::read(layout, start, end, path)?);
         sealed = end;
     }
     wal_records.retain(|(idx, _, _)| *idx >= sealed);
