@@ -212,6 +212,15 @@ fn main() -> anyhow::Result<()> {
         build(&dir, n)?;
     }
     let trail = Trail::open(&dir)?;
+    // Session settings to try, e.g. GOVTRAIL_BENCH_SET="datafusion.execution.batch_size=32768".
+    if let Ok(settings) = std::env::var("GOVTRAIL_BENCH_SET") {
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        for kv in settings.split(';').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            rt.block_on(async { trail.context().sql(&format!("SET {k} = {v}")).await?.collect().await })?;
+            eprintln!("set {k} = {v}");
+        }
+    }
     // A session in the middle of the ledger.
     let session = format!("sess-{:07}", (n / 2 / 25_000) * 50 + 7);
     let mut results = serde_json::Map::new();
