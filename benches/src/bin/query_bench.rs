@@ -217,7 +217,14 @@ fn main() -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread().build()?;
         for kv in settings.split(';').filter(|s| !s.is_empty()) {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            rt.block_on(async { trail.context().sql(&format!("SET {k} = {v}")).await?.collect().await })?;
+            rt.block_on(async {
+                trail
+                    .context()
+                    .sql(&format!("SET {k} = {v}"))
+                    .await?
+                    .collect()
+                    .await
+            })?;
             eprintln!("set {k} = {v}");
         }
     }

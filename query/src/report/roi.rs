@@ -344,39 +344,61 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
         minutes,
         micros: price(minutes),
     };
+    // One scan for every incident: the blocking decisions naming any incident's rule, as
+    // (rule id, index, decision id), grouped per incident below.
+    let mut all_rules: Vec<&str> = opts
+        .incidents
+        .iter()
+        .flat_map(|i| i.rule_ids.iter().map(String::as_str))
+        .collect();
+    all_rules.sort_unstable();
+    all_rules.dedup();
+    let mut hits: std::collections::BTreeMap<String, Vec<(i64, String)>> = Default::default();
+    if !all_rules.is_empty() {
+        let rules = all_rules
+            .iter()
+            .map(|r| quote(r))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT DISTINCT rule_id, idx, decision_id FROM rule_hits \
+             WHERE rule_id IN ({rules}) AND decision IN ('deny', 'ask', 'escalate') AND {filter}"
+        );
+        for b in &trail.sql(&sql)? {
+            let (rule, idx, id) = (
+                strings(b, "rule_id")?,
+                ints(b, "idx")?,
+                strings(b, "decision_id")?,
+            );
+            for r in 0..b.num_rows() {
+                if let (Some(rule), Some(idx), Some(id)) = (&rule[r], idx[r], &id[r]) {
+                    hits.entry(rule.clone())
+                        .or_default()
+                        .push((idx, id.clone()));
+                }
+            }
+        }
+    }
     let mut incidents = Vec::new();
     for inc in &opts.incidents {
         let waste_micros = inc
             .tokens_wasted
             .saturating_mul(opts.cost.micros_per_token)
             .saturating_add(inc.minutes_lost.saturating_mul(opts.cost.micros_per_minute));
-        let (blocks, sample) = if inc.rule_ids.is_empty() {
-            (0, Vec::new())
-        } else {
-            let rules = inc
-                .rule_ids
-                .iter()
-                .map(|r| quote(r))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "SELECT DISTINCT idx, decision_id FROM rule_hits \
-                 WHERE rule_id IN ({rules}) AND decision IN ('deny', 'ask', 'escalate') AND {filter} \
-                 ORDER BY idx"
-            );
-            let mut ids = Vec::new();
-            for b in &trail.sql(&sql)? {
-                ids.extend(strings(b, "decision_id")?.into_iter().flatten());
-            }
-            let n = ids.len() as i64;
-            ids.truncate(5);
-            (n, ids)
-        };
+        // Decisions naming several of the incident's rules count once.
+        let mut blocks: Vec<&(i64, String)> = inc
+            .rule_ids
+            .iter()
+            .filter_map(|r| hits.get(r))
+            .flatten()
+            .collect();
+        blocks.sort_unstable();
+        blocks.dedup_by_key(|b| b.0);
         incidents.push(Prevented {
             incident: inc.clone(),
             waste_micros,
-            blocks,
-            sample_decision_ids: sample,
+            blocks: blocks.len() as i64,
+            sample_decision_ids: blocks.iter().take(5).map(|b| b.1.clone()).collect(),
         });
     }
     // Saturating: incidents come from a file and may hold absurd figures.
