@@ -345,7 +345,8 @@ impl Trail {
         self.register_batches("incidents", vec![batch])
     }
 
-    /// Runs one read-only SQL query and collects its result.
+    /// Runs one read-only SQL query and collects its result: at least one batch, so that an
+    /// empty result still carries its schema.
     pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -357,7 +358,13 @@ impl Trail {
                 .sql_with_options(sql, options)
                 .await
                 .map_err(|e| Error::sql(sql, e))?;
-            df.collect().await.map_err(|e| Error::sql(sql, e))
+            let schema = Arc::clone(df.schema().inner());
+            let mut batches = df.collect().await.map_err(|e| Error::sql(sql, e))?;
+            // An empty result still has its columns (a CSV header, a Parquet schema).
+            if batches.is_empty() {
+                batches.push(RecordBatch::new_empty(schema));
+            }
+            Ok(batches)
         })
     }
 

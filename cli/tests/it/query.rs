@@ -51,6 +51,23 @@ fn query_formats_and_unsealed_records() {
         "decision,n\nallow,40\ndeny,10\n"
     );
 
+    // An empty result keeps its columns.
+    let none = "SELECT decision, count(*) AS n FROM decisions WHERE decision = 'escalate' GROUP BY decision";
+    let o = run(&["query", l, none, "--format", "csv"]);
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), "decision,n\n");
+    let o = run(&["query", l, none, "--format", "json"]);
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), "[]\n");
+    let empty_pq = tmp.path().join("empty.parquet");
+    let o = run(&[
+        "query",
+        l,
+        none,
+        "--format",
+        "parquet",
+        "--out",
+        empty_pq.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
     let pq = tmp.path().join("out.parquet");
     let o = run(&[
         "query",
