@@ -287,13 +287,18 @@ fn try_snapshot(layout: &Layout, config: &Config) -> Result<Snapshot> {
         let rows: Vec<crate::segment::SealRow<'_>> = wal_records
             .iter()
             .map(|(idx, ts_us, bytes)| {
-                let hashes = crate::hash::hash_record(&chain, *idx, *ts_us, bytes);
-                chain = hashes.chain;
+                // The columns hold the record hash and chain; the tree leaf is not needed.
+                let record_hash = crate::hash::record_hash(bytes);
+                chain = crate::hash::chain(&chain, *idx, &record_hash);
                 crate::segment::SealRow {
                     idx: *idx,
                     ts_us: *ts_us,
                     record: bytes,
-                    hashes,
+                    hashes: crate::hash::RecordHashes {
+                        record_hash,
+                        chain,
+                        leaf: [0; 32],
+                    },
                 }
             })
             .collect();

@@ -755,7 +755,8 @@ fn verify_segment(
     let consumed = std::thread::scope(
         |scope| -> std::result::Result<Option<crate::summary::SummaryBuilder>, Failure> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);
-            let decoder = scope.spawn(move || decode_batches(reader, &tx));
+            let want_summary = summary.is_some();
+            let decoder = scope.spawn(move || decode_batches(reader, &tx, want_summary));
             let result = check_decoded(run, &rx, end, path);
             drop(rx);
             match decoder.join() {
@@ -767,7 +768,7 @@ fn verify_segment(
                     "the Parquet decoder failed on this file".into(),
                 )),
                 Err(_) => result.map(|()| None),
-                Ok(recomputed) => result.map(|()| Some(recomputed)),
+                Ok(recomputed) => result.map(|()| recomputed),
             }
         },
     );
@@ -945,13 +946,14 @@ struct Decoded {
     mismatch: Option<(usize, &'static str)>,
 }
 
-/// The decode stage of [`verify_segment`]: decodes batches, checks typed columns, and
-/// recomputes the segment's summary (§13), which it returns.
+/// The decode stage of [`verify_segment`]: decodes batches, checks typed columns, and, when
+/// there is a summary file to check, recomputes the segment's summary (§13).
 fn decode_batches(
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     tx: &std::sync::mpsc::SyncSender<std::result::Result<Decoded, String>>,
-) -> crate::summary::SummaryBuilder {
-    let mut summary = crate::summary::SummaryBuilder::default();
+    want_summary: bool,
+) -> Option<crate::summary::SummaryBuilder> {
+    let mut summary = want_summary.then(crate::summary::SummaryBuilder::default);
     for batch in reader {
         let item = batch.map_err(|e| e.to_string()).map(|batch| {
             let cols = SegmentColumns::new(&batch);
@@ -959,7 +961,9 @@ fn decode_batches(
             for row in 0..batch.num_rows() {
                 mismatch = match DecisionView::parse(cols.record.value(row)) {
                     Ok(view) if view.v == schemas::RECORD_VERSION => {
-                        summary.push(&view);
+                        if let Some(s) = summary.as_mut() {
+                            s.push(&view);
+                        }
                         cols.typed_mismatch(row, &view)
                     }
                     Ok(_) => Some("v"),

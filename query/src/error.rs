@@ -64,7 +64,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Classifies a DataFusion error raised by a user's statement.
-    pub(crate) fn sql(_sql: &str, err: DataFusionError) -> Self {
+    pub(crate) fn sql(err: DataFusionError) -> Self {
         let root = err.find_root();
         let message = root.to_string();
         for kind in ["DDL", "DML", "Statement"] {

@@ -141,7 +141,7 @@ impl Trail {
     }
 
     /// Builds the session over a snapshot already taken.
-    pub fn from_snapshot(snapshot: ledger::Snapshot, partitions: Option<usize>) -> Result<Self> {
+    fn from_snapshot(snapshot: ledger::Snapshot, partitions: Option<usize>) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("govtrail-query")
@@ -326,23 +326,15 @@ impl Trail {
         &self.ctx
     }
 
-    /// Registers `batches` as a read-only table `name`.
-    pub fn register_batches(&self, name: &str, batches: Vec<RecordBatch>) -> Result<()> {
-        let schema = batches
-            .first()
-            .map(RecordBatch::schema)
-            .ok_or_else(|| Error::Internal(format!("table {name} has no schema")))?;
-        let mem = MemTable::try_new(schema, vec![batches]).map_err(Error::DataFusion)?;
-        self.ctx
-            .register_table(name, Arc::new(mem))
-            .map_err(Error::DataFusion)?;
-        Ok(())
-    }
-
     /// Registers incidents (see [`crate::report::roi::read_incidents`]) as table `incidents`.
     pub fn register_incidents(&self, incidents: &[crate::report::roi::Incident]) -> Result<()> {
         let batch = crate::report::roi::incidents_batch(incidents)?;
-        self.register_batches("incidents", vec![batch])
+        let mem =
+            MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(Error::DataFusion)?;
+        self.ctx
+            .register_table("incidents", Arc::new(mem))
+            .map_err(Error::DataFusion)?;
+        Ok(())
     }
 
     /// Runs one read-only SQL query and collects its result: at least one batch, so that an
@@ -357,20 +349,14 @@ impl Trail {
                 .ctx
                 .sql_with_options(sql, options)
                 .await
-                .map_err(|e| Error::sql(sql, e))?;
+                .map_err(Error::sql)?;
             let schema = Arc::clone(df.schema().inner());
-            let mut batches = df.collect().await.map_err(|e| Error::sql(sql, e))?;
+            let mut batches = df.collect().await.map_err(Error::sql)?;
             // An empty result still has its columns (a CSV header, a Parquet schema).
             if batches.is_empty() {
                 batches.push(RecordBatch::new_empty(schema));
             }
             Ok(batches)
         })
-    }
-
-    /// The physical plan of a query, as `EXPLAIN` prints it.
-    pub fn explain(&self, sql: &str) -> Result<String> {
-        let batches = self.sql(&format!("EXPLAIN {sql}"))?;
-        crate::output::to_text(&batches)
     }
 }

@@ -7,6 +7,21 @@ use std::path::Path;
 
 use crate::{assert_input_error, line, run, setup, text};
 
+/// `govtrail report roi LEDGER --incidents I --cost C EXTRA…`.
+fn roi(ledger: &str, incidents: &Path, cost: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "report",
+        "roi",
+        ledger,
+        "--incidents",
+        incidents.to_str().unwrap(),
+        "--cost",
+        cost.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// A ledger with 50 decisions appended (not sealed): returns (tmp, ledger).
 fn ledger_with_decisions() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
@@ -115,16 +130,12 @@ fn reports_and_plots() {
     assert_input_error(&o, "no decisions with session_id 'no-such-session'");
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../query/tests/data");
-    let o = run(&[
-        "report",
-        "roi",
+    let o = roi(
         l,
-        "--incidents",
-        root.join("incidents.csv").to_str().unwrap(),
-        "--cost",
-        root.join("cost.json").to_str().unwrap(),
-        "--json",
-    ]);
+        &root.join("incidents.csv"),
+        &root.join("cost.json"),
+        &["--json"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["cost"]["decisions"], 50);
@@ -178,15 +189,7 @@ fn bad_queries_and_options_exit_4() {
     )
     .unwrap();
     assert_input_error(
-        &run(&[
-            "report",
-            "roi",
-            l,
-            "--incidents",
-            inc.to_str().unwrap(),
-            "--cost",
-            bad.to_str().unwrap(),
-        ]),
+        &roi(l, &inc, &bad, &[]),
         "inc.csv:2: tokens_wasted is not a non-negative integer",
     );
     // Absurd figures saturate instead of overflowing; negative prices are refused.
@@ -197,16 +200,7 @@ fn bad_queries_and_options_exit_4() {
     )
     .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../query/tests/data");
-    let o = run(&[
-        "report",
-        "roi",
-        l,
-        "--incidents",
-        huge.to_str().unwrap(),
-        "--cost",
-        root.join("cost.json").to_str().unwrap(),
-        "--json",
-    ]);
+    let o = roi(l, &huge, &root.join("cost.json"), &["--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["prevented_high_micros"], i64::MAX);
@@ -217,15 +211,7 @@ fn bad_queries_and_options_exit_4() {
     )
     .unwrap();
     assert_input_error(
-        &run(&[
-            "report",
-            "roi",
-            l,
-            "--incidents",
-            huge.to_str().unwrap(),
-            "--cost",
-            negative.to_str().unwrap(),
-        ]),
+        &roi(l, &huge, &negative, &[]),
         "a price must not be negative",
     );
     let good_inc = tmp.path().join("ok.csv");
@@ -234,16 +220,5 @@ fn bad_queries_and_options_exit_4() {
         "id,title,ts,session_id,tokens_wasted,minutes_lost,rule_ids\n",
     )
     .unwrap();
-    assert_input_error(
-        &run(&[
-            "report",
-            "roi",
-            l,
-            "--incidents",
-            good_inc.to_str().unwrap(),
-            "--cost",
-            bad.to_str().unwrap(),
-        ]),
-        "micros_per_token",
-    );
+    assert_input_error(&roi(l, &good_inc, &bad, &[]), "micros_per_token");
 }
