@@ -35,6 +35,7 @@
 
 mod error;
 pub mod output;
+mod percentile;
 pub mod plot;
 pub mod report;
 mod trail;

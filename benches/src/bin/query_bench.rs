@@ -199,6 +199,16 @@ const QUERIES: [(&str, &str); 6] = [
     ),
 ];
 
+/// The median time of `sql` over `runs` runs after a warm-up, and its row count.
+fn time_sql(trail: &Trail, sql: &str, runs: usize) -> anyhow::Result<(f64, usize)> {
+    let rows = trail.sql(sql)?.iter().map(|b| b.num_rows()).sum::<usize>();
+    let secs = time(runs, || {
+        trail.sql(sql)?;
+        Ok(())
+    })?;
+    Ok((secs, rows))
+}
+
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "target/query-bench".into()));
@@ -230,14 +240,17 @@ fn main() -> anyhow::Result<()> {
     }
     // A session in the middle of the ledger.
     let session = format!("sess-{:07}", (n / 2 / 25_000) * 50 + 7);
+    // Experiments: GOVTRAIL_BENCH_SQL="SQL;SQL" times only those statements, without DuckDB.
+    if let Ok(sqls) = std::env::var("GOVTRAIL_BENCH_SQL") {
+        for sql in sqls.split(';').filter(|s| !s.trim().is_empty()) {
+            let (secs, rows) = time_sql(&trail, &sql.replace("{SESSION}", &session), runs)?;
+            eprintln!("{secs:.3} s ({rows} rows): {sql}");
+        }
+        return Ok(());
+    }
     let mut results = serde_json::Map::new();
     for (name, sql) in QUERIES {
-        let sql = &sql.replace("{SESSION}", &session);
-        let rows = trail.sql(sql)?.iter().map(|b| b.num_rows()).sum::<usize>();
-        let secs = time(runs, || {
-            trail.sql(sql)?;
-            Ok(())
-        })?;
+        let (secs, rows) = time_sql(&trail, &sql.replace("{SESSION}", &session), runs)?;
         eprintln!("govtrail {name}: {secs:.3} s ({rows} rows)");
         results.insert(
             name.into(),
