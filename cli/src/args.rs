@@ -14,7 +14,8 @@ pub(crate) struct Cli {
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 ok; 1 tampered; 2 truncated or forked; 3 unverified tail; \
-4 usage, input or I/O error; 5 ingest kept the good units but rejected some.";
+4 usage, input or I/O error; 5 ingest kept the good units but rejected some; 6 replay found a flip \
+--fail-on forbids, or a bundle test failed.";
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -261,12 +262,108 @@ pub(crate) enum Command {
     /// Reports over a ledger: governance overhead, ROI, root-cause analysis of a session.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Rule bundles (Rego policies and data, OPA bundle layout): check, describe, test.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Re-evaluate recorded decisions against a bundle, after verifying the ledger: the flip
+    /// matrix, each session's first divergence, and records that cannot be replayed.
+    Replay {
+        /// Ledger directory.
+        ledger: PathBuf,
+        /// The bundle directory.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
+        #[arg(long = "pubkey", required_unless_present = "no_verify")]
+        pubkeys: Vec<String>,
+        /// Replay without verifying (the report says so).
+        #[arg(long)]
+        no_verify: bool,
+        /// Only this session.
+        #[arg(long)]
+        session: Option<String>,
+        /// Only decisions at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only decisions before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Worker threads (the report is the same for any number).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+        format: ReplayFormat,
+        /// Write the report here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Exit 6 if any decision flips this way: FROM->TO, with * for any (e.g. deny->allow,
+        /// *->deny, any). Repeatable.
+        #[arg(long = "fail-on")]
+        fail_on: Vec<String>,
+    },
+    /// A Claude Code command hook that decides: reads the hook's JSON on stdin, evaluates the
+    /// bundle, records the call durably in the spool (as `govtrail hook` does), then answers.
+    Decide {
+        /// The bundle directory.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// Spool directory (drained into a ledger by `govtrail ingest`).
+        #[arg(long)]
+        spool: PathBuf,
+        /// Allow when the bundle cannot be loaded or evaluated (the default denies).
+        #[arg(long)]
+        fail_open: bool,
+    },
     /// Build a demo ledger from the shipped example decisions and verify it.
     Demo {
         /// Directory to create (must not exist or be empty); a new one under the system's
         /// temporary directory by default.
         dir: Option<PathBuf>,
     },
+}
+
+/// Bundle subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Check a bundle (every file parses, data resolves, the entrypoint exists) and print its
+    /// id; with --out, also write that description as JSON.
+    Build {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Write the description (id, revision, entrypoint, file digests) here.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Describe a bundle: id, revision, entrypoint, packages, files, rule-set ids, tests.
+    Inspect {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the bundle's Rego tests (rules named test_* must be true), like `opa test`.
+    Test {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A replay report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReplayFormat {
+    /// Plain text.
+    Text,
+    /// JSON.
+    Json,
+    /// Markdown (for a pull request).
+    Markdown,
+    /// JUnit XML (for CI).
+    Junit,
 }
 
 /// A query result format.

@@ -216,7 +216,7 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
 }
 
 /// 64 random bits from the standard library's per-process random hasher keys.
-fn nonce() -> u64 {
+pub(crate) fn nonce() -> u64 {
     use std::hash::{BuildHasher as _, Hasher as _};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -258,7 +258,7 @@ pub(crate) fn passthrough(args: &[String], usage: &str) -> Option<u8> {
 
 /// Writes one envelope as `<spool>/<id>.hook.json`: temporary file, fsync, rename, directory
 /// fsync, so that a drained file is always whole.
-fn write_spool(spool: &Path, id: &str, env: &Value) -> anyhow::Result<()> {
+pub(crate) fn write_spool(spool: &Path, id: &str, env: &Value) -> anyhow::Result<()> {
     use anyhow::Context as _;
     std::fs::create_dir_all(spool).with_context(|| format!("create {}", spool.display()))?;
     let name = format!("{id}.hook.json");

@@ -3,6 +3,7 @@
 
 mod args;
 mod hook;
+mod replay_cmd;
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write as _};
@@ -27,6 +28,7 @@ mod exit {
     pub(crate) const UNVERIFIED_TAIL: u8 = 3;
     pub(crate) const ERROR: u8 = 4;
     pub(crate) const PARTIAL: u8 = 5;
+    pub(crate) const FLIPPED: u8 = 6;
 }
 
 const EXAMPLE_DECISIONS: &str = include_str!("../../examples/decisions.ndjson");
@@ -318,6 +320,53 @@ fn run(cli: Cli) -> Result<u8> {
             incidents,
         } => query(&ledger, &sql, format, out.as_deref(), incidents.as_deref()),
         Command::Report(report) => run_report(report),
+        Command::Bundle(cmd) => replay_cmd::bundle(cmd),
+        Command::Replay {
+            ledger,
+            bundle,
+            pubkeys,
+            no_verify,
+            session,
+            since,
+            until,
+            threads,
+            format,
+            out,
+            fail_on,
+        } => {
+            let trusted = if no_verify {
+                None
+            } else {
+                Some(VerifyOptions::new(read_pubkeys(&pubkeys)?))
+            };
+            let time = |flag: &str, v: Option<String>| -> Result<Option<i64>> {
+                v.map(|t| {
+                    schemas::rfc3339_us(&t)
+                        .with_context(|| format!("--{flag} {t}: not an RFC 3339 time"))
+                })
+                .transpose()
+            };
+            replay_cmd::replay(replay_cmd::ReplayArgs {
+                ledger: &ledger,
+                bundle: &bundle,
+                trusted,
+                opts: replay::Options {
+                    session,
+                    since_us: time("since", since)?,
+                    until_us: time("until", until)?,
+                    threads,
+                    samples: 5,
+                },
+                format,
+                out: out.as_deref(),
+                fail_on: &fail_on,
+            })
+        }
+        Command::Decide {
+            bundle,
+            spool,
+            fail_open,
+        } => Ok(replay_cmd::decide(&bundle, &spool, fail_open)),
         Command::Demo { dir } => demo(&dir.unwrap_or_else(fresh_demo_dir)),
     }
 }

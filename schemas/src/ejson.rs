@@ -204,7 +204,7 @@ fn wrapper(
 }
 
 /// Microseconds since the epoch of an RFC 3339 time, `None` if it is not one.
-pub(crate) fn rfc3339_us(text: &str) -> Option<i64> {
+pub fn rfc3339_us(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.timestamp_micros())

@@ -984,7 +984,13 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
     d.engine = string_at(env, "engine")?;
     d.service = string_at(env, "service")?.or_else(|| d.engine.clone());
     d.overhead_us = int("wall_us")?;
-    d.overhead_source = d.overhead_us.map(|_| "govtrail.hook.wall".to_owned());
+    // `govtrail decide` names what it measured (its evaluation) and the bundle it decided with.
+    d.overhead_source = match string_at(env, "overhead_source")? {
+        Some(s) => d.overhead_us.map(|_| s),
+        None => d.overhead_us.map(|_| "govtrail.hook.wall".to_owned()),
+    };
+    d.rule_set = string_at(env, "rule_set")?;
+    d.rule_ids = strings_at(env, "rule_ids")?;
     d.source_format = Some("govtrail.hook".into());
     let mut source = raw_source(text);
     let mut hook = Map::new();

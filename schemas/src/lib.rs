@@ -40,5 +40,6 @@ mod segment;
 mod view;
 
 pub use decision::{Decision, DecisionKind, DecisionView, MAX_SAFE_INTEGER, RECORD_VERSION};
+pub use ejson::rfc3339_us;
 pub use error::{Error, Result};
 pub use segment::{COLUMNS, segment_schema};

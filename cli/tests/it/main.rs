@@ -7,6 +7,7 @@ mod crash;
 mod hook;
 mod ingest;
 mod query;
+mod replay;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

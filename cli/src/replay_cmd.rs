@@ -1,0 +1,332 @@
+//! `govtrail bundle`, `govtrail replay` and `govtrail decide`.
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Map, Value, json};
+
+use crate::args::{BundleCommand, ReplayFormat};
+use crate::exit;
+
+/// `govtrail bundle build|inspect|test`.
+pub(crate) fn bundle(cmd: BundleCommand) -> Result<u8> {
+    match cmd {
+        BundleCommand::Build { dir, out } => {
+            let b = replay::Bundle::load(&dir)?;
+            println!("{}", b.id);
+            if let Some(out) = out {
+                let doc = describe(&b, None)?;
+                std::fs::write(&out, serde_json::to_vec_pretty(&doc)?)
+                    .with_context(|| format!("write {}", out.display()))?;
+            }
+            Ok(exit::OK)
+        }
+        BundleCommand::Inspect { dir, json } => {
+            let b = replay::Bundle::load(&dir)?;
+            let tests = b.tests()?;
+            let doc = describe(&b, Some(&tests))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!("bundle      {}", b.id);
+                println!("revision    {}", b.revision.as_deref().unwrap_or("-"));
+                println!("entrypoint  {}", b.entrypoint);
+                println!("roots       {}", b.roots.join(", "));
+                println!("policies    {}", b.policies.len());
+                println!("tests       {}", tests.len());
+                println!("files");
+                for (path, digest) in &b.files {
+                    println!("  {digest}  {path}");
+                }
+                println!("data files as rule-set ids (docs/RECORD.md §9)");
+                for (path, id) in b.rule_set_ids() {
+                    println!("  {id}  {path}");
+                }
+            }
+            Ok(exit::OK)
+        }
+        BundleCommand::Test { dir, json } => {
+            let b = replay::Bundle::load(&dir)?;
+            let results = b.run_tests()?;
+            let failed = results
+                .iter()
+                .filter(|r| r.outcome != replay::TestOutcome::Pass)
+                .count();
+            if json {
+                let rows: Vec<Value> = results
+                    .iter()
+                    .map(|r| match &r.outcome {
+                        replay::TestOutcome::Pass => json!({"test": r.name, "result": "pass"}),
+                        replay::TestOutcome::Fail(m) => {
+                            json!({"test": r.name, "result": "fail", "message": m})
+                        }
+                        replay::TestOutcome::Error(m) => {
+                            json!({"test": r.name, "result": "error", "message": m})
+                        }
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for r in &results {
+                    match &r.outcome {
+                        replay::TestOutcome::Pass => println!("PASS  {}", r.name),
+                        replay::TestOutcome::Fail(m) => println!("FAIL  {}: {m}", r.name),
+                        replay::TestOutcome::Error(m) => {
+                            println!("ERROR {}:\n{}", r.name, m.replace('\n', "\n      "));
+                        }
+                    }
+                }
+                println!(
+                    "{} tests: {} passed, {failed} failed",
+                    results.len(),
+                    results.len() - failed
+                );
+            }
+            if results.is_empty() {
+                bail!("{}: the bundle has no test_* rules", dir.display());
+            }
+            Ok(if failed > 0 { exit::FLIPPED } else { exit::OK })
+        }
+    }
+}
+
+fn describe(b: &replay::Bundle, tests: Option<&[String]>) -> Result<Value> {
+    let mut doc = json!({
+        "id": b.id,
+        "revision": b.revision,
+        "entrypoint": b.entrypoint,
+        "roots": b.roots,
+        "files": b.files.iter().map(|(p, d)| (p.clone(), Value::String(d.clone()))).collect::<Map<_, _>>(),
+        "rule_set_ids": b.rule_set_ids().into_iter().map(|(p, id)| (p, Value::String(id))).collect::<Map<_, _>>(),
+    });
+    if let Some(t) = tests {
+        doc["tests"] = json!(t);
+    }
+    Ok(doc)
+}
+
+/// The arguments of `govtrail replay`.
+pub(crate) struct ReplayArgs<'a> {
+    pub(crate) ledger: &'a Path,
+    pub(crate) bundle: &'a Path,
+    pub(crate) trusted: Option<ledger::VerifyOptions>,
+    pub(crate) opts: replay::Options,
+    pub(crate) format: ReplayFormat,
+    pub(crate) out: Option<&'a Path>,
+    pub(crate) fail_on: &'a [String],
+}
+
+/// `govtrail replay`.
+pub(crate) fn replay(a: ReplayArgs<'_>) -> Result<u8> {
+    let rules: Vec<(String, String)> = a
+        .fail_on
+        .iter()
+        .map(|f| parse_fail_on(f))
+        .collect::<Result<_>>()?;
+    if !a.ledger.is_dir() {
+        bail!("{}: not a ledger directory", a.ledger.display());
+    }
+    let bundle = replay::Bundle::load(a.bundle)?;
+    let report = match replay::replay(a.ledger, &bundle, a.trusted.as_ref(), &a.opts) {
+        Ok(r) => r,
+        Err(replay::Error::Refused {
+            class,
+            verdict,
+            message,
+        }) => {
+            eprintln!(
+                "govtrail: the ledger did not verify ({class}: {message}); nothing was replayed"
+            );
+            return Ok(if verdict == "truncated-or-forked" {
+                exit::TRUNCATED_OR_FORKED
+            } else {
+                exit::TAMPERED
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let text = match a.format {
+        ReplayFormat::Text => replay::text(&report),
+        ReplayFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&replay::json(&report))?
+        ),
+        ReplayFormat::Markdown => replay::markdown(&report),
+        ReplayFormat::Junit => replay::junit(&report),
+    };
+    match a.out {
+        Some(path) => std::fs::write(path, text.as_bytes())
+            .with_context(|| format!("write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    let hit: Vec<String> = rules
+        .iter()
+        .filter(|(f, t)| report.count(f, t) > 0)
+        .map(|(f, t)| format!("{f}->{t} ({})", report.count(f, t)))
+        .collect();
+    if !hit.is_empty() {
+        eprintln!("govtrail: --fail-on: {}", hit.join(", "));
+        return Ok(exit::FLIPPED);
+    }
+    Ok(exit::OK)
+}
+
+/// `deny->allow`, `deny→allow`, `*->deny`, `any`.
+fn parse_fail_on(spec: &str) -> Result<(String, String)> {
+    if spec == "any" {
+        return Ok(("*".into(), "*".into()));
+    }
+    let (from, to) = spec
+        .split_once("->")
+        .or_else(|| spec.split_once('→'))
+        .with_context(|| {
+            format!("--fail-on {spec}: expected FROM->TO (e.g. deny->allow) or any")
+        })?;
+    for d in [from, to] {
+        if d != "*" && !replay::DECISIONS.contains(&d) {
+            bail!(
+                "--fail-on {spec}: {d:?} is not a decision ({} or *)",
+                replay::DECISIONS.join(", ")
+            );
+        }
+    }
+    Ok((from.into(), to.into()))
+}
+
+/// `govtrail decide`: stdin hook JSON → bundle → durable spool record → hook answer.
+pub(crate) fn decide(bundle_dir: &Path, spool: &Path, fail_open: bool) -> u8 {
+    let mut stdin = Vec::new();
+    let read = std::io::stdin().lock().read_to_end(&mut stdin);
+    let started_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let clock = Instant::now();
+    let payload: Result<Value, String> = match read {
+        Err(e) => Err(format!("reading stdin: {e}")),
+        Ok(_) => match serde_json::from_slice::<Value>(&stdin) {
+            Ok(Value::Object(m)) => Ok(Value::Object(m)),
+            Ok(_) => Err("stdin is not a JSON object".into()),
+            Err(e) => Err(format!("stdin is not JSON: {e}")),
+        },
+    };
+    let event = payload
+        .as_ref()
+        .ok()
+        .and_then(|p| p.get("hook_event_name"))
+        .and_then(Value::as_str)
+        .unwrap_or("PreToolUse")
+        .to_owned();
+    let mut bundle_id = None;
+    let decided: Result<replay::Outcome, String> = payload.and_then(|p| {
+        let b = replay::Bundle::load(bundle_dir).map_err(|e| format!("bundle: {e}"))?;
+        bundle_id = Some(b.id.clone());
+        let mut eval = replay::Evaluator::new(&b).map_err(|e| format!("bundle: {e}"))?;
+        let Value::Object(mut m) = p else {
+            unreachable!("checked above")
+        };
+        m.insert("kind".into(), "claude_code".into());
+        // The clock policies read is the call's start, which the record keeps: replay gives
+        // the policy the same time.
+        eval.eval(&Value::Object(m), started_us.saturating_mul(1000))
+    });
+    let (outcome, error) = match decided {
+        Ok(o) => (o, None),
+        Err(e) => (
+            replay::Outcome {
+                decision: if fail_open { "allow" } else { "deny" }.into(),
+                reason: Some(format!(
+                    "govtrail decide failed {}: {e}",
+                    if fail_open { "open" } else { "closed" }
+                )),
+                rules: Vec::new(),
+            },
+            Some(e),
+        ),
+    };
+    let answer = hook_answer(&event, &outcome);
+    let stdout = answer
+        .as_ref()
+        .map(|a| format!("{a}\n"))
+        .unwrap_or_default();
+    let wall_us = i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX);
+
+    let id = format!(
+        "{started_us}-{}-{:016x}",
+        std::process::id(),
+        crate::hook::nonce()
+    );
+    let mut env = Map::new();
+    env.insert("govtrail_hook".into(), Value::from(1));
+    env.insert("id".into(), Value::String(id.clone()));
+    env.insert("started_us".into(), Value::from(started_us));
+    env.insert("wall_us".into(), Value::from(wall_us));
+    env.insert("overhead_source".into(), "govtrail.decide.eval".into());
+    env.insert("argv".into(), json!(["govtrail", "decide"]));
+    env.insert("exit_code".into(), Value::from(0));
+    env.insert("engine".into(), "govtrail".into());
+    env.insert("service".into(), "govtrail.decide".into());
+    env.insert(
+        "fail_mode".into(),
+        if fail_open { "open" } else { "closed" }.into(),
+    );
+    if let Some(id) = &bundle_id {
+        env.insert("rule_set".into(), Value::String(id.clone()));
+    }
+    env.insert("rule_ids".into(), json!(outcome.rules));
+    if let Some(e) = &error {
+        env.insert("error".into(), Value::String(e.clone()));
+    }
+    match String::from_utf8(stdin) {
+        Ok(t) => env.insert("stdin".into(), Value::String(t)),
+        Err(e) => env.insert(
+            "stdin_b64".into(),
+            Value::String({
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(e.as_bytes())
+            }),
+        ),
+    };
+    env.insert("stdout".into(), Value::String(stdout.clone()));
+    env.insert("stderr".into(), Value::String(String::new()));
+    let recorded = crate::hook::write_spool(spool, &id, &Value::Object(env));
+
+    let _ = std::io::stdout().lock().write_all(stdout.as_bytes());
+    let _ = std::io::stdout().lock().flush();
+    if let Some(e) = &error {
+        eprintln!("govtrail decide: {e}");
+    }
+    if let Err(e) = recorded {
+        // Unrecorded, the call must not pass silently: deny (exit 2 blocks) unless fail-open.
+        eprintln!("govtrail decide: this call was not recorded: {e:#}");
+        if !fail_open {
+            return 2;
+        }
+    }
+    exit::OK
+}
+
+/// The hook's JSON answer for `event` (Claude Code hook protocol, docs/RECORD.md §5).
+fn hook_answer(event: &str, o: &replay::Outcome) -> Option<Value> {
+    let reason = o.reason.clone().unwrap_or_default();
+    if event == "PreToolUse" {
+        let permission = match o.decision.as_str() {
+            "allow" | "info" | "warn" => "allow",
+            "ask" | "escalate" => "ask",
+            "defer" => "defer",
+            _ => "deny",
+        };
+        return Some(json!({"hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": permission,
+            "permissionDecisionReason": reason,
+        }}));
+    }
+    match o.decision.as_str() {
+        "deny" | "error" | "ask" | "escalate" => {
+            Some(json!({"decision": "block", "reason": reason}))
+        }
+        _ => None,
+    }
+}

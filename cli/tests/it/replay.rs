@@ -1,0 +1,367 @@
+//! Bundles, replay and decide (issue 7), on the Tractatus example bundle and the derived
+//! Tractatus fixtures, through the binary.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::{run, setup, text};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn bundle() -> PathBuf {
+    repo().join("examples/bundles/tractatus")
+}
+
+/// The derived Tractatus records (audit logs, legacy decisions, a rule set, a hook payload).
+const FIXTURES: [&str; 5] = [
+    "auditLogs.derived.jsonl",
+    "auditLogs.mongoexport.derived.jsonl",
+    "decisions-2025-10-10.derived.jsonl",
+    "pretooluse-input.derived.json",
+    "instruction-history.derived.json",
+];
+
+/// A sealed ledger of the fixtures: (ledger, vkey).
+fn fixture_ledger(tmp: &Path) -> (PathBuf, PathBuf) {
+    let (ledger, key, vkey) = setup(tmp, 1000);
+    let dir = repo().join("tests/fixtures/tractatus/derived-from-code");
+    let mut args = vec![
+        "ingest".to_owned(),
+        ledger.display().to_string(),
+        "--key".into(),
+        key.display().to_string(),
+    ];
+    args.extend(FIXTURES.iter().map(|f| dir.join(f).display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    crate::seal(&ledger, &key);
+    (ledger, vkey)
+}
+
+fn replay_json(ledger: &Path, bundle: &Path, extra: &[&str]) -> (Value, String, i32) {
+    let mut args = vec![
+        "replay",
+        ledger.to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let v = serde_json::from_str(&out).unwrap_or(Value::Null);
+    (v, text(&o), o.status.code().unwrap_or(-1))
+}
+
+/// Copies the example bundle and applies `edit` to its config data.
+fn changed_bundle(tmp: &Path, edit: impl Fn(&mut Value)) -> PathBuf {
+    let to = tmp.join("changed");
+    copy_dir(&bundle(), &to);
+    let path = to.join("tractatus/config/data.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    to
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_example_bundle_passes_its_tests() {
+    let o = run(&["bundle", "test", bundle().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("98 tests: 98 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn own_bundle_reproduces_every_recorded_decision_and_a_changed_one_flips_as_hand_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, vkey) = fixture_ledger(tmp.path());
+    let (r, out, code) = replay_json(&ledger, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r["verification"]["status"], "verified");
+    assert_eq!(r["verification"]["verified"], 12);
+    // 10 audit decisions and the hook payload (the rule set is not a decision).
+    assert_eq!(r["decisions"], 11, "{r:#}");
+    assert_eq!(r["flips"], 0, "{r:#}");
+    assert_eq!(r["unchanged"], 10);
+    assert_eq!(r["errors"].as_array().unwrap().len(), 0);
+    // The bare PreToolUse payload has no recorded decision; the bundle denies it (inst_027).
+    assert_eq!(r["unrecorded"][0]["to"], "deny");
+
+    // Hand-checked: MANDATORY_VERIFICATION pressure now asks (1 record, decisions-2025-10-10
+    // line 2), and a MANDATORY boundary now denies instead of escalating (line 1).
+    let changed = changed_bundle(tmp.path(), |c| {
+        c["decision_map"]["context_pressure_analysis"]["MANDATORY_VERIFICATION"] = "ask".into();
+        c["decision_map"]["boundary_enforcement"]["MANDATORY"] = "deny".into();
+    });
+    let (r, out, code) = replay_json(
+        &ledger,
+        &changed,
+        &[
+            "--pubkey",
+            vkey.to_str().unwrap(),
+            "--fail-on",
+            "deny->allow",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let flips: Vec<(String, String, u64)> = r["flip_matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["from"].as_str().unwrap().to_owned(),
+                c["to"].as_str().unwrap().to_owned(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flips,
+        [
+            ("escalate".to_owned(), "deny".to_owned(), 1),
+            ("warn".to_owned(), "ask".to_owned(), 1)
+        ]
+    );
+    let d = &r["divergences"];
+    assert_eq!(d.as_array().unwrap().len(), 2, "{d:#}");
+    assert_eq!(d[0]["session_id"], "boundary-enforcer-session");
+    assert_eq!(d[0]["step"], 1);
+    assert_eq!(d[1]["session_id"], "pressure-monitor");
+    // A CI gate on a flip that happened.
+    let (_, out, code) = replay_json(
+        &ledger,
+        &changed,
+        &["--pubkey", vkey.to_str().unwrap(), "--fail-on", "*->deny"],
+    );
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("--fail-on: *->deny (1)"), "{out}");
+}
+
+#[test]
+fn reports_are_byte_identical_across_runs_and_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, vkey) = fixture_ledger(tmp.path());
+    let mut first: Option<Vec<u8>> = None;
+    for i in 0..20 {
+        for threads in ["1", "2"] {
+            for format in ["json", "junit"] {
+                let o = run(&[
+                    "replay",
+                    ledger.to_str().unwrap(),
+                    "--bundle",
+                    bundle().to_str().unwrap(),
+                    "--pubkey",
+                    vkey.to_str().unwrap(),
+                    "--threads",
+                    threads,
+                    "--format",
+                    format,
+                ]);
+                assert!(o.status.success(), "{}", text(&o));
+                if format == "json" {
+                    match &first {
+                        None => first = Some(o.stdout),
+                        Some(f) => assert_eq!(*f, o.stdout, "run {i}, {threads} thread(s)"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_policy_reading_the_clock_gets_the_recorded_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, _) = fixture_ledger(tmp.path());
+    let b = tmp.path().join("clock");
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(
+        b.join("clock.rego"),
+        "package govtrail\n\ndecision := {\"decision\": \"error\", \"reason\": sprintf(\"%d\", [time.now_ns()])}\n",
+    )
+    .unwrap();
+    let (r, out, code) = replay_json(
+        &ledger,
+        &b,
+        &["--no-verify", "--session", "pressure-monitor"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(r["verification"]["status"], "skipped");
+    // decisions-2025-10-10 line 2: 2025-10-10T01:02:05.120Z.
+    assert_eq!(
+        r["divergences"][0]["reason"], "1760058125120000000",
+        "{r:#}"
+    );
+}
+
+#[test]
+fn bad_bundles_say_file_and_line_and_evaluation_errors_do_not_stop_a_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, files: &[(&str, &str)]| -> PathBuf {
+        let d = tmp.path().join(name);
+        for (f, body) in files {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        d
+    };
+    let syntax = write(
+        "syntax",
+        &[(
+            "p.rego",
+            "package govtrail\n\ndecision := {\"decision\": \"allow\"\n",
+        )],
+    );
+    let o = run(&["bundle", "build", syntax.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("p.rego:"), "{}", text(&o));
+
+    let missing = write(
+        "missing",
+        &[(
+            "p.rego",
+            "package govtrail\n\n# thresholds\ndecision := {\"decision\": \"allow\"} if {\n  input.x > data.limits.max\n}\n",
+        )],
+    );
+    let o = run(&["bundle", "build", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("p.rego:5: data.limits.max is neither a package nor in the bundle's data"),
+        "{out}"
+    );
+
+    let json = write(
+        "json",
+        &[
+            ("p.rego", "package govtrail\ndecision := \"allow\"\n"),
+            ("limits/data.json", "{\"max\": 3,}"),
+        ],
+    );
+    let o = run(&["bundle", "build", json.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(
+        text(&o).contains("limits/data.json:1: invalid JSON"),
+        "{}",
+        text(&o)
+    );
+
+    // Evaluation errors: reported per record with the policy's file and line; others go on.
+    let failing = write(
+        "failing",
+        &[(
+            "p.rego",
+            "package govtrail\n\ndecision := {\"decision\": \"allow\"} if {\n  x := 1 / count(object.get(input, \"rules_checked\", []))\n  x > 0\n}\n",
+        )],
+    );
+    std::fs::create_dir_all(tmp.path().join("l")).unwrap();
+    let (ledger, _) = fixture_ledger(&tmp.path().join("l"));
+    let (r, out, code) = replay_json(&ledger, &failing, &["--no-verify"]);
+    assert_eq!(code, 0, "{out}");
+    let errors = r["errors"].as_array().unwrap();
+    assert!(!errors.is_empty(), "{r:#}");
+    assert!(
+        errors[0]["message"].as_str().unwrap().contains("p.rego:4"),
+        "{r:#}"
+    );
+    assert!(r["replayed"].as_u64().unwrap() > 0, "{r:#}");
+}
+
+#[test]
+fn decide_answers_records_and_fails_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let payload = std::fs::read(
+        repo().join("tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json"),
+    )
+    .unwrap();
+    let call = |bundle: &Path, extra: &[&str]| {
+        use std::io::Write as _;
+        let mut c = crate::bin();
+        c.args([
+            "decide",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--spool",
+            spool.to_str().unwrap(),
+        ]);
+        c.args(extra);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&payload).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = call(&bundle(), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let answer: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
+    // A bundle that does not load: deny (closed), or allow with --fail-open; both recorded.
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("p.rego"), "package govtrail\ndecision := {\n").unwrap();
+    let o = call(&broken, &[]);
+    let answer: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny");
+    let o = call(&broken, &["--fail-open"]);
+    let answer: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "allow");
+    // 16 at once, all recorded.
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| assert!(call(&bundle(), &[]).status.success()));
+        }
+    });
+    std::fs::create_dir_all(tmp.path().join("l")).unwrap();
+    let (ledger, key, vkey) = setup(&tmp.path().join("l"), 1000);
+    let o = run(&[
+        "ingest",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--spool",
+        spool.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("appended 19 records"), "{}", text(&o));
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "SELECT decision, rule_set, count(*) AS n FROM decisions GROUP BY decision, rule_set ORDER BY n",
+        "--format",
+        "json",
+    ]);
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id =
+        String::from_utf8(run(&["bundle", "build", bundle().to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3, "{rows:#}");
+    assert_eq!(rows[2]["rule_set"], id.trim(), "{rows:#}");
+    assert_eq!(rows[2]["n"], 17, "{rows:#}");
+    // Recorded decisions replay to themselves (the closed/open failures replay to a decision
+    // now that differs only because the bundle is not the broken one: they name no rule set).
+    crate::seal(&ledger, &key);
+    let (r, out, _) = replay_json(&ledger, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
+    assert_eq!(r["replayed"], 19, "{out}");
+    assert_eq!(r["unchanged"], 18, "{r:#}");
+}
