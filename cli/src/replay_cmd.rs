@@ -224,7 +224,7 @@ pub(crate) fn decide(bundle_dir: &Path, spool: &Path, fail_open: bool) -> u8 {
         bundle_id = Some(b.id.clone());
         let mut eval = replay::Evaluator::new(&b).map_err(|e| format!("bundle: {e}"))?;
         let Value::Object(mut m) = p else {
-            unreachable!("checked above")
+            return Err("stdin is not a JSON object".into());
         };
         m.insert("kind".into(), "claude_code".into());
         // The clock policies read is the call's start, which the record keeps: replay gives
