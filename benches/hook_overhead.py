@@ -12,13 +12,10 @@ when node is missing.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
+from benchlib import drain_spool, pct
+
 BIN = os.path.abspath("target/release/govtrail")
 N = 201
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def main():
@@ -58,13 +55,7 @@ def one_run():
         envs = sorted((json.loads(open(os.path.join(spool, f)).read()) for f in os.listdir(spool)
                        if f.endswith(".hook.json")), key=lambda e: e["started_us"])
         added = [w - e["wall_us"] / 1e6 for w, e in zip(wrapped_t, envs)]
-        key = os.path.join(tmp, "k")
-        subprocess.run([BIN, "keygen", "--name", "bench.example/hooks", "--out", key], check=True, capture_output=True)
-        ledger = os.path.join(tmp, "ledger")
-        subprocess.run([BIN, "init", ledger, "--key", key + ".key"], check=True, capture_output=True)
-        r = subprocess.run([BIN, "ingest", ledger, "--key", key + ".key", "--spool", spool, "--json"],
-                           check=True, capture_output=True)
-        recorded = json.loads(r.stdout)["appended"]
+        recorded = drain_spool(BIN, spool, tmp, "bench.example/hooks")
     ms = lambda s: s * 1e3  # noqa: E731
     res = {"hook": " ".join(os.path.basename(h) for h in hook), "calls": N,
            "direct_p50_ms": ms(pct(direct_t, 50)), "direct_p99_ms": ms(pct(direct_t, 99)),

@@ -3,6 +3,8 @@
 import json
 import re
 
+from benchlib import write_section
+
 q = json.load(open("benches/query.json"))
 qs = q["queries"]
 goals = {
@@ -55,12 +57,4 @@ out += ["",
         "expression and sort; the two-key GROUP BY with `avg(CASE ...)` stays about 1.5× DuckDB; JSON",
         "extraction parses every record (serde_json) where DuckDB's JSON reader is faster."]
 section = "\n".join(out) + "\n"
-doc = open("docs/BENCHMARKS.md").read()
-start = doc.find("## Queries and reports (issue 6)")
-if start >= 0:
-    nxt = doc.find("\n## ", start + 3)
-    doc = doc[:start] + section + (doc[nxt + 1:] if nxt >= 0 else "")
-else:
-    doc = doc.rstrip("\n") + "\n\n" + section
-open("docs/BENCHMARKS.md", "w").write(doc)
-print(section)
+write_section("## Queries and reports (issue 6)", section)

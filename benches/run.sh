@@ -4,7 +4,9 @@
 #   2. benches/compare.sh: the CLI end to end, ack latency, and the signed peers from PyPI;
 #   3. benches/proof_cli.py: cold-process proof timings at 1M records;
 #   4. benches/hook_overhead.py: time `govtrail hook` adds to a Node.js hook;
-#   5. query_bench: 10M decisions, queries and reports against DuckDB on the same files.
+#   5. query_bench: 10M decisions, queries and reports against DuckDB on the same files;
+#   6. replay_bench and benches/decide_overhead.py: replay against bare regorus, and
+#      `govtrail decide` against a Node.js hook.
 # `benches/run.sh --report-only` rewrites the report from the last results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,9 @@ if [ "${1:-}" != "--report-only" ]; then
   python3 benches/hook_overhead.py
   [ -x .venv/bin/python ] || { python3 -m venv .venv && .venv/bin/pip install --quiet duckdb; }
   cargo run --release --locked -p govtrail-benches --bin query_bench -- target/query-bench 10000000 5
+  cargo run --release --locked -p govtrail-benches --bin replay_bench -- target/replay-bench 1000000 5 2 benches/bundles/minimal
+  cargo run --release --locked -p govtrail-benches --bin replay_bench -- target/replay-bench-tractatus 100000 3 2 examples/bundles/tractatus
+  python3 benches/decide_overhead.py
 fi
 python3 - <<'PY'
 import datetime, glob, json, os, platform
@@ -167,3 +172,4 @@ open("docs/BENCHMARKS.md", "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 PY
 python3 benches/query_report.py
+python3 benches/replay_report.py

@@ -71,3 +71,37 @@ pub fn append_all(dir: &std::path::Path, records: &[Record], batch: usize) -> Le
     l.seal().unwrap_or_else(|e| panic!("{e}"));
     l
 }
+
+/// A seeded generator (xorshift64*) for benchmark inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unit().max(1e-12), self.unit());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+    /// A value picked with probability proportional to its weight.
+    pub fn pick<'a, T>(&mut self, weighted: &'a [(T, u32)]) -> &'a T {
+        let total: u32 = weighted.iter().map(|w| w.1).sum();
+        let mut r = (self.next_u64() % u64::from(total)) as u32;
+        for (v, w) in weighted {
+            if r < *w {
+                return v;
+            }
+            r -= w;
+        }
+        &weighted[0].0
+    }
+}

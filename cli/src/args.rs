@@ -301,6 +301,14 @@ pub(crate) enum Command {
         /// *->deny, any). Repeatable.
         #[arg(long = "fail-on")]
         fail_on: Vec<String>,
+        /// Incidents (JSON or CSV, as for `report roi`): the report says, per incident, whether
+        /// the bundle would have denied or asked about a call of its session before it, and at
+        /// what cost in extra denies and asks.
+        #[arg(long)]
+        incidents: Option<PathBuf>,
+        /// Judge only this incident (from --incidents), replaying only its session.
+        #[arg(long, requires = "incidents")]
+        incident: Option<String>,
     },
     /// A Claude Code command hook that decides: reads the hook's JSON on stdin, evaluates the
     /// bundle, records the call durably in the spool (as `govtrail hook` does), then answers.

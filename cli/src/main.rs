@@ -333,7 +333,11 @@ fn run(cli: Cli) -> Result<u8> {
             format,
             out,
             fail_on,
+            incidents,
+            incident,
         } => {
+            let (incidents, session) =
+                replay_cmd::incidents(incidents.as_deref(), incident.as_deref(), session)?;
             let trusted = if no_verify {
                 None
             } else {
@@ -356,6 +360,7 @@ fn run(cli: Cli) -> Result<u8> {
                     until_us: time("until", until)?,
                     threads,
                     samples: 5,
+                    incidents,
                 },
                 format,
                 out: out.as_deref(),

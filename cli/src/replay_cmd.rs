@@ -15,9 +15,11 @@ pub(crate) fn bundle(cmd: BundleCommand) -> Result<u8> {
     match cmd {
         BundleCommand::Build { dir, out } => {
             let b = replay::Bundle::load(&dir)?;
+            // Listing the tests parses the test files, so a broken one fails the build.
+            let tests = b.tests()?;
             println!("{}", b.id);
             if let Some(out) = out {
-                let doc = describe(&b, None)?;
+                let doc = describe(&b, Some(&tests))?;
                 std::fs::write(&out, serde_json::to_vec_pretty(&doc)?)
                     .with_context(|| format!("write {}", out.display()))?;
             }
@@ -173,6 +175,53 @@ pub(crate) fn replay(a: ReplayArgs<'_>) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// The incidents to judge, from `--incidents FILE` (only `--incident ID` when given), and the
+/// session to replay: `--incident` narrows the replay to its incident's session.
+pub(crate) fn incidents(
+    file: Option<&Path>,
+    only: Option<&str>,
+    session: Option<String>,
+) -> Result<(Vec<replay::Incident>, Option<String>)> {
+    let Some(file) = file else {
+        return Ok((Vec::new(), session));
+    };
+    let mut all = Vec::new();
+    for i in query::report::roi::read_incidents(file)? {
+        let ts_us = match &i.ts {
+            None => None,
+            Some(t) => Some(schemas::rfc3339_us(t).with_context(|| {
+                format!(
+                    "{}: incident {}: ts {t:?} is not an RFC 3339 time",
+                    file.display(),
+                    i.id
+                )
+            })?),
+        };
+        all.push(replay::Incident {
+            id: i.id,
+            session_id: i.session_id,
+            ts_us,
+            tokens_wasted: i.tokens_wasted,
+            minutes_lost: i.minutes_lost,
+        });
+    }
+    let Some(id) = only else {
+        return Ok((all, session));
+    };
+    let Some(one) = all.into_iter().find(|i| i.id == id) else {
+        bail!("{}: no incident {id:?}", file.display());
+    };
+    let session = match (session, &one.session_id) {
+        (Some(s), _) => Some(s),
+        (None, Some(s)) => Some(s.clone()),
+        (None, None) => bail!(
+            "{}: incident {id:?} names no session_id; give --session",
+            file.display()
+        ),
+    };
+    Ok((vec![one], session))
+}
+
 /// `deny->allow`, `deny→allow`, `*->deny`, `any`.
 fn parse_fail_on(spec: &str) -> Result<(String, String)> {
     if spec == "any" {
@@ -197,39 +246,39 @@ fn parse_fail_on(spec: &str) -> Result<(String, String)> {
 
 /// `govtrail decide`: stdin hook JSON → bundle → durable spool record → hook answer.
 pub(crate) fn decide(bundle_dir: &Path, spool: &Path, fail_open: bool) -> u8 {
+    no_library_backtraces();
     let mut stdin = Vec::new();
     let read = std::io::stdin().lock().read_to_end(&mut stdin);
     let started_us = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     let clock = Instant::now();
-    let payload: Result<Value, String> = match read {
+    // The input replay rebuilds from the recorded stdin (replay::claude_code), built the same way.
+    let payload: Result<replay::regorus::Value, String> = match read {
         Err(e) => Err(format!("reading stdin: {e}")),
-        Ok(_) => match serde_json::from_slice::<Value>(&stdin) {
-            Ok(Value::Object(m)) => Ok(Value::Object(m)),
-            Ok(_) => Err("stdin is not a JSON object".into()),
-            Err(e) => Err(format!("stdin is not JSON: {e}")),
+        Ok(_) => match std::str::from_utf8(&stdin) {
+            Err(e) => Err(format!("stdin is not UTF-8: {e}")),
+            Ok(text) => replay::claude_code(text).ok_or_else(|| {
+                match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                    Ok(_) => "stdin is not a JSON object".to_owned(),
+                    Err(e) => format!("stdin is not JSON: {e}"),
+                }
+            }),
         },
     };
     let event = payload
         .as_ref()
         .ok()
-        .and_then(|p| p.get("hook_event_name"))
-        .and_then(Value::as_str)
-        .unwrap_or("PreToolUse")
-        .to_owned();
+        .and_then(|p| p["hook_event_name"].as_string().ok().map(|s| s.to_string()))
+        .unwrap_or_else(|| "PreToolUse".into());
     let mut bundle_id = None;
-    let decided: Result<replay::Outcome, String> = payload.and_then(|p| {
+    let decided: Result<replay::Outcome, String> = payload.and_then(|input| {
         let b = replay::Bundle::load(bundle_dir).map_err(|e| format!("bundle: {e}"))?;
         bundle_id = Some(b.id.clone());
         let mut eval = replay::Evaluator::new(&b).map_err(|e| format!("bundle: {e}"))?;
-        let Value::Object(mut m) = p else {
-            return Err("stdin is not a JSON object".into());
-        };
-        m.insert("kind".into(), "claude_code".into());
         // The clock policies read is the call's start, which the record keeps: replay gives
         // the policy the same time.
-        eval.eval(&Value::Object(m), started_us.saturating_mul(1000))
+        eval.eval(input, started_us.saturating_mul(1000))
     });
     let (outcome, error) = match decided {
         Ok(o) => (o, None),
@@ -245,7 +294,7 @@ pub(crate) fn decide(bundle_dir: &Path, spool: &Path, fail_open: bool) -> u8 {
             Some(e),
         ),
     };
-    let answer = hook_answer(&event, &outcome);
+    let answer = outcome.hook_answer(&event);
     let stdout = answer
         .as_ref()
         .map(|a| format!("{a}\n"))
@@ -307,26 +356,19 @@ pub(crate) fn decide(bundle_dir: &Path, spool: &Path, fail_open: bool) -> u8 {
     exit::OK
 }
 
-/// The hook's JSON answer for `event` (Claude Code hook protocol, docs/RECORD.md §5).
-fn hook_answer(event: &str, o: &replay::Outcome) -> Option<Value> {
-    let reason = o.reason.clone().unwrap_or_default();
-    if event == "PreToolUse" {
-        let permission = match o.decision.as_str() {
-            "allow" | "info" | "warn" => "allow",
-            "ask" | "escalate" => "ask",
-            "defer" => "defer",
-            _ => "deny",
-        };
-        return Some(json!({"hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
-            "permissionDecision": permission,
-            "permissionDecisionReason": reason,
-        }}));
-    }
-    match o.decision.as_str() {
-        "deny" | "error" | "ask" | "escalate" => {
-            Some(json!({"decision": "block", "reason": reason}))
+/// regorus builds `anyhow` errors while it parses and evaluates (most are discarded), and each
+/// captures a backtrace when `RUST_BACKTRACE` is set, as it often is in a Rust developer's
+/// shell: that costs `decide` milliseconds per call. Library backtraces are switched off
+/// unless `RUST_LIB_BACKTRACE` asks for them; panics still honour `RUST_BACKTRACE`.
+fn no_library_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        #[expect(
+            unsafe_code,
+            reason = "set_var is unsafe with other threads running; decide has spawned none yet"
+        )]
+        // SAFETY: called first thing in `decide`, before any thread exists in this process.
+        unsafe {
+            std::env::set_var("RUST_LIB_BACKTRACE", "0");
         }
-        _ => None,
     }
 }

@@ -33,6 +33,14 @@ pub struct Bundle {
     pub data: Vec<(String, Vec<String>, Value)>,
     /// Per file: relative path and hex SHA-256 of the bytes hashed (§2).
     pub files: Vec<(String, String)>,
+    /// The policies other than tests and the data, parsed once; evaluators clone it.
+    engine: regorus::Engine,
+}
+
+/// Test files (`*_test.rego`, as `opa test` names them) are parsed and run by [`Bundle::tests`]
+/// and [`Bundle::run_tests`], never loaded for evaluation.
+fn is_test(rel: &str) -> bool {
+    rel.ends_with("_test.rego")
 }
 
 impl Bundle {
@@ -60,6 +68,7 @@ impl Bundle {
             policies: Vec::new(),
             data: Vec::new(),
             files: Vec::new(),
+            engine: regorus::Engine::new(),
         };
         let mut entry = DEFAULT_ENTRYPOINT.to_owned();
         for rel in paths {
@@ -102,9 +111,10 @@ impl Bundle {
         bundle.id = bundle_id(&bundle.files);
         bundle.check_roots()?;
         bundle.check_references()?;
-        // Parsing every policy and placing the data is the rest of the check.
-        let mut engine = bundle.engine()?;
-        if !has_rule(&mut engine, &bundle.entrypoint)? {
+        // Parsing every policy and placing the data is the rest of the check (test files are
+        // parsed when tests are listed or run).
+        bundle.engine = bundle.new_engine(false)?;
+        if !has_rule(&mut bundle.engine, &bundle.entrypoint)? {
             return Err(Error::bundle(
                 dir,
                 None,
@@ -117,10 +127,20 @@ impl Bundle {
         Ok(bundle)
     }
 
-    /// A fresh engine with every policy and data document loaded.
+    /// An engine with every policy but the tests and every data document loaded (a clone of
+    /// the one parsed when the bundle was loaded).
     pub fn engine(&self) -> Result<regorus::Engine, Error> {
+        Ok(self.engine.clone())
+    }
+
+    /// A fresh engine with the policies (and the test files, with `tests`) and the data.
+    fn new_engine(&self, tests: bool) -> Result<regorus::Engine, Error> {
         let mut engine = regorus::Engine::new();
-        for (rel, text) in &self.policies {
+        for (rel, text) in self
+            .policies
+            .iter()
+            .filter(|(rel, _)| tests || !is_test(rel))
+        {
             engine
                 .add_policy(rel.clone(), text.clone())
                 .map_err(|e| Error::rego(&self.root.join(rel), &e))?;
@@ -137,9 +157,10 @@ impl Bundle {
         Ok(engine)
     }
 
-    /// Every `test_*` rule, as `data.<package>.<rule>`, in order.
+    /// Every `test_*` rule, as `data.<package>.<rule>`, in order. Parses the test files: a
+    /// syntax error in one is an error here.
     pub fn tests(&self) -> Result<Vec<String>, Error> {
-        let mut engine = self.engine()?;
+        let mut engine = self.new_engine(true)?;
         let mut out = Vec::new();
         for m in engine.get_modules().iter() {
             let pkg = regorus::utils::get_path_string(&m.package.refr, Some("data"))
@@ -166,7 +187,7 @@ impl Bundle {
     /// Runs every test rule, like `opa test`: each must evaluate to `true`.
     pub fn run_tests(&self) -> Result<Vec<TestResult>, Error> {
         let tests = self.tests()?;
-        let mut engine = self.engine()?;
+        let mut engine = self.new_engine(true)?;
         let mut out = Vec::new();
         for name in tests {
             engine.set_input(regorus::Value::Undefined);
@@ -231,7 +252,7 @@ impl Bundle {
         for (_, place, doc) in &self.data {
             merge(&mut tree, place, doc);
         }
-        let pattern = regex::Regex::new(r"\bdata((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+        let pattern = regex::Regex::new(r"(?-u:\b)data((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
             .map_err(|e| Error::bundle(&self.root, None, &e.to_string()))?;
         for (rel, text) in &self.policies {
             for (n, line) in text.lines().enumerate() {

@@ -27,6 +27,34 @@ pub struct Outcome {
     pub rules: Vec<String>,
 }
 
+impl Outcome {
+    /// The answer a Claude Code hook gives for this outcome on `event` (the hook protocol,
+    /// docs/RECORD.md §5): PreToolUse maps the decision to a `permissionDecision`; other events
+    /// block on deny, error, ask and escalate, and say nothing otherwise.
+    pub fn hook_answer(&self, event: &str) -> Option<Value> {
+        let reason = self.reason.clone().unwrap_or_default();
+        if event == "PreToolUse" {
+            let permission = match self.decision.as_str() {
+                "allow" | "info" | "warn" => "allow",
+                "ask" | "escalate" => "ask",
+                "defer" => "defer",
+                _ => "deny",
+            };
+            return Some(serde_json::json!({"hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": permission,
+                "permissionDecisionReason": reason,
+            }}));
+        }
+        match self.decision.as_str() {
+            "deny" | "error" | "ask" | "escalate" => {
+                Some(serde_json::json!({"decision": "block", "reason": reason}))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// An engine loaded with a bundle, ready to evaluate its entrypoint. Each thread needs its own
 /// (evaluation takes `&mut`); clones share the parsed policies.
 #[derive(Clone)]
@@ -52,20 +80,29 @@ impl Evaluator {
             entrypoint: bundle.entrypoint.clone(),
         };
         // The first evaluation prepares the engine; clones made after it share that work.
-        let _ = this.eval(&Value::Object(Default::default()), 0);
+        let _ = this.eval(regorus::Value::new_object(), 0);
         Ok(this)
     }
 
     /// Evaluates the entrypoint on `input` at time `now_ns`. An error is the engine's message
     /// (with file and line) or what is wrong with the entrypoint's value.
-    pub fn eval(&mut self, input: &Value, now_ns: i64) -> Result<Outcome, String> {
-        NOW_NS.with(|c| c.set(now_ns));
-        self.engine.set_input(regorus::Value::from(input.clone()));
-        let value = self
-            .engine
-            .eval_rule(self.entrypoint.clone())
-            .map_err(|e| e.to_string().trim().to_owned())?;
+    pub fn eval(&mut self, input: regorus::Value, now_ns: i64) -> Result<Outcome, String> {
+        let value = self.eval_value(input, now_ns)?;
         outcome(&self.entrypoint, &value)
+    }
+
+    /// The entrypoint's value on `input` at time `now_ns`: regorus alone, which the replay
+    /// benchmark compares replay with.
+    pub fn eval_value(
+        &mut self,
+        input: regorus::Value,
+        now_ns: i64,
+    ) -> Result<regorus::Value, String> {
+        NOW_NS.with(|c| c.set(now_ns));
+        self.engine.set_input(input);
+        self.engine
+            .eval_rule(self.entrypoint.clone())
+            .map_err(|e| e.to_string().trim().to_owned())
     }
 }
 

@@ -1,6 +1,14 @@
 //! The input a recorded decision was taken on, rebuilt from its record (docs/REPLAY.md §3).
+//!
+//! Records are read through a borrowed view of the fields replay needs, and inputs are built
+//! directly as regorus values: a replay reads every record once, and a full `serde_json::Value`
+//! of each (with its escaped `source.raw`) would cost more than evaluating a small policy.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use regorus::Value as Rego;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// A record's replay input, or why it has none.
 #[derive(Debug, Clone, PartialEq)]
@@ -8,7 +16,7 @@ pub enum Replayable {
     /// The input document and the recorded time, in ns since the epoch.
     Yes {
         /// What `input` is for the policy.
-        input: Value,
+        input: Rego,
         /// What `time.now_ns()` returns.
         now_ns: i64,
     },
@@ -18,72 +26,154 @@ pub enum Replayable {
     No(String),
 }
 
-/// Rebuilds the input of a record (its canonical JSON).
-pub fn replay_input(record: &Value) -> Replayable {
-    let get = |k: &str| record.get(k);
-    let str_of = |k: &str| get(k).and_then(Value::as_str);
-    if str_of("event") == Some("rule_set") {
-        return Replayable::NotADecision;
-    }
-    let Some(ts_us) = get("ts_us").and_then(Value::as_i64) else {
-        return Replayable::No("no ts_us".into());
-    };
-    let rem = get("ts_ns_rem").and_then(Value::as_i64).unwrap_or(0);
-    let now_ns = ts_us.saturating_mul(1000).saturating_add(rem);
-    let raw = || record.pointer("/source/raw").and_then(Value::as_str);
-    let format = str_of("source_format").unwrap_or("native");
-    let input = match format {
-        f if f.starts_with("tractatus.rules") => return Replayable::NotADecision,
-        f if f.starts_with("tractatus") => {
-            let mut m = Map::new();
-            m.insert("kind".into(), "tractatus".into());
-            for (to, from) in [
-                ("service", "service"),
-                ("action", "event"),
-                ("session_id", "session_id"),
-                ("rules_checked", "rule_ids"),
-                ("metadata", "metadata"),
-            ] {
-                if let Some(v) = get(from) {
-                    m.insert(to.into(), v.clone());
-                }
-            }
-            Value::Object(m)
-        }
-        "govtrail.hook" => {
-            let Some(env) = raw().and_then(|r| serde_json::from_str::<Value>(r).ok()) else {
-                return Replayable::No("the hook envelope is not in source.raw".into());
-            };
-            match env
-                .get("stdin")
-                .and_then(Value::as_str)
-                .map(serde_json::from_str::<Value>)
-            {
-                Some(Ok(Value::Object(payload))) => claude_code(payload),
-                _ => return Replayable::No("the hook's stdin is not a JSON object".into()),
-            }
-        }
-        "claude-code.hook.input" => match raw().map(serde_json::from_str::<Value>) {
-            Some(Ok(Value::Object(payload))) => claude_code(payload),
-            _ => return Replayable::No("the hook payload is not in source.raw".into()),
-        },
-        "opa.decision-log" => match raw()
-            .and_then(|r| serde_json::from_str::<Value>(r).ok())
-            .and_then(|e| e.get("input").cloned())
-        {
-            Some(input) => input,
-            None => return Replayable::No("the OPA event has no input".into()),
-        },
-        "native" => match get("input") {
-            Some(input) => input.clone(),
-            None => return Replayable::No("the record has no input".into()),
-        },
-        other => return Replayable::No(format!("{other} records hold no decision input")),
-    };
-    Replayable::Yes { input, now_ns }
+/// The fields of a record (docs/RECORD.md) that replay reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct RecordView<'a> {
+    /// The decision id.
+    #[serde(borrow, default)]
+    pub decision_id: Option<Cow<'a, str>>,
+    /// The session.
+    #[serde(borrow, default)]
+    pub session_id: Option<Cow<'a, str>>,
+    /// The recorded decision.
+    #[serde(borrow, default)]
+    pub decision: Option<Cow<'a, str>>,
+    /// The source format (`native` when absent).
+    #[serde(borrow, default)]
+    pub source_format: Option<Cow<'a, str>>,
+    /// Time, µs since the epoch.
+    #[serde(default)]
+    pub ts_us: Option<i64>,
+    /// Nanoseconds below the microsecond.
+    #[serde(default)]
+    pub ts_ns_rem: Option<i64>,
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    service: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    rule_ids: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    input: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    source: Option<SourceView<'a>>,
 }
 
-fn claude_code(mut payload: Map<String, Value>) -> Value {
-    payload.insert("kind".into(), "claude_code".into());
-    Value::Object(payload)
+#[derive(Debug, Default, Deserialize)]
+struct SourceView<'a> {
+    #[serde(borrow, default)]
+    raw: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeView<'a> {
+    #[serde(borrow, default)]
+    stdin: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct OpaEventView<'a> {
+    #[serde(borrow, default)]
+    input: Option<&'a RawValue>,
+}
+
+impl<'a> RecordView<'a> {
+    /// Reads the view of a record's canonical JSON.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// Whether the record holds a bare hook payload: the input, without the decision taken.
+    pub fn unrecorded(&self) -> bool {
+        self.source_format.as_deref() == Some("claude-code.hook.input")
+    }
+
+    /// Rebuilds the record's input.
+    pub fn input(&self) -> Replayable {
+        let event = self.event.map(RawValue::get);
+        if event == Some("\"rule_set\"") {
+            return Replayable::NotADecision;
+        }
+        let Some(ts_us) = self.ts_us else {
+            return Replayable::No("no ts_us".into());
+        };
+        let now_ns = ts_us
+            .saturating_mul(1000)
+            .saturating_add(self.ts_ns_rem.unwrap_or(0));
+        let raw = self.source.as_ref().and_then(|s| s.raw.as_deref());
+        let format = self.source_format.as_deref().unwrap_or("native");
+        let input = match format {
+            f if f.starts_with("tractatus.rules") => return Replayable::NotADecision,
+            f if f.starts_with("tractatus") => {
+                let mut m = regorus::Value::new_object();
+                if let Ok(o) = m.as_object_mut() {
+                    o.insert(Rego::from("kind"), Rego::from("tractatus"));
+                    for (to, from) in [
+                        ("service", self.service),
+                        ("action", self.event),
+                        ("rules_checked", self.rule_ids),
+                        ("metadata", self.metadata),
+                    ] {
+                        if let Some(v) = from.and_then(|r| parse(r.get()).ok()) {
+                            o.insert(Rego::from(to), v);
+                        }
+                    }
+                    if let Some(s) = &self.session_id {
+                        o.insert(Rego::from("session_id"), Rego::from(s.as_ref()));
+                    }
+                }
+                m
+            }
+            "govtrail.hook" => {
+                let Some(env) = raw.and_then(|r| serde_json::from_str::<EnvelopeView<'_>>(r).ok())
+                else {
+                    return Replayable::No("the hook envelope is not in source.raw".into());
+                };
+                match env.stdin.as_deref().map(claude_code) {
+                    Some(Some(input)) => input,
+                    _ => return Replayable::No("the hook's stdin is not a JSON object".into()),
+                }
+            }
+            "claude-code.hook.input" => match raw.and_then(claude_code) {
+                Some(input) => input,
+                None => return Replayable::No("the hook payload is not in source.raw".into()),
+            },
+            "opa.decision-log" => match raw
+                .and_then(|r| serde_json::from_str::<OpaEventView<'_>>(r).ok())
+                .and_then(|e| e.input)
+                .and_then(|i| parse(i.get()).ok())
+            {
+                Some(input) => input,
+                None => return Replayable::No("the OPA event has no input".into()),
+            },
+            "native" => match self.input.and_then(|i| parse(i.get()).ok()) {
+                Some(input) => input,
+                None => return Replayable::No("the record has no input".into()),
+            },
+            other => return Replayable::No(format!("{other} records hold no decision input")),
+        };
+        Replayable::Yes { input, now_ns }
+    }
+}
+
+/// Rebuilds the input of a record from its canonical JSON bytes.
+pub fn replay_input(record: &[u8]) -> Result<Replayable, String> {
+    Ok(RecordView::parse(record)?.input())
+}
+
+/// JSON text as a regorus value: the same conversion `govtrail decide` applies to its stdin.
+pub(crate) fn parse(json: &str) -> Result<Rego, String> {
+    serde_json::from_str(json).map_err(|e| e.to_string())
+}
+
+/// A Claude Code hook payload (JSON text) as the input `govtrail decide` evaluates: the payload
+/// object with `kind: "claude_code"`; `None` when it is not a JSON object.
+pub fn claude_code(payload: &str) -> Option<Rego> {
+    let mut v = parse(payload).ok()?;
+    v.as_object_mut()
+        .ok()?
+        .insert(Rego::from("kind"), Rego::from("claude_code"));
+    Some(v)
 }

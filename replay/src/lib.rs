@@ -14,11 +14,13 @@ mod replay;
 
 pub use bundle::{Bundle, DEFAULT_ENTRYPOINT, TestOutcome, TestResult};
 pub use eval::{DECISIONS, Evaluator, Outcome};
-pub use input::{Replayable, replay_input};
+pub use input::{RecordView, Replayable, claude_code, replay_input};
+/// The Rego engine, for callers of [`Evaluator::eval_value`].
+pub use regorus;
 pub use render::{json, junit, markdown, text};
 pub use replay::{
-    Divergence, FlipCell, Flipped, Options, RecordError, Report, Verification, replay,
-    replay_records,
+    Divergence, FlipCell, Flipped, Incident, IncidentVerdict, Options, RecordError, Report, Stop,
+    Verification, replay, replay_records,
 };
 
 use std::path::{Path, PathBuf};

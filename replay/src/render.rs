@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::{Report, Verification};
+use crate::{IncidentVerdict, Report, Stop, Verification};
 
 fn horizon(r: &Report) -> String {
     match &r.verification {
@@ -54,7 +54,62 @@ pub fn json(r: &Report) -> Value {
             "from": d.first.from, "to": d.first.to.decision, "reason": d.first.to.reason, "rules": d.first.to.rules,
             "stricter": d.stricter, "looser": d.looser,
         })).collect::<Vec<_>>(),
+        "incidents": r.incidents.iter().map(|v| {
+            let stop = |s: &Option<Stop>| s.as_ref().map(|s| json!({
+                "step": s.step, "ts_us": s.ts_us, "index": s.record.index,
+                "decision_id": s.record.decision_id, "from": s.record.from,
+                "to": s.record.to.decision, "reason": s.record.to.reason, "rules": s.record.to.rules,
+            }));
+            json!({
+                "id": v.incident.id, "session_id": v.incident.session_id, "ts_us": v.incident.ts_us,
+                "tokens_wasted": v.incident.tokens_wasted, "minutes_lost": v.incident.minutes_lost,
+                "verdict": v.verdict(), "steps": v.steps,
+                "first_deny": stop(&v.first_deny), "first_ask": stop(&v.first_ask),
+                "extra_denies": v.extra_denies, "extra_asks": v.extra_asks,
+            })
+        }).collect::<Vec<_>>(),
     })
+}
+
+/// One sentence on an incident's verdict.
+fn incident_line(v: &IncidentVerdict) -> String {
+    let i = &v.incident;
+    let session = i.session_id.as_deref().unwrap_or("(no session)");
+    let at = |s: &Stop| {
+        let before = i
+            .ts_us
+            .map(|t| format!(", {:.1} s before the incident", (t - s.ts_us) as f64 / 1e6))
+            .unwrap_or_default();
+        format!(
+            "step {}/{} ({}: recorded {}, now {}{}){before}",
+            s.step,
+            v.steps,
+            s.record.decision_id,
+            s.record.from,
+            s.record.to.decision,
+            s.record
+                .to
+                .reason
+                .as_deref()
+                .map(|x| format!(": {x}"))
+                .unwrap_or_default()
+        )
+    };
+    let what = match (v.verdict(), &v.first_deny, &v.first_ask) {
+        ("stopped", Some(d), _) => format!("STOPPED: denied at {}", at(d)),
+        ("asked", _, Some(a)) => format!("ASKED: a human would have been asked at {}", at(a)),
+        ("not in selection", _, _) => {
+            "not judged: no replayed decision of its session in this selection".into()
+        }
+        _ => format!(
+            "NOT STOPPED: none of its {} decision(s) up to the incident is now denied or asked",
+            v.steps
+        ),
+    };
+    format!(
+        "{} (session {session}; {} tokens, {} min): {what}; cost up to the incident: {} more denied, {} more asked",
+        i.id, i.tokens_wasted, i.minutes_lost, v.extra_denies, v.extra_asks
+    )
 }
 
 /// The report as plain text.
@@ -110,6 +165,12 @@ pub fn text(r: &Report) -> String {
                 d.stricter,
                 d.looser
             );
+        }
+    }
+    if !r.incidents.is_empty() {
+        let _ = writeln!(s, "\nincidents");
+        for v in &r.incidents {
+            let _ = writeln!(s, "  {}", incident_line(v));
         }
     }
     if !r.unrecorded.is_empty() {
@@ -188,11 +249,17 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
+    if !r.incidents.is_empty() {
+        let _ = writeln!(s, "\n### Incidents\n");
+        for v in &r.incidents {
+            let _ = writeln!(s, "- {}", incident_line(v));
+        }
+    }
     s
 }
 
-/// The report as JUnit XML: one test case per flipped cell of the matrix, per not-replayable
-/// reason and per failed record, so CI systems show what changed.
+/// The report as JUnit XML: one test case per cell of the matrix (flips fail), per failed
+/// record and per incident (failing when not stopped), so CI systems show what changed.
 pub fn junit(r: &Report) -> String {
     let esc = |t: &str| {
         t.replace('&', "&amp;")
@@ -229,12 +296,32 @@ pub fn junit(r: &Report) -> String {
             esc(&e.message)
         );
     }
+    // An incident the bundle would not stop (or not even ask about) is a failure: CI can
+    // require a rule change to stop the incidents it was written for.
+    for v in &r.incidents {
+        let name = esc(&format!("incident {}", v.incident.id));
+        if v.verdict() == "not stopped" {
+            failures += 1;
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"replay.incident\" name=\"{name}\"><failure message=\"not stopped\">{}</failure></testcase>",
+                esc(&incident_line(v))
+            );
+        } else {
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"replay.incident\" name=\"{name}\"><system-out>{}</system-out></testcase>",
+                esc(&incident_line(v))
+            );
+        }
+    }
+    let tests = r.matrix.len() + r.errors.len() + r.incidents.len();
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"govtrail replay\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\">\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\">\n{cases}  </testsuite>\n</testsuites>\n",
-        r.matrix.len() + r.errors.len(),
+        tests,
         r.errors.len(),
         esc(&r.bundle_id),
-        r.matrix.len() + r.errors.len(),
+        tests,
         r.errors.len(),
     )
 }

@@ -3,10 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::mpsc;
 
-use serde_json::Value;
-
-use crate::{Bundle, Error, Evaluator, Outcome, Replayable, replay_input};
+use crate::{Bundle, Error, Evaluator, Outcome, RecordView, Replayable};
 
 /// What to replay and how.
 #[derive(Debug, Clone)]
@@ -21,6 +20,8 @@ pub struct Options {
     pub threads: usize,
     /// Sample decision ids kept per flip.
     pub samples: usize,
+    /// Incidents to judge: would the bundle have stopped each, and at what cost.
+    pub incidents: Vec<Incident>,
 }
 
 impl Default for Options {
@@ -31,6 +32,7 @@ impl Default for Options {
             until_us: None,
             threads: 1,
             samples: 5,
+            incidents: Vec::new(),
         }
     }
 }
@@ -102,6 +104,67 @@ pub struct Divergence {
     pub looser: u64,
 }
 
+/// Something that went wrong in a governed session (an incidents file, as `report roi` reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    /// Its id.
+    pub id: String,
+    /// The session it happened in.
+    pub session_id: Option<String>,
+    /// When it happened (µs since the epoch); without it, at the end of the session.
+    pub ts_us: Option<i64>,
+    /// Tokens it wasted.
+    pub tokens_wasted: i64,
+    /// Minutes it cost.
+    pub minutes_lost: i64,
+}
+
+/// A record of the incident's session that the replayed bundle would have stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    /// 1-based position among the session's replayed decisions.
+    pub step: u64,
+    /// Its time (µs since the epoch).
+    pub ts_us: i64,
+    /// The record, its recorded decision and the replayed outcome.
+    pub record: Flipped,
+}
+
+/// Whether the replayed bundle would have stopped an incident: only records of its session
+/// up to the incident count, and only those the recording let through (allow, info, warn).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentVerdict {
+    /// The incident.
+    pub incident: Incident,
+    /// The session's replayed decisions up to the incident (0: the session is not in the
+    /// selection, or the incident names none).
+    pub steps: u64,
+    /// The first such record the bundle now denies (deny, or error: evaluation fails closed).
+    pub first_deny: Option<Stop>,
+    /// The first such record the bundle now asks a human about (ask, escalate).
+    pub first_ask: Option<Stop>,
+    /// Such records now denied: the cost in blocked calls, up to the incident.
+    pub extra_denies: u64,
+    /// Such records now asked about: the cost in interruptions, up to the incident.
+    pub extra_asks: u64,
+}
+
+impl IncidentVerdict {
+    /// `stopped` (a deny before or at the incident), `asked` (a human would have been asked
+    /// first), `not stopped`, or `not in selection`.
+    pub fn verdict(&self) -> &'static str {
+        if self.steps == 0 {
+            "not in selection"
+        } else if self.first_deny.is_some() {
+            "stopped"
+        } else if self.first_ask.is_some() {
+            "asked"
+        } else {
+            "not stopped"
+        }
+    }
+}
+
 /// The replay's result. Everything in it is ordered (ledger order, or sorted keys), so the same
 /// ledger and bundle give the same report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +196,8 @@ pub struct Report {
     pub errors: Vec<RecordError>,
     /// Per session (sorted), the first divergence.
     pub divergences: Vec<Divergence>,
+    /// Per incident (in the order given), whether the bundle would have stopped it.
+    pub incidents: Vec<IncidentVerdict>,
 }
 
 impl Report {
@@ -197,17 +262,23 @@ pub fn replay(
             }
         }
     };
-    let mut records = Vec::new();
-    ledger::scan(dir, |index, ts_us, bytes| {
-        if opts.since_us.is_some_and(|s| ts_us < s) || opts.until_us.is_some_and(|u| ts_us >= u) {
-            return;
-        }
-        records.push((index, bytes.to_vec()));
-    })?;
-    let mut report = replay_records(&records, bundle, opts)?;
-    if let Verification::Verified { verified, .. } = &verification {
-        report.beyond_horizon = records.iter().filter(|(i, _)| i >= verified).count() as u64;
+    let mut verified = None;
+    if let Verification::Verified { verified: v, .. } = &verification {
+        verified = Some(*v);
     }
+    let mut beyond = 0u64;
+    let mut report = evaluate(bundle, opts, |feed| {
+        ledger::scan(dir, |index, ts_us, bytes| {
+            if opts.since_us.is_some_and(|s| ts_us < s) || opts.until_us.is_some_and(|u| ts_us >= u)
+            {
+                return;
+            }
+            beyond += u64::from(verified.is_some_and(|v| index >= v));
+            feed(index, bytes);
+        })?;
+        Ok(())
+    })?;
+    report.beyond_horizon = beyond;
     report.verification = verification;
     Ok(report)
 }
@@ -222,6 +293,7 @@ enum Done {
 
 struct Row {
     index: u64,
+    ts_us: i64,
     decision_id: String,
     session_id: Option<String>,
     recorded: String,
@@ -236,60 +308,139 @@ pub fn replay_records(
     bundle: &Bundle,
     opts: &Options,
 ) -> Result<Report, Error> {
+    evaluate(bundle, opts, |feed| {
+        for (index, bytes) in records {
+            feed(*index, bytes);
+        }
+        Ok(())
+    })
+}
+
+/// Records per block handed to a worker.
+const BLOCK: usize = 2048;
+
+/// A block of records: its sequence number and `(index, bytes)` pairs.
+type Block = (u64, Vec<(u64, Vec<u8>)>);
+
+/// Evaluates the records `produce` feeds (in ledger order) on `opts.threads` workers and
+/// summarises them. Blocks go round-robin to the workers while the producer reads on; results
+/// are merged back in block order, so the report does not depend on the thread count. Memory
+/// holds a few blocks per worker, never the whole ledger.
+fn evaluate(
+    bundle: &Bundle,
+    opts: &Options,
+    produce: impl FnOnce(&mut dyn FnMut(u64, &[u8])) -> Result<(), Error>,
+) -> Result<Report, Error> {
     let base = Evaluator::new(bundle)?;
     let threads = opts.threads.max(1);
-    let chunk = records.len().div_ceil(threads).max(1);
-    let rows: Vec<Row> = std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(chunk)
-            .map(|part| {
-                let mut eval = base.clone();
-                s.spawn(move || {
-                    part.iter()
+    let mut summary = Summary::new(bundle, opts);
+    let mut pending: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
+    let mut next_done = 0u64;
+    let mut merge = |seq: u64, rows: Vec<Row>, summary: &mut Summary| {
+        pending.insert(seq, rows);
+        while let Some(rows) = pending.remove(&next_done) {
+            for row in rows {
+                summary.add(row);
+            }
+            next_done += 1;
+        }
+    };
+    let sent = std::thread::scope(|s| -> Result<u64, Error> {
+        let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Row>)>();
+        let mut workers = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            let (tx, rx) = mpsc::sync_channel::<Block>(2);
+            let done_tx = done_tx.clone();
+            let mut eval = base.clone();
+            handles.push(s.spawn(move || {
+                for (seq, block) in rx {
+                    let rows = block
+                        .iter()
                         .map(|(index, bytes)| one(&mut eval, *index, bytes, opts))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    if rows.len() != records.len() {
+                        .collect();
+                    if done_tx.send((seq, rows)).is_err() {
+                        return;
+                    }
+                }
+            }));
+            workers.push(tx);
+        }
+        drop(done_tx);
+        let mut seq = 0u64;
+        let mut block = Vec::with_capacity(BLOCK);
+        let mut failed = false;
+        let mut send = |block: Vec<(u64, Vec<u8>)>, seq: &mut u64, summary: &mut Summary| {
+            if workers[(*seq % threads as u64) as usize]
+                .send((*seq, block))
+                .is_err()
+            {
+                failed = true;
+            }
+            *seq += 1;
+            while let Ok((done, rows)) = done_rx.try_recv() {
+                merge(done, rows, summary);
+            }
+        };
+        produce(&mut |index, bytes| {
+            block.push((index, bytes.to_vec()));
+            if block.len() == BLOCK {
+                let full = std::mem::replace(&mut block, Vec::with_capacity(BLOCK));
+                send(full, &mut seq, &mut summary);
+            }
+        })?;
+        if !block.is_empty() {
+            send(std::mem::take(&mut block), &mut seq, &mut summary);
+        }
+        drop(workers);
+        for (done, rows) in done_rx {
+            merge(done, rows, &mut summary);
+        }
+        // A worker that panicked is joined here (its panic does not reach the caller).
+        for h in handles {
+            failed |= h.join().is_err();
+        }
+        if failed {
+            return Err(Error::Invalid("a replay worker stopped".into()));
+        }
+        Ok(seq)
+    })?;
+    if next_done != sent {
         return Err(Error::Invalid("a replay worker panicked".into()));
     }
-    Ok(summarise(rows, bundle, opts))
+    Ok(summary.finish())
 }
 
 fn one(eval: &mut Evaluator, index: u64, bytes: &[u8], opts: &Options) -> Row {
     let mut row = Row {
         index,
+        ts_us: 0,
         decision_id: String::new(),
         session_id: None,
         recorded: String::new(),
         unrecorded: false,
         done: Done::Skip,
     };
-    let record: Value = match serde_json::from_slice(bytes) {
+    let record = match RecordView::parse(bytes) {
         Ok(v) => v,
         Err(e) => {
             row.done = Done::Failed(format!("record {index} is not JSON: {e}"));
             return row;
         }
     };
-    let s = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_owned);
-    row.session_id = s("session_id");
+    let s = |v: &Option<std::borrow::Cow<'_, str>>| v.as_deref().map(str::to_owned);
+    row.session_id = s(&record.session_id);
+    row.ts_us = record.ts_us.unwrap_or(0);
     if opts.session.is_some() && row.session_id != opts.session {
         return row;
     }
-    row.decision_id = s("decision_id").unwrap_or_default();
-    row.recorded = s("decision").unwrap_or_default();
-    row.unrecorded = s("source_format").as_deref() == Some("claude-code.hook.input");
-    row.done = match replay_input(&record) {
+    row.decision_id = s(&record.decision_id).unwrap_or_default();
+    row.recorded = s(&record.decision).unwrap_or_default();
+    row.unrecorded = record.unrecorded();
+    row.done = match record.input() {
         Replayable::NotADecision => Done::Skip,
         Replayable::No(why) => Done::NoInput(why),
-        Replayable::Yes { input, now_ns } => match eval.eval(&input, now_ns) {
+        Replayable::Yes { input, now_ns } => match eval.eval(input, now_ns) {
             Ok(o) => Done::Evaluated(o),
             Err(e) => Done::Failed(e),
         },
@@ -297,103 +448,216 @@ fn one(eval: &mut Evaluator, index: u64, bytes: &[u8], opts: &Options) -> Row {
     row
 }
 
-fn summarise(rows: Vec<Row>, bundle: &Bundle, opts: &Options) -> Report {
-    let mut report = Report {
-        bundle_id: bundle.id.clone(),
-        revision: bundle.revision.clone(),
-        entrypoint: bundle.entrypoint.clone(),
-        verification: Verification::Skipped,
-        selection: selection(opts),
-        decisions: 0,
-        replayed: 0,
-        beyond_horizon: 0,
-        matrix: BTreeMap::new(),
-        unrecorded: BTreeMap::new(),
-        not_replayable: BTreeMap::new(),
-        errors: Vec::new(),
-        divergences: Vec::new(),
-    };
-    let add = |cell: &mut FlipCell, id: &str| {
-        cell.count += 1;
-        if cell.samples.len() < opts.samples {
-            cell.samples.push(id.to_owned());
+/// The report, built one row at a time in ledger order.
+struct Summary<'a> {
+    opts: &'a Options,
+    report: Report,
+    /// Per session: decisions replayed so far, and the first divergence once found.
+    sessions: BTreeMap<String, (u64, Option<Divergence>)>,
+    /// Sessions incidents name, and their evaluated rows.
+    incident_sessions: BTreeSet<String>,
+    incident_rows: Vec<Row>,
+}
+
+impl<'a> Summary<'a> {
+    fn new(bundle: &Bundle, opts: &'a Options) -> Self {
+        Self {
+            opts,
+            report: Report {
+                bundle_id: bundle.id.clone(),
+                revision: bundle.revision.clone(),
+                entrypoint: bundle.entrypoint.clone(),
+                verification: Verification::Skipped,
+                selection: selection(opts),
+                decisions: 0,
+                replayed: 0,
+                beyond_horizon: 0,
+                matrix: BTreeMap::new(),
+                unrecorded: BTreeMap::new(),
+                not_replayable: BTreeMap::new(),
+                errors: Vec::new(),
+                divergences: Vec::new(),
+                incidents: Vec::new(),
+            },
+            sessions: BTreeMap::new(),
+            incident_sessions: opts
+                .incidents
+                .iter()
+                .filter_map(|i| i.session_id.clone())
+                .collect(),
+            incident_rows: Vec::new(),
         }
-    };
-    // Per session: steps so far, and the divergence once found.
-    let mut sessions: BTreeMap<String, Divergence> = BTreeMap::new();
-    let mut steps: BTreeMap<String, u64> = BTreeMap::new();
-    let mut diverged: BTreeSet<String> = BTreeSet::new();
-    for row in rows {
-        match row.done {
-            Done::Skip => continue,
+    }
+
+    fn add(&mut self, row: Row) {
+        let samples = self.opts.samples;
+        let add = |cell: &mut FlipCell, id: &str| {
+            cell.count += 1;
+            if cell.samples.len() < samples {
+                cell.samples.push(id.to_owned());
+            }
+        };
+        let report = &mut self.report;
+        let outcome = match &row.done {
+            Done::Skip => return,
             Done::NoInput(why) => {
                 report.decisions += 1;
                 add(
-                    report.not_replayable.entry(why).or_default(),
+                    report.not_replayable.entry(why.clone()).or_default(),
                     &row.decision_id,
                 );
+                return;
             }
             Done::Failed(message) => {
                 report.decisions += 1;
                 report.errors.push(RecordError {
                     index: row.index,
-                    decision_id: row.decision_id,
-                    message,
+                    decision_id: row.decision_id.clone(),
+                    message: message.clone(),
                 });
+                return;
             }
-            Done::Evaluated(outcome) if row.unrecorded => {
-                report.decisions += 1;
-                report.replayed += 1;
-                add(
-                    report.unrecorded.entry(outcome.decision).or_default(),
-                    &row.decision_id,
-                );
-            }
-            Done::Evaluated(outcome) => {
-                report.decisions += 1;
-                report.replayed += 1;
-                let key = (row.recorded.clone(), outcome.decision.clone());
-                add(report.matrix.entry(key).or_default(), &row.decision_id);
-                let Some(session) = row.session_id else {
-                    continue;
-                };
-                let step = steps.entry(session.clone()).or_default();
-                *step += 1;
-                let changed = row.recorded != outcome.decision;
-                let permissive = |d: &str| matches!(d, "allow" | "info" | "warn");
-                let stricter =
-                    changed && permissive(&row.recorded) && !permissive(&outcome.decision);
-                let looser = changed && !permissive(&row.recorded) && permissive(&outcome.decision);
-                if changed && diverged.insert(session.clone()) {
-                    sessions.insert(
-                        session.clone(),
-                        Divergence {
-                            session_id: session.clone(),
-                            step: *step,
-                            steps: 0,
-                            first: Flipped {
-                                index: row.index,
-                                decision_id: row.decision_id.clone(),
-                                from: row.recorded.clone(),
-                                to: outcome,
-                            },
-                            stricter: 0,
-                            looser: 0,
-                        },
-                    );
-                }
-                if let Some(d) = sessions.get_mut(&session) {
-                    d.stricter += u64::from(stricter);
-                    d.looser += u64::from(looser);
-                }
+            Done::Evaluated(outcome) => outcome,
+        };
+        report.decisions += 1;
+        report.replayed += 1;
+        if row.unrecorded {
+            add(
+                report
+                    .unrecorded
+                    .entry(outcome.decision.clone())
+                    .or_default(),
+                &row.decision_id,
+            );
+            return;
+        }
+        match report
+            .matrix
+            .get_mut(&(row.recorded.clone(), outcome.decision.clone()))
+        {
+            Some(cell) => add(cell, &row.decision_id),
+            None => {
+                let mut cell = FlipCell::default();
+                add(&mut cell, &row.decision_id);
+                report
+                    .matrix
+                    .insert((row.recorded.clone(), outcome.decision.clone()), cell);
             }
         }
+        let Some(session) = &row.session_id else {
+            return;
+        };
+        if !self.sessions.contains_key(session) {
+            self.sessions.insert(session.clone(), (0, None));
+        }
+        let Some((step, divergence)) = self.sessions.get_mut(session) else {
+            return;
+        };
+        *step += 1;
+        let changed = row.recorded != outcome.decision;
+        if changed && divergence.is_none() {
+            *divergence = Some(Divergence {
+                session_id: session.clone(),
+                step: *step,
+                steps: 0,
+                first: Flipped {
+                    index: row.index,
+                    decision_id: row.decision_id.clone(),
+                    from: row.recorded.clone(),
+                    to: outcome.clone(),
+                },
+                stricter: 0,
+                looser: 0,
+            });
+        }
+        if let Some(d) = divergence {
+            let (was, now) = (permissive(&row.recorded), permissive(&outcome.decision));
+            d.stricter += u64::from(changed && was && !now);
+            d.looser += u64::from(changed && !was && now);
+        }
+        if self.incident_sessions.contains(session) {
+            self.incident_rows.push(row);
+        }
     }
-    for (session, mut d) in sessions {
-        d.steps = steps.get(&session).copied().unwrap_or(0);
-        report.divergences.push(d);
+
+    fn finish(mut self) -> Report {
+        for (_, (steps, divergence)) in self.sessions {
+            if let Some(mut d) = divergence {
+                d.steps = steps;
+                self.report.divergences.push(d);
+            }
+        }
+        self.report.incidents = judge(&self.opts.incidents, &self.incident_rows);
+        self.report
     }
-    report
+}
+
+/// Decisions that let the call through.
+fn permissive(d: &str) -> bool {
+    matches!(d, "allow" | "info" | "warn")
+}
+
+/// Judges each incident on the replayed records (with a recorded decision, in ledger order) of
+/// its session up to it.
+fn judge(incidents: &[Incident], rows: &[Row]) -> Vec<IncidentVerdict> {
+    let mut by_session: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for row in rows {
+        if let Some(s) = row.session_id.as_deref() {
+            by_session.entry(s).or_default().push(row);
+        }
+    }
+    incidents
+        .iter()
+        .map(|incident| {
+            let mut v = IncidentVerdict {
+                incident: incident.clone(),
+                steps: 0,
+                first_deny: None,
+                first_ask: None,
+                extra_denies: 0,
+                extra_asks: 0,
+            };
+            let session = incident.session_id.as_deref().unwrap_or_default();
+            let upto = incident.ts_us.unwrap_or(i64::MAX);
+            for row in by_session.get(session).into_iter().flatten() {
+                let Done::Evaluated(o) = &row.done else {
+                    continue;
+                };
+                // Ledger order need not be time order: each record is judged on its own time.
+                if row.ts_us > upto {
+                    continue;
+                }
+                v.steps += 1;
+                if !permissive(&row.recorded) {
+                    continue;
+                }
+                let first = match o.decision.as_str() {
+                    "deny" | "error" => {
+                        v.extra_denies += 1;
+                        &mut v.first_deny
+                    }
+                    "ask" | "escalate" => {
+                        v.extra_asks += 1;
+                        &mut v.first_ask
+                    }
+                    _ => continue,
+                };
+                if first.is_none() {
+                    *first = Some(Stop {
+                        step: v.steps,
+                        ts_us: row.ts_us,
+                        record: Flipped {
+                            index: row.index,
+                            decision_id: row.decision_id.clone(),
+                            from: row.recorded.clone(),
+                            to: o.clone(),
+                        },
+                    });
+                }
+            }
+            v
+        })
+        .collect()
 }
 
 fn selection(opts: &Options) -> String {
@@ -411,5 +675,120 @@ fn selection(opts: &Options) -> String {
         "the whole ledger".into()
     } else {
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle that denies multiples of 3 and asks on multiples of 7 (not of 3).
+    fn bundle(dir: &Path) -> Bundle {
+        std::fs::write(
+            dir.join("p.rego"),
+            "package govtrail\n\ndecision := \"deny\" if {\n  input.x % 3 == 0\n} else := \"ask\" if {\n  input.x % 7 == 0\n} else := \"allow\"\n",
+        )
+        .unwrap();
+        Bundle::load(dir).unwrap()
+    }
+
+    /// Native records: recorded as denied every 5th, in 37 interleaved sessions, with an
+    /// unreplayable record every 101st and a record the policy fails on every 211th.
+    fn records(n: u64) -> Vec<(u64, Vec<u8>)> {
+        (0..n)
+            .map(|i| {
+                let input = if i % 211 == 0 {
+                    serde_json::json!({"x": "not a number"})
+                } else {
+                    serde_json::json!({"x": i})
+                };
+                let mut r = serde_json::json!({
+                    "decision_id": format!("d{i}"),
+                    "ts_us": 1_700_000_000_000_000u64 + i,
+                    "decision": if i % 5 == 0 { "deny" } else { "allow" },
+                    "session_id": format!("s{}", i % 37),
+                    "input": input,
+                });
+                if i % 101 == 0 {
+                    r.as_object_mut().unwrap().remove("input");
+                }
+                (i, serde_json::to_vec(&r).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_blocks_on_any_number_of_threads_give_the_same_report() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = bundle(tmp.path());
+        // Several blocks, the last one partial.
+        let recs = records(BLOCK as u64 * 5 + 123);
+        let report = |threads| {
+            let opts = Options {
+                threads,
+                incidents: vec![Incident {
+                    id: "I".into(),
+                    session_id: Some("s4".into()),
+                    ts_us: Some(1_700_000_000_000_000 + 4 + 37 * 40),
+                    tokens_wasted: 1,
+                    minutes_lost: 1,
+                }],
+                ..Options::default()
+            };
+            replay_records(&recs, &b, &opts).unwrap()
+        };
+        let one = report(1);
+        for threads in [2, 3, 8] {
+            assert_eq!(one, report(threads), "{threads} threads");
+        }
+        // Hand-checked counts: every record is a decision; 1/101 has no input; x = "not a
+        // number" fails (i % 211 == 0, except i = 0, which has no input either).
+        let n = recs.len() as u64;
+        let no_input = n.div_ceil(101);
+        let failed = (1..n).filter(|i| i % 211 == 0 && i % 101 != 0).count() as u64;
+        assert_eq!(one.decisions, n);
+        assert_eq!(
+            one.not_replayable.values().map(|c| c.count).sum::<u64>(),
+            no_input
+        );
+        assert_eq!(one.errors.len() as u64, failed);
+        assert_eq!(one.replayed, n - no_input - failed);
+        let evaluated = |i: &u64| !i.is_multiple_of(101) && !i.is_multiple_of(211);
+        let expect = |i: u64| match (i % 3, i % 7) {
+            (0, _) => "deny",
+            (_, 0) => "ask",
+            _ => "allow",
+        };
+        let allow_to_deny = (0..n)
+            .filter(evaluated)
+            .filter(|i| i % 5 != 0 && expect(*i) == "deny")
+            .count() as u64;
+        assert_eq!(one.count("allow", "deny"), allow_to_deny);
+        // Samples are the first ids in ledger order.
+        let cell = &one.matrix[&("allow".to_owned(), "deny".to_owned())];
+        assert_eq!(cell.samples, ["d3", "d6", "d9", "d12", "d18"]);
+        // Session s1's first divergence: i = 1 + 37k, the first with a changed decision.
+        let d = one
+            .divergences
+            .iter()
+            .find(|d| d.session_id == "s1")
+            .unwrap();
+        let first = (0..n)
+            .filter(|i| i % 37 == 1 && evaluated(i))
+            .find(|i| expect(*i) != if i % 5 == 0 { "deny" } else { "allow" })
+            .unwrap();
+        assert_eq!(d.first.decision_id, format!("d{first}"));
+        // The incident in s4 after 41 of its records.
+        let v = &one.incidents[0];
+        let s4: Vec<u64> = (0..=4 + 37 * 40)
+            .filter(|i| i % 37 == 4 && evaluated(i))
+            .collect();
+        assert_eq!(v.steps, s4.len() as u64);
+        let stopped = s4.iter().position(|i| i % 5 != 0 && expect(*i) == "deny");
+        assert_eq!(
+            v.first_deny.as_ref().map(|s| s.step),
+            stopped.map(|p| p as u64 + 1)
+        );
+        assert_eq!(v.verdict(), "stopped");
     }
 }

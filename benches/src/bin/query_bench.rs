@@ -11,40 +11,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use govtrail_benches::signer;
+use govtrail_benches::{Rng, signer};
 use ledger::{Ledger, Record};
 use query::Trail;
 use query::report::{Window, overhead, rca};
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.unit().max(1e-12), self.unit());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-    fn pick<'a, T>(&mut self, weighted: &'a [(T, u32)]) -> &'a T {
-        let total: u32 = weighted.iter().map(|w| w.1).sum();
-        let mut r = (self.next() % u64::from(total)) as u32;
-        for (v, w) in weighted {
-            if r < *w {
-                return v;
-            }
-            r -= w;
-        }
-        &weighted[0].0
-    }
-}
 
 /// (service, weight, median overhead µs).
 const SERVICES: [(&str, u32, f64); 7] = [
@@ -103,7 +73,7 @@ fn decision(i: u64, rng: &mut Rng) -> String {
     } else {
         "allow"
     };
-    let overhead = if rng.next().is_multiple_of(10) {
+    let overhead = if rng.next_u64().is_multiple_of(10) {
         String::new()
     } else {
         let source = if service == "BashCommandValidator" {
@@ -116,9 +86,9 @@ fn decision(i: u64, rng: &mut Rng) -> String {
             (median * (0.5 * rng.normal()).exp()).round() as i64
         )
     };
-    let n_rules = 1 + rng.next() % 3;
+    let n_rules = 1 + rng.next_u64() % 3;
     let rules: Vec<String> = (0..n_rules)
-        .map(|_| format!("\"inst_{:03}\"", 1 + rng.next() % 95))
+        .map(|_| format!("\"inst_{:03}\"", 1 + rng.next_u64() % 95))
         .collect();
     let reason = if decision == "allow" {
         String::new()

@@ -365,3 +365,174 @@ fn decide_answers_records_and_fails_closed() {
     assert_eq!(r["replayed"], 19, "{out}");
     assert_eq!(r["unchanged"], 18, "{r:#}");
 }
+
+/// Compares `got` with the pinned file `tests/golden/replay/NAME` (`UPDATE_EXPECT=1` rewrites it).
+fn pinned(name: &str, got: &str) {
+    let path = repo().join("tests/golden/replay").join(name);
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_EXPECT=1 writes it)", path.display()));
+    assert_eq!(
+        want,
+        got,
+        "{} differs (UPDATE_EXPECT=1 rewrites it after review)",
+        path.display()
+    );
+}
+
+/// Incidents in the derived fixtures' sessions: one after both records of a Tractatus session,
+/// one in the legacy pressure session (no time: its end), one in a session never recorded.
+const INCIDENTS: &str = r#"{"incidents": [
+  {"id": "INC-1", "title": "force-push after a boundary check", "session_id": "2025-10-07-001",
+   "ts": "2025-10-25T03:19:08Z", "tokens_wasted": 48000, "minutes_lost": 35},
+  {"id": "INC-2", "session_id": "pressure-monitor", "tokens_wasted": 9000, "minutes_lost": 12},
+  {"id": "INC-3", "session_id": "never-recorded", "tokens_wasted": 1, "minutes_lost": 1}
+]}"#;
+
+#[test]
+fn the_derived_fixtures_replay_to_pinned_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, vkey) = fixture_ledger(tmp.path());
+    let incidents = tmp.path().join("incidents.json");
+    std::fs::write(&incidents, INCIDENTS).unwrap();
+    let report = |bundle: &Path, format: &str| {
+        let o = run(&[
+            "replay",
+            ledger.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--pubkey",
+            vkey.to_str().unwrap(),
+            "--incidents",
+            incidents.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    pinned("tractatus-derived.own.json", &report(&bundle(), "json"));
+    pinned("tractatus-derived.own.txt", &report(&bundle(), "text"));
+    let changed = changed_bundle(tmp.path(), |c| {
+        c["decision_map"]["context_pressure_analysis"]["MANDATORY_VERIFICATION"] = "ask".into();
+        c["decision_map"]["boundary_enforcement"]["MANDATORY"] = "deny".into();
+    });
+    pinned(
+        "tractatus-derived.changed.md",
+        &report(&changed, "markdown"),
+    );
+    pinned(
+        "tractatus-derived.changed.junit.xml",
+        &report(&changed, "junit"),
+    );
+}
+
+#[test]
+fn incidents_say_whether_the_bundle_would_have_stopped_them_and_at_what_cost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, vkey) = fixture_ledger(tmp.path());
+    let incidents = tmp.path().join("incidents.json");
+    std::fs::write(&incidents, INCIDENTS).unwrap();
+    let inc = incidents.to_str().unwrap();
+    let key = vkey.to_str().unwrap();
+    let verdicts = |r: &Value| -> Vec<(String, String, u64, u64, u64)> {
+        r["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["id"].as_str().unwrap().to_owned(),
+                    v["verdict"].as_str().unwrap().to_owned(),
+                    v["steps"].as_u64().unwrap(),
+                    v["extra_denies"].as_u64().unwrap(),
+                    v["extra_asks"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let v = |id: &str, verdict: &str, steps, denies, asks| {
+        (id.to_owned(), verdict.to_owned(), steps, denies, asks)
+    };
+    // Session 2025-10-07-001 holds three records in ledger order: the boundary check c701
+    // (NONE, allowed) and the pressure check c702 (PROCEED, allowed) from the admin API
+    // export, then c701 again from the mongoexport file. The recorded rules: nothing changes,
+    // nothing is stopped.
+    let (r, out, code) = replay_json(&ledger, &bundle(), &["--pubkey", key, "--incidents", inc]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        verdicts(&r),
+        [
+            v("INC-1", "not stopped", 3, 0, 0),
+            v("INC-2", "not stopped", 1, 0, 0),
+            v("INC-3", "not in selection", 0, 0, 0)
+        ]
+    );
+    // Stricter rules: boundary NONE now denies (c701 at 03:19:07.261, twice) and pressure
+    // PROCEED now asks (c702): INC-1 is stopped at step 1, 0.739 s before it, at a cost of two
+    // more denied and one more asked. The pressure session's MANDATORY_VERIFICATION warn
+    // becomes ask: INC-2 would have been asked.
+    let stricter = changed_bundle(tmp.path(), |c| {
+        c["decision_map"]["boundary_enforcement"]["NONE"] = "deny".into();
+        c["decision_map"]["context_pressure_analysis"]["PROCEED"] = "ask".into();
+        c["decision_map"]["context_pressure_analysis"]["MANDATORY_VERIFICATION"] = "ask".into();
+    });
+    let (r, out, code) = replay_json(&ledger, &stricter, &["--pubkey", key, "--incidents", inc]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        verdicts(&r),
+        [
+            v("INC-1", "stopped", 3, 2, 1),
+            v("INC-2", "asked", 1, 0, 1),
+            v("INC-3", "not in selection", 0, 0, 0)
+        ]
+    );
+    let first = &r["incidents"][0]["first_deny"];
+    assert_eq!(first["step"], 1);
+    assert_eq!(
+        first["decision_id"], "tractatus:68fc3a10c1d2e3f4a5b6c701",
+        "{r:#}"
+    );
+    assert_eq!(r["incidents"][0]["first_ask"]["step"], 2);
+    // Text names the verdict and how long before the incident.
+    let o = run(&[
+        "replay",
+        ledger.to_str().unwrap(),
+        "--bundle",
+        stricter.to_str().unwrap(),
+        "--pubkey",
+        key,
+        "--incidents",
+        inc,
+        "--incident",
+        "INC-1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("selection  session 2025-10-07-001"), "{out}");
+    assert!(
+        out.contains(
+            "INC-1 (session 2025-10-07-001; 48000 tokens, 35 min): STOPPED: denied at step 1/3"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("0.7 s before the incident"), "{out}");
+    assert!(!out.contains("INC-2"), "{out}");
+    // Bad incident arguments: clear errors.
+    let o = run(&[
+        "replay",
+        ledger.to_str().unwrap(),
+        "--bundle",
+        stricter.to_str().unwrap(),
+        "--no-verify",
+        "--incidents",
+        inc,
+        "--incident",
+        "INC-9",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("no incident \"INC-9\""), "{}", text(&o));
+}
