@@ -27,7 +27,7 @@ def write_section(title, section, path="docs/BENCHMARKS.md"):
     start = doc.find(title)
     if start >= 0:
         nxt = doc.find("\n## ", start + 3)
-        doc = doc[:start] + section + (doc[nxt + 1:] if nxt >= 0 else "")
+        doc = doc[:start] + section + ("\n" + doc[nxt + 1:] if nxt >= 0 else "")
     else:
         doc = doc.rstrip("\n") + "\n\n" + section
     open(path, "w").write(doc)

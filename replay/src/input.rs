@@ -63,8 +63,9 @@ pub struct RecordView<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 struct SourceView<'a> {
+    /// Kept as JSON text: only hook and OPA records need it unescaped.
     #[serde(borrow, default)]
-    raw: Option<Cow<'a, str>>,
+    raw: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -102,7 +103,11 @@ impl<'a> RecordView<'a> {
         let now_ns = ts_us
             .saturating_mul(1000)
             .saturating_add(self.ts_ns_rem.unwrap_or(0));
-        let raw = self.source.as_ref().and_then(|s| s.raw.as_deref());
+        // source.raw unescaped, for the formats whose input is in it.
+        let raw = || -> Option<Cow<'a, str>> {
+            let r = self.source.as_ref()?.raw?;
+            serde_json::from_str::<Cow<'a, str>>(r.get()).ok()
+        };
         let format = self.source_format.as_deref().unwrap_or("native");
         let input = match format {
             f if f.starts_with("tractatus.rules") => return Replayable::NotADecision,
@@ -127,7 +132,10 @@ impl<'a> RecordView<'a> {
                 m
             }
             "govtrail.hook" => {
-                let Some(env) = raw.and_then(|r| serde_json::from_str::<EnvelopeView<'_>>(r).ok())
+                let raw = raw();
+                let Some(env) = raw
+                    .as_deref()
+                    .and_then(|r| serde_json::from_str::<EnvelopeView<'_>>(r).ok())
                 else {
                     return Replayable::No("the hook envelope is not in source.raw".into());
                 };
@@ -136,11 +144,12 @@ impl<'a> RecordView<'a> {
                     _ => return Replayable::No("the hook's stdin is not a JSON object".into()),
                 }
             }
-            "claude-code.hook.input" => match raw.and_then(claude_code) {
+            "claude-code.hook.input" => match raw().as_deref().and_then(claude_code) {
                 Some(input) => input,
                 None => return Replayable::No("the hook payload is not in source.raw".into()),
             },
-            "opa.decision-log" => match raw
+            "opa.decision-log" => match raw()
+                .as_deref()
                 .and_then(|r| serde_json::from_str::<OpaEventView<'_>>(r).ok())
                 .and_then(|e| e.input)
                 .and_then(|i| parse(i.get()).ok())

@@ -218,9 +218,65 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // Passes alternate the engines (govtrail, DuckDB, govtrail, ...): on a noisy machine the
+    // speed drifts over minutes, so each ratio is taken within a pass and the median kept.
+    let passes: usize = std::env::var("GOVTRAIL_BENCH_PASSES").map_or(Ok(3), |s| s.parse())?;
+    let mut per_pass: Vec<(Figures, Figures)> = Vec::new();
+    let mut version = None;
+    for pass in 0..passes.max(1) {
+        let g = govtrail_pass(&trail, &session, runs)?;
+        let d = duckdb_pass(&dir, runs, &session)?;
+        eprintln!("pass {pass} done");
+        version = d.get("version").cloned();
+        per_pass.push((g, d));
+    }
+    let mut results = serde_json::Map::new();
+    for (name, first) in &per_pass[0].0 {
+        let mut v = serde_json::json!({});
+        let col = |f: &dyn Fn(&(Figures, Figures)) -> Option<f64>| {
+            let xs: Vec<f64> = per_pass.iter().filter_map(f).collect();
+            (xs.len() == per_pass.len()).then(|| median(xs))
+        };
+        let g = col(&|(g, _)| g.get(name).and_then(|x| x["govtrail_s"].as_f64()));
+        v["govtrail_s"] = g.into();
+        if let Some(rows) = first.get("rows") {
+            v["rows"] = rows.clone();
+        }
+        if let Some(d) = col(&|(_, d)| d.get(name).and_then(serde_json::Value::as_f64)) {
+            v["duckdb_s"] = d.into();
+            v["ratio"] =
+                col(&|(g, d)| Some(g.get(name)?["govtrail_s"].as_f64()? / d.get(name)?.as_f64()?))
+                    .into();
+            eprintln!(
+                "{name}: govtrail {:.3} s, duckdb {d:.3} s, ratio {:.2}",
+                g.unwrap_or(f64::NAN),
+                v["ratio"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+        results.insert(name.clone(), v);
+    }
+    let report = serde_json::json!({
+        "records": n,
+        "runs": runs,
+        "passes": per_pass.len(),
+        "segments": trail.snapshot().segments.len(),
+        "duckdb_version": version,
+        "queries": results,
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    std::fs::write("benches/query.json", &text)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Per query or report name, what a pass measured.
+type Figures = serde_json::Map<String, serde_json::Value>;
+
+/// One pass of govtrail's queries and reports: per name, `{"govtrail_s", "rows"?}`.
+fn govtrail_pass(trail: &Trail, session: &str, runs: usize) -> anyhow::Result<Figures> {
     let mut results = serde_json::Map::new();
     for (name, sql) in QUERIES {
-        let (secs, rows) = time_sql(&trail, &sql.replace("{SESSION}", &session), runs)?;
+        let (secs, rows) = time_sql(trail, &sql.replace("{SESSION}", session), runs)?;
         eprintln!("govtrail {name}: {secs:.3} s ({rows} rows)");
         results.insert(
             name.into(),
@@ -240,7 +296,7 @@ fn main() -> anyhow::Result<()> {
         ("report_overhead_by_model", overhead::Dim::Model),
     ] {
         let secs = time(runs, || {
-            overhead::report(&trail, &opts(vec![dim]))?;
+            overhead::report(trail, &opts(vec![dim]))?;
             Ok(())
         })?;
         eprintln!("govtrail {name}: {secs:.3} s");
@@ -248,9 +304,9 @@ fn main() -> anyhow::Result<()> {
     }
     let secs = time(runs, || {
         rca::report(
-            &trail,
+            trail,
             &rca::Options {
-                session_id: session.clone(),
+                session_id: session.to_owned(),
                 ..rca::Options::default()
             },
         )?;
@@ -261,13 +317,19 @@ fn main() -> anyhow::Result<()> {
         "report_rca_one_session".into(),
         serde_json::json!({"govtrail_s": secs}),
     );
+    Ok(results)
+}
+
+/// One pass of the same statistics in DuckDB (`benches/query_duckdb.py`): per name, seconds,
+/// and `version`.
+fn duckdb_pass(dir: &Path, runs: usize, session: &str) -> anyhow::Result<Figures> {
     let py = std::env::var("GOVTRAIL_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into());
     let out = Command::new(py)
         .args([
             "benches/query_duckdb.py",
             &dir.display().to_string(),
             &runs.to_string(),
-            &session,
+            session,
         ])
         .output()?;
     anyhow::ensure!(
@@ -275,29 +337,5 @@ fn main() -> anyhow::Result<()> {
         "duckdb: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let duck: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out.stdout)?;
-    for (name, v) in &mut results {
-        if let (Some(d), Some(g)) = (
-            duck.get(name).and_then(|d| d.as_f64()),
-            v["govtrail_s"].as_f64(),
-        ) {
-            v["duckdb_s"] = d.into();
-            v["ratio"] = (g / d).into();
-            eprintln!(
-                "{name}: govtrail {g:.3} s, duckdb {d:.3} s, ratio {:.2}",
-                g / d
-            );
-        }
-    }
-    let report = serde_json::json!({
-        "records": n,
-        "runs": runs,
-        "segments": trail.snapshot().segments.len(),
-        "duckdb_version": duck.get("version"),
-        "queries": results,
-    });
-    let text = serde_json::to_string_pretty(&report)?;
-    std::fs::write("benches/query.json", &text)?;
-    println!("{text}");
-    Ok(())
+    Ok(serde_json::from_slice(&out.stdout)?)
 }
