@@ -262,23 +262,20 @@ pub fn replay(
             }
         }
     };
-    let mut verified = None;
-    if let Verification::Verified { verified: v, .. } = &verification {
-        verified = Some(*v);
-    }
-    let mut beyond = 0u64;
-    let mut report = evaluate(bundle, opts, |feed| {
+    let horizon = match &verification {
+        Verification::Verified { verified, .. } => Some(*verified),
+        Verification::Skipped => None,
+    };
+    let mut report = evaluate(bundle, opts, horizon, |feed| {
         ledger::scan(dir, |index, ts_us, bytes| {
             if opts.since_us.is_some_and(|s| ts_us < s) || opts.until_us.is_some_and(|u| ts_us >= u)
             {
                 return;
             }
-            beyond += u64::from(verified.is_some_and(|v| index >= v));
             feed(index, bytes);
         })?;
         Ok(())
     })?;
-    report.beyond_horizon = beyond;
     report.verification = verification;
     Ok(report)
 }
@@ -308,7 +305,7 @@ pub fn replay_records(
     bundle: &Bundle,
     opts: &Options,
 ) -> Result<Report, Error> {
-    evaluate(bundle, opts, |feed| {
+    evaluate(bundle, opts, None, |feed| {
         for (index, bytes) in records {
             feed(*index, bytes);
         }
@@ -329,11 +326,12 @@ type Block = (u64, Vec<(u64, Vec<u8>)>);
 fn evaluate(
     bundle: &Bundle,
     opts: &Options,
+    horizon: Option<u64>,
     produce: impl FnOnce(&mut dyn FnMut(u64, &[u8])) -> Result<(), Error>,
 ) -> Result<Report, Error> {
     let base = Evaluator::new(bundle)?;
     let threads = opts.threads.max(1);
-    let mut summary = Summary::new(bundle, opts);
+    let mut summary = Summary::new(bundle, opts, horizon);
     let mut pending: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
     let mut next_done = 0u64;
     let mut merge = |seq: u64, rows: Vec<Row>, summary: &mut Summary| {
@@ -451,6 +449,8 @@ fn one(eval: &mut Evaluator, index: u64, bytes: &[u8], opts: &Options) -> Row {
 /// The report, built one row at a time in ledger order.
 struct Summary<'a> {
     opts: &'a Options,
+    /// Records from this index on are past the verified horizon.
+    horizon: Option<u64>,
     report: Report,
     /// Per session: decisions replayed so far, and the first divergence once found.
     sessions: BTreeMap<String, (u64, Option<Divergence>)>,
@@ -460,9 +460,10 @@ struct Summary<'a> {
 }
 
 impl<'a> Summary<'a> {
-    fn new(bundle: &Bundle, opts: &'a Options) -> Self {
+    fn new(bundle: &Bundle, opts: &'a Options, horizon: Option<u64>) -> Self {
         Self {
             opts,
+            horizon,
             report: Report {
                 bundle_id: bundle.id.clone(),
                 revision: bundle.revision.clone(),
@@ -498,6 +499,10 @@ impl<'a> Summary<'a> {
             }
         };
         let report = &mut self.report;
+        if matches!(row.done, Done::Skip) {
+            return;
+        }
+        report.beyond_horizon += u64::from(self.horizon.is_some_and(|h| row.index >= h));
         let outcome = match &row.done {
             Done::Skip => return,
             Done::NoInput(why) => {
@@ -790,5 +795,32 @@ mod tests {
             stopped.map(|p| p as u64 + 1)
         );
         assert_eq!(v.verdict(), "stopped");
+    }
+
+    #[test]
+    fn only_selected_decisions_past_the_horizon_count_as_beyond_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = bundle(tmp.path());
+        let mut recs = records(10);
+        // Index 7 is a rule set: not a decision.
+        recs[7].1 =
+            br#"{"decision_id":"r","ts_us":1,"decision":"info","event":"rule_set"}"#.to_vec();
+        let beyond = |opts: &Options| {
+            evaluate(&b, opts, Some(6), |feed| {
+                for (i, bytes) in &recs {
+                    feed(*i, bytes);
+                }
+                Ok(())
+            })
+            .unwrap()
+            .beyond_horizon
+        };
+        assert_eq!(beyond(&Options::default()), 3);
+        // Session s8 holds index 8 only (of 0..10, i % 37 == 8).
+        let one = Options {
+            session: Some("s8".into()),
+            ..Options::default()
+        };
+        assert_eq!(beyond(&one), 1);
     }
 }
