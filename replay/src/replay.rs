@@ -536,11 +536,14 @@ impl<'a> Summary<'a> {
             );
             return;
         }
+        // The matrix has a few dozen cells at most: finding one by its strings costs less than
+        // building the key to look it up.
         match report
             .matrix
-            .get_mut(&(row.recorded.clone(), outcome.decision.clone()))
+            .iter_mut()
+            .find(|((a, b), _)| *a == row.recorded && *b == outcome.decision)
         {
-            Some(cell) => add(cell, &row.decision_id),
+            Some((_, cell)) => add(cell, &row.decision_id),
             None => {
                 let mut cell = FlipCell::default();
                 add(&mut cell, &row.decision_id);
