@@ -201,3 +201,78 @@ fn cosigned_checkpoints_interoperate_with_independent_implementations() {
         "one of two witnesses"
     );
 }
+
+/// What query pruning relies on is really in the segment files: bloom filters on
+/// `session_id` and `decision_id` that answer for present ids and reject absent ones, min/max
+/// statistics on the typed columns (none on hashes and record bytes), and the page index.
+#[test]
+fn segments_carry_bloom_filters_statistics_and_the_page_index() {
+    use parquet::file::properties::ReaderProperties;
+    use parquet::file::reader::FileReader;
+    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    build_ledger(dir.path(), 2500, 1000, 100);
+    let mut files: Vec<_> = std::fs::read_dir(dir.path().join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2);
+    let first = &files[0];
+    let options = ReadOptionsBuilder::new()
+        .with_page_index()
+        .with_reader_properties(
+            ReaderProperties::builder()
+                .set_read_bloom_filter(true)
+                .build(),
+        )
+        .build();
+    let reader =
+        SerializedFileReader::new_with_options(std::fs::File::open(first).unwrap(), options)
+            .unwrap();
+    let meta = reader.metadata();
+    let schema = meta.file_metadata().schema_descr();
+    let column = |name: &str| {
+        (0..schema.num_columns())
+            .find(|&i| schema.column(i).name() == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    assert!(meta.offset_index().is_some(), "no offset index");
+    assert!(meta.column_index().is_some(), "no column index");
+    for rg in 0..meta.num_row_groups() {
+        let group = meta.row_group(rg);
+        for name in ["session_id", "decision_id"] {
+            assert!(
+                group.column(column(name)).bloom_filter_offset().is_some(),
+                "{name}: no bloom filter"
+            );
+        }
+        for name in ["idx", "ts", "session_id", "decision", "overhead_us"] {
+            assert!(
+                group.column(column(name)).statistics().is_some(),
+                "{name}: no statistics"
+            );
+        }
+        for name in ["record", "record_hash", "chain"] {
+            assert!(
+                group.column(column(name)).statistics().is_none(),
+                "{name}: statistics on bytes that gain nothing from them"
+            );
+        }
+        let rows = reader.get_row_group(rg).unwrap();
+        let sessions = rows.get_column_bloom_filter(column("session_id")).unwrap();
+        let ids = rows.get_column_bloom_filter(column("decision_id")).unwrap();
+        // The first segment holds records 0..1000: sessions s-0..s-142 (i / 7).
+        assert!(sessions.check("s-0") && sessions.check("s-142"));
+        assert!(ids.check("d-0") && ids.check("d-999"));
+        let absent = (0..1000)
+            .filter(|i| ids.check(format!("d-{}", 100_000 + i).as_str()))
+            .count();
+        assert!(
+            absent < 50,
+            "{absent} of 1000 absent ids pass the bloom filter"
+        );
+    }
+}
