@@ -27,9 +27,7 @@ pub(crate) fn run(
 ) -> u8 {
     let mut stdin = Vec::new();
     let _ = std::io::stdin().lock().read_to_end(&mut stdin);
-    let started_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let started_us = now_us();
     let clock = Instant::now();
     let Called {
         code,
@@ -213,6 +211,13 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
         stderr,
         interrupted,
     }
+}
+
+/// Now, in µs since the epoch (0 before it, saturating far after).
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// 64 random bits from the standard library's per-process random hasher keys.

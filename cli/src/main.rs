@@ -618,9 +618,7 @@ fn ingest(
             anyhow::anyhow!("unknown --format {name:?}; one of {}", names.join(", "))
         })?),
     };
-    let received_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let received_us = hook::now_us();
     let opts = Options {
         format: forced,
         received_us,

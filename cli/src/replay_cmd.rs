@@ -2,7 +2,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Map, Value, json};
@@ -249,9 +249,7 @@ pub(crate) fn decide(bundle_dir: &Path, spool: &Path, fail_open: bool) -> u8 {
     no_library_backtraces();
     let mut stdin = Vec::new();
     let read = std::io::stdin().lock().read_to_end(&mut stdin);
-    let started_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let started_us = crate::hook::now_us();
     let clock = Instant::now();
     // The input replay rebuilds from the recorded stdin (replay::claude_code), built the same way.
     let payload: Result<replay::regorus::Value, String> = match read {

@@ -160,7 +160,11 @@ impl Bundle {
     /// Every `test_*` rule, as `data.<package>.<rule>`, in order. Parses the test files: a
     /// syntax error in one is an error here.
     pub fn tests(&self) -> Result<Vec<String>, Error> {
-        let mut engine = self.new_engine(true)?;
+        self.test_names(&mut self.new_engine(true)?)
+    }
+
+    /// The `test_*` rules of the modules in `engine`.
+    fn test_names(&self, engine: &mut regorus::Engine) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         for m in engine.get_modules().iter() {
             let pkg = regorus::utils::get_path_string(&m.package.refr, Some("data"))
@@ -186,8 +190,8 @@ impl Bundle {
 
     /// Runs every test rule, like `opa test`: each must evaluate to `true`.
     pub fn run_tests(&self) -> Result<Vec<TestResult>, Error> {
-        let tests = self.tests()?;
         let mut engine = self.new_engine(true)?;
+        let tests = self.test_names(&mut engine)?;
         let mut out = Vec::new();
         for name in tests {
             engine.set_input(regorus::Value::Undefined);

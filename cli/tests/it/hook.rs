@@ -5,9 +5,9 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use crate::{bin, run, setup, text};
+use crate::{bin, call, run, setup, text};
 
 fn script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hooks/audit_hook.py")
@@ -17,22 +17,6 @@ fn payload(i: usize, tool: &str, input: &str) -> String {
     format!(
         r#"{{"session_id":"5f0c9a52-8d1e-4c3b-9a77-2b6e1f4d8c10","transcript_path":"/t.jsonl","cwd":"/w","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"{tool}","tool_input":{input},"tool_use_id":"toolu_{i:04}"}}"#
     )
-}
-
-fn call(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn direct() -> Command {
@@ -85,7 +69,7 @@ fn hook_relays_exactly_records_every_call_and_never_changes_the_decision() {
             std::thread::spawn(move || {
                 call(
                     wrapped(&spool),
-                    &payload(100 + i, "Bash", r#"{"command":"ls"}"#),
+                    payload(100 + i, "Bash", r#"{"command":"ls"}"#),
                 )
             })
         })

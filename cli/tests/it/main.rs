@@ -20,6 +20,24 @@ pub(crate) fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
 }
 
+/// Runs `cmd` with `stdin` on its standard input and collects its output.
+pub(crate) fn call(mut cmd: Command, stdin: impl AsRef<[u8]>) -> Output {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_ref())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",

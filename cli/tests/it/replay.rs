@@ -296,7 +296,6 @@ fn decide_answers_records_and_fails_closed() {
     )
     .unwrap();
     let call = |bundle: &Path, extra: &[&str]| {
-        use std::io::Write as _;
         let mut c = crate::bin();
         c.args([
             "decide",
@@ -306,12 +305,7 @@ fn decide_answers_records_and_fails_closed() {
             spool.to_str().unwrap(),
         ]);
         c.args(extra);
-        c.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(&payload).unwrap();
-        child.wait_with_output().unwrap()
+        crate::call(c, &payload)
     };
     let o = call(&bundle(), &[]);
     assert!(o.status.success(), "{}", text(&o));
