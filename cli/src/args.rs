@@ -312,6 +312,8 @@ pub(crate) enum Command {
     },
     /// A Claude Code command hook that decides: reads the hook's JSON on stdin, evaluates the
     /// bundle, records the call durably in the spool (as `govtrail hook` does), then answers.
+    /// When a resident evaluator (`decide --serve`) listens on the socket, it evaluates and this
+    /// process only records and answers; otherwise the bundle is loaded here.
     Decide {
         /// The bundle directory.
         #[arg(long)]
@@ -320,8 +322,18 @@ pub(crate) enum Command {
         #[arg(long)]
         spool: PathBuf,
         /// Allow when the bundle cannot be loaded or evaluated (the default denies).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "serve")]
         fail_open: bool,
+        /// The resident evaluator's Unix socket (default: SPOOL/.decide.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Run the resident evaluator: keep the bundle loaded (reloading it when its files
+        /// change) and answer `govtrail decide` calls on the socket until SIGINT or SIGTERM.
+        #[arg(long)]
+        serve: bool,
+        /// Evaluate in this process even when a resident evaluator listens.
+        #[arg(long, conflicts_with = "serve")]
+        no_server: bool,
     },
     /// Build a demo ledger from the shipped example decisions and verify it.
     Demo {

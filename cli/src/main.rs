@@ -2,6 +2,7 @@
 //! outcomes to exit codes. It holds no logic of its own.
 
 mod args;
+mod decide;
 mod hook;
 mod replay_cmd;
 
@@ -371,7 +372,22 @@ fn run(cli: Cli) -> Result<u8> {
             bundle,
             spool,
             fail_open,
-        } => Ok(replay_cmd::decide(&bundle, &spool, fail_open)),
+            socket,
+            serve,
+            no_server,
+        } => {
+            let socket = socket.unwrap_or_else(|| spool.join(decide::SOCKET));
+            if serve {
+                decide::serve(&bundle, &socket).map(|()| exit::OK)
+            } else {
+                Ok(decide::decide(&decide::Call {
+                    bundle_dir: &bundle,
+                    spool: &spool,
+                    fail_open,
+                    socket: (!no_server).then_some(socket.as_path()),
+                }))
+            }
+        }
         Command::Demo { dir } => demo(&dir.unwrap_or_else(fresh_demo_dir)),
     }
 }

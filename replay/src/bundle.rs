@@ -35,6 +35,55 @@ pub struct Bundle {
     pub files: Vec<(String, String)>,
     /// The policies other than tests and the data, parsed once; evaluators clone it.
     engine: regorus::Engine,
+    /// The files' metadata, read before their contents: [`Bundle::is_current`] compares it.
+    stamp: Vec<FileStamp>,
+    /// When `stamp` was taken (ns since the Unix epoch).
+    stamped_ns: i128,
+}
+
+/// A file changed less than this before its stamp was taken may have changed again within the
+/// same timestamp tick (a jiffy on Linux, up to 2 s on some file systems) without its stamp
+/// changing: such a stamp is "racy", as git calls it, and its contents are compared instead.
+const RACY_NS: i128 = 2_000_000_000;
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "compared with file times to tell a racy stamp, never given to a policy"
+)]
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
+}
+
+/// What `stat` says of one bundle file or directory: a write changes a file's size, mtime or
+/// ctime (ctime cannot be set back), a replacement by rename changes its inode, and adding,
+/// removing or renaming an entry changes its directory's mtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    rel: String,
+    len: u64,
+    ino: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+/// The stamps of `rels` under `dir`, in order.
+fn stamps<'a>(dir: &Path, rels: impl Iterator<Item = &'a String>) -> Result<Vec<FileStamp>, Error> {
+    use std::os::unix::fs::MetadataExt as _;
+    rels.map(|rel| {
+        let path = dir.join(rel);
+        let m = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Ok(FileStamp {
+            rel: rel.clone(),
+            len: m.len(),
+            ino: m.ino(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        })
+    })
+    .collect()
 }
 
 /// Test files (`*_test.rego`, as `opa test` names them) are parsed and run by [`Bundle::tests`]
@@ -56,9 +105,12 @@ impl Bundle {
                 "not a directory (a bundle is a directory of .rego and data.json files)",
             ));
         }
-        let mut paths = Vec::new();
-        walk(dir, dir, &mut paths)?;
+        let (mut paths, mut dirs) = (Vec::new(), Vec::new());
+        walk(dir, dir, &mut paths, &mut dirs)?;
         paths.sort();
+        // Stamped before reading: a file changed after this is seen as changed by is_current.
+        let stamped_ns = now_ns();
+        let stamp = stamps(dir, dirs.iter().chain(&paths))?;
         let mut bundle = Bundle {
             root: dir.to_path_buf(),
             id: String::new(),
@@ -69,19 +121,16 @@ impl Bundle {
             data: Vec::new(),
             files: Vec::new(),
             engine: regorus::Engine::new(),
+            stamp,
+            stamped_ns,
         };
         let mut entry = DEFAULT_ENTRYPOINT.to_owned();
         for rel in paths {
             let path = dir.join(&rel);
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             let name = rel.rsplit('/').next().unwrap_or(&rel);
-            let hashed = if name.ends_with(".rego") {
-                let text = String::from_utf8(bytes.clone())
-                    .map_err(|_| Error::bundle(&path, None, "not UTF-8 text"))?;
-                bundle.policies.push((rel.clone(), text));
-                bytes
-            } else {
-                let doc = parse_json(&path, &bytes)?;
+            let (hashed, doc) = hashed_bytes(&path, bytes)?;
+            if let Some(doc) = doc {
                 if name == ".manifest" {
                     read_manifest(&path, &doc, &mut bundle, &mut entry)?;
                 } else {
@@ -97,11 +146,13 @@ impl Bundle {
                         .filter(|s| *s != "data.json")
                         .map(str::to_owned)
                         .collect();
-                    bundle.data.push((rel.clone(), place, doc.clone()));
+                    bundle.data.push((rel.clone(), place, doc));
                 }
-                serde_json_canonicalizer::to_vec(&doc)
-                    .map_err(|e| Error::bundle(&path, None, &format!("canonical JSON: {e}")))?
-            };
+            } else {
+                let text = String::from_utf8(hashed.clone())
+                    .map_err(|_| Error::bundle(&path, None, "not UTF-8 text"))?;
+                bundle.policies.push((rel.clone(), text));
+            }
             bundle.files.push((rel, hex(&Sha256::digest(&hashed))));
         }
         if bundle.policies.is_empty() {
@@ -125,6 +176,64 @@ impl Bundle {
             ));
         }
         Ok(bundle)
+    }
+
+    /// Whether the files under the bundle's root are still those it was loaded from: each file
+    /// and directory it walked has the same size, inode, mtime and ctime (a file added, removed
+    /// or renamed changes its directory's). A long-running evaluator (`govtrail decide --serve`)
+    /// calls it before each decision and reloads when it is not; it costs a `stat` per file and
+    /// directory, not a read.
+    ///
+    /// A stamp taken within [`RACY_NS`] of a file's last change proves nothing (the file may
+    /// have changed again in the same timestamp tick), so then the files' digests are compared
+    /// too, and the stamp is renewed once they match: only the first calls after an edit pay
+    /// for reading the files.
+    pub fn is_current(&mut self) -> bool {
+        let Ok(now) = stamps(&self.root, self.stamp.iter().map(|f| &f.rel)) else {
+            return false;
+        };
+        let is_file = |f: &FileStamp| self.files.iter().any(|(rel, _)| *rel == f.rel);
+        if now
+            .iter()
+            .zip(&self.stamp)
+            .any(|(a, b)| a != b && is_file(b))
+        {
+            return false;
+        }
+        let racy = self
+            .stamp
+            .iter()
+            .any(|f| f.mtime_ns.max(f.ctime_ns) + RACY_NS > self.stamped_ns);
+        if now == self.stamp && !racy {
+            return true;
+        }
+        // A directory changed (an entry added, removed or renamed: perhaps a file the bundle
+        // does not read) or a stamp is racy: the same files, with the same contents?
+        // Anything changed after `fresh_ns` is racy for the new stamps, so seen next time.
+        let fresh_ns = now_ns();
+        let (mut paths, mut dirs) = (Vec::new(), Vec::new());
+        if walk(&self.root, &self.root, &mut paths, &mut dirs).is_err() {
+            return false;
+        }
+        paths.sort();
+        let Ok(fresh) = stamps(&self.root, dirs.iter().chain(&paths)) else {
+            return false;
+        };
+        let same = paths.len() == self.files.len()
+            && self.files.iter().zip(&paths).all(|((rel, digest), now)| {
+                let path = self.root.join(rel);
+                rel == now
+                    && std::fs::read(&path)
+                        .ok()
+                        .and_then(|b| hashed_bytes(&path, b).ok())
+                        .is_some_and(|(h, _)| hex(&Sha256::digest(&h)) == *digest)
+            });
+        if same {
+            // Taken before the contents were read, these stamps hold for them.
+            self.stamp = fresh;
+            self.stamped_ns = fresh_ns;
+        }
+        same
     }
 
     /// An engine with every policy but the tests and every data document loaded (a clone of
@@ -411,6 +520,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The bytes a file's digest is taken over (docs/REPLAY.md §2): a policy's own bytes, a JSON
+/// document's canonical form (returned with the document).
+fn hashed_bytes(path: &Path, bytes: Vec<u8>) -> Result<(Vec<u8>, Option<Value>), Error> {
+    if path.extension().is_some_and(|e| e == "rego") {
+        return Ok((bytes, None));
+    }
+    let doc = parse_json(path, &bytes)?;
+    let canonical = serde_json_canonicalizer::to_vec(&doc)
+        .map_err(|e| Error::bundle(path, None, &format!("canonical JSON: {e}")))?;
+    Ok((canonical, Some(doc)))
+}
+
 fn parse_json(path: &Path, bytes: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(bytes).map_err(|e| {
         Error::bundle(
@@ -439,9 +560,28 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-/// Files of the bundle, relative to `root` with `/`: `.rego`, `data.json` and `.manifest`.
+/// `path` relative to `root`, with `/` between its parts.
+fn relative(root: &Path, path: &Path) -> Result<String, Error> {
+    let rel = path
+        .strip_prefix(root)
+        .map_err(|_| Error::bundle(path, None, "outside the bundle"))?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Ok(parts.join("/"))
+}
+
+/// Lists the files of the bundle under `dir` into `out`: `.rego`, `data.json` and `.manifest`,
+/// relative to `root` with `/`; and the directories walked (`""` for the root) into `dirs`.
 /// Hidden directories are skipped; other files (READMEs) are not part of the bundle.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Error> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<String>,
+    dirs: &mut Vec<String>,
+) -> Result<(), Error> {
+    dirs.push(relative(root, dir)?);
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .collect::<Result<_, _>>()
@@ -453,20 +593,13 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Error> {
         let kind = e.file_type().map_err(|err| Error::io(&path, err))?;
         if kind.is_dir() {
             if !name.starts_with('.') {
-                walk(root, &path, out)?;
+                walk(root, &path, out, dirs)?;
             }
             continue;
         }
         let top = dir == root;
         if name.ends_with(".rego") || name == "data.json" || (top && name == ".manifest") {
-            let rel = path
-                .strip_prefix(root)
-                .map_err(|_| Error::bundle(&path, None, "outside the bundle"))?;
-            let parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            out.push(parts.join("/"));
+            out.push(relative(root, &path)?);
         }
     }
     Ok(())
@@ -491,5 +624,59 @@ fn merge(tree: &mut Value, place: &[String], doc: &Value) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn is_current_sees_every_change_to_the_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write(dir, "p.rego", "package govtrail\n\ndecision := data.d.v\n");
+        write(dir, "d/data.json", r#"{"v": "allow"}"#);
+        let mut b = Bundle::load(dir).unwrap();
+        // Just written, the stamps are racy: the contents decide, and they match, twice.
+        assert!(b.is_current());
+        assert!(b.is_current());
+
+        // The same length, written in place within the same tick: only the contents differ.
+        write(dir, "d/data.json", r#"{"v": "deny!"}"#);
+        assert!(!b.is_current());
+        let mut b = Bundle::load(dir).unwrap();
+        assert!(b.is_current());
+
+        // A file added where the bundle reads, a file removed.
+        write(dir, "q.rego", "package other\n");
+        assert!(!b.is_current());
+        let mut b = Bundle::load(dir).unwrap();
+        std::fs::remove_file(dir.join("q.rego")).unwrap();
+        assert!(!b.is_current());
+        let mut b = Bundle::load(dir).unwrap();
+
+        // Files the bundle does not read do not matter, nor does a new directory without any.
+        write(dir, "README.md", "notes\n");
+        write(dir, "d/notes.txt", "notes\n");
+        std::fs::create_dir(dir.join("e")).unwrap();
+        assert!(b.is_current());
+        assert!(b.is_current());
+        // A policy in a new directory does, also once no stamp is racy any more.
+        // (As if the stamps had been taken long after the last change.)
+        b.stamped_ns += 10 * RACY_NS;
+        assert!(b.is_current());
+        write(dir, "e/f/r.rego", "package r\n");
+        assert!(!b.is_current());
+
+        // The directory gone.
+        drop(tmp);
+        assert!(!b.is_current());
     }
 }

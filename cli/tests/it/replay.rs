@@ -360,6 +360,174 @@ fn decide_answers_records_and_fails_closed() {
     assert_eq!(r["unchanged"], 18, "{r:#}");
 }
 
+/// The spool's records, oldest first, as JSON envelopes.
+fn spooled(spool: &Path) -> Vec<Value> {
+    let mut names: Vec<_> = std::fs::read_dir(spool)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".hook.json"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| serde_json::from_slice(&std::fs::read(spool.join(n)).unwrap()).unwrap())
+        .collect()
+}
+
+/// `govtrail decide --serve` on `spool`'s default socket, once it answers.
+fn start_server(bundle: &Path, spool: &Path) -> std::process::Child {
+    let child = crate::bin()
+        .args(["decide", "--serve", "--bundle", bundle.to_str().unwrap()])
+        .args(["--spool", spool.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = spool.join(".decide.sock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn the_resident_evaluator_decides_reloads_and_steps_aside() {
+    use std::io::{Read as _, Write as _};
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let served = changed_bundle(tmp.path(), |_| {});
+    let payload = std::fs::read(
+        repo().join("tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json"),
+    )
+    .unwrap();
+    let decide = |bundle: &Path| {
+        let mut c = crate::bin();
+        c.args(["decide", "--bundle", bundle.to_str().unwrap()])
+            .args(["--spool", spool.to_str().unwrap()]);
+        let o = crate::call(c, &payload);
+        assert!(o.status.success(), "{}", text(&o));
+        let answer: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let last = spooled(&spool).pop().unwrap();
+        (
+            answer["hookSpecificOutput"]["permissionDecision"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            last,
+        )
+    };
+    let id_of = |b: &Path| {
+        let o = run(&["bundle", "build", b.to_str().unwrap()]);
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let mut server = start_server(&served, &spool);
+
+    // The server decides; the caller records, naming the evaluator and the bundle.
+    let (answer, rec) = decide(&served);
+    assert_eq!(answer, "deny");
+    assert_eq!(rec["evaluator"], "resident", "{rec:#}");
+    assert_eq!(rec["rule_set"], id_of(&served).as_str(), "{rec:#}");
+    assert!(rec.get("server_error").is_none(), "{rec:#}");
+
+    // An edit to the bundle is seen on the next call: a new decision under the new id.
+    let data = served.join("tractatus/config/data.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
+    v["hooks"]["protected_paths"][0]["decision"] = "ask".into();
+    std::fs::write(&data, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let (answer, rec) = decide(&served);
+    assert_eq!(answer, "ask");
+    assert_eq!(rec["evaluator"], "resident", "{rec:#}");
+    assert_eq!(rec["rule_set"], id_of(&served).as_str(), "{rec:#}");
+
+    // A half-written policy: the call is denied (closed) and says why; the fix is picked up.
+    let policy = served.join("tractatus/hooks.rego");
+    let good = std::fs::read(&policy).unwrap();
+    std::fs::write(&policy, b"package tractatus.hooks\nx := {\n").unwrap();
+    let (answer, rec) = decide(&served);
+    assert_eq!(answer, "deny");
+    assert_eq!(rec["evaluator"], "resident", "{rec:#}");
+    assert!(
+        rec["error"].as_str().unwrap().contains("hooks.rego"),
+        "{rec:#}"
+    );
+    std::fs::write(&policy, &good).unwrap();
+    assert_eq!(decide(&served).0, "ask");
+
+    // Another bundle: the server refuses, the call decides in process with that bundle.
+    let (answer, rec) = decide(&bundle());
+    assert_eq!(answer, "deny");
+    assert_eq!(rec["evaluator"], "in-process", "{rec:#}");
+    assert_eq!(rec["rule_set"], id_of(&bundle()).as_str(), "{rec:#}");
+    assert!(
+        rec["server_error"].as_str().unwrap().contains("refused"),
+        "{rec:#}"
+    );
+
+    // Garbage on the socket gets a refusal, and the server goes on serving.
+    let socket = spool.join(".decide.sock");
+    let mut raw = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    raw.write_all(b"{not json").unwrap();
+    raw.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = String::new();
+    raw.read_to_string(&mut back).unwrap();
+    assert!(
+        back.contains("refused") && back.contains("bad request"),
+        "{back}"
+    );
+    assert_eq!(decide(&served).1["evaluator"], "resident");
+
+    // A second server on the same socket is an error; the first goes on.
+    let o = run(&[
+        "decide",
+        "--serve",
+        "--bundle",
+        served.to_str().unwrap(),
+        "--spool",
+        spool.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("already listens"), "{}", text(&o));
+
+    // 16 calls at once, all answered by the server and recorded.
+    let before = spooled(&spool).len();
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| assert_eq!(decide(&served).0, "ask"));
+        }
+    });
+    let all = spooled(&spool);
+    assert_eq!(all.len(), before + 16);
+    assert!(all[before..].iter().all(|r| r["evaluator"] == "resident"));
+
+    // Killed, it leaves its socket: calls decide in process, and a new server replaces it.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(socket.exists());
+    let (answer, rec) = decide(&served);
+    assert_eq!(answer, "ask");
+    assert_eq!(rec["evaluator"], "in-process", "{rec:#}");
+    assert!(rec.get("server_error").is_none(), "{rec:#}");
+    let mut server = start_server(&served, &spool);
+    assert_eq!(decide(&served).1["evaluator"], "resident");
+    // Stopped by SIGTERM, it removes its socket.
+    terminate(server.id());
+    assert!(server.wait().unwrap().success());
+    assert!(!socket.exists());
+}
+
+/// SIGTERM to `pid`.
+fn terminate(pid: u32) {
+    let o = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+}
+
 /// Compares `got` with the pinned file `tests/golden/replay/NAME` (`UPDATE_EXPECT=1` rewrites it).
 fn pinned(name: &str, got: &str) {
     let path = repo().join("tests/golden/replay").join(name);
