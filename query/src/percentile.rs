@@ -9,6 +9,10 @@
 //! walk over the cumulative counts. A group whose values turn out to be mostly distinct switches
 //! to a plain list of values, so the worst case costs what DataFusion's does.
 //!
+//! Several percentiles of one input in one aggregation (p50, p95 and p99) share one accumulator:
+//! the optimizer rule [`SharePercentiles`] plans them as one `govtrail_shared_percentile_cont`
+//! whose struct holds each rank, so the values are kept once and the ranks selected in one pass.
+//!
 //! The result is bit for bit DataFusion 55's: the same rank arithmetic `p × (n − 1)`, the same
 //! quantised interpolation weight (1/1,000,000), the same `total_cmp` order. It replaces the
 //! built-in function of the same name on Float64 input (integers are coerced to Float64 by the
@@ -18,12 +22,15 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, ListArray, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray, StructArray, UInt64Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type};
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{Column, DFSchema, TableReference};
 use datafusion::common::{HashMap, Result, ScalarValue, internal_err, plan_err};
 use datafusion::functions_aggregate::percentile_cont::PercentileCont;
+use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
@@ -32,6 +39,8 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator,
     Signature,
 };
+use datafusion::logical_expr::{Aggregate, Expr, ExprSchemable as _, LogicalPlan, Projection};
+use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 use datafusion::physical_expr::expressions::Literal;
 
 /// DataFusion's interpolation weight is quantised to this many steps.
@@ -116,7 +125,7 @@ impl AggregateUDFImpl for CountingPercentileCont {
         }
         Ok(Box::new(One {
             group: Group::default(),
-            percentile: percentile(&self.inner, &args)?,
+            ranks: Ranks::One(percentile(&self.inner, &args)?),
         }))
     }
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -131,7 +140,7 @@ impl AggregateUDFImpl for CountingPercentileCont {
         }
         Ok(Box::new(Groups {
             groups: Vec::new(),
-            percentile: percentile(&self.inner, &args)?,
+            ranks: Ranks::One(percentile(&self.inner, &args)?),
         }))
     }
     fn reverse_expr(&self) -> datafusion::logical_expr::ReversedUDAF {
@@ -217,10 +226,11 @@ impl Group {
         out
     }
 
-    /// DataFusion's `calculate_percentile`, over counts or over the list (reordered in place).
-    fn percentile(&mut self, p: f64) -> Option<f64> {
+    /// DataFusion's `calculate_percentile` for each of `ps`, over counts or over the list
+    /// (reordered in place).
+    fn percentiles(&mut self, ps: &[f64]) -> Vec<Option<f64>> {
         if let Some(list) = &mut self.list {
-            return select(list, p);
+            return select_many(list, ps);
         }
         let sorted = self.sorted();
         let len: u64 = sorted.iter().map(|(_, n)| n).sum();
@@ -234,7 +244,7 @@ impl Group {
             }
             sorted[sorted.len() - 1].0
         };
-        match len {
+        let one = |p: f64| match len {
             0 => None,
             1 => Some(sorted[0].0),
             _ if p == 0.0 => Some(sorted[0].0),
@@ -249,7 +259,13 @@ impl Group {
                 let upper_value = at(upper);
                 Some(interpolate(index, lower, lower_value, upper_value))
             }
-        }
+        };
+        ps.iter().map(|&p| one(p)).collect()
+    }
+
+    #[cfg(test)]
+    fn percentile(&mut self, p: f64) -> Option<f64> {
+        self.percentiles(&[p])[0]
     }
 
     fn size(&self) -> usize {
@@ -265,7 +281,9 @@ fn interpolate(index: f64, lower: u64, lower_value: f64, upper_value: f64) -> f6
     lower_value + (upper_value - lower_value) * weight
 }
 
-/// DataFusion's `calculate_percentile` on a list of values.
+/// DataFusion's `calculate_percentile` on a list of values (the reference [`select_many`] is
+/// tested against).
+#[cfg(test)]
 fn select(values: &mut [f64], p: f64) -> Option<f64> {
     let len = values.len();
     match len {
@@ -284,6 +302,62 @@ fn select(values: &mut [f64], p: f64) -> Option<f64> {
             Some(interpolate(index, lower as u64, lower_value, upper_value))
         }
     }
+}
+
+/// [`select`] for each of `ps`, sharing the work: the ranks they need are selected in increasing
+/// order, each in the part of the list above the one before (which holds exactly the values
+/// of higher rank), so p50, p95 and p99 cost about one selection over the list, not three.
+/// The k-th value in `total_cmp` order is one value whatever the method, so each answer is
+/// [`select`]'s bit for bit.
+fn select_many(values: &mut [f64], ps: &[f64]) -> Vec<Option<f64>> {
+    let len = values.len();
+    if len <= 1 {
+        return ps.iter().map(|_| values.first().copied()).collect();
+    }
+    let ranks_of = |p: f64| -> (usize, usize, f64) {
+        if p == 0.0 {
+            (0, 0, 0.0)
+        } else if p == 1.0 {
+            (len - 1, len - 1, 0.0)
+        } else {
+            let index = p * ((len - 1) as f64);
+            (index.floor() as usize, index.ceil() as usize, index)
+        }
+    };
+    let mut wanted: Vec<usize> = ps
+        .iter()
+        .flat_map(|&p| {
+            let (lower, upper, _) = ranks_of(p);
+            [lower, upper]
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found = Vec::with_capacity(wanted.len());
+    let mut start = 0;
+    for rank in wanted {
+        let value = *values[start..]
+            .select_nth_unstable_by(rank - start, f64::total_cmp)
+            .1;
+        found.push((rank, value));
+        start = rank + 1;
+    }
+    let at = |rank: usize| {
+        found
+            .iter()
+            .find(|(r, _)| *r == rank)
+            .map_or(f64::NAN, |(_, v)| *v)
+    };
+    ps.iter()
+        .map(|&p| {
+            let (lower, upper, index) = ranks_of(p);
+            Some(if lower == upper {
+                at(lower)
+            } else {
+                interpolate(index, lower as u64, at(lower), at(upper))
+            })
+        })
+        .collect()
 }
 
 /// Groups as the two state lists. A group in counting mode gives its distinct values in order
@@ -361,11 +435,43 @@ fn lists(states: &[ArrayRef]) -> Result<(&ListArray, &ListArray)> {
     }
 }
 
+/// What an accumulator answers: one percentile, or several as a struct of Float64 fields
+/// `p0`, `p1`, … (the shared accumulator [`SharePercentiles`] plans).
+#[derive(Debug, Clone)]
+enum Ranks {
+    One(f64),
+    Many(Fields, Vec<f64>),
+}
+
+impl Ranks {
+    fn ps(&self) -> &[f64] {
+        match self {
+            Ranks::One(p) => std::slice::from_ref(p),
+            Ranks::Many(_, ps) => ps,
+        }
+    }
+
+    /// The answer column for groups whose percentiles are `rows` (one entry per rank each).
+    fn column(&self, rows: &[Vec<Option<f64>>]) -> ArrayRef {
+        let column = |i: usize| -> ArrayRef {
+            Arc::new(rows.iter().map(|r| r[i]).collect::<Float64Array>())
+        };
+        match self {
+            Ranks::One(_) => column(0),
+            Ranks::Many(fields, ps) => Arc::new(StructArray::new(
+                fields.clone(),
+                (0..ps.len()).map(column).collect(),
+                None,
+            )),
+        }
+    }
+}
+
 /// The accumulator without GROUP BY (and in windows, where values are also retracted).
 #[derive(Debug)]
 struct One {
     group: Group,
-    percentile: f64,
+    ranks: Ranks,
 }
 
 impl Accumulator for One {
@@ -389,7 +495,8 @@ impl Accumulator for One {
             .collect()
     }
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(self.group.percentile(self.percentile)))
+        let row = self.group.percentiles(self.ranks.ps());
+        ScalarValue::try_from_array(&self.ranks.column(&[row]), 0)
     }
     fn size(&self) -> usize {
         size_of_val(self) + self.group.size()
@@ -409,7 +516,7 @@ impl Accumulator for One {
 #[derive(Debug)]
 struct Groups {
     groups: Vec<Group>,
-    percentile: f64,
+    ranks: Ranks,
 }
 
 impl GroupsAccumulator for Groups {
@@ -445,12 +552,12 @@ impl GroupsAccumulator for Groups {
         Ok(())
     }
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = emit_to.take_needed(&mut self.groups);
-        let mut out = Float64Builder::with_capacity(groups.len());
-        for mut g in groups {
-            out.append_option(g.percentile(self.percentile));
-        }
-        Ok(Arc::new(out.finish()))
+        let rows: Vec<Vec<Option<f64>>> = emit_to
+            .take_needed(&mut self.groups)
+            .iter_mut()
+            .map(|g| g.percentiles(self.ranks.ps()))
+            .collect();
+        Ok(self.ranks.column(&rows))
     }
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         Ok(state(&emit_to.take_needed(&mut self.groups)))
@@ -491,6 +598,223 @@ impl GroupsAccumulator for Groups {
         self.groups.iter().map(Group::size).sum::<usize>()
             + self.groups.capacity() * size_of::<Group>()
     }
+}
+
+/// Several exact percentiles of one input in one accumulator: `p0, p1, …` of a struct, for
+/// ranks given as literals after the input (already `1 − p` for a descending order). Never
+/// registered by name: only [`SharePercentiles`] plans it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SharedPercentiles {
+    signature: Signature,
+}
+
+fn shared_fields(n: usize) -> Fields {
+    (0..n)
+        .map(|i| Field::new(format!("p{i}"), DataType::Float64, true))
+        .collect()
+}
+
+fn shared_ranks(args: &AccumulatorArgs) -> Result<Ranks> {
+    let ps = args.exprs[1..]
+        .iter()
+        .map(|e| match e.downcast_ref::<Literal>().map(Literal::value) {
+            Some(ScalarValue::Float64(Some(p))) => Ok(*p),
+            _ => internal_err!("shared percentile_cont: ranks must be Float64 literals"),
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    Ok(Ranks::Many(shared_fields(ps.len()), ps))
+}
+
+impl AggregateUDFImpl for SharedPercentiles {
+    fn name(&self) -> &str {
+        "govtrail_shared_percentile_cont"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(shared_fields(
+            arg_types.len().saturating_sub(1),
+        )))
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        CountingPercentileCont {
+            inner: PercentileCont::new(),
+        }
+        .state_fields(args)
+    }
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(One {
+            group: Group::default(),
+            ranks: shared_ranks(&args)?,
+        }))
+    }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(Groups {
+            groups: Vec::new(),
+            ranks: shared_ranks(&args)?,
+        }))
+    }
+}
+
+/// An optimizer rule: in an aggregation, exact `percentile_cont`s of the same Float64 input
+/// (no DISTINCT, no FILTER) become one [`SharedPercentiles`], and a projection above it gives
+/// each its own column back, under its own name. p50, p95 and p99 then keep one copy of the
+/// values, not three, and select all three ranks in one pass (`select_many`). The rewritten plan
+/// must give the same columns (names, qualifiers, types, nullability) as the original, or the
+/// original is kept.
+#[derive(Debug, Default)]
+pub(crate) struct SharePercentiles;
+
+impl OptimizerRule for SharePercentiles {
+    fn name(&self) -> &str {
+        "govtrail_share_percentiles"
+    }
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::BottomUp)
+    }
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        let LogicalPlan::Aggregate(agg) = &plan else {
+            return Ok(Transformed::no(plan));
+        };
+        match share(agg)? {
+            Some(shared) => Ok(Transformed::yes(shared)),
+            None => Ok(Transformed::no(plan)),
+        }
+    }
+}
+
+/// The input and rank of an aggregate expression that is one of our exact percentiles.
+fn shareable(e: &Expr, input: &DFSchema) -> Option<(Expr, f64)> {
+    let e = match e {
+        Expr::Alias(a) => a.expr.as_ref(),
+        e => e,
+    };
+    let Expr::AggregateFunction(f) = e else {
+        return None;
+    };
+    f.func.inner().downcast_ref::<CountingPercentileCont>()?;
+    let params = &f.params;
+    if params.distinct || params.filter.is_some() || params.null_treatment.is_some() {
+        return None;
+    }
+    let [x, p] = params.args.as_slice() else {
+        return None;
+    };
+    let p = match p {
+        Expr::Literal(ScalarValue::Float64(Some(p)), _) => *p,
+        _ => return None,
+    };
+    if !(0.0..=1.0).contains(&p) || x.get_type(input).ok()? != DataType::Float64 {
+        return None;
+    }
+    // WITHIN GROUP (ORDER BY x) gives the input and the direction; after common subexpression
+    // elimination the input may be a column computed below while the order still names `x`.
+    let descending = match params.order_by.as_slice() {
+        [] => false,
+        [sort] => !sort.asc,
+        _ => return None,
+    };
+    Some((x.clone(), if descending { 1.0 - p } else { p }))
+}
+
+fn share(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
+    let input = agg.input.schema();
+    let found: Vec<Option<(Expr, f64)>> =
+        agg.aggr_expr.iter().map(|e| shareable(e, input)).collect();
+    // Inputs with two or more percentiles, in order of first appearance.
+    let mut inputs: Vec<&Expr> = Vec::new();
+    for (x, _) in found.iter().flatten() {
+        let n = found.iter().flatten().filter(|(y, _)| y == x).count();
+        if n >= 2 && !inputs.contains(&x) {
+            inputs.push(x);
+        }
+    }
+    if inputs.is_empty() {
+        return Ok(None);
+    }
+    let udaf = Arc::new(AggregateUDF::new_from_impl(SharedPercentiles {
+        signature: Signature::variadic_any(datafusion::logical_expr::Volatility::Immutable),
+    }));
+    let mut aggr_expr = Vec::new();
+    // Per original aggregate: which shared accumulator and which of its fields holds its value,
+    // or none (kept as it was).
+    let mut place: Vec<Option<(usize, usize)>> = Vec::new();
+    let mut ranks: Vec<Vec<f64>> = vec![Vec::new(); inputs.len()];
+    for (e, f) in agg.aggr_expr.iter().zip(&found) {
+        let k = f
+            .as_ref()
+            .and_then(|(x, r)| Some((inputs.iter().position(|y| *y == x)?, *r)));
+        match k {
+            Some((k, r)) => {
+                place.push(Some((k, ranks[k].len())));
+                ranks[k].push(r);
+            }
+            None => {
+                aggr_expr.push(e.clone());
+                place.push(None);
+            }
+        }
+    }
+    let alias = |k: usize| format!("__govtrail_shared_percentiles_{k}");
+    for (k, (x, ranks)) in inputs.iter().zip(ranks).enumerate() {
+        let mut args = vec![(*x).clone()];
+        args.extend(
+            ranks
+                .into_iter()
+                .map(|r| Expr::Literal(ScalarValue::Float64(Some(r)), None)),
+        );
+        aggr_expr.push(
+            Expr::AggregateFunction(AggregateFunction::new_udf(
+                Arc::clone(&udaf),
+                args,
+                false,
+                None,
+                Vec::new(),
+                None,
+            ))
+            .alias(alias(k)),
+        );
+    }
+    let shared = Aggregate::try_new(Arc::clone(&agg.input), agg.group_expr.clone(), aggr_expr)?;
+    let groups = agg.schema.fields().len() - agg.aggr_expr.len();
+    let mut exprs = Vec::new();
+    for (i, (qualifier, field)) in agg.schema.iter().enumerate() {
+        let column =
+            |q: Option<&TableReference>, name: &str| Expr::Column(Column::new(q.cloned(), name));
+        exprs.push(match i.checked_sub(groups).and_then(|a| place[a]) {
+            Some((k, slot)) => datafusion::functions::core::expr_fn::get_field(
+                column(None, &alias(k)),
+                format!("p{slot}"),
+            )
+            .alias_qualified(qualifier.cloned(), field.name()),
+            None => column(qualifier, field.name()),
+        });
+    }
+    let projection = Projection::try_new(exprs, Arc::new(LogicalPlan::Aggregate(shared)))?;
+    let same = projection.schema.fields().len() == agg.schema.fields().len()
+        && projection.schema.iter().zip(agg.schema.iter()).all(
+            |((q_new, f_new), (q_old, f_old))| {
+                q_new == q_old
+                    && f_new.name() == f_old.name()
+                    && f_new.data_type() == f_old.data_type()
+                    && f_new.is_nullable() == f_old.is_nullable()
+            },
+        );
+    if !same {
+        return Ok(None);
+    }
+    Ok(Some(LogicalPlan::Projection(projection)))
 }
 
 #[cfg(test)]
@@ -569,6 +893,7 @@ mod tests {
             AggregateUDF::new_from_impl(PercentileCont::new()).with_aliases(["builtin_pc"]),
         );
         ctx.register_udaf(udaf());
+        ctx.add_optimizer_rule(Arc::new(SharePercentiles));
         let mut checked = 0;
         for col in ["x", "f"] {
             for p in [
@@ -599,6 +924,60 @@ mod tests {
             run(&ctx, &format!("SELECT i, builtin_pc{window}")).await,
         );
         assert_eq!(checked, 180);
+
+        // Several percentiles of one input share an accumulator; the answers do not change.
+        let shared = [
+            "SELECT g, {f}(0.5) WITHIN GROUP (ORDER BY x) AS p50, {f}(0.95) WITHIN GROUP (ORDER BY x) AS p95, {f}(0.99) WITHIN GROUP (ORDER BY x) AS p99, count(*) AS n FROM t GROUP BY g ORDER BY g",
+            "SELECT {f}(0.5) WITHIN GROUP (ORDER BY f) AS a, {f}(0.5) WITHIN GROUP (ORDER BY f DESC) AS b, {f}(0.0) WITHIN GROUP (ORDER BY f) AS c, {f}(1.0) WITHIN GROUP (ORDER BY f) AS d, {f}(0.25) WITHIN GROUP (ORDER BY x) AS e FROM t",
+            "SELECT g, {f}(0.9) WITHIN GROUP (ORDER BY f) AS a, {f}(0.9) WITHIN GROUP (ORDER BY f) FILTER (WHERE i % 2 = 0) AS b, {f}(0.1) WITHIN GROUP (ORDER BY f) AS c, {f}(0.3) WITHIN GROUP (ORDER BY x) AS d, {f}(0.7) WITHIN GROUP (ORDER BY x) AS e FROM t GROUP BY g ORDER BY g",
+            "SELECT g, {f}(0.5) WITHIN GROUP (ORDER BY x) AS a, {f}(0.99) WITHIN GROUP (ORDER BY x) AS b FROM t WHERE i < 0 GROUP BY g",
+            "SELECT p50 + p99 AS s FROM (SELECT g, {f}(0.5) WITHIN GROUP (ORDER BY x) AS p50, {f}(0.99) WITHIN GROUP (ORDER BY x) AS p99 FROM t GROUP BY g) ORDER BY s",
+        ];
+        for template in shared {
+            let ours = template.replace("{f}", "percentile_cont");
+            let theirs = template.replace("{f}", "builtin_pc");
+            let plan = run(&ctx, &format!("EXPLAIN {ours}")).await;
+            assert!(plan.contains("govtrail_shared_percentile_cont"), "{plan}");
+            assert_eq!(run(&ctx, &ours).await, run(&ctx, &theirs).await, "{ours}");
+        }
+        // One percentile per input, or DISTINCT: nothing to share.
+        for sql in [
+            "SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY x), percentile_cont(0.5) WITHIN GROUP (ORDER BY f) FROM t GROUP BY g",
+            "SELECT percentile_cont(DISTINCT x, 0.5), percentile_cont(DISTINCT x, 0.9) FROM t",
+        ] {
+            let plan = run(&ctx, &format!("EXPLAIN {sql}")).await;
+            assert!(!plan.contains("govtrail_shared"), "{plan}");
+        }
+    }
+
+    #[test]
+    fn select_many_agrees_with_select() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for len in [0usize, 1, 2, 3, 10, 1000, 4097] {
+            let base: Vec<f64> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    match state % 50 {
+                        0 => -0.0,
+                        1 => 0.0,
+                        2 => f64::NAN,
+                        n => (state >> 20) as f64 / 1e6 * if n % 2 == 0 { 1.0 } else { -1.0 },
+                    }
+                })
+                .collect();
+            let ps = [0.99, 0.0, 0.5, 0.95, 1.0, 0.5, 0.123_456_7, 0.999_999];
+            let many = select_many(&mut base.clone(), &ps);
+            for (p, got) in ps.iter().zip(many) {
+                let want = select(&mut base.clone(), *p);
+                assert_eq!(
+                    got.map(f64::to_bits),
+                    want.map(f64::to_bits),
+                    "len {len} p {p}"
+                );
+            }
+        }
     }
 
     #[test]

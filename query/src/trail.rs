@@ -166,6 +166,8 @@ impl Trail {
         }
         // Exact percentiles by counting values (same results as the built-in, far less memory).
         ctx.register_udaf(crate::percentile::udaf());
+        // …and several of one input share one accumulator.
+        ctx.add_optimizer_rule(Arc::new(crate::percentile::SharePercentiles));
         let trail = Self {
             ctx,
             runtime,
