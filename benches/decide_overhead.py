@@ -10,8 +10,9 @@ file and its directory, answer) in its two modes:
 and, as baselines in the same run, a minimal Node.js PreToolUse hook
 (benches/hooks/framework-audit-hook.js, the shape of Tractatus's hooks, recording nothing) and
 `/bin/true` (what starting any process from this harness costs). 201 calls each, interleaved
-(the order rotates each round), alternating a payload both deny (an Edit of
-.claude/instruction-history.json, inst_027) and one both allow (a Bash `git status`). Then 16
+(the order rotates each round); then 201 resident calls and 201 `/bin/true` alone; payloads
+alternate one both deny (an Edit of .claude/instruction-history.json, inst_027) and one both
+allow (a Bash `git status`). Then 16
 resident `govtrail decide` processes at once, and 16 in-process ones, on the same spool. Every
 answer is checked; the spool is ingested into a signed ledger and every call must be in it, each
 resident call recorded as such. Writes benches/decide_overhead.json with the median of three runs.
@@ -54,12 +55,12 @@ def one_run():
                 time.sleep(0.01)
             modes = {"true": (["/bin/true"], None), "node": (NODE_HOOK, "answer"),
                      "resident": (decide, "answer"), "in_process": (decide + ["--no-server"], "answer")}
-            # Phase 1 interleaves every command with the Node.js hook; phase 2 runs govtrail's
-            # commands (and /bin/true) among themselves. After a process that frees tens of MB, as
-            # Node.js does at exit, this machine's fdatasync stalls for up to hundreds of ms
-            # (measured by fsync_probe), which only the recording commands pay.
+            # Phase 1 interleaves every command with the Node.js hook; phase 2 runs the resident
+            # calls with /bin/true only. After a process that frees tens of MB, as Node.js does
+            # at exit (and an in-process decide, less so), this machine's fdatasync stalls for up
+            # to hundreds of ms (measured by fsync_probe), which only the recording commands pay.
             times = {k: [] for k in modes}
-            alone = {k: [] for k in modes if k != "node"}
+            alone = {k: [] for k in ("true", "resident")}
             for phase in (times, alone):
                 names = list(phase)
                 for i in range(N):
@@ -84,6 +85,7 @@ def one_run():
             evaluators = [json.load(open(os.path.join(spool, f)))["evaluator"]
                           for f in os.listdir(spool) if f.endswith(".hook.json")]
             assert evaluators.count("resident") == 2 * N + CONCURRENT, evaluators
+            assert evaluators.count("in-process") == N + CONCURRENT, evaluators
         finally:
             server.terminate()
             server.wait()
@@ -99,7 +101,7 @@ def one_run():
     res["resident_max_ms"] = ms(max(times["resident"]))
     res["resident_vs_node_p50"] = pct(times["resident"], 50) / pct(times["node"], 50)
     res["in_process_vs_node_p50"] = pct(times["in_process"], 50) / pct(times["node"], 50)
-    res["calls"] = 4 * N + 2 * CONCURRENT
+    res["calls"] = 3 * N + 2 * CONCURRENT
     res["recorded"] = recorded
     return res
 

@@ -58,15 +58,15 @@ if os.path.exists("benches/decide_overhead.json"):
             "**in-process** (`--no-server`: load and check the bundle, then evaluate). Baselines in the "
             "same run: a minimal Node.js PreToolUse hook (`benches/hooks/framework-audit-hook.js`, which "
             "records nothing) and `/bin/true` (the cost of starting any process from the Python harness). "
-            "Phase 1 interleaves all four call by call; phase 2 runs govtrail's commands and `/bin/true` "
-            f"among themselves. Payloads alternate a deny and an allow; {d['calls']} decide calls over "
+            "Phase 1 interleaves all four call by call; phase 2 runs the resident calls and `/bin/true` "
+            f"alone. Payloads alternate a deny and an allow; {d['calls']} decide calls over "
             f"{d['runs']} runs including 16 at once per mode per run, all {d['recorded']} drained into a "
             "ledger. Median of the runs' figures.", "",
             "| | p50 (ms) | p99 (ms) | p50 alone (ms) | p99 alone (ms) |", "|---|---|---|---|---|",
             f"| `/bin/true` (harness floor) | {d['true_p50_ms']:.2f} | {d['true_p99_ms']:.2f} | {d['alone_true_p50_ms']:.2f} | {d['alone_true_p99_ms']:.2f} |",
             f"| Node.js hook (baseline) | {d['node_p50_ms']:.1f} | {d['node_p99_ms']:.1f} | | |",
             f"| `govtrail decide`, resident | {d['resident_p50_ms']:.2f} | {d['resident_p99_ms']:.2f} | {d['alone_resident_p50_ms']:.2f} | {d['alone_resident_p99_ms']:.2f} |",
-            f"| `govtrail decide --no-server` | {d['in_process_p50_ms']:.2f} | {d['in_process_p99_ms']:.2f} | {d['alone_in_process_p50_ms']:.2f} | {d['alone_in_process_p99_ms']:.2f} |", "",
+            f"| `govtrail decide --no-server` | {d['in_process_p50_ms']:.2f} | {d['in_process_p99_ms']:.2f} | | |", "",
             f"At p50 a resident `govtrail decide` takes {d['resident_vs_node_p50']:.3f}× the Node.js hook's "
             f"time, and {d['in_process_vs_node_p50']:.3f}× in process. Its p99 interleaved with Node.js is "
             "the disk's: right after a process that frees tens of MB, as Node.js does at exit, this "

@@ -1055,21 +1055,30 @@ fn demo(dir: &Path) -> Result<u8> {
     })
 }
 
-/// Opens the ledger for queries. On a terminal, a spinner on standard error shows the snapshot's
-/// size and the time spent until `done` is dropped (DataFusion gives no row-level progress).
+/// Opens the ledger for queries. On a terminal, standard error shows a spinner while the snapshot
+/// is read, then a bar of the rows each query's scans have read out of the snapshot's records,
+/// until the returned bar is cleared. (A query whose filters skip rows inside the Parquet reader
+/// ends before the bar fills.)
 fn open_trail(ledger: &Path) -> Result<(query::Trail, ProgressBar)> {
-    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    spinner.set_style(
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    spinner.set_message("reading the ledger");
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let trail = query::Trail::open(ledger)?;
+    bar.set_message("reading the ledger");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let mut trail = query::Trail::open(ledger)?;
     let snap = trail.snapshot();
-    spinner.set_message(format!(
-        "querying {} decisions ({} sealed segments{})",
-        snap.records,
+    bar.set_length(snap.records);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} rows read {elapsed}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!(
+        "querying {} sealed segments{}",
         snap.segments.len(),
         if snap.tail.is_some() {
             " and the unsealed tail"
@@ -1077,7 +1086,12 @@ fn open_trail(ledger: &Path) -> Result<(query::Trail, ProgressBar)> {
             ""
         }
     ));
-    Ok((trail, spinner))
+    let shown = bar.clone();
+    trail.set_progress(
+        std::time::Duration::from_millis(100),
+        std::sync::Arc::new(move |rows| shown.set_position(rows)),
+    );
+    Ok((trail, bar))
 }
 
 fn query(

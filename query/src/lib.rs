@@ -42,4 +42,4 @@ mod trail;
 mod udf;
 
 pub use error::{Error, Result};
-pub use trail::Trail;
+pub use trail::{Progress, Trail};

@@ -72,6 +72,37 @@ pub struct Trail {
     ctx: SessionContext,
     runtime: tokio::runtime::Runtime,
     snapshot: ledger::Snapshot,
+    progress: Option<(std::time::Duration, Progress)>,
+}
+
+/// Told the rows a query's scans have read so far (see [`Trail::set_progress`]).
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// The rows the scans under `plan` (its leaves) have produced so far: DataFusion's own
+/// `output_rows` counters, which the Parquet scans update batch by batch while the query runs.
+/// A scan that keeps no such counter (the unsealed tail, already in memory) counts its rows
+/// from the start.
+fn rows_read(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> u64 {
+    let children = plan.children();
+    if children.is_empty() {
+        use datafusion::catalog::memory::{DataSourceExec, MemorySourceConfig};
+        if let Some(n) = plan.metrics().and_then(|m| m.output_rows()) {
+            return n as u64;
+        }
+        let source = plan
+            .downcast_ref::<DataSourceExec>()
+            .map(|d| d.data_source());
+        let memory = source
+            .and_then(|s| (s.as_ref() as &dyn std::any::Any).downcast_ref::<MemorySourceConfig>());
+        return memory.map_or(0, |m| {
+            m.partitions()
+                .iter()
+                .flatten()
+                .map(|b| b.num_rows() as u64)
+                .sum()
+        });
+    }
+    children.into_iter().map(rows_read).sum()
 }
 
 /// `schema` with every Utf8 field as Utf8View. (Reading the low-cardinality columns as
@@ -172,6 +203,7 @@ impl Trail {
             ctx,
             runtime,
             snapshot,
+            progress: None,
         };
         trail.register()?;
         Ok(trail)
@@ -341,6 +373,12 @@ impl Trail {
         Ok(())
     }
 
+    /// Asks each query to report the rows its scans have read, every `every` while it runs and
+    /// once when it ends (for a query without filters, the snapshot's records at the end).
+    pub fn set_progress(&mut self, every: std::time::Duration, progress: Progress) {
+        self.progress = Some((every, progress));
+    }
+
     /// Runs one read-only SQL query and collects its result: at least one batch, so that an
     /// empty result still carries its schema.
     pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -348,19 +386,46 @@ impl Trail {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        self.runtime.block_on(async {
+        let (schema, plan) = self.runtime.block_on(async {
             let df = self
                 .ctx
                 .sql_with_options(sql, options)
                 .await
                 .map_err(Error::sql)?;
             let schema = Arc::clone(df.schema().inner());
-            let mut batches = df.collect().await.map_err(Error::sql)?;
-            // An empty result still has its columns (a CSV header, a Parquet schema).
-            if batches.is_empty() {
-                batches.push(RecordBatch::new_empty(schema));
+            let plan = df.create_physical_plan().await.map_err(Error::sql)?;
+            Ok::<_, Error>((schema, plan))
+        })?;
+        let run = || {
+            self.runtime.block_on(datafusion::physical_plan::collect(
+                Arc::clone(&plan),
+                self.ctx.task_ctx(),
+            ))
+        };
+        let collected = match &self.progress {
+            None => run(),
+            Some((every, progress)) => {
+                let done = std::sync::atomic::AtomicBool::new(false);
+                std::thread::scope(|s| {
+                    let watcher = s.spawn(|| {
+                        while !done.load(std::sync::atomic::Ordering::Acquire) {
+                            progress(rows_read(&plan));
+                            std::thread::park_timeout(*every);
+                        }
+                    });
+                    let collected = run();
+                    done.store(true, std::sync::atomic::Ordering::Release);
+                    watcher.thread().unpark();
+                    collected
+                })
+                .inspect(|_| progress(rows_read(&plan)))
             }
-            Ok(batches)
-        })
+        };
+        let mut batches = collected.map_err(Error::sql)?;
+        // An empty result still has its columns (a CSV header, a Parquet schema).
+        if batches.is_empty() {
+            batches.push(RecordBatch::new_empty(schema));
+        }
+        Ok(batches)
     }
 }

@@ -283,3 +283,26 @@ fn incidents_table_in_sql() {
     let text = govtrail_query::output::to_text(&b).unwrap() + "\n";
     expect_file(&dir("golden/incidents-join.txt"), &text);
 }
+
+/// Progress counts the rows the scans read: it only grows, and a query that reads every row
+/// (no filter the Parquet reader applies) ends at the snapshot's record count.
+#[test]
+fn progress_reports_rows_read() {
+    use std::sync::{Arc, Mutex};
+    let mut trail = trail();
+    let total = trail.snapshot().records;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    trail.set_progress(
+        std::time::Duration::from_millis(1),
+        Arc::new(move |rows| log.lock().unwrap().push(rows)),
+    );
+    let batches = trail
+        .sql("SELECT service, sum(length(record)) FROM ledger_rows GROUP BY service")
+        .unwrap();
+    assert!(!batches.is_empty());
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last().copied(), Some(total), "{seen:?}");
+    assert!(total > 0);
+}
