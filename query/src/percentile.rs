@@ -932,6 +932,8 @@ mod tests {
             "SELECT g, {f}(0.9) WITHIN GROUP (ORDER BY f) AS a, {f}(0.9) WITHIN GROUP (ORDER BY f) FILTER (WHERE i % 2 = 0) AS b, {f}(0.1) WITHIN GROUP (ORDER BY f) AS c, {f}(0.3) WITHIN GROUP (ORDER BY x) AS d, {f}(0.7) WITHIN GROUP (ORDER BY x) AS e FROM t GROUP BY g ORDER BY g",
             "SELECT g, {f}(0.5) WITHIN GROUP (ORDER BY x) AS a, {f}(0.99) WITHIN GROUP (ORDER BY x) AS b FROM t WHERE i < 0 GROUP BY g",
             "SELECT p50 + p99 AS s FROM (SELECT g, {f}(0.5) WITHIN GROUP (ORDER BY x) AS p50, {f}(0.99) WITHIN GROUP (ORDER BY x) AS p99 FROM t GROUP BY g) ORDER BY s",
+            "SELECT g, {f}(0.5) WITHIN GROUP (ORDER BY x) AS a, {f}(0.9) WITHIN GROUP (ORDER BY x) AS b FROM t GROUP BY ROLLUP (g) ORDER BY g NULLS FIRST",
+            "SELECT g, {f}(0.5) WITHIN GROUP (ORDER BY x) AS a FROM t GROUP BY g HAVING {f}(0.9) WITHIN GROUP (ORDER BY x) > 1000 ORDER BY g",
         ];
         for template in shared {
             let ours = template.replace("{f}", "percentile_cont");
