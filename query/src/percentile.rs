@@ -304,11 +304,12 @@ fn select(values: &mut [f64], p: f64) -> Option<f64> {
     }
 }
 
-/// [`select`] for each of `ps`, sharing the work: the ranks they need are selected in increasing
-/// order, each in the part of the list above the one before (which holds exactly the values
-/// of higher rank), so p50, p95 and p99 cost about one selection over the list, not three.
+/// DataFusion's `calculate_percentile` (`select`, which the tests keep) for each of `ps`,
+/// sharing the work: the ranks they need are selected in increasing order, each in the part of
+/// the list above the one before (which holds exactly the values of higher rank), so p50, p95
+/// and p99 cost about one selection over the list, not three.
 /// The k-th value in `total_cmp` order is one value whatever the method, so each answer is
-/// [`select`]'s bit for bit.
+/// `select`'s bit for bit.
 fn select_many(values: &mut [f64], ps: &[f64]) -> Vec<Option<f64>> {
     let len = values.len();
     if len <= 1 {

@@ -184,7 +184,7 @@ impl Bundle {
     /// calls it before each decision and reloads when it is not; it costs a `stat` per file and
     /// directory, not a read.
     ///
-    /// A stamp taken within [`RACY_NS`] of a file's last change proves nothing (the file may
+    /// A stamp taken within 2 s of a file's last change proves nothing (the file may
     /// have changed again in the same timestamp tick), so then the files' digests are compared
     /// too, and the stamp is renewed once they match: only the first calls after an edit pay
     /// for reading the files.
