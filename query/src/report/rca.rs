@@ -165,14 +165,15 @@ pub struct Report {
     pub timeline: Vec<Step>,
 }
 
-/// Attributes compared, with the SQL expression giving their value.
+/// Attributes compared, with the SQL expression giving their values in a decision (rule ids
+/// are a list: one row per distinct id).
 const ATTRIBUTES: [(&str, &str); 6] = [
     ("tool_name", "tool_name"),
     ("service", "service"),
     ("model", "model"),
     ("rule_set", "rule_set"),
     ("platform", "platform"),
-    ("rule_id", "rule_id"),
+    ("rule_id", "unnest(array_distinct(rule_ids))"),
 ];
 
 /// Computes the report.
@@ -382,24 +383,14 @@ fn rank(out: &mut Vec<Attribution>) {
 }
 
 /// Counts per attribute value among the session's adverse decisions and among every other
-/// decision of the ledger, in one aggregate per attribute.
+/// decision of the ledger: one scan for the totals and one aggregate per attribute, each
+/// decision counted once per value (its distinct rule ids, for `rule_id`).
 fn attribute(trail: &Trail, sid: &str) -> Result<(i64, Vec<Attribution>)> {
-    let in_session = format!("session_id = {sid}");
     // `adv` is 1 for the session's adverse decisions, 0 for every other decision.
-    let base_filter = "TRUE";
-    // Both sides of the join read only the baseline's rows, so a session baseline never scans
-    // the rest of the ledger.
-    let rows = format!(
-        "SELECT d.*, r.rule_id, CASE WHEN {in_session} AND {ADVERSE_SQL} THEN 1 ELSE 0 END AS adv \
-         FROM (SELECT idx, session_id, decision, outcome, tool_name, service, model, rule_set, \
-               platform FROM decisions WHERE {base_filter} AND NOT is_rule_set) d \
-         LEFT JOIN (SELECT idx AS r_idx, unnest(rule_ids) AS rule_id FROM decisions \
-               WHERE {base_filter} AND NOT is_rule_set) r ON d.idx = r.r_idx"
-    );
-    // Totals count decisions, not (decision, rule) pairs.
+    let adv = format!("CASE WHEN session_id = {sid} AND {ADVERSE_SQL} THEN 1 ELSE 0 END");
     let totals = trail.sql(&format!(
-        "SELECT CAST(sum(adv) AS BIGINT) AS adverse, CAST(count(*) - sum(adv) AS BIGINT) AS base FROM \
-         (SELECT idx, max(adv) AS adv FROM ({rows}) GROUP BY idx)"
+        "SELECT CAST(sum(adv) AS BIGINT) AS adverse, CAST(count(*) - sum(adv) AS BIGINT) AS base \
+         FROM (SELECT {adv} AS adv FROM decisions WHERE NOT is_rule_set)"
     ))?;
     let (adverse, base) = match totals.first() {
         Some(b) if b.num_rows() > 0 => (
@@ -412,12 +403,12 @@ fn attribute(trail: &Trail, sid: &str) -> Result<(i64, Vec<Attribution>)> {
     if adverse == 0 {
         return Ok((0, out));
     }
-    for (name, expr) in ATTRIBUTES {
+    for (name, value) in ATTRIBUTES {
         let sql = format!(
-            "SELECT CAST({expr} AS VARCHAR) AS value, \
-             CAST(count(DISTINCT CASE WHEN adv = 1 THEN idx END) AS BIGINT) AS a, \
-             CAST(count(DISTINCT CASE WHEN adv = 0 THEN idx END) AS BIGINT) AS b \
-             FROM ({rows}) WHERE {expr} IS NOT NULL GROUP BY {expr}"
+            "SELECT CAST(value AS VARCHAR) AS value, CAST(sum(adv) AS BIGINT) AS a, \
+             CAST(count(*) - sum(adv) AS BIGINT) AS b \
+             FROM (SELECT {value} AS value, {adv} AS adv FROM decisions WHERE NOT is_rule_set) \
+             WHERE value IS NOT NULL GROUP BY value"
         );
         for b in &trail.sql(&sql)? {
             let (values, a, bs) = (strings(b, "value")?, ints(b, "a")?, ints(b, "b")?);
