@@ -33,6 +33,7 @@
     clippy::print_stderr
 )]
 
+mod approx;
 mod error;
 pub mod output;
 mod percentile;

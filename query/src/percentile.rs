@@ -609,20 +609,26 @@ struct SharedPercentiles {
     signature: Signature,
 }
 
-fn shared_fields(n: usize) -> Fields {
+/// The struct a shared accumulator answers: `p0`, `p1`, … as Float64.
+pub(crate) fn shared_fields(n: usize) -> Fields {
     (0..n)
         .map(|i| Field::new(format!("p{i}"), DataType::Float64, true))
         .collect()
 }
 
-fn shared_ranks(args: &AccumulatorArgs) -> Result<Ranks> {
-    let ps = args.exprs[1..]
+/// The ranks a shared accumulator is given: the literals after its input.
+pub(crate) fn shared_ps(args: &AccumulatorArgs) -> Result<Vec<f64>> {
+    args.exprs[1..]
         .iter()
         .map(|e| match e.downcast_ref::<Literal>().map(Literal::value) {
             Some(ScalarValue::Float64(Some(p))) => Ok(*p),
-            _ => internal_err!("shared percentile_cont: ranks must be Float64 literals"),
+            _ => internal_err!("a shared percentile's ranks must be Float64 literals"),
         })
-        .collect::<Result<Vec<f64>>>()?;
+        .collect()
+}
+
+fn shared_ranks(args: &AccumulatorArgs) -> Result<Ranks> {
+    let ps = shared_ps(args)?;
     Ok(Ranks::Many(shared_fields(ps.len()), ps))
 }
 
@@ -695,8 +701,18 @@ impl OptimizerRule for SharePercentiles {
     }
 }
 
-/// The input and rank of an aggregate expression that is one of our exact percentiles.
-fn shareable(e: &Expr, input: &DFSchema) -> Option<(Expr, f64)> {
+/// Which percentile an aggregate computes: the two kinds share separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `percentile_cont`, ours ([`CountingPercentileCont`]).
+    Exact,
+    /// DataFusion's `approx_percentile_cont` without a t-digest size argument.
+    Approx,
+}
+
+/// The kind, input and rank of an aggregate expression that is one of the percentiles shared.
+fn shareable(e: &Expr, input: &DFSchema) -> Option<((Kind, Expr), f64)> {
+    use datafusion::functions_aggregate::approx_percentile_cont::ApproxPercentileCont;
     let e = match e {
         Expr::Alias(a) => a.expr.as_ref(),
         e => e,
@@ -704,7 +720,14 @@ fn shareable(e: &Expr, input: &DFSchema) -> Option<(Expr, f64)> {
     let Expr::AggregateFunction(f) = e else {
         return None;
     };
-    f.func.inner().downcast_ref::<CountingPercentileCont>()?;
+    let inner = f.func.inner();
+    let kind = if inner.downcast_ref::<CountingPercentileCont>().is_some() {
+        Kind::Exact
+    } else if inner.downcast_ref::<ApproxPercentileCont>().is_some() {
+        Kind::Approx
+    } else {
+        return None;
+    };
     let params = &f.params;
     if params.distinct || params.filter.is_some() || params.null_treatment.is_some() {
         return None;
@@ -726,15 +749,15 @@ fn shareable(e: &Expr, input: &DFSchema) -> Option<(Expr, f64)> {
         [sort] => !sort.asc,
         _ => return None,
     };
-    Some((x.clone(), if descending { 1.0 - p } else { p }))
+    Some(((kind, x.clone()), if descending { 1.0 - p } else { p }))
 }
 
 fn share(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
     let input = agg.input.schema();
-    let found: Vec<Option<(Expr, f64)>> =
+    let found: Vec<Option<((Kind, Expr), f64)>> =
         agg.aggr_expr.iter().map(|e| shareable(e, input)).collect();
-    // Inputs with two or more percentiles, in order of first appearance.
-    let mut inputs: Vec<&Expr> = Vec::new();
+    // (kind, input)s with two or more percentiles, in order of first appearance.
+    let mut inputs: Vec<&(Kind, Expr)> = Vec::new();
     for (x, _) in found.iter().flatten() {
         let n = found.iter().flatten().filter(|(y, _)| y == x).count();
         if n >= 2 && !inputs.contains(&x) {
@@ -744,8 +767,12 @@ fn share(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
     if inputs.is_empty() {
         return Ok(None);
     }
-    let udaf = Arc::new(AggregateUDF::new_from_impl(SharedPercentiles {
-        signature: Signature::variadic_any(datafusion::logical_expr::Volatility::Immutable),
+    let signature = || Signature::variadic_any(datafusion::logical_expr::Volatility::Immutable);
+    let exact = Arc::new(AggregateUDF::new_from_impl(SharedPercentiles {
+        signature: signature(),
+    }));
+    let approx = Arc::new(AggregateUDF::new_from_impl(crate::approx::SharedApprox {
+        signature: signature(),
     }));
     let mut aggr_expr = Vec::new();
     // Per original aggregate: which shared accumulator and which of its fields holds its value,
@@ -768,8 +795,12 @@ fn share(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
         }
     }
     let alias = |k: usize| format!("__govtrail_shared_percentiles_{k}");
-    for (k, (x, ranks)) in inputs.iter().zip(ranks).enumerate() {
-        let mut args = vec![(*x).clone()];
+    for (k, ((kind, x), ranks)) in inputs.iter().map(|i| (i.0, &i.1)).zip(ranks).enumerate() {
+        let udaf = match kind {
+            Kind::Exact => &exact,
+            Kind::Approx => &approx,
+        };
+        let mut args = vec![x.clone()];
         args.extend(
             ranks
                 .into_iter()
@@ -777,7 +808,7 @@ fn share(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
         );
         aggr_expr.push(
             Expr::AggregateFunction(AggregateFunction::new_udf(
-                Arc::clone(&udaf),
+                Arc::clone(udaf),
                 args,
                 false,
                 None,
@@ -943,6 +974,38 @@ mod tests {
             assert!(plan.contains("govtrail_shared_percentile_cont"), "{plan}");
             assert_eq!(run(&ctx, &ours).await, run(&ctx, &theirs).await, "{ours}");
         }
+        // Approximate percentiles share one t-digest, and each answer is the built-in's: compared
+        // on one partition, where the digests merge in a fixed order.
+        let single = |share: bool| {
+            let ctx = SessionContext::new_with_config(
+                SessionConfig::new()
+                    .with_target_partitions(1)
+                    .with_batch_size(1000),
+            );
+            let (schema, parts) = batches(4, 6000);
+            let one = vec![parts.into_iter().flatten().collect::<Vec<_>>()];
+            ctx.register_table("t", Arc::new(MemTable::try_new(schema, one).unwrap()))
+                .unwrap();
+            if share {
+                ctx.add_optimizer_rule(Arc::new(SharePercentiles));
+            }
+            ctx
+        };
+        let (with, without) = (single(true), single(false));
+        for sql in [
+            "SELECT g, approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS a, approx_percentile_cont(0.95) WITHIN GROUP (ORDER BY x) AS b, approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY x DESC) AS c, approx_percentile_cont(f, 0.3) AS d FROM t GROUP BY g ORDER BY g",
+            "SELECT approx_percentile_cont(f, 0.1) AS a, approx_percentile_cont(f, 0.9) AS b, approx_percentile_cont(f, 0.9, 50) AS c FROM t",
+            "SELECT g, approx_percentile_cont(f, 0.1) AS a, approx_percentile_cont(f, 0.9) AS b FROM t WHERE i < 0 GROUP BY g",
+            "SELECT approx_percentile_cont(f, 0.1) AS a, approx_percentile_cont(f, 0.9) AS b FROM t WHERE i < 0",
+        ] {
+            let plan = run(&with, &format!("EXPLAIN {sql}")).await;
+            assert!(
+                plan.contains("govtrail_shared_approx_percentile_cont"),
+                "{plan}"
+            );
+            assert_eq!(run(&with, sql).await, run(&without, sql).await, "{sql}");
+        }
+
         // One percentile per input, or DISTINCT: nothing to share.
         for sql in [
             "SELECT g, percentile_cont(0.5) WITHIN GROUP (ORDER BY x), percentile_cont(0.5) WITHIN GROUP (ORDER BY f) FROM t GROUP BY g",
