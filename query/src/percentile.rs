@@ -11,7 +11,9 @@
 //!
 //! Several percentiles of one input in one aggregation (p50, p95 and p99) share one accumulator:
 //! the optimizer rule [`SharePercentiles`] plans them as one `govtrail_shared_percentile_cont`
-//! whose struct holds each rank, so the values are kept once and the ranks selected in one pass.
+//! whose struct holds each rank, so the values are kept once and the ranks selected in one pass;
+//! several `approx_percentile_cont`s of one input share one t-digest the same way
+//! (`crate::approx`).
 //!
 //! The result is bit for bit DataFusion 55's: the same rank arithmetic `p × (n − 1)`, the same
 //! quantised interpolation weight (1/1,000,000), the same `total_cmp` order. It replaces the
@@ -673,7 +675,9 @@ impl AggregateUDFImpl for SharedPercentiles {
 /// An optimizer rule: in an aggregation, exact `percentile_cont`s of the same Float64 input
 /// (no DISTINCT, no FILTER) become one [`SharedPercentiles`], and a projection above it gives
 /// each its own column back, under its own name. p50, p95 and p99 then keep one copy of the
-/// values, not three, and select all three ranks in one pass (`select_many`). The rewritten plan
+/// values, not three, and select all three ranks in one pass (`select_many`). Likewise
+/// `approx_percentile_cont`s of one input (without a t-digest size) become one
+/// `crate::approx::SharedApprox`, one digest. The rewritten plan
 /// must give the same columns (names, qualifiers, types, nullability) as the original, or the
 /// original is kept.
 #[derive(Debug, Default)]
