@@ -35,10 +35,13 @@
 
 mod approx;
 mod error;
+mod groupkey;
+mod indicator;
 pub mod output;
 mod percentile;
 pub mod plot;
 pub mod report;
+mod rewrite;
 mod trail;
 mod udf;
 

@@ -695,13 +695,7 @@ impl OptimizerRule for SharePercentiles {
         plan: LogicalPlan,
         _config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        let LogicalPlan::Aggregate(agg) = &plan else {
-            return Ok(Transformed::no(plan));
-        };
-        match share(agg)? {
-            Some(shared) => Ok(Transformed::yes(shared)),
-            None => Ok(Transformed::no(plan)),
-        }
+        crate::rewrite::aggregate(plan, share)
     }
 }
 
@@ -756,7 +750,7 @@ fn shareable(e: &Expr, input: &DFSchema) -> Option<((Kind, Expr), f64)> {
     Some(((kind, x.clone()), if descending { 1.0 - p } else { p }))
 }
 
-fn share(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
+fn share(agg: &Aggregate) -> Result<Option<Projection>> {
     let input = agg.input.schema();
     let found: Vec<Option<((Kind, Expr), f64)>> =
         agg.aggr_expr.iter().map(|e| shareable(e, input)).collect();
@@ -838,19 +832,7 @@ fn share(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
         });
     }
     let projection = Projection::try_new(exprs, Arc::new(LogicalPlan::Aggregate(shared)))?;
-    let same = projection.schema.fields().len() == agg.schema.fields().len()
-        && projection.schema.iter().zip(agg.schema.iter()).all(
-            |((q_new, f_new), (q_old, f_old))| {
-                q_new == q_old
-                    && f_new.name() == f_old.name()
-                    && f_new.data_type() == f_old.data_type()
-                    && f_new.is_nullable() == f_old.is_nullable()
-            },
-        );
-    if !same {
-        return Ok(None);
-    }
-    Ok(Some(LogicalPlan::Projection(projection)))
+    Ok(Some(projection))
 }
 
 #[cfg(test)]

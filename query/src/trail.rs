@@ -199,6 +199,10 @@ impl Trail {
         ctx.register_udaf(crate::percentile::udaf());
         // …and several of one input share one accumulator.
         ctx.add_optimizer_rule(Arc::new(crate::percentile::SharePercentiles));
+        // GROUP BY string columns groups by packed integer ids (query/src/groupkey.rs).
+        ctx.add_optimizer_rule(Arc::new(crate::groupkey::InternGroupKeys));
+        // CASE WHEN p THEN 1 ELSE 0 END as a cast of `p IS TRUE` (query/src/indicator.rs).
+        ctx.add_optimizer_rule(Arc::new(crate::indicator::IndicatorCase));
         let trail = Self {
             ctx,
             runtime,

@@ -1,0 +1,68 @@
+//! What the optimizer rules that replace an aggregation ([`crate::percentile::SharePercentiles`],
+//! [`crate::groupkey::InternGroupKeys`]) share: each plans the aggregation differently and puts a
+//! projection on top that must give the same columns as the original.
+
+use datafusion::common::DFSchema;
+use datafusion::common::Result;
+use datafusion::common::tree_node::Transformed;
+use datafusion::logical_expr::{Aggregate, LogicalPlan, Projection};
+
+/// `rewrite` applied to an aggregation (other plans are kept); its projection replaces the
+/// aggregation only if it gives the same columns.
+pub(crate) fn aggregate(
+    plan: LogicalPlan,
+    rewrite: impl FnOnce(&Aggregate) -> Result<Option<Projection>>,
+) -> Result<Transformed<LogicalPlan>> {
+    let LogicalPlan::Aggregate(agg) = &plan else {
+        return Ok(Transformed::no(plan));
+    };
+    match rewrite(agg)? {
+        Some(p) if same_columns(&p.schema, &agg.schema) => {
+            Ok(Transformed::yes(LogicalPlan::Projection(p)))
+        }
+        _ => Ok(Transformed::no(plan)),
+    }
+}
+
+/// Same names, qualifiers, types and nullability, in the same order.
+fn same_columns(new: &DFSchema, old: &DFSchema) -> bool {
+    new.fields().len() == old.fields().len()
+        && new
+            .iter()
+            .zip(old.iter())
+            .all(|((q_new, f_new), (q_old, f_old))| {
+                q_new == q_old
+                    && f_new.name() == f_old.name()
+                    && f_new.data_type() == f_old.data_type()
+                    && f_new.is_nullable() == f_old.is_nullable()
+            })
+}
+
+/// What the rules' tests share: the same query with and without a rule.
+#[cfg(test)]
+pub(crate) mod testing {
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::prelude::SessionContext;
+
+    /// The result's columns (names, types, nullability) and rows, as text.
+    pub(crate) async fn run(ctx: &SessionContext, sql: &str) -> String {
+        let df = ctx.sql(sql).await.unwrap();
+        let schema = format!("{:?}", df.schema().fields());
+        let batches = df.collect().await.unwrap();
+        format!("{schema}\n{}", pretty_format_batches(&batches).unwrap())
+    }
+
+    /// `sql`'s plan in `with` names `marker` exactly when `rewritten`, and `with` and `without`
+    /// give the same columns and rows.
+    pub(crate) async fn check(
+        with: &SessionContext,
+        without: &SessionContext,
+        sql: &str,
+        marker: &str,
+        rewritten: bool,
+    ) {
+        let plan = run(with, &format!("EXPLAIN {sql}")).await;
+        assert_eq!(plan.contains(marker), rewritten, "{sql}\n{plan}");
+        assert_eq!(run(with, sql).await, run(without, sql).await, "{sql}");
+    }
+}
