@@ -44,6 +44,7 @@ pub mod report;
 mod rewrite;
 mod trail;
 mod udf;
+mod viewcmp;
 
 pub use error::{Error, Result};
 pub use trail::{Progress, Trail};

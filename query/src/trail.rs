@@ -203,6 +203,8 @@ impl Trail {
         ctx.add_optimizer_rule(Arc::new(crate::groupkey::InternGroupKeys));
         // CASE WHEN p THEN 1 ELSE 0 END as a cast of `p IS TRUE` (query/src/indicator.rs).
         ctx.add_optimizer_rule(Arc::new(crate::indicator::IndicatorCase));
+        // `column = 'short literal'` compares 16-byte views (query/src/viewcmp.rs).
+        ctx.add_optimizer_rule(Arc::new(crate::viewcmp::ShortStringEquality));
         let trail = Self {
             ctx,
             runtime,
