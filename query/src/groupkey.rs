@@ -18,7 +18,7 @@
 //! only the strings leave the aggregation, so results are the built-in's.
 
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, GenericStringArray, GenericStringBuilder, OffsetSizeTrait,
@@ -44,7 +44,7 @@ const CACHE: usize = 256;
 /// `index × SHARDS + shard + 1`; 0 is NULL.
 #[derive(Debug)]
 struct Dictionary {
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<RwLock<Shard>>,
 }
 
 #[derive(Debug, Default)]
@@ -73,16 +73,19 @@ fn shard_of(value: &[u8]) -> usize {
 impl Dictionary {
     fn new() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
         }
     }
 
-    /// The id of `value`, given one if it has none yet.
+    /// The id of `value`, given one if it has none yet. Values already known (all but the
+    /// first sight of each) are found under a read lock, so partitions do not wait for each
+    /// other.
     fn intern(&self, value: &[u8]) -> Result<u32> {
         let shard = shard_of(value);
-        let mut s = self.shards[shard]
-            .lock()
-            .map_err(|_| DataFusionError::Execution("govtrail_group_key: lock poisoned".into()))?;
+        if let Some(&id) = self.shards[shard].read().map_err(poisoned)?.ids.get(value) {
+            return Ok(id);
+        }
+        let mut s = self.shards[shard].write().map_err(poisoned)?;
         if let Some(&id) = s.ids.get(value) {
             return Ok(id);
         }
@@ -104,14 +107,18 @@ impl Dictionary {
     /// The value with id `id` (not 0), as `f` sees it.
     fn with_value<T>(&self, id: u32, f: impl FnOnce(&[u8]) -> T) -> Result<T> {
         let i = id as usize - 1;
-        let s = self.shards[i % SHARDS]
-            .lock()
-            .map_err(|_| DataFusionError::Execution("govtrail_group_key: lock poisoned".into()))?;
+        let s = self.shards[i % SHARDS].read().map_err(poisoned)?;
         match s.values.get(i / SHARDS) {
             Some(v) => Ok(f(v)),
             None => exec_err!("govtrail_group_key: id {id} was never given out"),
         }
     }
+}
+
+fn poisoned<T>(_: T) -> DataFusionError {
+    DataFusionError::Execution(
+        "govtrail_group_key: a partition panicked holding the dictionary".into(),
+    )
 }
 
 /// The ids of a string array's rows (0 for NULL).

@@ -169,13 +169,12 @@ mod tests {
 
     use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
-    use datafusion::datasource::MemTable;
-    use datafusion::prelude::{SessionConfig, SessionContext};
+    use datafusion::prelude::SessionContext;
 
     use super::*;
-    use crate::rewrite::testing::check;
+    use crate::rewrite::testing::{check, contexts};
 
-    fn context(rule: bool) -> SessionContext {
+    fn contexts_over_t() -> (SessionContext, SessionContext) {
         let schema = Arc::new(Schema::new(vec![
             Field::new("d", DataType::Utf8, true),
             Field::new("b", DataType::Boolean, true),
@@ -197,23 +196,14 @@ mod tests {
             ],
         )
         .unwrap();
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        ctx.register_table(
-            "t",
-            Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap()),
-        )
-        .unwrap();
-        if rule {
-            ctx.add_optimizer_rule(Arc::new(IndicatorCase));
-        }
-        ctx
+        contexts(batch, Arc::new(IndicatorCase))
     }
 
     /// Same answers, names, types and nullability, NULL conditions included; other CASEs are
     /// left alone.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn same_results_as_the_case() {
-        let (with, without) = (context(true), context(false));
+        let (with, without) = contexts_over_t();
         for (sql, rewritten) in [
             (
                 "SELECT d, avg(CASE WHEN d = 'deny' THEN 1.0 ELSE 0.0 END) AS r FROM t GROUP BY d ORDER BY d",

@@ -41,8 +41,31 @@ fn same_columns(new: &DFSchema, old: &DFSchema) -> bool {
 /// What the rules' tests share: the same query with and without a rule.
 #[cfg(test)]
 pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::RecordBatch;
     use datafusion::arrow::util::pretty::pretty_format_batches;
-    use datafusion::prelude::SessionContext;
+    use datafusion::datasource::MemTable;
+    use datafusion::optimizer::OptimizerRule;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    /// Two sessions over table `t` (`batch`, on two partitions): with `rule`, and without.
+    pub(crate) fn contexts(
+        batch: RecordBatch,
+        rule: Arc<dyn OptimizerRule + Send + Sync>,
+    ) -> (SessionContext, SessionContext) {
+        let context = |rule: Option<Arc<dyn OptimizerRule + Send + Sync>>| {
+            let ctx =
+                SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+            let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]]).unwrap();
+            ctx.register_table("t", Arc::new(table)).unwrap();
+            if let Some(rule) = rule {
+                ctx.add_optimizer_rule(rule);
+            }
+            ctx
+        };
+        (context(Some(rule)), context(None))
+    }
 
     /// The result's columns (names, types, nullability) and rows, as text.
     pub(crate) async fn run(ctx: &SessionContext, sql: &str) -> String {

@@ -146,13 +146,12 @@ impl ScalarUDFImpl for ViewEq {
 mod tests {
     use datafusion::arrow::array::{RecordBatch, StringViewArray};
     use datafusion::arrow::datatypes::{Field, Schema};
-    use datafusion::datasource::MemTable;
-    use datafusion::prelude::{SessionConfig, SessionContext};
+    use datafusion::prelude::SessionContext;
 
     use super::*;
-    use crate::rewrite::testing::check;
+    use crate::rewrite::testing::{check, contexts};
 
-    fn context(rule: bool) -> SessionContext {
+    fn contexts_over_t() -> (SessionContext, SessionContext) {
         let schema = Arc::new(Schema::new(vec![Field::new("d", DataType::Utf8View, true)]));
         let values = [
             Some("deny"),
@@ -171,23 +170,14 @@ mod tests {
             vec![Arc::new(StringViewArray::from(d))],
         )
         .unwrap();
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        ctx.register_table(
-            "t",
-            Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap()),
-        )
-        .unwrap();
-        if rule {
-            ctx.add_optimizer_rule(Arc::new(ShortStringEquality));
-        }
-        ctx
+        contexts(batch, Arc::new(ShortStringEquality))
     }
 
     /// Same answers as `=` and `<>`, NULLs, the empty string, prefixes and 12-byte strings
     /// included; long literals and filters keep the built-in comparison.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn same_results_as_equality() {
-        let (with, without) = (context(true), context(false));
+        let (with, without) = contexts_over_t();
         for (sql, rewritten) in [
             (
                 "SELECT d, d = 'deny' AS a, 'deny' = d AS b, d <> 'deny' AS c, d = '' AS e, d = 'twelve bytes' AS f FROM t ORDER BY d, a",
