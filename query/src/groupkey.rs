@@ -13,7 +13,10 @@
 //!
 //! Within a batch, an id is looked up by the row's 16-byte view in a small direct-mapped cache
 //! (equal views in one batch mean equal bytes), so a row costs a multiply and a compare, and a
-//! value's bytes are hashed once per batch, not once per row. NULL is id 0, so NULL groups stay
+//! value's bytes are hashed about once per batch, not once per row. (Two values that share a
+//! cache slot evict each other, and each eviction asks the shared dictionary again: measured, 167
+//! dictionary lookups per 8,192-row batch of 15 values. A per-batch table behind the cache cost
+//! more than it saved.) NULL is id 0, so NULL groups stay
 //! apart from every string. The ids depend on the order the partitions meet the values, but
 //! only the strings leave the aggregation, so results are the built-in's.
 
