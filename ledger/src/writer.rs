@@ -729,8 +729,8 @@ struct SealJob {
 }
 
 impl SealJob {
-    /// Writes the segment (temporary name, fsync, rename, directory fsync), then the stable
-    /// checkpoint, then removes the WAL. Gives the job back on failure, for a retry.
+    /// Stores the stable checkpoint, then writes the segment (temporary name, fsync, rename,
+    /// directory fsync), then removes the WAL. Gives the job back on failure, for a retry.
     fn run(self) -> SealOutcome {
         match self.write() {
             Ok(()) => Ok((self.start, self.end)),
@@ -752,6 +752,19 @@ impl SealJob {
             chain_end: Some(self.chain_end),
             frontier: Some(self.frontier.clone()),
         };
+        // The checkpoint for `end` is stored before the segment appears: a reader skips the WAL
+        // once a segment covers its records, and with it the WAL's checkpoint frames, so a
+        // segment must never be visible without a stored checkpoint for its end. (Stored after
+        // the rename, a kill between the two left records that verified only as an unverified
+        // tail.) A witness may have stored this checkpoint already, with its cosignatures: keep it.
+        let stored = self.layout.checkpoint(end);
+        let kept = fs::read(&stored)
+            .ok()
+            .and_then(|b| SignedCheckpoint::parse(&b).ok())
+            .is_some_and(|cp| cp.note.text == self.checkpoint.note.text);
+        if !kept {
+            write_atomic(&stored, self.checkpoint.bytes.as_bytes())?;
+        }
         let written = (|| {
             let mut writer = SegmentWriter::create(&tmp, &meta)?;
             let mut reader = WalReader::open(&self.wal_path)?;
@@ -814,15 +827,6 @@ impl SealJob {
             let _ = fs::create_dir_all(self.layout.summaries_dir())
                 .ctx("create", &self.layout.summaries_dir())
                 .and_then(|()| write_atomic(&self.layout.summary(start, end), &bytes));
-        }
-        // A witness may have stored this checkpoint already, with its cosignatures: keep it.
-        let stored = self.layout.checkpoint(end);
-        let kept = fs::read(&stored)
-            .ok()
-            .and_then(|b| SignedCheckpoint::parse(&b).ok())
-            .is_some_and(|cp| cp.note.text == self.checkpoint.note.text);
-        if !kept {
-            write_atomic(&stored, self.checkpoint.bytes.as_bytes())?;
         }
         fs::remove_file(&self.wal_path).ctx("remove", &self.wal_path)?;
         sync_dir(&self.layout.wal_dir())
