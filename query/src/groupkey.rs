@@ -613,6 +613,18 @@ mod tests {
         assert_ne!(a[0], a[2]);
         assert_ne!(a[5], 0);
         assert_eq!(b, vec![a[2], 0, a[0]]);
+        // A dictionary array: its values' ids, looked up by key; a NULL key is NULL.
+        let keyed: ArrayRef =
+            Arc::new(
+                vec![Some("x"), None, Some(long), Some("x"), Some("new")]
+                    .into_iter()
+                    .collect::<datafusion::arrow::array::DictionaryArray<
+                        datafusion::arrow::datatypes::Int32Type,
+                    >>(),
+            );
+        let c = ids(&dict, &keyed).unwrap();
+        assert_eq!(&c[..4], &[a[0], 0, a[2], a[0]]);
+        assert!(c[4] != 0 && !a.contains(&c[4]));
         for (id, want) in [(a[0], "x"), (a[2], long), (a[5], "")] {
             let got = dict.with_value(id, |v| v.to_vec()).unwrap();
             assert_eq!(got, want.as_bytes());

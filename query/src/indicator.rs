@@ -19,10 +19,9 @@ use datafusion::arrow::datatypes::{
     ArrowNativeType, DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use datafusion::common::tree_node::{Transformed, TreeNode as _};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::{Case, ScalarFunction};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
@@ -45,17 +44,7 @@ impl OptimizerRule for IndicatorCase {
         plan: LogicalPlan,
         _config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        // Names are kept (an aggregate's output is named after its argument), as
-        // DataFusion's own expression simplifier keeps them.
-        let names = NamePreserver::new(&plan);
-        plan.map_expressions(|e| {
-            let name = names.save(&e);
-            let out = e.transform_up(|e| Ok(indicator(e)))?;
-            Ok(Transformed::new_transformed(
-                name.restore(out.data),
-                out.transformed,
-            ))
-        })
+        crate::rewrite::expressions(plan, indicator)
     }
 }
 

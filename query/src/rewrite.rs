@@ -1,11 +1,14 @@
-//! What the optimizer rules that replace an aggregation ([`crate::percentile::SharePercentiles`],
-//! [`crate::groupkey::InternGroupKeys`]) share: each plans the aggregation differently and puts a
-//! projection on top that must give the same columns as the original.
+//! What govtrail's optimizer rules share. Those that replace an aggregation
+//! ([`crate::percentile::SharePercentiles`], [`crate::groupkey::InternGroupKeys`]) plan it
+//! differently and put a projection on top that must give the same columns as the original;
+//! those that rewrite expressions ([`crate::indicator::IndicatorCase`],
+//! [`crate::viewcmp::ShortStringEquality`]) keep each expression's name.
 
 use datafusion::common::DFSchema;
 use datafusion::common::Result;
-use datafusion::common::tree_node::Transformed;
-use datafusion::logical_expr::{Aggregate, LogicalPlan, Projection};
+use datafusion::common::tree_node::{Transformed, TreeNode as _};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, Projection};
 
 /// `rewrite` applied to an aggregation (other plans are kept); its projection replaces the
 /// aggregation only if it gives the same columns.
@@ -22,6 +25,24 @@ pub(crate) fn aggregate(
         }
         _ => Ok(Transformed::no(plan)),
     }
+}
+
+/// `rewrite` applied to every subexpression of the plan node's expressions, bottom up, keeping
+/// each expression's output name (an aggregate's output is named after its argument), as
+/// DataFusion's own expression simplifier does.
+pub(crate) fn expressions(
+    plan: LogicalPlan,
+    mut rewrite: impl FnMut(Expr) -> Transformed<Expr>,
+) -> Result<Transformed<LogicalPlan>> {
+    let names = NamePreserver::new(&plan);
+    plan.map_expressions(|e| {
+        let name = names.save(&e);
+        let out = e.transform_up(|e| Ok(rewrite(e)))?;
+        Ok(Transformed::new_transformed(
+            name.restore(out.data),
+            out.transformed,
+        ))
+    })
 }
 
 /// Same names, qualifiers, types and nullability, in the same order.

@@ -15,10 +15,9 @@ use datafusion::arrow::array::builder::make_view;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::tree_node::{Transformed, TreeNode as _};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable as _, LogicalPlan, Operator, ScalarFunctionArgs,
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -47,15 +46,7 @@ impl OptimizerRule for ShortStringEquality {
         let Some(input) = plan.inputs().first().map(|p| Arc::clone(p.schema())) else {
             return Ok(Transformed::no(plan));
         };
-        let names = NamePreserver::new(&plan);
-        plan.map_expressions(|e| {
-            let name = names.save(&e);
-            let out = e.transform_up(|e| Ok(rewrite(e, &input)))?;
-            Ok(Transformed::new_transformed(
-                name.restore(out.data),
-                out.transformed,
-            ))
-        })
+        crate::rewrite::expressions(plan, |e| rewrite(e, &input))
     }
 }
 
