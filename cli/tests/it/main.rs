@@ -132,8 +132,11 @@ pub(crate) fn hook_spool_len(spool: &Path) -> usize {
     std::fs::read_dir(spool)
         .map(|d| {
             d.filter(|e| {
-                e.as_ref()
-                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".hook.json"))
+                e.as_ref().is_ok_and(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".hook.json") && !name.starts_with('.')
+                })
             })
             .count()
         })

@@ -365,7 +365,8 @@ fn spooled(spool: &Path) -> Vec<Value> {
     let mut names: Vec<_> = std::fs::read_dir(spool)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".hook.json"))
+        // `.tmp-*` files are records being written: they are renamed away at any moment.
+        .filter(|n| n.ends_with(".hook.json") && !n.starts_with('.'))
         .collect();
     names.sort();
     names
@@ -374,14 +375,26 @@ fn spooled(spool: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// A `govtrail decide --serve` process, killed when dropped so that a failing test leaks none.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `govtrail decide --serve` on `spool`'s default socket, once it answers.
-fn start_server(bundle: &Path, spool: &Path) -> std::process::Child {
-    let child = crate::bin()
-        .args(["decide", "--serve", "--bundle", bundle.to_str().unwrap()])
-        .args(["--spool", spool.to_str().unwrap()])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+fn start_server(bundle: &Path, spool: &Path) -> Server {
+    let server = Server(
+        crate::bin()
+            .args(["decide", "--serve", "--bundle", bundle.to_str().unwrap()])
+            .args(["--spool", spool.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let socket = spool.join(".decide.sock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {
@@ -391,7 +404,7 @@ fn start_server(bundle: &Path, spool: &Path) -> std::process::Child {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    child
+    server
 }
 
 #[test]
@@ -504,8 +517,8 @@ fn the_resident_evaluator_decides_reloads_and_steps_aside() {
     assert!(all[before..].iter().all(|r| r["evaluator"] == "resident"));
 
     // Killed, it leaves its socket: calls decide in process, and a new server replaces it.
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     assert!(socket.exists());
     let (answer, rec) = decide(&served);
     assert_eq!(answer, "ask");
@@ -514,8 +527,8 @@ fn the_resident_evaluator_decides_reloads_and_steps_aside() {
     let mut server = start_server(&served, &spool);
     assert_eq!(decide(&served).1["evaluator"], "resident");
     // Stopped by SIGTERM, it removes its socket.
-    terminate(server.id());
-    assert!(server.wait().unwrap().success());
+    terminate(server.0.id());
+    assert!(server.0.wait().unwrap().success());
     assert!(!socket.exists());
 }
 
