@@ -48,7 +48,23 @@ if runs:
             "(every record re-hashed, the tree rebuilt, a second read of the Parquet files) costs "
             "about 40% more time. With the Tractatus bundle, evaluation is about 20 times dearer and the replay is "
             "within 10-15% of bare regorus. The 200k decisions/s target is above what regorus's "
-            "interpreter evaluates on 2 cores even for the four-rule policy (bare: see the table)."]
+            "interpreter evaluates on 2 cores even for the four-rule policy (bare: see the table).", "",
+            "Two levers measured in December 2026 and not taken (release builds, same machine class):", "",
+            "- **regorus's register VM** (`regorus::rvm`, the policy compiled to bytecode), on the benchmark's "
+            "own inputs, one thread, VM and interpreter alternating, 3 rounds: minimal 2.70 s against 9.61 s for "
+            "1,000,000 evaluations (0.28×, 2.7 µs an evaluation), tractatus 2.74 s against 18.4 s for 100,000 "
+            "(0.15×). With it, evaluation would no longer bound the four-rule replay; rebuilding the input "
+            "(11 µs a record) would. It is not used because it gives other answers than the interpreter: it "
+            "skips an `else` after a body that iterates and finds nothing, and it turns errors in rule bodies "
+            "into undefined (docs/REPLAY.md §3 has both reproductions). On the Tractatus fixtures it turned "
+            "recorded `allow`s into `defer`s; on the minimal bundle's 1,000,000 inputs the two agreed.",
+            "- **mimalloc as the process allocator** (malloc and free were about a quarter of a replay's "
+            "profile). `govtrail replay --no-verify --threads 2` on the minimal 1M ledger: 11.4 and 11.9 s "
+            "against 13.1 and 13.4 s with glibc (0.88×); an exact-percentile GROUP BY on the 10M ledger: median "
+            "of 7 alternating runs 0.35 s against 0.42 s, but twice the peak RSS (420-500 MB against 220-290 MB) "
+            "and a slower tail; a resident `govtrail decide`, 300 calls alternating with the glibc binary: p50 "
+            "3.54 ms against 2.92 ms, p99 22.0 ms against 4.35 ms. Not used: `decide` is on every tool call's "
+            "path, and replay's gain is far from closing the gap to 200k/s."]
 if os.path.exists("benches/decide_overhead.json"):
     d = json.load(open("benches/decide_overhead.json"))
     out += ["", "`benches/decide_overhead.py`: `govtrail decide --bundle examples/bundles/tractatus` as a whole "
@@ -68,11 +84,16 @@ if os.path.exists("benches/decide_overhead.json"):
             f"| `govtrail decide`, resident | {d['resident_p50_ms']:.2f} | {d['resident_p99_ms']:.2f} | {d['alone_resident_p50_ms']:.2f} | {d['alone_resident_p99_ms']:.2f} |",
             f"| `govtrail decide --no-server` | {d['in_process_p50_ms']:.2f} | {d['in_process_p99_ms']:.2f} | | |", "",
             f"At p50 a resident `govtrail decide` takes {d['resident_vs_node_p50']:.3f}× the Node.js hook's "
-            f"time, and {d['in_process_vs_node_p50']:.3f}× in process. Its p99 interleaved with Node.js is "
-            "the disk's: right after a process that frees tens of MB, as Node.js does at exit, this "
-            f"machine's fdatasync of a new 800-byte file takes p99 {d['fdatasync_after_node_p99_ms']:.1f} ms "
-            f"(max {d['fdatasync_after_node_max_ms']:.1f}) against p99 {d['fdatasync_after_true_p99_ms']:.2f} ms "
-            "after `/bin/true` (`fsync_probe` in the script, same run); the Node.js hook records nothing "
+            f"time, and {d['in_process_vs_node_p50']:.3f}× in process. Interleaved with Node.js it takes "
+            f"{d['resident_p50_ms'] - d['alone_resident_p50_ms']:.2f} ms more at p50 and "
+            f"{d['resident_p99_ms'] - d['alone_resident_p99_ms']:.2f} ms more at p99 than alone. In this run "
+            + ("the disk stalled" if d['fdatasync_after_node_p99_ms'] > 5 * d['fdatasync_after_true_p99_ms']
+               else "the disk did not stall") + " after Node.js: a new 800-byte file's fdatasync took p99 "
+            f"{d['fdatasync_after_node_p99_ms']:.2f} ms (max {d['fdatasync_after_node_max_ms']:.2f}) right "
+            f"after it, against p99 {d['fdatasync_after_true_p99_ms']:.2f} ms after `/bin/true` (`fsync_probe` "
+            "in the script, same run). In an earlier run it stalled (fdatasync p99 25.1 ms after Node.js) and "
+            "the resident p99 interleaved was 88.6 ms: the recording commands pay such stalls; the Node.js hook "
+            "records nothing "
             "and pays none of it. Where the rest goes, on a quiet machine: process start of the 160 MB "
             "binary about 0.6 ms over `/bin/true` (linked at a fixed address, `cli/build.rs`: as a PIE "
             "it was 2.3 ms), the server about 0.5 ms (a `stat` of each bundle file and directory 40-60 µs, "
