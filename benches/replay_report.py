@@ -51,8 +51,8 @@ if runs:
             "interpreter evaluates on 2 cores even for the four-rule policy (bare: see the table).", "",
             "Two levers measured in December 2026 and not taken (release builds, same machine class):", "",
             "- **regorus's register VM** (`regorus::rvm`, the policy compiled to bytecode), on the benchmark's "
-            "own inputs, one thread, VM and interpreter alternating, 3 rounds: minimal 2.70 s against 9.61 s for "
-            "1,000,000 evaluations (0.28×, 2.7 µs an evaluation), tractatus 2.74 s against 18.4 s for 100,000 "
+            "own inputs, one thread, VM and interpreter alternating, 3 rounds: minimal 2.70 s against 9.68 s for "
+            "1,000,000 evaluations (0.28×, 2.7 µs an evaluation), tractatus 2.75 s against 18.4 s for 100,000 "
             "(0.15×). With it, evaluation would no longer bound the four-rule replay; rebuilding the input "
             "(11 µs a record) would. It is not used because it gives other answers than the interpreter: it "
             "skips an `else` after a body that iterates and finds nothing, and it turns errors in rule bodies "
