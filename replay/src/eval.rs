@@ -1,6 +1,10 @@
 //! One bundle's entrypoint, evaluated on inputs with a supplied clock.
 
 use std::cell::Cell;
+use std::sync::Arc;
+
+use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::{Program, RegoVM};
 
 use serde_json::Value;
 
@@ -55,20 +59,87 @@ impl Outcome {
     }
 }
 
+/// Which of regorus's engines evaluates an [`Evaluator`]'s policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The register VM (policies compiled to bytecode), with the interpreter for any input
+    /// the VM reports an error on: the default.
+    Vm,
+    /// The tree-walking interpreter alone.
+    Interpreter,
+}
+
 /// An engine loaded with a bundle, ready to evaluate its entrypoint. Each thread needs its own
-/// (evaluation takes `&mut`); clones share the parsed policies.
-#[derive(Clone)]
+/// (evaluation takes `&mut`); clones share the parsed and compiled policies.
+///
+/// Evaluation runs on regorus's VM (vendor/regorus, with the fixes in its PATCHES.md) and
+/// falls back to the interpreter on any VM error, so an error is always the interpreter's,
+/// with file and line; a bundle the VM cannot compile runs on the interpreter alone
+/// (docs/REPLAY.md §3).
 pub struct Evaluator {
     engine: regorus::Engine,
     entrypoint: String,
+    vm: Option<Vm>,
+    /// Evaluations the VM handed to the interpreter.
+    fallbacks: u64,
+}
+
+/// A compiled program and a VM loaded with it.
+struct Vm {
+    program: Arc<Program>,
+    data: regorus::Value,
+    machine: RegoVM,
+}
+
+impl Vm {
+    fn new(program: Arc<Program>, data: regorus::Value) -> Result<Self, String> {
+        let mut machine = RegoVM::new();
+        machine.load_program(Arc::clone(&program));
+        machine.set_data(data.clone()).map_err(|e| e.to_string())?;
+        // As the interpreter: builtin errors are errors, and no instruction budget (the
+        // interpreter has none; a replay must not depend on one).
+        machine.set_strict_builtin_errors(true);
+        machine.set_max_instructions(usize::MAX);
+        Ok(Self {
+            program,
+            data,
+            machine,
+        })
+    }
+}
+
+impl Clone for Evaluator {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            entrypoint: self.entrypoint.clone(),
+            // Loading a program into a fresh VM cannot fail where it once succeeded.
+            vm: self
+                .vm
+                .as_ref()
+                .and_then(|v| Vm::new(Arc::clone(&v.program), v.data.clone()).ok()),
+            fallbacks: 0,
+        }
+    }
 }
 
 impl Evaluator {
-    /// Loads `bundle` into an engine whose `time.now_ns` is the time passed to [`Self::eval`].
+    /// Loads `bundle` into an engine whose `time.now_ns` is the time passed to [`Self::eval`],
+    /// on the VM where it compiles the bundle.
     pub fn new(bundle: &Bundle) -> Result<Self, Error> {
-        let mut engine = bundle.engine()?;
+        Self::with_engine(bundle, Engine::Vm)
+    }
+
+    /// Loads `bundle` to be evaluated by `engine`.
+    pub fn with_engine(bundle: &Bundle, engine: Engine) -> Result<Self, Error> {
+        let mut interpreter = bundle.engine()?;
+        interpreter.set_strict_builtin_errors(true);
+        let vm = match engine {
+            Engine::Vm => compile(&mut interpreter.clone(), &bundle.entrypoint),
+            Engine::Interpreter => None,
+        };
         // Extensions are looked up before builtins, so this replaces the clock for policies.
-        engine
+        interpreter
             .add_extension(
                 "time.now_ns".into(),
                 0,
@@ -76,12 +147,29 @@ impl Evaluator {
             )
             .map_err(|e| Error::rego(&bundle.root, &e))?;
         let mut this = Self {
-            engine,
+            engine: interpreter,
             entrypoint: bundle.entrypoint.clone(),
+            vm,
+            fallbacks: 0,
         };
         // The first evaluation prepares the engine; clones made after it share that work.
-        let _ = this.eval(regorus::Value::new_object(), 0);
+        let _ = this.interpret(regorus::Value::new_object(), 0);
         Ok(this)
+    }
+
+    /// Which engine evaluates: the VM (with the interpreter on errors) or the interpreter.
+    pub fn engine(&self) -> Engine {
+        if self.vm.is_some() {
+            Engine::Vm
+        } else {
+            Engine::Interpreter
+        }
+    }
+
+    /// How many evaluations the VM handed to the interpreter (because it reported an error)
+    /// since this evaluator was made or cloned.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks
     }
 
     /// Evaluates the entrypoint on `input` at time `now_ns`. An error is the engine's message
@@ -99,11 +187,54 @@ impl Evaluator {
         now_ns: i64,
     ) -> Result<regorus::Value, String> {
         NOW_NS.with(|c| c.set(now_ns));
+        if let Some(vm) = &mut self.vm {
+            vm.machine.set_input(input.clone());
+            if let Ok(value) = vm.machine.execute() {
+                return Ok(value);
+            }
+            // Any VM error: the interpreter decides, and words the error.
+            self.fallbacks += 1;
+        }
+        self.interpret(input, now_ns)
+    }
+
+    fn interpret(&mut self, input: regorus::Value, now_ns: i64) -> Result<regorus::Value, String> {
+        NOW_NS.with(|c| c.set(now_ns));
         self.engine.set_input(input);
         self.engine
             .eval_rule(self.entrypoint.clone())
             .map_err(|e| e.to_string().trim().to_owned())
     }
+}
+
+/// The bundle's entrypoint compiled for the VM, with `time.now_ns` reading the supplied
+/// clock; `None` when regorus cannot compile it (the interpreter then runs alone).
+fn compile(engine: &mut regorus::Engine, entrypoint: &str) -> Option<Vm> {
+    let policy = engine
+        .compile_with_entrypoint(&regorus::Rc::from(entrypoint))
+        .ok()?;
+    let program = Compiler::compile_from_policy(&policy, &[entrypoint]).ok()?;
+    let mut program = Arc::unwrap_or_clone(program);
+    for (info, slot) in program
+        .builtin_info_table
+        .iter()
+        .zip(program.resolved_builtins.iter_mut())
+    {
+        if info.name == "time.now_ns" {
+            slot.0 = recorded_now_ns;
+        }
+    }
+    Vm::new(Arc::new(program), engine.get_data()).ok()
+}
+
+/// `time.now_ns()` on the VM: the time passed to [`Evaluator::eval`].
+fn recorded_now_ns(
+    _: &regorus::unstable::Span,
+    _: &[regorus::unstable::Ref<regorus::unstable::Expr>],
+    _: &[regorus::Value],
+    _: bool,
+) -> anyhow::Result<regorus::Value> {
+    Ok(regorus::Value::from(NOW_NS.with(Cell::get)))
 }
 
 /// Reads `{"decision": …, "reason": …, "rules": […]}` (a bare decision string is accepted too).

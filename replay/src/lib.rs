@@ -13,7 +13,7 @@ mod render;
 mod replay;
 
 pub use bundle::{Bundle, DEFAULT_ENTRYPOINT, TestOutcome, TestResult};
-pub use eval::{DECISIONS, Evaluator, Outcome};
+pub use eval::{DECISIONS, Engine, Evaluator, Outcome};
 pub use input::{RecordView, Replayable, claude_code, replay_input};
 /// The Rego engine, for callers of [`Evaluator::eval_value`].
 pub use regorus;

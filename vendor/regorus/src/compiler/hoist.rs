@@ -620,10 +620,23 @@ impl LoopHoister {
             Expr { expr, .. } => {
                 self.analyze_expr(module_idx, expr, context, loops)?;
             }
-            Every { domain, query, .. } => {
+            Every {
+                key,
+                value,
+                domain,
+                query,
+                ..
+            } => {
                 self.analyze_expr(module_idx, domain, context, loops)?;
 
-                let every_context = context.child_with_output_exprs(ContextType::Every, None, None);
+                let mut every_context =
+                    context.child_with_output_exprs(ContextType::Every, None, None);
+                // govtrail patch 5 (vendor/regorus/PATCHES.md): the quantifier's variables are
+                // bound in its body, so `m[k]` there is a lookup, not a loop over `m`.
+                every_context.bind_variable(value.text());
+                if let Some(key) = key {
+                    every_context.bind_variable(key.text());
+                }
                 let populated_context =
                     self.populate_query(module_idx, query.as_ref(), &every_context)?;
                 self.lookup.ensure_query_capacity(module_idx, query.qidx);

@@ -80,6 +80,25 @@ impl RegoVM {
             }
             Move { dest, src } => {
                 let value = self.get_register(src)?.clone();
+                // govtrail patch 6 (vendor/regorus/PATCHES.md): a complete rule's or function's
+                // result is written by a move into its result register, once per solution of
+                // its body; with strict builtin errors, a second, different value is an error
+                // (as in the interpreter), never a silent overwrite.
+                if self.strict_builtin_errors && value != Value::Undefined {
+                    if let Some(ctx) = self.call_rule_stack.last() {
+                        if dest == ctx.result_reg
+                            && matches!(ctx.rule_type, crate::rvm::program::RuleType::Complete)
+                        {
+                            let current = self.get_register(dest)?;
+                            if *current != Value::Undefined && *current != value {
+                                return Err(VmError::RuleDataConflict {
+                                    message: "complete rules and functions must not produce multiple outputs".into(),
+                                    pc: self.pc,
+                                });
+                            }
+                        }
+                    }
+                }
                 self.set_register(dest, value)?;
                 Ok(InstructionOutcome::Continue)
             }

@@ -469,6 +469,13 @@ impl RegoVM {
                     // Azure Policy: allOf [*] on non-collection iterates once
                     // over a virtual null element.
                     Ok(Some(IterationState::Single { consumed: false }))
+                } else if self.strict_builtin_errors && collection_value != Value::Undefined {
+                    // govtrail patch 4 (vendor/regorus/PATCHES.md): with strict builtin
+                    // errors, iterating a scalar is an error, as in the interpreter.
+                    Err(VmError::InvalidIteration {
+                        value: collection_value,
+                        pc: self.pc,
+                    })
                 } else {
                     // Standard Rego: iterating a non-collection scalar (number,
                     // string, bool, null, undefined) yields no iterations. For

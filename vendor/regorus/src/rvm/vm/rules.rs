@@ -128,7 +128,13 @@ impl RegoVM {
                     Ok(_) => {
                         if matches!(rule_info.rule_type, RuleType::Complete) || is_function_call {
                             let current_result = self.get_register(result_reg)?.clone();
-                            if current_result != Value::Undefined {
+                            // govtrail patch 1 (vendor/regorus/PATCHES.md): a body that ran to
+                            // its end without producing a value (a loop that found nothing)
+                            // failed, like a failed condition: try the next body or `else`.
+                            if current_result == Value::Undefined {
+                                continue;
+                            }
+                            {
                                 if let Some(ref expected) = first_successful_result {
                                     if *expected != current_result {
                                         rule_failed_due_to_inconsistency = true;
@@ -168,6 +174,19 @@ impl RegoVM {
                         }
                     }
                     Err(e) if Self::is_fatal_vm_error(&e) => {
+                        self.restore_rule_state(
+                            &mut previous_loop_stack,
+                            &mut previous_comprehension_stack,
+                        );
+                        return Err(e);
+                    }
+                    // govtrail patch 2 (vendor/regorus/PATCHES.md): with strict builtin errors,
+                    // only a failed condition fails the body; any other error is the rule's
+                    // error, as in the interpreter, never an undefined value a default masks.
+                    Err(e)
+                        if self.strict_builtin_errors
+                            && !matches!(e, VmError::AssertionFailed { .. }) =>
+                    {
                         self.restore_rule_state(
                             &mut previous_loop_stack,
                             &mut previous_comprehension_stack,
@@ -289,6 +308,16 @@ impl RegoVM {
 
         let (final_result, rule_failed_due_to_inconsistency) = self
             .execute_rule_definitions_common(&rule_definitions, &rule_info, function_call_params)?;
+
+        // govtrail patch 3 (vendor/regorus/PATCHES.md): with strict builtin errors, a complete
+        // rule or function whose bodies give different values is an error, as in the
+        // interpreter, never undefined.
+        if rule_failed_due_to_inconsistency && self.strict_builtin_errors {
+            return Err(VmError::RuleDataConflict {
+                message: "complete rules and functions must not produce multiple outputs".into(),
+                pc: self.pc,
+            });
+        }
 
         self.set_register(dest, Value::Undefined)?;
 
