@@ -2,26 +2,32 @@
 """Whole-process wall time of `govtrail decide` (benches/run.sh step 6).
 
 Runs the release `govtrail decide --bundle examples/bundles/tractatus --spool S` (read the
-Claude Code PreToolUse payload, evaluate the bundle, write the decision envelope and fsync the
-file and its directory, answer) in its two modes:
-- resident: a `govtrail decide --serve` listens on the spool's socket and evaluates with the
-  bundle it keeps loaded; the calling process records and answers;
-- in-process (`--no-server`): the call loads and checks the bundle itself, then evaluates;
+Claude Code PreToolUse payload, evaluate the bundle, record the decision envelope durably,
+answer) in its two modes:
+- resident: a `govtrail decide --serve` listens on the spool's socket, evaluates with the
+  bundle it keeps loaded and records the call in its hook log (one fdatasync) before answering;
+- in-process (`--no-server`): the call loads and checks the bundle itself, evaluates, and
+  writes its own spool file (fdatasync, rename, directory fsync);
 and, as baselines in the same run, a minimal Node.js PreToolUse hook
 (benches/hooks/framework-audit-hook.js, the shape of Tractatus's hooks, recording nothing) and
-`/bin/true` (what starting any process from this harness costs). 201 calls each, interleaved
-(the order rotates each round); then 201 resident calls and 201 `/bin/true` alone; payloads
-alternate one both deny (an Edit of .claude/instruction-history.json, inst_027) and one both
-allow (a Bash `git status`). Then 16
-resident `govtrail decide` processes at once, and 16 in-process ones, on the same spool. Every
-answer is checked; the spool is ingested into a signed ledger and every call must be in it, each
-resident call recorded as such. Writes benches/decide_overhead.json with the median of three runs.
+`/bin/true` (what starting any process from this harness costs). When the statically linked
+build exists (target/x86_64-unknown-linux-gnu/release/govtrail, which benches/run.sh builds),
+its resident calls are measured too, against the same server. 201 calls each, interleaved
+(the order rotates each round); then 201 resident calls per build and 201 `/bin/true` alone;
+payloads alternate one both deny (an Edit of .claude/instruction-history.json, inst_027) and
+one both allow (a Bash `git status`). Then 16 resident `govtrail decide` processes at once, and
+16 in-process ones, on the same spool. Every answer is checked; the spool is ingested into a
+signed ledger and every call must be in it, each resident call recorded as such. Writes
+benches/decide_overhead.json with the median of three runs.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
 
-from benchlib import drain_spool, pct
+from benchlib import drain_spool, pct, spool_records
 
 BIN = os.path.abspath("target/release/govtrail")
+# The same code linked statically (benches/run.sh builds it: `--target x86_64-unknown-linux-gnu`
+# with `+crt-static`), the build README recommends for hooks; measured beside BIN when present.
+STATIC_BIN = os.path.abspath("target/x86_64-unknown-linux-gnu/release/govtrail")
 BUNDLE = os.path.abspath("examples/bundles/tractatus")
 NODE_HOOK = ["node", os.path.abspath("benches/hooks/framework-audit-hook.js")]
 N = 201
@@ -55,12 +61,14 @@ def one_run():
                 time.sleep(0.01)
             modes = {"true": (["/bin/true"], None), "node": (NODE_HOOK, "answer"),
                      "resident": (decide, "answer"), "in_process": (decide + ["--no-server"], "answer")}
+            if os.path.exists(STATIC_BIN):
+                modes["resident_static"] = ([STATIC_BIN] + decide[1:], "answer")
             # Phase 1 interleaves every command with the Node.js hook; phase 2 runs the resident
             # calls with /bin/true only. After a process that frees tens of MB, as Node.js does
             # at exit (and an in-process decide, less so), this machine's fdatasync stalls for up
             # to hundreds of ms (measured by fsync_probe), which only the recording commands pay.
             times = {k: [] for k in modes}
-            alone = {k: [] for k in ("true", "resident")}
+            alone = {k: [] for k in ("true", "resident", "resident_static") if k in modes}
             for phase in (times, alone):
                 names = list(phase)
                 for i in range(N):
@@ -82,9 +90,9 @@ def one_run():
                 for p in procs:
                     out = p.stdout.read()
                     assert p.wait() == 0 and answer(out) == want, p.stderr.read()
-            evaluators = [json.load(open(os.path.join(spool, f)))["evaluator"]
-                          for f in os.listdir(spool) if f.endswith(".hook.json")]
-            assert evaluators.count("resident") == 2 * N + CONCURRENT, evaluators
+            evaluators = [r["evaluator"] for r in spool_records(spool)]
+            resident_calls = len([k for k in times if k.startswith("resident")]) * 2 * N + CONCURRENT
+            assert evaluators.count("resident") == resident_calls, evaluators
             assert evaluators.count("in-process") == N + CONCURRENT, evaluators
         finally:
             server.terminate()
@@ -99,9 +107,12 @@ def one_run():
         res[f"alone_{k}_p50_ms"] = ms(pct(ts, 50))
         res[f"alone_{k}_p99_ms"] = ms(pct(ts, 99))
     res["resident_max_ms"] = ms(max(times["resident"]))
+    if "resident_static" in times:
+        res["static_vs_dynamic_p50"] = pct(times["resident_static"], 50) / pct(times["resident"], 50)
     res["resident_vs_node_p50"] = pct(times["resident"], 50) / pct(times["node"], 50)
     res["in_process_vs_node_p50"] = pct(times["in_process"], 50) / pct(times["node"], 50)
-    res["calls"] = 3 * N + 2 * CONCURRENT
+    res["calls"] = sum(len(ts) for k, ts in list(times.items()) + list(alone.items())
+                       if k not in ("true", "node")) + 2 * CONCURRENT
     res["recorded"] = recorded
     return res
 

@@ -2,16 +2,19 @@
 //! durably in a spool, then answers; and `govtrail decide --serve`, the resident evaluator that
 //! keeps the bundle loaded so a call does not pay for loading it (docs/REPLAY.md §5).
 //!
-//! Recording stays in the calling process either way: the server only evaluates. A call that
-//! cannot reach the server (none listening, a refusal, a timeout, a garbled answer) evaluates in
-//! process, so the server can be started, stopped or restarted at any time without a call going
-//! undecided or unrecorded. The record says which evaluator decided.
+//! Whichever process decides a call records it before the call is answered: the server in its
+//! hook log (cli/src/hooklog.rs: one fdatasync of preallocated blocks), a call deciding in
+//! process in its own spool file. A call that cannot reach the server (none listening, a
+//! refusal, a timeout, a garbled answer) evaluates in process, so the server can be started,
+//! stopped or restarted at any time without a call going undecided or unrecorded. The record
+//! says which evaluator decided.
 
 use std::io::{Read as _, Write as _};
 use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -19,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::exit;
+use crate::hooklog::HookLog;
 
 /// The socket's file name in the spool directory, when `--socket` is not given.
 pub(crate) const SOCKET: &str = ".decide.sock";
-/// The protocol version a request carries.
-const PROTOCOL: u32 = 1;
+/// The protocol version a request carries (2: the server records what it decides).
+const PROTOCOL: u32 = 2;
 /// How long a call waits for the server before deciding in process, and how long the server
 /// waits for a client's request.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -49,6 +53,10 @@ struct Request {
     started_us: i64,
     /// The hook's stdin.
     stdin: String,
+    /// The record's id, chosen by the caller.
+    id: String,
+    /// Allow (rather than deny) when the bundle gives no decision.
+    fail_open: bool,
 }
 
 /// What deciding one payload gave: the answer's event, the bundle's id when it loaded, the
@@ -66,6 +74,9 @@ struct Decided {
     /// the caller decides in process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refused: Option<String>,
+    /// The server recorded the call in its hook log, durably: the caller does not record it.
+    #[serde(default)]
+    recorded: bool,
 }
 
 impl Decided {
@@ -78,20 +89,111 @@ impl Decided {
             rules: Vec::new(),
             error: None,
             refused: Some(why),
+            recorded: false,
         }
     }
 
-    fn outcome(self) -> Result<replay::Outcome, String> {
-        match (self.error, self.decision) {
-            (Some(e), _) => Err(e),
+    fn outcome(&self) -> Result<replay::Outcome, String> {
+        match (&self.error, &self.decision) {
+            (Some(e), _) => Err(e.clone()),
             (None, Some(decision)) => Ok(replay::Outcome {
-                decision,
-                reason: self.reason,
-                rules: self.rules,
+                decision: decision.clone(),
+                reason: self.reason.clone(),
+                rules: self.rules.clone(),
             }),
             (None, None) => Err("the evaluator gave no decision".into()),
         }
     }
+
+    /// The call's answer under the fail mode: the outcome (the fail mode's decision when there
+    /// is none), the error if any, and the hook's stdout.
+    fn answer(&self, fail_open: bool) -> Answer {
+        let (outcome, error) = match self.outcome() {
+            Ok(o) => (o, None),
+            Err(e) => (
+                replay::Outcome {
+                    decision: if fail_open { "allow" } else { "deny" }.into(),
+                    reason: Some(format!(
+                        "govtrail decide failed {}: {e}",
+                        if fail_open { "open" } else { "closed" }
+                    )),
+                    rules: Vec::new(),
+                },
+                Some(e),
+            ),
+        };
+        let stdout = outcome
+            .hook_answer(&self.event)
+            .map(|a| format!("{a}\n"))
+            .unwrap_or_default();
+        Answer {
+            outcome,
+            error,
+            stdout,
+        }
+    }
+}
+
+/// What a call answers.
+struct Answer {
+    outcome: replay::Outcome,
+    error: Option<String>,
+    stdout: String,
+}
+
+/// The facts of one call that its record keeps besides the decision.
+struct CallFacts<'a> {
+    id: &'a str,
+    started_us: i64,
+    wall_us: i64,
+    fail_open: bool,
+    /// `resident` or `in-process`.
+    evaluator: &'a str,
+    server_error: Option<&'a str>,
+    stdin: &'a [u8],
+}
+
+/// The `govtrail.hook` envelope of a decided call (docs/RECORD.md §5), as either evaluator
+/// records it.
+fn envelope(call: &CallFacts<'_>, decided: &Decided, answer: &Answer) -> Value {
+    let mut env = Map::new();
+    env.insert("govtrail_hook".into(), Value::from(1));
+    env.insert("id".into(), Value::String(call.id.to_owned()));
+    env.insert("started_us".into(), Value::from(call.started_us));
+    env.insert("wall_us".into(), Value::from(call.wall_us));
+    env.insert("overhead_source".into(), "govtrail.decide.eval".into());
+    env.insert("argv".into(), json!(["govtrail", "decide"]));
+    env.insert("exit_code".into(), Value::from(0));
+    env.insert("engine".into(), "govtrail".into());
+    env.insert("service".into(), "govtrail.decide".into());
+    env.insert(
+        "fail_mode".into(),
+        if call.fail_open { "open" } else { "closed" }.into(),
+    );
+    env.insert("evaluator".into(), call.evaluator.into());
+    if let Some(e) = call.server_error {
+        env.insert("server_error".into(), Value::String(e.to_owned()));
+    }
+    if let Some(id) = &decided.bundle_id {
+        env.insert("rule_set".into(), Value::String(id.clone()));
+    }
+    env.insert("rule_ids".into(), json!(answer.outcome.rules));
+    if let Some(e) = &answer.error {
+        env.insert("error".into(), Value::String(e.clone()));
+    }
+    match std::str::from_utf8(call.stdin) {
+        Ok(t) => env.insert("stdin".into(), Value::String(t.to_owned())),
+        Err(_) => env.insert(
+            "stdin_b64".into(),
+            Value::String({
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(call.stdin)
+            }),
+        ),
+    };
+    env.insert("stdout".into(), Value::String(answer.stdout.clone()));
+    env.insert("stderr".into(), Value::String(String::new()));
+    Value::Object(env)
 }
 
 /// Decides `stdin` with `eval`, which maps the input to the bundle's id and outcome. Shared by
@@ -139,6 +241,7 @@ fn decide_stdin(
         rules,
         error,
         refused: None,
+        recorded: false,
     }
 }
 
@@ -149,7 +252,9 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-/// Loads the bundle and evaluates `input` at `now_ns`: the in-process evaluator.
+/// Loads the bundle and evaluates `input` at `now_ns`: the in-process evaluator. One
+/// evaluation runs on the interpreter: compiling the bundle for the VM costs more than it saves
+/// (both give the same answers: replay/tests/vm_vs_interpreter.rs).
 fn load_and_eval(
     dir: &Path,
     input: replay::regorus::Value,
@@ -158,7 +263,7 @@ fn load_and_eval(
     match replay::Bundle::load(dir) {
         Err(e) => (None, Err(format!("bundle: {e}"))),
         Ok(b) => {
-            let outcome = replay::Evaluator::new(&b)
+            let outcome = replay::Evaluator::with_engine(&b, replay::Engine::Interpreter)
                 .map_err(|e| format!("bundle: {e}"))
                 .and_then(|mut ev| ev.eval(input, now_ns));
             (Some(b.id), outcome)
@@ -215,6 +320,11 @@ pub(crate) fn decide(call: &Call<'_>) -> u8 {
     // policy the same time.
     let now_ns = started_us.saturating_mul(1000);
 
+    let id = format!(
+        "{started_us}-{}-{:016x}",
+        std::process::id(),
+        crate::hook::nonce()
+    );
     let mut server_error = None;
     let resident = match (call.socket, &text) {
         (Some(socket), Ok(text)) => std::fs::canonicalize(call.bundle_dir)
@@ -226,6 +336,8 @@ pub(crate) fn decide(call: &Call<'_>) -> u8 {
                     bundle,
                     started_us,
                     stdin: (*text).to_owned(),
+                    id: id.clone(),
+                    fail_open: call.fail_open,
                 };
                 ask(socket, &request).map_err(|e| server_error = e).ok()
             }),
@@ -241,72 +353,23 @@ pub(crate) fn decide(call: &Call<'_>) -> u8 {
             load_and_eval(call.bundle_dir, input, now_ns)
         })
     });
-    let event = decided.event.clone();
-    let bundle_id = decided.bundle_id.clone();
-    let (outcome, error) = match decided.outcome() {
-        Ok(o) => (o, None),
-        Err(e) => (
-            replay::Outcome {
-                decision: if call.fail_open { "allow" } else { "deny" }.into(),
-                reason: Some(format!(
-                    "govtrail decide failed {}: {e}",
-                    if call.fail_open { "open" } else { "closed" }
-                )),
-                rules: Vec::new(),
-            },
-            Some(e),
-        ),
+    let answer = decided.answer(call.fail_open);
+    let recorded = if decided.recorded {
+        Ok(())
+    } else {
+        let wall_us = i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX);
+        let facts = CallFacts {
+            id: &id,
+            started_us,
+            wall_us,
+            fail_open: call.fail_open,
+            evaluator,
+            server_error: server_error.as_deref(),
+            stdin: &stdin,
+        };
+        crate::hook::write_spool(call.spool, &id, &envelope(&facts, &decided, &answer))
     };
-    let answer = outcome.hook_answer(&event);
-    let stdout = answer
-        .as_ref()
-        .map(|a| format!("{a}\n"))
-        .unwrap_or_default();
-    let wall_us = i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX);
-
-    let id = format!(
-        "{started_us}-{}-{:016x}",
-        std::process::id(),
-        crate::hook::nonce()
-    );
-    let mut env = Map::new();
-    env.insert("govtrail_hook".into(), Value::from(1));
-    env.insert("id".into(), Value::String(id.clone()));
-    env.insert("started_us".into(), Value::from(started_us));
-    env.insert("wall_us".into(), Value::from(wall_us));
-    env.insert("overhead_source".into(), "govtrail.decide.eval".into());
-    env.insert("argv".into(), json!(["govtrail", "decide"]));
-    env.insert("exit_code".into(), Value::from(0));
-    env.insert("engine".into(), "govtrail".into());
-    env.insert("service".into(), "govtrail.decide".into());
-    env.insert(
-        "fail_mode".into(),
-        if call.fail_open { "open" } else { "closed" }.into(),
-    );
-    env.insert("evaluator".into(), evaluator.into());
-    if let Some(e) = server_error {
-        env.insert("server_error".into(), Value::String(e));
-    }
-    if let Some(id) = &bundle_id {
-        env.insert("rule_set".into(), Value::String(id.clone()));
-    }
-    env.insert("rule_ids".into(), json!(outcome.rules));
-    if let Some(e) = &error {
-        env.insert("error".into(), Value::String(e.clone()));
-    }
-    match String::from_utf8(stdin) {
-        Ok(t) => env.insert("stdin".into(), Value::String(t)),
-        Err(e) => env.insert(
-            "stdin_b64".into(),
-            Value::String({
-                use base64::Engine as _;
-                base64::engine::general_purpose::STANDARD.encode(e.as_bytes())
-            }),
-        ),
-    };
-    env.insert("stdout".into(), Value::String(stdout.clone()));
-    env.insert("stderr".into(), Value::String(String::new()));
-    let recorded = crate::hook::write_spool(call.spool, &id, &Value::Object(env));
+    let Answer { error, stdout, .. } = answer;
 
     let _ = std::io::stdout().lock().write_all(stdout.as_bytes());
     let _ = std::io::stdout().lock().flush();
@@ -323,10 +386,12 @@ pub(crate) fn decide(call: &Call<'_>) -> u8 {
     exit::OK
 }
 
-/// A worker's bundle and evaluator, reloaded when the bundle's files change.
+/// A worker's bundle and evaluator, reloaded when the bundle's files change, and the server's
+/// hook log.
 struct Resident {
     dir: PathBuf,
     loaded: Option<(replay::Bundle, replay::Evaluator)>,
+    log: Arc<HookLog>,
 }
 
 impl Resident {
@@ -384,7 +449,28 @@ impl Resident {
                 }
                 Ok(r) => {
                     let now_ns = r.started_us.saturating_mul(1000);
-                    decide_stdin(Ok(&r.stdin), |input| self.eval(input, now_ns))
+                    let mut decided = decide_stdin(Ok(&r.stdin), |input| self.eval(input, now_ns));
+                    let answer = decided.answer(r.fail_open);
+                    let facts = CallFacts {
+                        id: &r.id,
+                        started_us: r.started_us,
+                        wall_us: crate::hook::now_us().saturating_sub(r.started_us),
+                        fail_open: r.fail_open,
+                        evaluator: "resident",
+                        server_error: None,
+                        stdin: r.stdin.as_bytes(),
+                    };
+                    let line = serde_json::to_vec(&envelope(&facts, &decided, &answer))
+                        .map_err(std::io::Error::other)?;
+                    // Unrecorded here, the caller records the call itself.
+                    match self.log.append(&line) {
+                        Ok(()) => decided.recorded = true,
+                        Err(e) => eprintln!(
+                            "govtrail decide --serve: call {}: not recorded here: {e:#}",
+                            r.id
+                        ),
+                    }
+                    decided
                 }
             }
         };
@@ -394,8 +480,9 @@ impl Resident {
     }
 }
 
-/// `govtrail decide --serve`: the resident evaluator on `socket`, until SIGINT or SIGTERM.
-pub(crate) fn serve(bundle_dir: &Path, socket: &Path) -> Result<()> {
+/// `govtrail decide --serve`: the resident evaluator on `socket`, recording in a hook log in
+/// `spool`, until SIGINT or SIGTERM.
+pub(crate) fn serve(bundle_dir: &Path, socket: &Path, spool: &Path) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     no_library_backtraces();
     let dir = std::fs::canonicalize(bundle_dir)
@@ -411,12 +498,15 @@ pub(crate) fn serve(bundle_dir: &Path, socket: &Path) -> Result<()> {
     let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .context("installing signal handlers")?;
     let listener = bind(socket)?;
+    // The calls this server decides are recorded in its log, in the spool.
+    let log = Arc::new(HookLog::create(spool)?);
     let workers = std::thread::available_parallelism().map_or(4, |n| n.get().max(4));
     for _ in 0..workers {
         let listener = listener.try_clone().context("cloning the listener")?;
         let mut resident = Resident {
             dir: dir.clone(),
             loaded: Some((bundle.clone(), evaluator.clone())),
+            log: Arc::clone(&log),
         };
         let serves = serves.clone();
         std::thread::spawn(move || {
@@ -429,10 +519,11 @@ pub(crate) fn serve(bundle_dir: &Path, socket: &Path) -> Result<()> {
         });
     }
     eprintln!(
-        "govtrail decide --serve: bundle {} ({}) on {}, {workers} workers",
+        "govtrail decide --serve: bundle {} ({}) on {}, {workers} workers, recording in {}",
         dir.display(),
         bundle.id,
-        socket.display()
+        socket.display(),
+        log.path().display()
     );
     let mut signals = signals;
     let _ = signals.forever().next();

@@ -4,6 +4,7 @@
 mod args;
 mod decide;
 mod hook;
+mod hooklog;
 mod replay_cmd;
 
 use std::fs;
@@ -378,7 +379,7 @@ fn run(cli: Cli) -> Result<u8> {
         } => {
             let socket = socket.unwrap_or_else(|| spool.join(decide::SOCKET));
             if serve {
-                decide::serve(&bundle, &socket).map(|()| exit::OK)
+                decide::serve(&bundle, &socket, &spool).map(|()| exit::OK)
             } else {
                 Ok(decide::decide(&decide::Call {
                     bundle_dir: &bundle,
@@ -676,6 +677,20 @@ fn ingest(
             schemas::ingest::ingest(&bytes, &hook_opts),
         ));
     }
+    // The resident evaluators' hook logs, from where the last drain ended.
+    let logs = match spool {
+        Some(dir) => hooklog::logs(dir)?
+            .iter()
+            .map(|p| hooklog::read(p))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    for d in &logs {
+        files.push((
+            format!("{}@{}", d.path.display(), d.start),
+            schemas::ingest::ingest(&d.ndjson, &hook_opts),
+        ));
+    }
     let start = ledger.size();
     let progress = ProgressBar::with_draw_target(
         Some(files.iter().map(|(_, f)| f.records.len() as u64).sum()),
@@ -725,7 +740,7 @@ fn ingest(
     let appended = ledger.size() - start;
     // The spooled calls are durable in the ledger now: remove their files (at least once: a
     // crash before this line ingests them again, under the same decision ids).
-    let first_spooled = files.len() - spooled.len();
+    let first_spooled = files.len() - spooled.len() - logs.len();
     for (path, bad) in spooled.iter().zip(&incomplete[first_spooled..]) {
         if !bad {
             fs::remove_file(path).with_context(|| format!("remove {}", path.display()))?;
@@ -736,7 +751,31 @@ fn ingest(
                 .with_context(|| format!("move {}", path.display()))?;
         }
     }
-    if let Some(dir) = spool.filter(|_| !spooled.is_empty()) {
+    for (d, bad) in logs
+        .iter()
+        .zip(&incomplete[first_spooled + spooled.len()..])
+    {
+        if *bad {
+            // Kept whole beside the log, for the lines the rejections name.
+            let dest = d.path.with_file_name("rejected");
+            fs::create_dir_all(&dest).with_context(|| format!("create {}", dest.display()))?;
+            let name = format!(
+                "{}@{}.ndjson",
+                d.path.file_name().unwrap_or_default().to_string_lossy(),
+                d.start
+            );
+            fs::write(dest.join(&name), &d.ndjson)
+                .with_context(|| format!("write {}", dest.join(&name).display()))?;
+        }
+        if let (true, Some((at, why))) = (d.finished, &d.torn) {
+            eprintln!(
+                "govtrail: {}: at byte {at}, {why} (a call the server was recording when it stopped, never answered): the log is moved to rejected/",
+                d.path.display()
+            );
+        }
+        hooklog::done(d)?;
+    }
+    if let Some(dir) = spool.filter(|_| !spooled.is_empty() || !logs.is_empty()) {
         fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .with_context(|| format!("fsync {}", dir.display()))?;

@@ -291,10 +291,7 @@ fn bad_bundles_say_file_and_line_and_evaluation_errors_do_not_stop_a_replay() {
 fn decide_answers_records_and_fails_closed() {
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
-    let payload = std::fs::read(
-        repo().join("tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json"),
-    )
-    .unwrap();
+    let payload = pretooluse_payload();
     let call = |bundle: &Path, extra: &[&str]| {
         let mut c = crate::bin();
         c.args([
@@ -329,16 +326,7 @@ fn decide_answers_records_and_fails_closed() {
     });
     std::fs::create_dir_all(tmp.path().join("l")).unwrap();
     let (ledger, key, vkey) = setup(&tmp.path().join("l"), 1000);
-    let o = run(&[
-        "ingest",
-        ledger.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--spool",
-        spool.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("appended 19 records"), "{}", text(&o));
+    assert_eq!(drain(&ledger, &key, &spool).0, 19);
     let o = run(&[
         "query",
         ledger.to_str().unwrap(),
@@ -360,19 +348,51 @@ fn decide_answers_records_and_fails_closed() {
     assert_eq!(r["unchanged"], 18, "{r:#}");
 }
 
-/// The spool's records, oldest first, as JSON envelopes.
+/// The spool's records, oldest call first, as JSON envelopes: the calls' own files and the
+/// frames of the resident evaluators' hook logs, read here from docs/RECORD.md §5.2 alone.
 fn spooled(spool: &Path) -> Vec<Value> {
-    let mut names: Vec<_> = std::fs::read_dir(spool)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+    let mut out: Vec<Value> = Vec::new();
+    for e in std::fs::read_dir(spool).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
         // `.tmp-*` files are records being written: they are renamed away at any moment.
-        .filter(|n| n.ends_with(".hook.json") && !n.starts_with('.'))
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|n| serde_json::from_slice(&std::fs::read(spool.join(n)).unwrap()).unwrap())
-        .collect()
+        if name.starts_with('.') {
+            continue;
+        }
+        let bytes = std::fs::read(spool.join(&name)).unwrap();
+        if name.ends_with(".hook.json") {
+            out.push(serde_json::from_slice(&bytes).unwrap());
+        } else if name.ends_with(".hooklog") {
+            out.extend(hooklog_frames(&bytes));
+        }
+    }
+    out.sort_by_key(|r| {
+        (
+            r["started_us"].as_i64(),
+            r["id"].as_str().map(str::to_owned),
+        )
+    });
+    out
+}
+
+/// The whole frames of a hook log: `u32` length, `u32` CRC-32 (little-endian), the envelope;
+/// zeros after the last.
+fn hooklog_frames(bytes: &[u8]) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(h) = bytes.get(at..at + 8) {
+        let len = u32::from_le_bytes(h[..4].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(h[4..].try_into().unwrap());
+        let Some(body) = bytes.get(at + 8..at + 8 + len).filter(|_| len > 0) else {
+            break;
+        };
+        if crc32fast::hash(body) != crc {
+            // A frame being written.
+            break;
+        }
+        out.push(serde_json::from_slice(body).unwrap());
+        at += 8 + len;
+    }
+    out
 }
 
 /// A `govtrail decide --serve` process, killed when dropped so that a failing test leaks none.
@@ -413,10 +433,7 @@ fn the_resident_evaluator_decides_reloads_and_steps_aside() {
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
     let served = changed_bundle(tmp.path(), |_| {});
-    let payload = std::fs::read(
-        repo().join("tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json"),
-    )
-    .unwrap();
+    let payload = pretooluse_payload();
     let decide = |bundle: &Path| {
         let mut c = crate::bin();
         c.args(["decide", "--bundle", bundle.to_str().unwrap()])
@@ -439,7 +456,7 @@ fn the_resident_evaluator_decides_reloads_and_steps_aside() {
     };
     let mut server = start_server(&served, &spool);
 
-    // The server decides; the caller records, naming the evaluator and the bundle.
+    // The server decides and records, naming the evaluator and the bundle.
     let (answer, rec) = decide(&served);
     assert_eq!(answer, "deny");
     assert_eq!(rec["evaluator"], "resident", "{rec:#}");
@@ -530,6 +547,120 @@ fn the_resident_evaluator_decides_reloads_and_steps_aside() {
     terminate(server.0.id());
     assert!(server.0.wait().unwrap().success());
     assert!(!socket.exists());
+
+    // A drain takes every call, from the files and from both servers' logs, and removes the
+    // logs no server holds any more.
+    let calls = spooled(&spool);
+    let logs = |spool: &Path| {
+        std::fs::read_dir(spool)
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name().into_string().unwrap();
+                n.ends_with(".hooklog") && !n.starts_with('.')
+            })
+            .count()
+    };
+    assert_eq!(logs(&spool), 2);
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let (appended, said) = drain(&ledger, &key, &spool);
+    assert_eq!(appended, calls.len() as u64, "{said}");
+    assert_eq!(logs(&spool), 0);
+    assert!(spooled(&spool).is_empty());
+    let mut ids = Vec::new();
+    ledger::scan(&ledger, |_, _, r| {
+        let d: Value = serde_json::from_slice(r).unwrap();
+        ids.push(d["decision_id"].as_str().unwrap().to_owned());
+    })
+    .unwrap();
+    for c in &calls {
+        let id = c["id"].as_str().unwrap();
+        assert!(ids.iter().any(|d| d.ends_with(id)), "{id} not in {ids:?}");
+    }
+}
+
+/// The derived Claude Code PreToolUse payload (an Edit of a protected file).
+fn pretooluse_payload() -> Vec<u8> {
+    std::fs::read(
+        repo().join("tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json"),
+    )
+    .unwrap()
+}
+
+/// `govtrail ingest LEDGER --spool SPOOL --json`, which must succeed: how many records it
+/// appended, and what it said.
+fn drain(ledger: &Path, key: &Path, spool: &Path) -> (u64, String) {
+    let o = run(&[
+        "ingest",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--spool",
+        spool.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    (v["appended"].as_u64().unwrap(), text(&o))
+}
+
+#[test]
+fn a_drain_takes_a_live_servers_log_in_steps_and_keeps_a_torn_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let payload = pretooluse_payload();
+    let decide = || {
+        let mut c = crate::bin();
+        c.args(["decide", "--bundle", bundle().to_str().unwrap()])
+            .args(["--spool", spool.to_str().unwrap()]);
+        let o = crate::call(c, &payload);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let drain = || drain(&ledger, &key, &spool);
+    let mut server = start_server(&bundle(), &spool);
+    decide();
+    decide();
+    // The server runs: its log stays, and the next drain starts after what this one took.
+    assert_eq!(drain().0, 2);
+    decide();
+    assert_eq!(drain().0, 1);
+    assert_eq!(drain().0, 0);
+    // A frame cut short (the server died writing it): the calls before it are drained, and
+    // the log is kept under rejected/ with the reason.
+    let log = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "hooklog"))
+        .unwrap();
+    decide();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let mut bytes = std::fs::read(&log).unwrap();
+    let end = {
+        let mut at = 0;
+        loop {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            if len == 0 {
+                break at;
+            }
+            at += 8 + len;
+        }
+    };
+    bytes[end..end + 9].copy_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'{']);
+    std::fs::write(&log, &bytes).unwrap();
+    let (appended, said) = drain();
+    assert_eq!(appended, 1, "{said}");
+    assert!(
+        said.contains("CRC-32") && said.contains("rejected/"),
+        "{said}"
+    );
+    assert!(!log.exists());
+    assert!(
+        spool
+            .join("rejected")
+            .join(log.file_name().unwrap())
+            .exists()
+    );
 }
 
 /// SIGTERM to `pid`.
