@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::program::DeserializationResult;
 use regorus::rvm::{Program, RegoVM};
 
 use serde_json::Value;
@@ -84,18 +85,42 @@ pub struct Evaluator {
     fallbacks: u64,
 }
 
-/// A compiled program and a VM loaded with it.
+/// A VM loaded with its own copy of a compiled program and of the bundle's data.
+///
+/// Values are reference-counted (atomically, for threads), so VMs sharing one program would
+/// count references on the same literals and data from every thread: each VM deserialises the
+/// program and parses the data afresh instead.
 struct Vm {
-    program: Arc<Program>,
-    data: regorus::Value,
+    /// The program, serialised (postcard), and the data, as JSON: what clones copy from.
+    program: Arc<[u8]>,
+    data: Arc<str>,
     machine: RegoVM,
 }
 
 impl Vm {
-    fn new(program: Arc<Program>, data: regorus::Value) -> Result<Self, String> {
+    fn new(program: Arc<[u8]>, data: Arc<str>) -> Result<Self, String> {
+        let mut own = match Program::deserialize_binary(&program)? {
+            DeserializationResult::Complete(p) => p,
+            DeserializationResult::Partial(_) => {
+                return Err("the program did not deserialise whole".into());
+            }
+        };
+        own.initialize_resolved_builtins()
+            .map_err(|e| e.to_string())?;
+        for (info, slot) in own
+            .builtin_info_table
+            .iter()
+            .zip(own.resolved_builtins.iter_mut())
+        {
+            if info.name == "time.now_ns" {
+                slot.0 = recorded_now_ns;
+            }
+        }
         let mut machine = RegoVM::new();
-        machine.load_program(Arc::clone(&program));
-        machine.set_data(data.clone()).map_err(|e| e.to_string())?;
+        machine.load_program(Arc::new(own));
+        machine
+            .set_data(regorus::Value::from_json_str(&data).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
         // As the interpreter: builtin errors are errors, and no instruction budget (the
         // interpreter has none; a replay must not depend on one).
         machine.set_strict_builtin_errors(true);
@@ -117,7 +142,7 @@ impl Clone for Evaluator {
             vm: self
                 .vm
                 .as_ref()
-                .and_then(|v| Vm::new(Arc::clone(&v.program), v.data.clone()).ok()),
+                .and_then(|v| Vm::new(Arc::clone(&v.program), Arc::clone(&v.data)).ok()),
             fallbacks: 0,
         }
     }
@@ -214,17 +239,9 @@ fn compile(engine: &mut regorus::Engine, entrypoint: &str) -> Option<Vm> {
         .compile_with_entrypoint(&regorus::Rc::from(entrypoint))
         .ok()?;
     let program = Compiler::compile_from_policy(&policy, &[entrypoint]).ok()?;
-    let mut program = Arc::unwrap_or_clone(program);
-    for (info, slot) in program
-        .builtin_info_table
-        .iter()
-        .zip(program.resolved_builtins.iter_mut())
-    {
-        if info.name == "time.now_ns" {
-            slot.0 = recorded_now_ns;
-        }
-    }
-    Vm::new(Arc::new(program), engine.get_data()).ok()
+    let bytes = program.serialize_binary().ok()?;
+    let data = engine.get_data().to_json_str().ok()?;
+    Vm::new(Arc::from(bytes), Arc::from(data)).ok()
 }
 
 /// `time.now_ns()` on the VM: the time passed to [`Evaluator::eval`].

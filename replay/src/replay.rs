@@ -316,8 +316,40 @@ pub fn replay_records(
 /// Records per block handed to a worker.
 const BLOCK: usize = 2048;
 
-/// A block of records: its sequence number and `(index, bytes)` pairs.
-type Block = (u64, Vec<(u64, Vec<u8>)>);
+/// A block of records, their bytes in one buffer (one allocation a block, not one a record).
+struct Block {
+    seq: u64,
+    index: Vec<u64>,
+    /// Where each record's bytes end in `bytes`.
+    ends: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Block {
+    fn new(seq: u64) -> Self {
+        Self {
+            seq,
+            index: Vec::with_capacity(BLOCK),
+            ends: Vec::with_capacity(BLOCK),
+            bytes: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, index: u64, bytes: &[u8]) {
+        self.index.push(index);
+        self.bytes.extend_from_slice(bytes);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// `(index, bytes)` of each record, in order.
+    fn records(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        self.index
+            .iter()
+            .zip(starts.zip(&self.ends))
+            .map(|(&i, (s, &e))| (i, &self.bytes[s..e]))
+    }
+}
 
 /// Evaluates the records `produce` feeds (in ledger order) on `opts.threads` workers and
 /// summarises them. Blocks go round-robin to the workers while the producer reads on; results
@@ -352,12 +384,12 @@ fn evaluate(
             let done_tx = done_tx.clone();
             let mut eval = base.clone();
             handles.push(s.spawn(move || {
-                for (seq, block) in rx {
+                for block in rx {
                     let rows = block
-                        .iter()
-                        .map(|(index, bytes)| one(&mut eval, *index, bytes, opts))
+                        .records()
+                        .map(|(index, bytes)| one(&mut eval, index, bytes, opts))
                         .collect();
-                    if done_tx.send((seq, rows)).is_err() {
+                    if done_tx.send((block.seq, rows)).is_err() {
                         return;
                     }
                 }
@@ -366,11 +398,11 @@ fn evaluate(
         }
         drop(done_tx);
         let mut seq = 0u64;
-        let mut block = Vec::with_capacity(BLOCK);
+        let mut block = Block::new(seq);
         let mut failed = false;
-        let mut send = |block: Vec<(u64, Vec<u8>)>, seq: &mut u64, summary: &mut Summary| {
+        let mut send = |block: Block, seq: &mut u64, summary: &mut Summary| {
             if workers[(*seq % threads as u64) as usize]
-                .send((*seq, block))
+                .send(block)
                 .is_err()
             {
                 failed = true;
@@ -381,14 +413,14 @@ fn evaluate(
             }
         };
         produce(&mut |index, bytes| {
-            block.push((index, bytes.to_vec()));
-            if block.len() == BLOCK {
-                let full = std::mem::replace(&mut block, Vec::with_capacity(BLOCK));
+            block.push(index, bytes);
+            if block.index.len() == BLOCK {
+                let full = std::mem::replace(&mut block, Block::new(seq + 1));
                 send(full, &mut seq, &mut summary);
             }
         })?;
-        if !block.is_empty() {
-            send(std::mem::take(&mut block), &mut seq, &mut summary);
+        if !block.index.is_empty() {
+            send(block, &mut seq, &mut summary);
         }
         drop(workers);
         for (done, rows) in done_rx {
