@@ -43,48 +43,57 @@ if runs:
                 for k, v in runs.items() if "scan_one_thread_s" in v) + ". "
             "Rebuilding an input means reading the record (about 2 KB: the envelope is kept verbatim in "
             "`source.raw`, a JSON string inside the JSON record, and the payload is a JSON string inside "
-            "that) and building regorus's value tree; with a four-rule policy that is more than half the "
-            "evaluation's own cost, so the replay reaches about half of bare regorus; verifying first "
-            "(every record re-hashed, the tree rebuilt, a second read of the Parquet files) costs "
-            "about 40% more time. With the Tractatus bundle, evaluation is about 20 times dearer and the replay is "
-            "within 10-15% of bare regorus. The 200k decisions/s target is above what regorus's "
-            "interpreter evaluates on 2 cores even for the four-rule policy (bare: see the table).", "",
-            "Two levers measured in December 2026 and not taken (release builds, same machine class):", "",
-            "- **regorus's register VM** (`regorus::rvm`, the policy compiled to bytecode), on the benchmark's "
-            "own inputs, one thread, VM and interpreter alternating, 3 rounds: minimal 2.70 s against 9.68 s for "
-            "1,000,000 evaluations (0.28×, 2.7 µs an evaluation), tractatus 2.75 s against 18.4 s for 100,000 "
-            "(0.15×). With it, evaluation would no longer bound the four-rule replay; rebuilding the input "
-            "(11 µs a record) would. It is not used because it gives other answers than the interpreter: it "
-            "skips an `else` after a body that iterates and finds nothing, and it turns errors in rule bodies "
-            "into undefined (docs/REPLAY.md §3 has both reproductions). On the Tractatus fixtures it turned "
-            "recorded `allow`s into `defer`s; on the minimal bundle's 1,000,000 inputs the two agreed.",
+            "that) and building regorus's value tree. Policies run on regorus's register VM (patched: "
+            "`vendor/regorus/PATCHES.md`; the interpreter answers any input the VM reports an error on, "
+            "docs/REPLAY.md §3), so with the four-rule policy evaluation is now the smaller part: reading "
+            "and rebuilding each record costs more than evaluating it, and verifying first (every record "
+            "re-hashed and its typed columns re-derived, the tree rebuilt, a second read of the Parquet "
+            "files) adds a third to a half to the time. The 200k decisions/s target would need all three "
+            "cut: about 10 µs of work a record on 2 cores, against the per-record costs above. With the "
+            "Tractatus bundle evaluation dominates, and the replay's share of bare regorus is the table's.", "",
+            "Engine and allocator, measured (release builds, same machine class):", "",
+            "- **regorus's VM against its interpreter**, on the benchmark's own inputs, one thread, "
+            "alternating, 3 rounds (December 2026, before the patches, which add a check per `Move` and "
+            "per loop): minimal 2.70 s against 9.68 s for 1,000,000 evaluations (0.28×), tractatus 2.75 s "
+            "against 18.4 s for 100,000 (0.15×). Each VM deserialises its own copy of the program and "
+            "parses its own copy of the data, so that threads do not count references on shared values.",
             "- **mimalloc as the process allocator** (malloc and free were about a quarter of a replay's "
-            "profile). `govtrail replay --no-verify --threads 2` on the minimal 1M ledger: 11.4 and 11.9 s "
-            "against 13.1 and 13.4 s with glibc (0.88×); an exact-percentile GROUP BY on the 10M ledger: median "
-            "of 7 alternating runs 0.35 s against 0.42 s, but twice the peak RSS (420-500 MB against 220-290 MB) "
-            "and a slower tail; a resident `govtrail decide`, 300 calls alternating with the glibc binary: p50 "
-            "3.54 ms against 2.92 ms, p99 22.0 ms against 4.35 ms. Not used: `decide` is on every tool call's "
-            "path, and replay's gain is far from closing the gap to 200k/s."]
+            "profile), measured and not taken. `govtrail replay --no-verify --threads 2` on the minimal 1M "
+            "ledger (interpreter): 11.4 and 11.9 s against 13.1 and 13.4 s with glibc (0.88×); an "
+            "exact-percentile GROUP BY on the 10M ledger: median of 7 alternating runs 0.35 s against "
+            "0.42 s, but twice the peak RSS (420-500 MB against 220-290 MB) and a slower tail; a resident "
+            "`govtrail decide`, 300 calls alternating with the glibc binary: p50 3.54 ms against 2.92 ms, "
+            "p99 22.0 ms against 4.35 ms. Not used: `decide` is on every tool call's path."]
 if os.path.exists("benches/decide_overhead.json"):
     d = json.load(open("benches/decide_overhead.json"))
+    static = "alone_resident_static_p50_ms" in d
     out += ["", "`benches/decide_overhead.py`: `govtrail decide --bundle examples/bundles/tractatus` as a whole "
-            "process (read the payload, evaluate, write the envelope with fdatasync of the file and fsync "
-            "of the directory, answer), in its two modes: **resident**, with `govtrail decide --serve` "
-            "keeping the bundle loaded and evaluating (the calling process records and answers), and "
-            "**in-process** (`--no-server`: load and check the bundle, then evaluate). Baselines in the "
-            "same run: a minimal Node.js PreToolUse hook (`benches/hooks/framework-audit-hook.js`, which "
-            "records nothing) and `/bin/true` (the cost of starting any process from the Python harness). "
-            "Phase 1 interleaves all four call by call; phase 2 runs the resident calls and `/bin/true` "
+            "process (read the payload, evaluate, record the envelope durably, answer), in its two modes: "
+            "**resident**, with `govtrail decide --serve` keeping the bundle loaded (compiled for the VM), "
+            "evaluating and recording the call in its hook log (one fdatasync of preallocated blocks, "
+            "docs/RECORD.md §5.2) before it answers, and **in-process** (`--no-server`: load and check the "
+            "bundle, evaluate on the interpreter, write the call's own spool file with fdatasync, rename and "
+            "directory fsync). Baselines in the same run: a minimal Node.js PreToolUse hook "
+            "(`benches/hooks/framework-audit-hook.js`, which records nothing) and `/bin/true` (the cost of "
+            "starting any process from the Python harness). "
+            + ("The resident calls are made by two builds of the same code against the same server: the "
+               "default one (dynamically linked) and the statically linked one README recommends for hooks "
+               "(`+crt-static`, `relocation-model=static`). " if static else "")
+            + "Phase 1 interleaves all of them call by call; phase 2 runs the resident calls and `/bin/true` "
             f"alone. Payloads alternate a deny and an allow; {d['calls']} decide calls over "
             f"{d['runs']} runs including 16 at once per mode per run, all {d['recorded']} drained into a "
             "ledger. Median of the runs' figures.", "",
             "| | p50 (ms) | p99 (ms) | p50 alone (ms) | p99 alone (ms) |", "|---|---|---|---|---|",
             f"| `/bin/true` (harness floor) | {d['true_p50_ms']:.2f} | {d['true_p99_ms']:.2f} | {d['alone_true_p50_ms']:.2f} | {d['alone_true_p99_ms']:.2f} |",
             f"| Node.js hook (baseline) | {d['node_p50_ms']:.1f} | {d['node_p99_ms']:.1f} | | |",
-            f"| `govtrail decide`, resident | {d['resident_p50_ms']:.2f} | {d['resident_p99_ms']:.2f} | {d['alone_resident_p50_ms']:.2f} | {d['alone_resident_p99_ms']:.2f} |",
-            f"| `govtrail decide --no-server` | {d['in_process_p50_ms']:.2f} | {d['in_process_p99_ms']:.2f} | | |", "",
+            f"| `govtrail decide`, resident | {d['resident_p50_ms']:.2f} | {d['resident_p99_ms']:.2f} | {d['alone_resident_p50_ms']:.2f} | {d['alone_resident_p99_ms']:.2f} |"]
+    if static:
+        out.append(f"| `govtrail decide`, resident, static build | {d['resident_static_p50_ms']:.2f} | {d['resident_static_p99_ms']:.2f} | {d['alone_resident_static_p50_ms']:.2f} | {d['alone_resident_static_p99_ms']:.2f} |")
+    out += [f"| `govtrail decide --no-server` | {d['in_process_p50_ms']:.2f} | {d['in_process_p99_ms']:.2f} | | |", "",
             f"At p50 a resident `govtrail decide` takes {d['resident_vs_node_p50']:.3f}× the Node.js hook's "
-            f"time, and {d['in_process_vs_node_p50']:.3f}× in process. Interleaved with Node.js it takes "
+            f"time, and {d['in_process_vs_node_p50']:.3f}× in process"
+            + (f"; the static build takes {d['static_vs_dynamic_p50']:.2f}× the default build's time" if static else "")
+            + f". Interleaved with Node.js a resident call takes "
             f"{d['resident_p50_ms'] - d['alone_resident_p50_ms']:.2f} ms more at p50 and "
             f"{d['resident_p99_ms'] - d['alone_resident_p99_ms']:.2f} ms more at p99 than alone. In this run "
             + ("the disk stalled" if d['fdatasync_after_node_p99_ms'] > 5 * d['fdatasync_after_true_p99_ms']
@@ -93,17 +102,21 @@ if os.path.exists("benches/decide_overhead.json"):
             f"after it, against p99 {d['fdatasync_after_true_p99_ms']:.2f} ms after `/bin/true` (`fsync_probe` "
             "in the script, same run). In an earlier run it stalled (fdatasync p99 25.1 ms after Node.js) and "
             "the resident p99 interleaved was 88.6 ms: the recording commands pay such stalls; the Node.js hook "
-            "records nothing "
-            "and pays none of it. Where the rest goes, on a quiet machine: process start of the 160 MB "
-            "binary about 0.6 ms over `/bin/true` (linked at a fixed address, `cli/build.rs`: as a PIE "
-            "it was 2.3 ms), the server about 0.5 ms (a `stat` of each bundle file and directory 40-60 µs, "
-            "evaluation 0.35-0.45 ms), and the two flushes of the record about 0.5 ms."]
+            "records nothing and pays none of it. Where a resident call's time goes, on a quiet machine: "
+            "process start (a `cpuid` costs 8.8 µs in this VM, and the dynamic loader and libgcc's "
+            "constructor run dozens: the static build, which loads no shared library, saves that; the binary is linked at a fixed address either way, "
+            "`cli/build.rs`), the server's check of the bundle's stamps (40-60 µs), the evaluation on the "
+            "VM, and the record's fdatasync in the server's hook log (0.35-0.6 ms with strace, against "
+            "0.8 ms for a new file, its rename and the directory's fsync)."]
 if len(out) > 2:
     d = json.load(open("benches/decide_overhead.json")) if os.path.exists("benches/decide_overhead.json") else None
     out += ["", "| target (issue 7) | measured | status |", "|---|---|---|"]
     if d:
         out.append(f"| decide p99 ≤ 5 ms, whole process with the durable record (resident, interleaved with Node.js) | {d['resident_p99_ms']:.2f} ms | {ok(d['resident_p99_ms'] <= 5)} |")
         out.append(f"| the same, govtrail's calls alone | {d['alone_resident_p99_ms']:.2f} ms | {ok(d['alone_resident_p99_ms'] <= 5)} |")
+        if "resident_static_p99_ms" in d:
+            out.append(f"| decide p99 ≤ 5 ms, static build (resident, interleaved with Node.js) | {d['resident_static_p99_ms']:.2f} ms | {ok(d['resident_static_p99_ms'] <= 5)} |")
+            out.append(f"| the same, govtrail's calls alone | {d['alone_resident_static_p99_ms']:.2f} ms | {ok(d['alone_resident_static_p99_ms'] <= 5)} |")
     for name, r in runs.items():
         out.append(f"| replay ≥ 200k decisions/s on 2 cores ({name}, {r['records']:,} records) | {r['replay_verified_per_s']:,.0f}/s verified | {ok(r['replay_verified_per_s'] >= 200e3)} |")
         out.append(f"| replay ≥ 80% of bare regorus ({name}) | {r['verified_vs_bare']:.2f} verified, {r['unverified_vs_bare']:.2f} unverified | {ok(r['verified_vs_bare'] >= 0.8)} |")
