@@ -311,9 +311,10 @@ pub(crate) enum Command {
         incident: Option<String>,
     },
     /// A Claude Code command hook that decides: reads the hook's JSON on stdin, evaluates the
-    /// bundle, records the call durably in the spool (as `govtrail hook` does), then answers.
-    /// When a resident evaluator (`decide --serve`) listens on the socket, it evaluates and this
-    /// process only records and answers; otherwise the bundle is loaded here.
+    /// bundle, records the call durably in the spool, then answers. When a resident evaluator
+    /// (`decide --serve`) listens on the socket, it evaluates and records the call in its hook
+    /// log, and this process only answers; otherwise the bundle is loaded and the call recorded
+    /// here.
     Decide {
         /// The bundle directory.
         #[arg(long)]
@@ -328,7 +329,8 @@ pub(crate) enum Command {
         #[arg(long)]
         socket: Option<PathBuf>,
         /// Run the resident evaluator: keep the bundle loaded (reloading it when its files
-        /// change) and answer `govtrail decide` calls on the socket until SIGINT or SIGTERM.
+        /// change), decide and record `govtrail decide` calls on the socket (in a hook log in
+        /// the spool) until SIGINT or SIGTERM.
         #[arg(long)]
         serve: bool,
         /// Evaluate in this process even when a resident evaluator listens.

@@ -53,6 +53,8 @@ struct Request {
     started_us: i64,
     /// The hook's stdin.
     stdin: String,
+    /// The caller's spool, canonical: a server records only into the spool it serves.
+    spool: String,
     /// The record's id, chosen by the caller.
     id: String,
     /// Allow (rather than deny) when the bundle gives no decision.
@@ -326,14 +328,19 @@ pub(crate) fn decide(call: &Call<'_>) -> u8 {
         crate::hook::nonce()
     );
     let mut server_error = None;
-    let resident = match (call.socket, &text) {
-        (Some(socket), Ok(text)) => std::fs::canonicalize(call.bundle_dir)
+    let canonical = |p: &Path| {
+        std::fs::canonicalize(p)
             .ok()
-            .and_then(|dir| dir.to_str().map(str::to_owned))
-            .and_then(|bundle| {
+            .and_then(|d| d.to_str().map(str::to_owned))
+    };
+    let resident = match (call.socket, &text) {
+        (Some(socket), Ok(text)) => canonical(call.bundle_dir)
+            .zip(canonical(call.spool))
+            .and_then(|(bundle, spool)| {
                 let request = Request {
                     v: PROTOCOL,
                     bundle,
+                    spool,
                     started_us,
                     stdin: (*text).to_owned(),
                     id: id.clone(),
@@ -392,6 +399,8 @@ struct Resident {
     dir: PathBuf,
     loaded: Option<(replay::Bundle, replay::Evaluator)>,
     log: Arc<HookLog>,
+    /// The spool the log is in, canonical.
+    spool: String,
 }
 
 impl Resident {
@@ -447,6 +456,10 @@ impl Resident {
                 Ok(r) if r.bundle != serves => {
                     Decided::refused(format!("serves the bundle {serves}, not {}", r.bundle))
                 }
+                Ok(r) if r.spool != self.spool => Decided::refused(format!(
+                    "records into the spool {}, not {}",
+                    self.spool, r.spool
+                )),
                 Ok(r) => {
                     let now_ns = r.started_us.saturating_mul(1000);
                     let mut decided = decide_stdin(Ok(&r.stdin), |input| self.eval(input, now_ns));
@@ -500,6 +513,10 @@ pub(crate) fn serve(bundle_dir: &Path, socket: &Path, spool: &Path) -> Result<()
     let listener = bind(socket)?;
     // The calls this server decides are recorded in its log, in the spool.
     let log = Arc::new(HookLog::create(spool)?);
+    let spool_path = std::fs::canonicalize(spool)
+        .ok()
+        .and_then(|d| d.to_str().map(str::to_owned))
+        .with_context(|| format!("spool {}: the path is not UTF-8", spool.display()))?;
     let workers = std::thread::available_parallelism().map_or(4, |n| n.get().max(4));
     for _ in 0..workers {
         let listener = listener.try_clone().context("cloning the listener")?;
@@ -507,6 +524,7 @@ pub(crate) fn serve(bundle_dir: &Path, socket: &Path, spool: &Path) -> Result<()
             dir: dir.clone(),
             loaded: Some((bundle.clone(), evaluator.clone())),
             log: Arc::clone(&log),
+            spool: spool_path.clone(),
         };
         let serves = serves.clone();
         std::thread::spawn(move || {

@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -20,54 +20,51 @@ use anyhow::{Context as _, Result, bail};
 pub(crate) const SUFFIX: &str = ".hooklog";
 /// The log grows by this many bytes of zeros at a time.
 const CHUNK: u64 = 4 << 20;
+/// A log is closed, and a new one begun, once its frames pass this many bytes (about 80,000
+/// calls), so that drained logs are removed while the server runs.
+const ROTATE: u64 = 64 << 20;
 /// A frame's header: the envelope's length and its CRC-32, little-endian `u32`s.
 const HEADER: usize = 8;
 
 /// An open log, appended to by the server's workers.
 pub(crate) struct HookLog {
-    file: File,
+    spool: PathBuf,
+    state: Mutex<Open>,
+    /// [`ROTATE`], smaller in tests.
+    rotate: u64,
+}
+
+/// The file being written, where its next frame goes, and how many bytes it has.
+struct Open {
+    file: Arc<File>,
     path: PathBuf,
-    /// Where the next frame goes, and how many bytes the file has.
-    ends: Mutex<(u64, u64)>,
+    next: u64,
+    allocated: u64,
 }
 
 impl HookLog {
-    /// Creates `<spool>/<now µs>-<pid>.hooklog`, locked, with its first chunk written. It is
-    /// made under a dot-name and renamed once locked, so a drain never sees it unlocked.
+    /// Creates the server's first log in `spool`.
     pub(crate) fn create(spool: &Path) -> Result<Self> {
         std::fs::create_dir_all(spool).with_context(|| format!("create {}", spool.display()))?;
-        let name = format!("{}-{}{SUFFIX}", crate::hook::now_us(), std::process::id());
-        let tmp = spool.join(format!(".tmp-{name}"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .with_context(|| format!("create {}", tmp.display()))?;
-        file.try_lock()
-            .with_context(|| format!("lock {}", tmp.display()))?;
-        let mut log = Self {
-            file,
-            path: tmp,
-            ends: Mutex::new((0, 0)),
-        };
-        log.grow(&mut log.ends.lock().unwrap_or_else(|p| p.into_inner()), 0)?;
-        let path = spool.join(name);
-        std::fs::rename(&log.path, &path)
-            .with_context(|| format!("rename {}", log.path.display()))?;
-        log.path = path;
-        File::open(spool)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("fsync {}", spool.display()))?;
-        Ok(log)
+        Ok(Self {
+            spool: spool.to_path_buf(),
+            state: Mutex::new(Open::create(spool)?),
+            rotate: ROTATE,
+        })
     }
 
-    /// The log's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+    /// The log being written.
+    pub(crate) fn path(&self) -> PathBuf {
+        self.lock().path.clone()
     }
 
-    /// Appends one envelope (JSON, one line without its newline) and makes it durable.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends one envelope (JSON, one line without its newline) and makes it durable. A log
+    /// past [`ROTATE`] bytes is closed (a drain then takes the rest of it and removes it) and a
+    /// new one begun.
     pub(crate) fn append(&self, envelope: &[u8]) -> Result<()> {
         let len = u32::try_from(envelope.len())
             .ok()
@@ -77,31 +74,73 @@ impl HookLog {
         frame.extend_from_slice(&len.to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(envelope).to_le_bytes());
         frame.extend_from_slice(envelope);
-        {
+        let (file, path) = {
             // Frames are written in offset order under the lock, so a frame whose fdatasync
-            // returned has every earlier frame durable with it.
-            let mut ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
-            let at = ends.0;
-            if at + frame.len() as u64 > ends.1 {
-                self.grow(&mut ends, frame.len() as u64)?;
+            // returned has every earlier frame of its file durable with it.
+            let mut open = self.lock();
+            if open.next > 0 && open.next + frame.len() as u64 > self.rotate {
+                *open = Open::create(&self.spool)?;
             }
-            self.file
+            if open.next + frame.len() as u64 > open.allocated {
+                open.grow(frame.len() as u64)?;
+            }
+            let at = open.next;
+            open.file
                 .write_all_at(&frame, at)
-                .with_context(|| format!("write {} at {at}", self.path.display()))?;
-            ends.0 = at + frame.len() as u64;
-        }
-        self.file
-            .sync_data()
-            .with_context(|| format!("fsync {}", self.path.display()))
+                .with_context(|| format!("write {} at {at}", open.path.display()))?;
+            open.next = at + frame.len() as u64;
+            (Arc::clone(&open.file), open.path.clone())
+        };
+        file.sync_data()
+            .with_context(|| format!("fsync {}", path.display()))
+    }
+}
+
+impl Open {
+    /// Creates `<spool>/<now µs>-<pid>-<n>.hooklog`, locked, with its first chunk written. It is
+    /// made under a dot-name and renamed once locked, so a drain never sees it unlocked.
+    fn create(spool: &Path) -> Result<Self> {
+        // The sequence number keeps two logs begun in one microsecond apart.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!(
+            "{}-{}-{}{SUFFIX}",
+            crate::hook::now_us(),
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let tmp = spool.join(format!(".tmp-{name}"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .with_context(|| format!("create {}", tmp.display()))?;
+        file.try_lock()
+            .with_context(|| format!("lock {}", tmp.display()))?;
+        let mut open = Self {
+            file: Arc::new(file),
+            path: tmp,
+            next: 0,
+            allocated: 0,
+        };
+        open.grow(0)?;
+        let path = spool.join(name);
+        std::fs::rename(&open.path, &path)
+            .with_context(|| format!("rename {}", open.path.display()))?;
+        open.path = path;
+        File::open(spool)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("fsync {}", spool.display()))?;
+        Ok(open)
     }
 
     /// Extends the file by zeros (at least `need` bytes past the next frame) and syncs it with
     /// its new size.
-    fn grow(&self, ends: &mut (u64, u64), need: u64) -> Result<()> {
+    fn grow(&mut self, need: u64) -> Result<()> {
         let add = CHUNK.max(need.next_multiple_of(CHUNK));
         let zeros = vec![0u8; 1 << 20];
-        let mut at = ends.1;
-        while at < ends.1 + add {
+        let mut at = self.allocated;
+        while at < self.allocated + add {
             self.file
                 .write_all_at(&zeros, at)
                 .with_context(|| format!("extend {}", self.path.display()))?;
@@ -110,7 +149,7 @@ impl HookLog {
         self.file
             .sync_all()
             .with_context(|| format!("fsync {}", self.path.display()))?;
-        ends.1 = at;
+        self.allocated = at;
         Ok(())
     }
 }
@@ -167,15 +206,27 @@ pub(crate) fn read(log: &Path) -> Result<Drained> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
         Err(e) => return Err(e).with_context(|| format!("read {}", mark(log).display())),
     };
-    let bytes = std::fs::read(log).with_context(|| format!("read {}", log.display()))?;
-    let mut at = usize::try_from(from).unwrap_or(usize::MAX);
-    if at > bytes.len() {
+    // Only what the last drain did not take is read.
+    let size = file
+        .metadata()
+        .with_context(|| format!("stat {}", log.display()))?
+        .len();
+    if from > size {
         bail!(
-            "{}: drained to {at}, but the log has {} bytes",
-            log.display(),
-            bytes.len()
+            "{}: drained to {from}, but the log has {size} bytes",
+            log.display()
         );
     }
+    let mut bytes = Vec::new();
+    {
+        use std::io::{Read as _, Seek as _, SeekFrom};
+        let mut f = &file;
+        f.seek(SeekFrom::Start(from))
+            .and_then(|_| f.read_to_end(&mut bytes))
+            .with_context(|| format!("read {}", log.display()))?;
+    }
+    let base = from;
+    let mut at = 0usize;
     let mut out = Drained {
         path: log.to_path_buf(),
         start: from,
@@ -199,11 +250,11 @@ pub(crate) fn read(log: &Path) -> Result<Drained> {
                 out.ndjson.push(b'\n');
                 out.frames += 1;
                 at += HEADER + len;
-                out.end = at as u64;
+                out.end = base + at as u64;
             }
             _ => {
                 out.torn = Some((
-                    at as u64,
+                    base + at as u64,
                     if body.is_none() {
                         format!("a frame of {len} bytes runs past the end of the file")
                     } else {
@@ -260,7 +311,7 @@ mod tests {
         let log = HookLog::create(tmp.path()).unwrap();
         log.append(br#"{"a":1}"#).unwrap();
         log.append(br#"{"b":2}"#).unwrap();
-        let path = log.path().to_path_buf();
+        let path = log.path();
         let d = read(&path).unwrap();
         assert_eq!(d.ndjson, b"{\"a\":1}\n{\"b\":2}\n");
         assert!(!d.finished, "the server still holds it");
@@ -274,7 +325,8 @@ mod tests {
         );
         done(&d).unwrap();
         // A frame whose bytes were not all written, then the server gone.
-        log.file
+        log.lock()
+            .file
             .write_all_at(&[9, 0, 0, 0, 1, 2, 3, 4, b'{'], d.end)
             .unwrap();
         drop(log);
@@ -294,5 +346,32 @@ mod tests {
                 .join(path.file_name().unwrap())
                 .exists()
         );
+    }
+
+    #[test]
+    fn a_full_log_is_closed_and_a_drain_then_removes_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut log = HookLog::create(tmp.path()).unwrap();
+        log.rotate = 40;
+        let first = log.path();
+        log.append(br#"{"a":1}"#).unwrap();
+        log.append(br#"{"b":2}"#).unwrap();
+        // Past 40 bytes: this frame starts a new log, and the first is no longer held.
+        log.append(br#"{"c":3}"#).unwrap();
+        assert_ne!(log.path(), first);
+        let drained: Vec<Drained> = logs(tmp.path())
+            .unwrap()
+            .iter()
+            .map(|p| read(p).unwrap())
+            .collect();
+        let text: Vec<u8> = drained.iter().flat_map(|d| d.ndjson.clone()).collect();
+        assert_eq!(text, b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
+        assert_eq!(
+            drained.iter().map(|d| d.finished).collect::<Vec<_>>(),
+            [true, false]
+        );
+        drained.iter().for_each(|d| done(d).unwrap());
+        assert!(!first.exists());
+        assert!(log.path().exists());
     }
 }

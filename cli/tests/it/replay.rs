@@ -497,6 +497,26 @@ fn the_resident_evaluator_decides_reloads_and_steps_aside() {
         "{rec:#}"
     );
 
+    // A call recording into another spool through this socket: refused, decided and recorded
+    // in process, in that spool.
+    let other = tmp.path().join("other-spool");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut c = crate::bin();
+    c.args(["decide", "--bundle", served.to_str().unwrap()])
+        .args(["--spool", other.to_str().unwrap()])
+        .args(["--socket", spool.join(".decide.sock").to_str().unwrap()]);
+    let o = crate::call(c, &payload);
+    assert!(o.status.success(), "{}", text(&o));
+    let rec = spooled(&other).pop().unwrap();
+    assert_eq!(rec["evaluator"], "in-process", "{rec:#}");
+    assert!(
+        rec["server_error"]
+            .as_str()
+            .unwrap()
+            .contains("records into the spool"),
+        "{rec:#}"
+    );
+
     // Garbage on the socket gets a refusal, and the server goes on serving.
     let socket = spool.join(".decide.sock");
     let mut raw = std::os::unix::net::UnixStream::connect(&socket).unwrap();
