@@ -71,7 +71,7 @@ pub enum Engine {
 }
 
 /// An engine loaded with a bundle, ready to evaluate its entrypoint. Each thread needs its own
-/// (evaluation takes `&mut`); clones share the parsed and compiled policies.
+/// (evaluation takes `&mut`); clones share the parsed policies and copy the compiled program.
 ///
 /// Evaluation runs on regorus's VM (vendor/regorus, with the fixes in its PATCHES.md) and
 /// falls back to the interpreter on any VM error, so an error is always the interpreter's,
