@@ -265,6 +265,13 @@ pub(crate) fn read(log: &Path) -> Result<Drained> {
             }
         }
     }
+    // After the last frame only zeros may follow: anything else is kept, never removed.
+    if out.torn.is_none() && bytes[at..].iter().any(|&b| b != 0) {
+        out.torn = Some((
+            base + at as u64,
+            "bytes that are not a whole frame follow the last frame".to_owned(),
+        ));
+    }
     Ok(out)
 }
 
@@ -346,6 +353,18 @@ mod tests {
                 .join(path.file_name().unwrap())
                 .exists()
         );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_log_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("1-2-0.hooklog");
+        std::fs::write(&path, b"garbage").unwrap();
+        let d = read(&path).unwrap();
+        assert!(d.finished && d.frames == 0);
+        assert!(d.torn.as_ref().is_some_and(|(at, _)| *at == 0));
+        done(&d).unwrap();
+        assert!(tmp.path().join("rejected/1-2-0.hooklog").exists());
     }
 
     #[test]
