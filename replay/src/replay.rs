@@ -238,10 +238,32 @@ pub fn replay(
     trust: Option<&ledger::VerifyOptions>,
     opts: &Options,
 ) -> Result<Report, Error> {
-    let verification = match trust {
+    // Verification runs beside the replay, reading the same files: the report is returned only
+    // once it has passed, and what lies past the verified horizon is counted then.
+    let (verified, replayed) = std::thread::scope(|s| {
+        let verifying = trust.map(|t| s.spawn(move || ledger::verify(dir, t)));
+        let replayed = evaluate_counting(bundle, opts, None, |feed| {
+            ledger::scan(dir, |index, ts_us, bytes| {
+                if opts.since_us.is_some_and(|s| ts_us < s)
+                    || opts.until_us.is_some_and(|u| ts_us >= u)
+                {
+                    return;
+                }
+                feed(index, bytes);
+            })?;
+            Ok(())
+        });
+        let verified = verifying.map(|h| {
+            h.join()
+                .map_err(|_| Error::Invalid("the verifier panicked".into()))
+                .and_then(|r| r.map_err(Error::from))
+        });
+        (verified, replayed)
+    });
+    let verification = match verified {
         None => Verification::Skipped,
-        Some(t) => {
-            let r = ledger::verify(dir, t)?;
+        Some(r) => {
+            let r = r?;
             if let Some(f) = &r.failure
                 && f.class != ledger::FailureClass::UnverifiedTail
             {
@@ -262,20 +284,11 @@ pub fn replay(
             }
         }
     };
-    let horizon = match &verification {
-        Verification::Verified { verified, .. } => Some(*verified),
-        Verification::Skipped => None,
-    };
-    let mut report = evaluate(bundle, opts, horizon, |feed| {
-        ledger::scan(dir, |index, ts_us, bytes| {
-            if opts.since_us.is_some_and(|s| ts_us < s) || opts.until_us.is_some_and(|u| ts_us >= u)
-            {
-                return;
-            }
-            feed(index, bytes);
-        })?;
-        Ok(())
-    })?;
+    let (mut report, counted) = replayed?;
+    if let Verification::Verified { verified, .. } = &verification {
+        report.beyond_horizon =
+            (counted.len() - counted.partition_point(|&i| i < *verified)) as u64;
+    }
     report.verification = verification;
     Ok(report)
 }
@@ -352,8 +365,9 @@ impl Block {
 }
 
 /// Evaluates the records `produce` feeds (in ledger order) on `opts.threads` workers and
-/// summarises them. Blocks go round-robin to the workers while the producer reads on; results
-/// are merged back in block order, so the report does not depend on the thread count. Memory
+/// summarises them. Blocks go to whichever worker is free while the producer reads on; results
+/// are merged back in block order, so the report does not depend on the thread count or on
+/// which worker took which block (each record's result depends on the record alone). Memory
 /// holds a few blocks per worker, never the whole ledger.
 fn evaluate(
     bundle: &Bundle,
@@ -361,6 +375,17 @@ fn evaluate(
     horizon: Option<u64>,
     produce: impl FnOnce(&mut dyn FnMut(u64, &[u8])) -> Result<(), Error>,
 ) -> Result<Report, Error> {
+    evaluate_counting(bundle, opts, horizon, produce).map(|(r, _)| r)
+}
+
+/// [`evaluate`], and the indices of the records the report counts, in order (for a horizon
+/// known only afterwards).
+fn evaluate_counting(
+    bundle: &Bundle,
+    opts: &Options,
+    horizon: Option<u64>,
+    produce: impl FnOnce(&mut dyn FnMut(u64, &[u8])) -> Result<(), Error>,
+) -> Result<(Report, Vec<u64>), Error> {
     let base = Evaluator::new(bundle)?;
     let threads = opts.threads.max(1);
     let mut summary = Summary::new(bundle, opts, horizon);
@@ -375,16 +400,20 @@ fn evaluate(
             next_done += 1;
         }
     };
+    // One queue: whichever worker is free takes the next block.
+    let (workers, queue) = mpsc::sync_channel::<Block>(2 * threads);
+    let queue = std::sync::Mutex::new(queue);
     let sent = std::thread::scope(|s| -> Result<u64, Error> {
         let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Row>)>();
-        let mut workers = Vec::new();
         let mut handles = Vec::new();
         for _ in 0..threads {
-            let (tx, rx) = mpsc::sync_channel::<Block>(2);
             let done_tx = done_tx.clone();
             let mut eval = base.clone();
+            let queue = &queue;
             handles.push(s.spawn(move || {
-                for block in rx {
+                loop {
+                    let next = queue.lock().map(|q| q.recv());
+                    let Ok(Ok(block)) = next else { return };
                     let rows = block
                         .records()
                         .map(|(index, bytes)| one(&mut eval, index, bytes, opts))
@@ -394,17 +423,13 @@ fn evaluate(
                     }
                 }
             }));
-            workers.push(tx);
         }
         drop(done_tx);
         let mut seq = 0u64;
         let mut block = Block::new(seq);
         let mut failed = false;
         let mut send = |block: Block, seq: &mut u64, summary: &mut Summary| {
-            if workers[(*seq % threads as u64) as usize]
-                .send(block)
-                .is_err()
-            {
+            if workers.send(block).is_err() {
                 failed = true;
             }
             *seq += 1;
@@ -438,7 +463,8 @@ fn evaluate(
     if next_done != sent {
         return Err(Error::Invalid("a replay worker panicked".into()));
     }
-    Ok(summary.finish())
+    let counted = std::mem::take(&mut summary.counted);
+    Ok((summary.finish(), counted))
 }
 
 fn one(eval: &mut Evaluator, index: u64, bytes: &[u8], opts: &Options) -> Row {
@@ -489,6 +515,8 @@ struct Summary<'a> {
     /// Sessions incidents name, and their evaluated rows.
     incident_sessions: BTreeSet<String>,
     incident_rows: Vec<Row>,
+    /// Indices of the records counted, in order.
+    counted: Vec<u64>,
 }
 
 impl<'a> Summary<'a> {
@@ -519,6 +547,7 @@ impl<'a> Summary<'a> {
                 .filter_map(|i| i.session_id.clone())
                 .collect(),
             incident_rows: Vec::new(),
+            counted: Vec::new(),
         }
     }
 
@@ -535,6 +564,7 @@ impl<'a> Summary<'a> {
             return;
         }
         report.beyond_horizon += u64::from(self.horizon.is_some_and(|h| row.index >= h));
+        self.counted.push(row.index);
         let outcome = match &row.done {
             Done::Skip => return,
             Done::NoInput(why) => {
@@ -850,12 +880,26 @@ mod tests {
             .unwrap()
             .beyond_horizon
         };
+        // The same count when the horizon is known only after the replay (verification runs
+        // beside it): from the indices the report counted.
+        let afterwards = |opts: &Options| {
+            let (_, counted) = evaluate_counting(&b, opts, None, |feed| {
+                for (i, bytes) in &recs {
+                    feed(*i, bytes);
+                }
+                Ok(())
+            })
+            .unwrap();
+            counted.len() - counted.partition_point(|&i| i < 6)
+        };
         assert_eq!(beyond(&Options::default()), 3);
+        assert_eq!(afterwards(&Options::default()), 3);
         // Session s8 holds index 8 only (of 0..10, i % 37 == 8).
         let one = Options {
             session: Some("s8".into()),
             ..Options::default()
         };
         assert_eq!(beyond(&one), 1);
+        assert_eq!(afterwards(&one), 1);
     }
 }

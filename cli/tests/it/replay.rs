@@ -157,6 +157,30 @@ fn own_bundle_reproduces_every_recorded_decision_and_a_changed_one_flips_as_hand
 }
 
 #[test]
+fn a_tampered_ledger_is_refused_and_no_report_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, vkey) = fixture_ledger(tmp.path());
+    let (v, said, code) = replay_json(&ledger, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(v["verification"]["status"], "verified", "{v:#}");
+    assert_eq!(v["verification"]["beyond_horizon"], 0, "{v:#}");
+    // One record's bytes changed in its sealed segment (a space after its JSON), the file
+    // otherwise intact.
+    let segment = std::fs::read_dir(ledger.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    govtrail_tests::replace_column(&segment, "record", |c| {
+        govtrail_tests::edit_binary(c, 3, |b| b.push(b' '))
+    });
+    let (v, said, code) = replay_json(&ledger, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
+    assert!(code == 1 || code == 2, "exit {code}: {said}");
+    assert!(v.is_null(), "a report was given: {v:#}");
+    assert!(!said.contains("panicked"), "{said}");
+}
+
+#[test]
 fn reports_are_byte_identical_across_runs_and_thread_counts() {
     let tmp = tempfile::tempdir().unwrap();
     let (ledger, vkey) = fixture_ledger(tmp.path());
