@@ -287,15 +287,16 @@ pub(crate) fn write_spool(spool: &Path, id: &str, env: &Value) -> anyhow::Result
         .with_context(|| format!("fsync {}", spool.display()))
 }
 
-/// The spool files ready to drain, oldest first.
-pub(crate) fn spool_files(spool: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+/// The spool's files named `*<suffix>` (not dot-files, which are being written), oldest first:
+/// `.hook.json` for the calls' own files, `hooklog::SUFFIX` for the servers' logs.
+pub(crate) fn spool_files(spool: &Path, suffix: &str) -> anyhow::Result<Vec<std::path::PathBuf>> {
     use anyhow::Context as _;
     let mut out = Vec::new();
     for e in std::fs::read_dir(spool).with_context(|| format!("list {}", spool.display()))? {
         let e = e.with_context(|| format!("list {}", spool.display()))?;
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if name.ends_with(".hook.json") && !name.starts_with('.') && e.file_type()?.is_file() {
+        if name.ends_with(suffix) && !name.starts_with('.') && e.file_type()?.is_file() {
             out.push(e.path());
         }
     }

@@ -156,17 +156,7 @@ impl Open {
 
 /// The logs in `spool`, oldest first.
 pub(crate) fn logs(spool: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(spool).with_context(|| format!("list {}", spool.display()))? {
-        let e = e.with_context(|| format!("list {}", spool.display()))?;
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(SUFFIX) && !name.starts_with('.') && e.file_type()?.is_file() {
-            out.push(e.path());
-        }
-    }
-    out.sort();
-    Ok(out)
+    crate::hook::spool_files(spool, SUFFIX)
 }
 
 /// What a drain read from one log.
@@ -286,6 +276,7 @@ pub(crate) fn done(d: &Drained) -> Result<()> {
             std::fs::create_dir_all(&dest).with_context(|| format!("create {}", dest.display()))?;
             let name = d.path.file_name().unwrap_or_default();
             std::fs::rename(&d.path, dest.join(name))
+                .and_then(|()| File::open(&dest)?.sync_all())
                 .with_context(|| format!("move {}", d.path.display()))?;
         } else {
             std::fs::remove_file(&d.path)

@@ -662,7 +662,7 @@ fn ingest(
     // The writer lock is taken before the spool is listed, so two drains never read one file.
     let (ledger, _) = Ledger::open(dir, read_key(key)?)?;
     let spooled = match spool {
-        Some(dir) => hook::spool_files(dir)?,
+        Some(dir) => hook::spool_files(dir, ".hook.json")?,
         None => Vec::new(),
     };
     let hook_opts = Options {
@@ -764,8 +764,12 @@ fn ingest(
                 d.path.file_name().unwrap_or_default().to_string_lossy(),
                 d.start
             );
-            fs::write(dest.join(&name), &d.ndjson)
-                .with_context(|| format!("write {}", dest.join(&name).display()))?;
+            let copy = dest.join(&name);
+            // Durable before `done` moves past these frames or removes the log.
+            fs::File::create(&copy)
+                .and_then(|mut f| f.write_all(&d.ndjson).and_then(|()| f.sync_all()))
+                .and_then(|()| fs::File::open(&dest)?.sync_all())
+                .with_context(|| format!("write {}", copy.display()))?;
         }
         if let (true, Some((at, why))) = (d.finished, &d.torn) {
             eprintln!(

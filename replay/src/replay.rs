@@ -242,7 +242,7 @@ pub fn replay(
     // once it has passed, and what lies past the verified horizon is counted then.
     let (verified, replayed) = std::thread::scope(|s| {
         let verifying = trust.map(|t| s.spawn(move || ledger::verify(dir, t)));
-        let replayed = evaluate_counting(bundle, opts, None, |feed| {
+        let replayed = evaluate(bundle, opts, |feed| {
             ledger::scan(dir, |index, ts_us, bytes| {
                 if opts.since_us.is_some_and(|s| ts_us < s)
                     || opts.until_us.is_some_and(|u| ts_us >= u)
@@ -286,11 +286,15 @@ pub fn replay(
     };
     let (mut report, counted) = replayed?;
     if let Verification::Verified { verified, .. } = &verification {
-        report.beyond_horizon =
-            (counted.len() - counted.partition_point(|&i| i < *verified)) as u64;
+        report.beyond_horizon = beyond(&counted, *verified);
     }
     report.verification = verification;
     Ok(report)
+}
+
+/// How many of `counted` (record indices, in order) lie at or past `horizon`.
+fn beyond(counted: &[u64], horizon: u64) -> u64 {
+    (counted.len() - counted.partition_point(|&i| i < horizon)) as u64
 }
 
 /// What one record gave.
@@ -318,12 +322,13 @@ pub fn replay_records(
     bundle: &Bundle,
     opts: &Options,
 ) -> Result<Report, Error> {
-    evaluate(bundle, opts, None, |feed| {
+    evaluate(bundle, opts, |feed| {
         for (index, bytes) in records {
             feed(*index, bytes);
         }
         Ok(())
     })
+    .map(|(report, _)| report)
 }
 
 /// Records per block handed to a worker.
@@ -368,27 +373,16 @@ impl Block {
 /// summarises them. Blocks go to whichever worker is free while the producer reads on; results
 /// are merged back in block order, so the report does not depend on the thread count or on
 /// which worker took which block (each record's result depends on the record alone). Memory
-/// holds a few blocks per worker, never the whole ledger.
+/// holds a few blocks per worker, never the whole ledger. Also gives the indices of the
+/// records the report counts, in order, for [`beyond`].
 fn evaluate(
     bundle: &Bundle,
     opts: &Options,
-    horizon: Option<u64>,
-    produce: impl FnOnce(&mut dyn FnMut(u64, &[u8])) -> Result<(), Error>,
-) -> Result<Report, Error> {
-    evaluate_counting(bundle, opts, horizon, produce).map(|(r, _)| r)
-}
-
-/// [`evaluate`], and the indices of the records the report counts, in order (for a horizon
-/// known only afterwards).
-fn evaluate_counting(
-    bundle: &Bundle,
-    opts: &Options,
-    horizon: Option<u64>,
     produce: impl FnOnce(&mut dyn FnMut(u64, &[u8])) -> Result<(), Error>,
 ) -> Result<(Report, Vec<u64>), Error> {
     let base = Evaluator::new(bundle)?;
     let threads = opts.threads.max(1);
-    let mut summary = Summary::new(bundle, opts, horizon);
+    let mut summary = Summary::new(bundle, opts);
     let mut pending: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
     let mut next_done = 0u64;
     let mut merge = |seq: u64, rows: Vec<Row>, summary: &mut Summary| {
@@ -507,8 +501,6 @@ fn one(eval: &mut Evaluator, index: u64, bytes: &[u8], opts: &Options) -> Row {
 /// The report, built one row at a time in ledger order.
 struct Summary<'a> {
     opts: &'a Options,
-    /// Records from this index on are past the verified horizon.
-    horizon: Option<u64>,
     report: Report,
     /// Per session: decisions replayed so far, and the first divergence once found.
     sessions: BTreeMap<String, (u64, Option<Divergence>)>,
@@ -520,10 +512,9 @@ struct Summary<'a> {
 }
 
 impl<'a> Summary<'a> {
-    fn new(bundle: &Bundle, opts: &'a Options, horizon: Option<u64>) -> Self {
+    fn new(bundle: &Bundle, opts: &'a Options) -> Self {
         Self {
             opts,
-            horizon,
             report: Report {
                 bundle_id: bundle.id.clone(),
                 revision: bundle.revision.clone(),
@@ -563,7 +554,6 @@ impl<'a> Summary<'a> {
         if matches!(row.done, Done::Skip) {
             return;
         }
-        report.beyond_horizon += u64::from(self.horizon.is_some_and(|h| row.index >= h));
         self.counted.push(row.index);
         let outcome = match &row.done {
             Done::Skip => return,
@@ -870,36 +860,24 @@ mod tests {
         // Index 7 is a rule set: not a decision.
         recs[7].1 =
             br#"{"decision_id":"r","ts_us":1,"decision":"info","event":"rule_set"}"#.to_vec();
-        let beyond = |opts: &Options| {
-            evaluate(&b, opts, Some(6), |feed| {
-                for (i, bytes) in &recs {
-                    feed(*i, bytes);
-                }
-                Ok(())
-            })
-            .unwrap()
-            .beyond_horizon
-        };
-        // The same count when the horizon is known only after the replay (verification runs
-        // beside it): from the indices the report counted.
-        let afterwards = |opts: &Options| {
-            let (_, counted) = evaluate_counting(&b, opts, None, |feed| {
+        // The horizon is known only after the replay (verification runs beside it): what lies
+        // past it is counted from the indices the report counted.
+        let past = |opts: &Options| {
+            let (_, counted) = evaluate(&b, opts, |feed| {
                 for (i, bytes) in &recs {
                     feed(*i, bytes);
                 }
                 Ok(())
             })
             .unwrap();
-            counted.len() - counted.partition_point(|&i| i < 6)
+            beyond(&counted, 6)
         };
-        assert_eq!(beyond(&Options::default()), 3);
-        assert_eq!(afterwards(&Options::default()), 3);
+        assert_eq!(past(&Options::default()), 3);
         // Session s8 holds index 8 only (of 0..10, i % 37 == 8).
         let one = Options {
             session: Some("s8".into()),
             ..Options::default()
         };
-        assert_eq!(beyond(&one), 1);
-        assert_eq!(afterwards(&one), 1);
+        assert_eq!(past(&one), 1);
     }
 }
