@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::SignedCheckpoint;
 use crate::error::IoContext as _;
 use crate::layout::{Config, Layout};
+use crate::records::Records;
 use crate::wal::{Frame, WalReader};
 use crate::{Error, Result};
 
@@ -145,6 +146,16 @@ pub fn read_checkpoint_file(path: &Path) -> Result<SignedCheckpoint> {
 /// Safe beside the writer: WALs are listed before segments (a seal renames its segment into
 /// place before removing its WAL); if a file vanishes mid-scan, the error says so.
 pub fn scan(dir: &Path, mut f: impl FnMut(u64, i64, &[u8])) -> Result<u64> {
+    scan_records(dir, |records| {
+        for (index, ts_us, bytes) in records.iter() {
+            f(index, ts_us, bytes);
+        }
+    })
+}
+
+/// [`scan`], a run of records at a time: each decoded batch of a segment as it is (its Arrow
+/// buffers shared, not copied), and each WAL's committed records as one run.
+pub fn scan_records(dir: &Path, mut f: impl FnMut(Records)) -> Result<u64> {
     let layout = Layout::new(dir);
     layout.read_config()?;
     let wals = layout.wals()?;
@@ -164,11 +175,9 @@ pub fn scan(dir: &Path, mut f: impl FnMut(u64, i64, &[u8])) -> Result<u64> {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-            let cols = crate::segment::SegmentColumns::new(&batch);
-            for row in 0..batch.num_rows() {
-                f(next, cols.ts.value(row), cols.record.value(row));
-                next += 1;
-            }
+            let records = Records::from_batch(next, &batch);
+            next += records.len() as u64;
+            f(records);
         }
         if next != end {
             return Err(Error::Corrupt {
@@ -189,10 +198,16 @@ pub fn scan(dir: &Path, mut f: impl FnMut(u64, i64, &[u8])) -> Result<u64> {
                 message: format!("WAL starts at {start}, records so far end at {next}"),
             });
         }
-        committed_wal_records(&path, |r| {
-            f(next, r.ts_us, &r.bytes);
-            next += 1;
-        })?;
+        let mut committed = Vec::new();
+        committed_wal_records(&path, |r| committed.push(r))?;
+        if !committed.is_empty() {
+            let records = Records::new(
+                next,
+                committed.iter().map(|r| (r.ts_us, r.bytes.as_slice())),
+            );
+            next += records.len() as u64;
+            f(records);
+        }
     }
     Ok(next)
 }

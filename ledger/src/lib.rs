@@ -43,6 +43,7 @@ pub mod merkle;
 mod note;
 mod policy;
 mod proof;
+mod records;
 mod segment;
 mod summary;
 mod tiles;
@@ -57,7 +58,8 @@ pub use evidence::{
     EVIDENCE_FILE, EVIDENCE_HEADER, Manifest, Witnessed, export_evidence, witness, witness_ledger,
 };
 pub use inspect::{
-    Inspection, SegmentInfo, Snapshot, WalInfo, inspect, read_checkpoint_file, scan, snapshot,
+    Inspection, SegmentInfo, Snapshot, WalInfo, inspect, read_checkpoint_file, scan, scan_records,
+    snapshot,
 };
 pub use layout::{CONFIG_FILE, Config, Layout};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
@@ -67,12 +69,15 @@ pub use policy::{
 pub use proof::{
     ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at,
 };
+pub use records::Records;
 pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};
 pub use summary::{
     DIMENSIONS as SUMMARY_DIMENSIONS, bucket as overhead_bucket,
     bucket_range as overhead_bucket_range, read as read_summary, summary_schema,
 };
-pub use verify::{Failure, FailureClass, Report, VerifyOptions, verify, verify_evidence};
+pub use verify::{
+    Failure, FailureClass, Report, VerifyOptions, verify, verify_evidence, verify_with,
+};
 pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};
 
 /// The ledger format version this build writes and reads.

@@ -399,6 +399,24 @@ pub(crate) fn chain_end(path: &Path) -> Result<Hash> {
 
 /// Opens a segment: checks its schema and footer metadata and returns a batch reader.
 pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader)> {
+    open_columns(path, Columns::All)
+}
+
+/// Which columns a reader decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Columns {
+    /// Every column: batches have the segment schema.
+    All,
+    /// Only those of [`ChainColumns`]: what a reader of records needs, and what checks them
+    /// against the tree.
+    Chain,
+}
+
+/// [`open`], decoding only `columns`.
+pub(crate) fn open_columns(
+    path: &Path,
+    columns: Columns,
+) -> Result<(SegmentMeta, ParquetRecordBatchReader)> {
     let corrupt = |message: String| Error::Corrupt {
         path: path.to_path_buf(),
         offset: None,
@@ -454,11 +472,51 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
         chain_end: find(key::CHAIN_END)?.and_then(|t| from_hex(&t)),
         frontier: find(key::FRONTIER)?.and_then(|t| parse_frontier(&t)),
     };
+    let builder = match columns {
+        Columns::All => builder,
+        Columns::Chain => {
+            let roots = ChainColumns::NAMES
+                .iter()
+                .filter_map(|n| want.index_of(n).ok());
+            let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
+            builder.with_projection(mask)
+        }
+    };
     let reader = builder
         .with_batch_size(READ_BATCH_ROWS)
         .build()
         .map_err(|e| corrupt(e.to_string()))?;
     Ok((meta, reader))
+}
+
+/// The columns that tie each row to the tree, typed, found by name in a batch read by
+/// [`open_columns`] with either [`Columns`].
+pub(crate) struct ChainColumns<'a> {
+    pub(crate) idx: &'a arrow_array::PrimitiveArray<UInt64Type>,
+    pub(crate) ts: &'a arrow_array::PrimitiveArray<TimestampMicrosecondType>,
+    pub(crate) record: &'a arrow_array::BinaryArray,
+    pub(crate) record_hash: &'a arrow_array::FixedSizeBinaryArray,
+    pub(crate) chain: &'a arrow_array::FixedSizeBinaryArray,
+}
+
+impl<'a> ChainColumns<'a> {
+    const NAMES: [&'static str; 5] = ["idx", "ts", "record", "record_hash", "chain"];
+
+    /// Views a batch read by [`open_columns`] (whose schema was checked there).
+    pub(crate) fn new(batch: &'a RecordBatch) -> Self {
+        let [idx, ts, record, record_hash, chain] = Self::NAMES.map(|n| {
+            batch
+                .column_by_name(n)
+                .unwrap_or_else(|| unreachable!("open_columns checked the schema"))
+        });
+        Self {
+            idx: idx.as_primitive::<UInt64Type>(),
+            ts: ts.as_primitive::<TimestampMicrosecondType>(),
+            record: record.as_binary::<i32>(),
+            record_hash: record_hash.as_fixed_size_binary(),
+            chain: chain.as_fixed_size_binary(),
+        }
+    }
 }
 
 /// Reads the leaf entry (LEDGER-FORMAT.md §3) of record `index`, the row at `offset` in a
@@ -545,11 +603,8 @@ pub(crate) fn read_entry(
 
 /// The columns of a batch of a schema-checked segment, typed.
 pub(crate) struct SegmentColumns<'a> {
-    pub(crate) idx: &'a arrow_array::PrimitiveArray<UInt64Type>,
     pub(crate) ts: &'a arrow_array::PrimitiveArray<TimestampMicrosecondType>,
     pub(crate) record: &'a arrow_array::BinaryArray,
-    pub(crate) record_hash: &'a arrow_array::FixedSizeBinaryArray,
-    pub(crate) chain: &'a arrow_array::FixedSizeBinaryArray,
     /// Utf8 columns 2..=9 and 11, 13, 14, by column index.
     strings: [(&'static str, &'a arrow_array::StringArray); 11],
     rule_ids: &'a arrow_array::ListArray,
@@ -563,11 +618,8 @@ impl<'a> SegmentColumns<'a> {
         let s = |i: usize| (schemas::COLUMNS[i], batch.column(i).as_string::<i32>());
         let rule_ids = batch.column(10).as_list::<i32>();
         Self {
-            idx: batch.column(0).as_primitive::<UInt64Type>(),
             ts: batch.column(1).as_primitive::<TimestampMicrosecondType>(),
             record: batch.column(15).as_binary::<i32>(),
-            record_hash: batch.column(16).as_fixed_size_binary(),
-            chain: batch.column(17).as_fixed_size_binary(),
             strings: [
                 s(2),
                 s(3),

@@ -18,7 +18,8 @@ use crate::layout::Layout;
 use crate::merkle::Frontier;
 use crate::note::NoteVerifier;
 use crate::policy::{Distrust, TransitionFault, TrustPolicy};
-use crate::segment::SegmentColumns;
+use crate::records::Records;
+use crate::segment::{ChainColumns, SegmentColumns};
 use crate::wal::{Frame, Tail, WalReader};
 use crate::{Error, Result};
 
@@ -33,15 +34,21 @@ pub struct VerifyOptions {
     /// The origin the auditor expects; without it, the ledger's configuration names it (and
     /// only keys of that name are trusted).
     pub origin: Option<String>,
+    /// Whether segments' typed columns and summary files (LEDGER-FORMAT.md §6, §13) are
+    /// checked against the records: they are what queries read. On by default; a reader of
+    /// the records alone (replay) may turn it off. Records, times, stored hashes, chain, tree
+    /// and signatures are checked either way.
+    pub check_columns: bool,
 }
 
 impl VerifyOptions {
-    /// Options trusting `keys`, with no anchors.
+    /// Options trusting `keys`, with no anchors, checking everything.
     pub fn new(trusted: Vec<NoteVerifier>) -> Self {
         Self {
             policy: TrustPolicy::from_keys(trusted),
             anchors: Vec::new(),
             origin: None,
+            check_columns: true,
         }
     }
 }
@@ -173,6 +180,8 @@ struct Run {
     /// The first summary that differs from its segment (§13): reported only when nothing
     /// else failed, so that a damaged cache never hides damage to the records.
     summary_failure: Option<Failure>,
+    /// [`VerifyOptions::check_columns`].
+    check_columns: bool,
 }
 
 type Step<T = ()> = std::result::Result<T, Failure>;
@@ -230,6 +239,7 @@ impl Run {
             checkpoints_checked: 0,
             anchors_checked: 0,
             summary_failure: None,
+            check_columns: opts.check_columns,
         }
     }
 
@@ -358,9 +368,27 @@ impl Run {
 /// Safe beside a running writer: if a file listed at the start vanishes (a seal finished and
 /// removed its WAL), verification starts again from fresh listings, up to five times.
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+    verify_with(dir, opts, |_| {})
+}
+
+/// [`verify`], handing each run of records on to `each`, in index order, once their hashes,
+/// chain and typed columns are checked and they are in the tree. A record is handed on before
+/// the checkpoint that covers it is reached: what was handed on counts only once the report
+/// says it is verified (its `verified` horizon), and not at all when the report gives a
+/// failure. Each record is handed on once, even when verification starts again. This is one
+/// read of the ledger for a reader that needs both verification and the records (replay).
+pub fn verify_with(
+    dir: &Path,
+    opts: &VerifyOptions,
+    mut each: impl FnMut(Records),
+) -> Result<Report> {
+    let mut sink = Sink {
+        each: &mut each,
+        handed: 0,
+    };
     let mut attempt = 0;
     loop {
-        match verify_once(dir, opts) {
+        match verify_once(dir, opts, &mut sink) {
             Err(Error::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound && attempt < 4 =>
             {
@@ -371,7 +399,24 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     }
 }
 
-fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
+/// Where verified records go, and how many went already.
+struct Sink<'a> {
+    each: &'a mut dyn FnMut(Records),
+    handed: u64,
+}
+
+impl Sink<'_> {
+    /// Hands on the records not handed on before.
+    fn hand(&mut self, records: Records) {
+        let fresh = records.starting_at(self.handed);
+        if !fresh.is_empty() {
+            self.handed = fresh.first() + fresh.len() as u64;
+            (self.each)(fresh);
+        }
+    }
+}
+
+fn verify_once(dir: &Path, opts: &VerifyOptions, sink: &mut Sink<'_>) -> Result<Report> {
     let layout = Layout::new(dir);
     let config = layout.read_config()?;
     require_keys(opts)?;
@@ -391,7 +436,7 @@ fn verify_once(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
                 config.origin
             ),
         )),
-        _ => verify_inner(&layout, opts, &mut run, &segments, &wals)?.err(),
+        _ => verify_inner(&layout, opts, &mut run, &segments, &wals, sink)?.err(),
     };
     Ok(run.into_report(report, failure))
 }
@@ -500,7 +545,12 @@ pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
                 ),
             )));
         }
-        if let Err(f) = verify_segment(&mut run, m.from, m.to, &pack.segment, None)? {
+        let mut ignore = |_| {};
+        let mut sink = Sink {
+            each: &mut ignore,
+            handed: 0,
+        };
+        if let Err(f) = verify_segment(&mut run, m.from, m.to, &pack.segment, None, &mut sink)? {
             return Ok(Err(f));
         }
         let root_to = run.frontier.root();
@@ -532,6 +582,7 @@ fn verify_inner(
     run: &mut Run,
     segments: &[(u64, u64, PathBuf)],
     wals: &[(u64, PathBuf)],
+    sink: &mut Sink<'_>,
 ) -> Result<Step> {
     // 1. Checkpoints: key transitions, anchors, stable checkpoint files, then WAL frames.
     if let Err(f) = run.policy.apply_transitions(layout.dir(), &run.origin)? {
@@ -596,12 +647,12 @@ fn verify_inner(
     for (start, end, path) in segments {
         let summary = layout.summary(*start, *end);
         let summary = summary.is_file().then_some(summary.as_path());
-        if let Err(f) = verify_segment(run, *start, *end, path, summary)? {
+        if let Err(f) = verify_segment(run, *start, *end, path, summary, sink)? {
             return Ok(Err(f));
         }
     }
     for ((start, path), limit) in wals.iter().zip(wal_limits) {
-        if let Err(f) = verify_wal(run, *start, path, limit)? {
+        if let Err(f) = verify_wal(run, *start, path, limit, sink)? {
             return Ok(Err(f));
         }
     }
@@ -703,6 +754,7 @@ fn verify_segment(
     end: u64,
     path: &Path,
     summary: Option<&Path>,
+    sink: &mut Sink<'_>,
 ) -> Result<Step> {
     let expect = run.frontier.size();
     if start != expect {
@@ -715,7 +767,12 @@ fn verify_segment(
             ),
         )));
     }
-    let (meta, reader) = match crate::segment::open(path) {
+    let columns = if run.check_columns {
+        crate::segment::Columns::All
+    } else {
+        crate::segment::Columns::Chain
+    };
+    let (meta, reader) = match crate::segment::open_columns(path, columns) {
         Ok(x) => x,
         Err(Error::Corrupt { message, .. }) => {
             return Ok(Err(fail(
@@ -750,14 +807,15 @@ fn verify_segment(
         )));
     }
     // Two stages on two threads of about equal cost: one decodes Parquet and checks the typed
-    // columns; the caller's thread hashes records and checks order, stored hashes, chain and
-    // tree, in index order.
+    // columns (unless told not to: then it decodes only the chain columns); the caller's thread
+    // hashes records and checks order, stored hashes, chain and tree, in index order.
     let consumed = std::thread::scope(
         |scope| -> std::result::Result<Option<crate::summary::SummaryBuilder>, Failure> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);
-            let want_summary = summary.is_some();
-            let decoder = scope.spawn(move || decode_batches(reader, &tx, want_summary));
-            let result = check_decoded(run, &rx, end, path);
+            let want_summary = summary.is_some() && run.check_columns;
+            let check = run.check_columns;
+            let decoder = scope.spawn(move || decode_batches(reader, &tx, check, want_summary));
+            let result = check_decoded(run, &rx, end, path, sink);
             drop(rx);
             match decoder.join() {
                 // A panic in the Parquet decoder on hostile input is a corrupt file, not a crash.
@@ -830,6 +888,7 @@ fn check_decoded(
     rx: &std::sync::mpsc::Receiver<std::result::Result<Decoded, String>>,
     end: u64,
     path: &Path,
+    sink: &mut Sink<'_>,
 ) -> Step {
     for item in rx {
         let decoded = match item {
@@ -844,7 +903,7 @@ fn check_decoded(
                 ));
             }
         };
-        let cols = SegmentColumns::new(&decoded.batch);
+        let cols = ChainColumns::new(&decoded.batch);
         for row in 0..decoded.batch.num_rows() {
             let idx = run.frontier.size();
             let stored_idx = cols.idx.value(row);
@@ -871,11 +930,19 @@ fn check_decoded(
             }
             run.push(leaf, Some(path))?;
         }
+        let first = run.frontier.size() - decoded.batch.num_rows() as u64;
+        sink.hand(Records::from_batch(first, &decoded.batch));
     }
     Ok(())
 }
 
-fn verify_wal(run: &mut Run, start: u64, path: &Path, limit: u64) -> Result<Step> {
+fn verify_wal(
+    run: &mut Run,
+    start: u64,
+    path: &Path,
+    limit: u64,
+    sink: &mut Sink<'_>,
+) -> Result<Step> {
     let expect = run.frontier.size();
     if start < expect {
         // A WAL whose records are all sealed already (left by an interrupted seal) is skipped;
@@ -909,15 +976,16 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path, limit: u64) -> Result<Step
                 pending.extend(records.into_iter().map(|r| (r.ts_us, r.bytes)));
             }
             Ok(Frame::Checkpoint(_)) => {
-                for (ts_us, bytes) in pending.drain(..) {
+                let first = run.frontier.size();
+                for (ts_us, bytes) in &pending {
+                    let (ts_us, bytes) = (*ts_us, bytes.as_slice());
                     let idx = run.frontier.size();
-                    let leaf = match check_record(run, idx, ts_us, record_hash(&bytes), None, path)
-                    {
+                    let leaf = match check_record(run, idx, ts_us, record_hash(bytes), None, path) {
                         Ok(l) => l,
                         Err(f) => return Ok(Err(f)),
                     };
                     // The frame's time is a copy of the record's (it enters the leaf entry).
-                    let agrees = DecisionView::parse(&bytes)
+                    let agrees = DecisionView::parse(bytes)
                         .is_ok_and(|v| v.v == schemas::RECORD_VERSION && v.ts_us == ts_us);
                     if !agrees {
                         return Ok(Err(fail(
@@ -933,6 +1001,11 @@ fn verify_wal(run: &mut Run, start: u64, path: &Path, limit: u64) -> Result<Step
                         return Ok(Err(f));
                     }
                 }
+                sink.hand(Records::new(
+                    first,
+                    pending.iter().map(|(t, b)| (*t, b.as_slice())),
+                ));
+                pending.clear();
             }
             Err(Tail::Clean | Tail::Torn { .. }) => break,
         }
@@ -951,11 +1024,18 @@ struct Decoded {
 fn decode_batches(
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     tx: &std::sync::mpsc::SyncSender<std::result::Result<Decoded, String>>,
+    check_columns: bool,
     want_summary: bool,
 ) -> Option<crate::summary::SummaryBuilder> {
     let mut summary = want_summary.then(crate::summary::SummaryBuilder::default);
     for batch in reader {
         let item = batch.map_err(|e| e.to_string()).map(|batch| {
+            if !check_columns {
+                return Decoded {
+                    batch,
+                    mismatch: None,
+                };
+            }
             let cols = SegmentColumns::new(&batch);
             let mut mismatch = None;
             for row in 0..batch.num_rows() {

@@ -238,32 +238,28 @@ pub fn replay(
     trust: Option<&ledger::VerifyOptions>,
     opts: &Options,
 ) -> Result<Report, Error> {
-    // Verification runs beside the replay, reading the same files: the report is returned only
-    // once it has passed, and what lies past the verified horizon is counted then.
-    let (verified, replayed) = std::thread::scope(|s| {
-        let verifying = trust.map(|t| s.spawn(move || ledger::verify(dir, t)));
-        let replayed = evaluate(bundle, opts, |feed| {
-            ledger::scan(dir, |index, ts_us, bytes| {
-                if opts.since_us.is_some_and(|s| ts_us < s)
-                    || opts.until_us.is_some_and(|u| ts_us >= u)
-                {
-                    return;
-                }
-                feed(index, bytes);
-            })?;
-            Ok(())
-        });
-        let verified = verifying.map(|h| {
-            h.join()
-                .map_err(|_| Error::Invalid("the verifier panicked".into()))
-                .and_then(|r| r.map_err(Error::from))
-        });
-        (verified, replayed)
-    });
+    // One read of the ledger: verification hands on each run of records once it has checked
+    // them, and the replay evaluates them meanwhile. The report is returned only once
+    // verification has passed, and what lies past the verified horizon is counted then. The
+    // replay reads records and their times alone, so verification checks those (hashes, chain,
+    // tree, signatures) and not the typed columns queries read (docs/REPLAY.md §4).
+    let (verified, (mut report, counted)) = evaluate(bundle, opts, |feed| match trust {
+        Some(t) => {
+            let records_only = ledger::VerifyOptions {
+                check_columns: false,
+                ..t.clone()
+            };
+            ledger::verify_with(dir, &records_only, feed)
+                .map(Some)
+                .map_err(Error::from)
+        }
+        None => ledger::scan_records(dir, feed)
+            .map(|_| None)
+            .map_err(Error::from),
+    })?;
     let verification = match verified {
         None => Verification::Skipped,
         Some(r) => {
-            let r = r?;
             if let Some(f) = &r.failure
                 && f.class != ledger::FailureClass::UnverifiedTail
             {
@@ -284,7 +280,6 @@ pub fn replay(
             }
         }
     };
-    let (mut report, counted) = replayed?;
     if let Verification::Verified { verified, .. } = &verification {
         report.beyond_horizon = beyond(&counted, *verified);
     }
@@ -316,57 +311,43 @@ struct Row {
     done: Done,
 }
 
-/// Replays `(index, record bytes)` pairs, already in ledger order.
+/// Replays `(index, record bytes)` pairs, already in ledger order, without verifying them (the
+/// caller read them). The time range in `opts` applies to each record's own `ts_us`.
 pub fn replay_records(
     records: &[(u64, Vec<u8>)],
     bundle: &Bundle,
     opts: &Options,
 ) -> Result<Report, Error> {
     evaluate(bundle, opts, |feed| {
-        for (index, bytes) in records {
-            feed(*index, bytes);
+        // Runs of consecutive indices.
+        let mut at = 0;
+        while at < records.len() {
+            let mut end = at + 1;
+            while end < records.len() && records[end].0 == records[end - 1].0 + 1 {
+                end += 1;
+            }
+            feed(ledger::Records::new(
+                records[at].0,
+                records[at..end]
+                    .iter()
+                    .map(|(_, b)| (record_ts(b), b.as_slice())),
+            ));
+            at = end;
         }
         Ok(())
     })
-    .map(|(report, _)| report)
+    .map(|(_, (report, _))| report)
 }
 
 /// Records per block handed to a worker.
 const BLOCK: usize = 2048;
 
-/// A block of records, their bytes in one buffer (one allocation a block, not one a record).
-struct Block {
-    seq: u64,
-    index: Vec<u64>,
-    /// Where each record's bytes end in `bytes`.
-    ends: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-impl Block {
-    fn new(seq: u64) -> Self {
-        Self {
-            seq,
-            index: Vec::with_capacity(BLOCK),
-            ends: Vec::with_capacity(BLOCK),
-            bytes: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, index: u64, bytes: &[u8]) {
-        self.index.push(index);
-        self.bytes.extend_from_slice(bytes);
-        self.ends.push(self.bytes.len());
-    }
-
-    /// `(index, bytes)` of each record, in order.
-    fn records(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        self.index
-            .iter()
-            .zip(starts.zip(&self.ends))
-            .map(|(&i, (s, &e))| (i, &self.bytes[s..e]))
-    }
+/// The time a record says it was taken at, for records handed in without the ledger's.
+fn record_ts(bytes: &[u8]) -> i64 {
+    RecordView::parse(bytes)
+        .ok()
+        .and_then(|v| v.ts_us)
+        .unwrap_or(0)
 }
 
 /// Evaluates the records `produce` feeds (in ledger order) on `opts.threads` workers and
@@ -375,11 +356,11 @@ impl Block {
 /// which worker took which block (each record's result depends on the record alone). Memory
 /// holds a few blocks per worker, never the whole ledger. Also gives the indices of the
 /// records the report counts, in order, for [`beyond`].
-fn evaluate(
+fn evaluate<T>(
     bundle: &Bundle,
     opts: &Options,
-    produce: impl FnOnce(&mut dyn FnMut(u64, &[u8])) -> Result<(), Error>,
-) -> Result<(Report, Vec<u64>), Error> {
+    produce: impl FnOnce(&mut dyn FnMut(ledger::Records)) -> Result<T, Error>,
+) -> Result<(T, (Report, Vec<u64>)), Error> {
     let base = Evaluator::new(bundle)?;
     let threads = opts.threads.max(1);
     let mut summary = Summary::new(bundle, opts);
@@ -395,9 +376,9 @@ fn evaluate(
         }
     };
     // One queue: whichever worker is free takes the next block.
-    let (workers, queue) = mpsc::sync_channel::<Block>(2 * threads);
+    let (workers, queue) = mpsc::sync_channel::<(u64, ledger::Records)>(2 * threads);
     let queue = std::sync::Mutex::new(queue);
-    let sent = std::thread::scope(|s| -> Result<u64, Error> {
+    let sent = std::thread::scope(|s| -> Result<(u64, T), Error> {
         let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Row>)>();
         let mut handles = Vec::new();
         for _ in 0..threads {
@@ -407,12 +388,13 @@ fn evaluate(
             handles.push(s.spawn(move || {
                 loop {
                     let next = queue.lock().map(|q| q.recv());
-                    let Ok(Ok(block)) = next else { return };
+                    let Ok(Ok((seq, block))) = next else { return };
                     let rows = block
-                        .records()
-                        .map(|(index, bytes)| one(&mut eval, index, bytes, opts))
+                        .iter()
+                        .filter(|&(_, ts_us, _)| in_range(ts_us, opts))
+                        .map(|(index, _, bytes)| one(&mut eval, index, bytes, opts))
                         .collect();
-                    if done_tx.send((block.seq, rows)).is_err() {
+                    if done_tx.send((seq, rows)).is_err() {
                         return;
                     }
                 }
@@ -420,27 +402,18 @@ fn evaluate(
         }
         drop(done_tx);
         let mut seq = 0u64;
-        let mut block = Block::new(seq);
         let mut failed = false;
-        let mut send = |block: Block, seq: &mut u64, summary: &mut Summary| {
-            if workers.send(block).is_err() {
-                failed = true;
+        let produced = produce(&mut |records| {
+            for block in records.chunks(BLOCK) {
+                if workers.send((seq, block)).is_err() {
+                    failed = true;
+                }
+                seq += 1;
+                while let Ok((done, rows)) = done_rx.try_recv() {
+                    merge(done, rows, &mut summary);
+                }
             }
-            *seq += 1;
-            while let Ok((done, rows)) = done_rx.try_recv() {
-                merge(done, rows, summary);
-            }
-        };
-        produce(&mut |index, bytes| {
-            block.push(index, bytes);
-            if block.index.len() == BLOCK {
-                let full = std::mem::replace(&mut block, Block::new(seq + 1));
-                send(full, &mut seq, &mut summary);
-            }
-        })?;
-        if !block.index.is_empty() {
-            send(block, &mut seq, &mut summary);
-        }
+        });
         drop(workers);
         for (done, rows) in done_rx {
             merge(done, rows, &mut summary);
@@ -449,16 +422,23 @@ fn evaluate(
         for h in handles {
             failed |= h.join().is_err();
         }
+        let produced = produced?;
         if failed {
             return Err(Error::Invalid("a replay worker stopped".into()));
         }
-        Ok(seq)
+        Ok((seq, produced))
     })?;
+    let (sent, produced) = sent;
     if next_done != sent {
         return Err(Error::Invalid("a replay worker panicked".into()));
     }
     let counted = std::mem::take(&mut summary.counted);
-    Ok((summary.finish(), counted))
+    Ok((produced, (summary.finish(), counted)))
+}
+
+/// Whether a record taken at `ts_us` lies in the replay's time range.
+fn in_range(ts_us: i64, opts: &Options) -> bool {
+    !(opts.since_us.is_some_and(|s| ts_us < s) || opts.until_us.is_some_and(|u| ts_us >= u))
 }
 
 fn one(eval: &mut Evaluator, index: u64, bytes: &[u8], opts: &Options) -> Row {
@@ -857,16 +837,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let b = bundle(tmp.path());
         let mut recs = records(10);
-        // Index 7 is a rule set: not a decision.
+        // Index 7 is a rule set: not a decision. Indices are 0..10.
         recs[7].1 =
             br#"{"decision_id":"r","ts_us":1,"decision":"info","event":"rule_set"}"#.to_vec();
-        // The horizon is known only after the replay (verification runs beside it): what lies
+        // The horizon is known only after the replay (verification hands records on as it goes): what lies
         // past it is counted from the indices the report counted.
         let past = |opts: &Options| {
-            let (_, counted) = evaluate(&b, opts, |feed| {
-                for (i, bytes) in &recs {
-                    feed(*i, bytes);
-                }
+            let (_, (_, counted)) = evaluate(&b, opts, |feed| {
+                feed(ledger::Records::new(
+                    0,
+                    recs.iter().map(|(_, b)| (record_ts(b), b.as_slice())),
+                ));
                 Ok(())
             })
             .unwrap();

@@ -441,3 +441,56 @@ fn summaries_are_recomputed_and_checked() {
     assert_eq!(fs::read(&summaries[1]).unwrap(), original);
     assert_eq!(rust_verdict(&dir, &[vkey], &[]).0, "ok");
 }
+
+/// `verify_with` hands every record on exactly once, in index order, as `scan` reads them (three
+/// segments and a WAL). Without the typed-column check (what replay asks for: it reads records
+/// alone), an edited typed column passes, and an edited record is still caught.
+#[test]
+fn verification_hands_each_record_on_once_and_the_records_only_mode_still_checks_records() {
+    let (tmp, vkey, _) = fresh();
+    let dir = tmp.path().join("ledger");
+    let mut scanned = Vec::new();
+    ledger::scan(&dir, |i, t, b| scanned.push((i, t, b.to_vec()))).unwrap();
+    assert_eq!(scanned.len(), 35);
+    let verify = |check_columns: bool| {
+        let opts = ledger::VerifyOptions {
+            check_columns,
+            ..ledger::VerifyOptions::new(vec![vkey.clone()])
+        };
+        let mut handed = Vec::new();
+        let report = ledger::verify_with(&dir, &opts, |rs| {
+            handed.extend(rs.iter().map(|(i, t, b)| (i, t, b.to_vec())));
+        })
+        .unwrap();
+        (report.failure.map(|f| (f.class, f.index)), handed)
+    };
+    for check_columns in [true, false] {
+        let (failure, handed) = verify(check_columns);
+        assert_eq!(failure, None);
+        assert_eq!(handed, scanned, "check_columns {check_columns}");
+    }
+    replace_column(&seg(&dir, 1), "session_id", |c| edit_string(c, 3, "forged"));
+    assert_eq!(
+        verify(true).0,
+        Some((ledger::FailureClass::ColumnAltered, Some(13)))
+    );
+    assert_eq!(verify(false).0, None);
+    replace_column(&seg(&dir, 2), "record", |c| {
+        edit_binary(c, 4, |b| {
+            let at = b.len() - 3;
+            b[at] ^= 1;
+        })
+    });
+    for check_columns in [true, false] {
+        let (failure, handed) = verify(check_columns);
+        let want = if check_columns { 13 } else { 24 };
+        assert_eq!(failure.map(|f| f.1), Some(Some(want)));
+        // Nothing from the failing segment on is handed on.
+        assert!(handed.iter().all(|h| h.0 < (want / 10) * 10));
+    }
+    let (failure, _) = verify(false);
+    assert_eq!(
+        failure.map(|f| f.0),
+        Some(ledger::FailureClass::RecordAltered)
+    );
+}
