@@ -21,37 +21,46 @@ if runs:
             "bundle (`examples/bundles/tractatus`, the instruction set enforced by a Rego library) is "
             "evaluation-bound, so it runs on a smaller ledger. Baseline in the same run: bare regorus, "
             "the bundle's entrypoint evaluated on the same inputs already built as regorus values in memory "
-            "(set_input and eval_rule, nothing else), on the same number of threads. Median of the rounds "
-            "after a warm-up; ratios are medians of per-round ratios.", "",
-            "| bundle | decisions | bare regorus (s) | bare /s | replay verified (s) | verified /s | / bare | replay --no-verify /s | / bare |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "(set_input and eval_rule, nothing else), on the same number of threads; and a second "
+            "baseline, **bare from JSON**: each input parsed from its JSON text first, as a program holding "
+            "the inputs as JSON would run regorus. Median of the rounds after a warm-up; ratios are medians "
+            "of per-round ratios.", "",
+            "| bundle | decisions | bare regorus (s) | bare /s | bare from JSON /s | replay verified (s) | verified /s | / bare | / bare from JSON | replay --no-verify /s | / bare |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         out.append(f"| {name} | {r['evaluated']:,} | {r['bare_regorus_s']:.2f} | {r['bare_regorus_per_s']:,.0f} | "
+                   f"{r['bare_regorus_from_json_per_s']:,.0f} | "
                    f"{r['replay_verified_s']:.2f} | {r['replay_verified_per_s']:,.0f} | {r['verified_vs_bare']:.2f} | "
+                   f"{r['verified_vs_bare_from_json']:.2f} | "
                    f"{r['replay_unverified_per_s']:,.0f} | {r['unverified_vs_bare']:.2f} |")
-    out += ["", "The replay verifies the whole ledger (hash chain, tree, checkpoint signature) on a thread beside it, and "
-            "reads it, parses each record, rebuilds its input, evaluates it and builds the report; reading "
-            "and evaluation overlap (blocks of 2,048 records go to whichever worker is free while the reader "
-            "goes on). " + "; ".join(f"{k}: {v['runs']} rounds, {v['flips']:,} flips, {v['errors']} evaluation errors"
-                                      for k, v in runs.items()) + " (the flips are Tractatus audit records, decided by "
+    out += ["", "The replay reads the ledger once: verification decodes each segment (only the chain "
+            "columns: the replay reads records and their times, not the typed columns queries read, "
+            "docs/REPLAY.md §4), hashes every record, checks chain, tree and signed checkpoints, and hands "
+            "each checked batch on as Arrow slices; workers take blocks of 2,048 records as they are free, "
+            "parse each record, rebuild its input, evaluate it, and the report is built in index order. "
+            + "; ".join(f"{k}: {v['runs']} rounds, {v['flips']:,} flips, {v['errors']} evaluation errors"
+                        for k, v in runs.items()) + " (the flips are Tractatus audit records, decided by "
             "Tractatus, not by the bundle).", "",
-            "What limits it, from the same runs (one thread): " + "; ".join(
-                f"{k}: reading the ledger {v['scan_one_thread_s']:.2f} s, reading it and rebuilding every input "
-                f"{v['scan_and_rebuild_inputs_one_thread_s']:.2f} s "
-                f"({v['scan_and_rebuild_inputs_one_thread_s'] / v['records'] * 1e6:.1f} µs a record), against "
-                f"{v['bare_regorus_s'] * v['threads'] / v['evaluated'] * 1e6:.1f} µs of evaluation a record"
-                for k, v in runs.items() if "scan_one_thread_s" in v) + ". "
+            "Where a record's time goes, from the same runs (one thread, µs a record): " + "; ".join(
+                f"{k}: reading the ledger {v['scan_one_thread_s'] / v['records'] * 1e6:.1f}, hashing "
+                f"{(v['scan_and_hash_one_thread_s'] - v['scan_one_thread_s']) / v['records'] * 1e6:.1f}, "
+                f"rebuilding the input {(v['scan_and_rebuild_inputs_one_thread_s'] - v['scan_one_thread_s']) / v['records'] * 1e6:.1f} "
+                + "(of which parsing the input's own JSON "
+                + (f"{v['parse_input_json_us']:.1f}" if v['parse_input_json_us'] > 0.1 else "is within the noise")
+                + f"), evaluating {v['bare_regorus_s'] * v['threads'] / v['evaluated'] * 1e6:.1f}"
+                for k, v in runs.items() if "scan_and_hash_one_thread_s" in v) + ". "
             "Rebuilding an input means reading the record (about 2 KB: the envelope is kept verbatim in "
             "`source.raw`, a JSON string inside the JSON record, and the payload is a JSON string inside "
             "that) and building regorus's value tree. Policies run on regorus's register VM (patched: "
             "`vendor/regorus/PATCHES.md`; the interpreter answers any input the VM reports an error on, "
-            "docs/REPLAY.md §3), so with the four-rule policy evaluation is now the smaller part: reading "
-            "and rebuilding each record costs more than evaluating it, and verification (every record "
-            "re-hashed and its typed columns re-derived, the tree rebuilt, a second read of the Parquet "
-            "files), though it runs beside the replay, competes with it for the 2 cores: a verified "
-            "replay takes up to about a quarter longer than one that skips it. The 200k decisions/s target would need all three "
-            "cut: about 10 µs of work a record on 2 cores, against the per-record costs above. With the "
-            "Tractatus bundle evaluation dominates, and the replay's share of bare regorus is the table's.", "",
+            "docs/REPLAY.md §3), so with the four-rule policy evaluation is the smaller part. What the "
+            "targets ask, in these terms: 200k decisions/s on 2 cores is at most 10 µs of work a record; "
+            "reading, hashing, parsing the input's own JSON and evaluating already take about 8 µs on "
+            "minimal, so it needs the input readable without unescaping the record twice (a record format "
+            "that keeps the hook payload as JSON rather than as a string inside a string). 80% of bare "
+            "regorus leaves a quarter of the evaluation time (under 1 µs on minimal) for everything "
+            "else: less than hashing one record, so no verified replay can meet it on a bundle that cheap; "
+            "on the evaluation-bound Tractatus bundle the replay reaches the table's share.", "",
             "Engine and allocator, measured (release builds, same machine class):", "",
             "- **regorus's VM against its interpreter**, on the benchmark's own inputs, one thread, "
             "alternating, 3 rounds (December 2026, before the patches, which add a check per `Move` and "
@@ -120,6 +129,6 @@ if len(out) > 2:
             out.append(f"| the same, govtrail's calls alone | {d['alone_resident_static_p99_ms']:.2f} ms | {ok(d['alone_resident_static_p99_ms'] <= 5)} |")
     for name, r in runs.items():
         out.append(f"| replay ≥ 200k decisions/s on 2 cores ({name}, {r['records']:,} records) | {r['replay_verified_per_s']:,.0f}/s verified | {ok(r['replay_verified_per_s'] >= 200e3)} |")
-        out.append(f"| replay ≥ 80% of bare regorus ({name}) | {r['verified_vs_bare']:.2f} verified, {r['unverified_vs_bare']:.2f} unverified | {ok(r['verified_vs_bare'] >= 0.8)} |")
+        out.append(f"| replay ≥ 80% of bare regorus ({name}) | {r['verified_vs_bare']:.2f} verified, {r['unverified_vs_bare']:.2f} unverified ({r['verified_vs_bare_from_json']:.2f} verified against bare from JSON) | {ok(r['verified_vs_bare'] >= 0.8)} |")
 section = "\n".join(out) + "\n"
 write_section(TITLE, section)

@@ -9,6 +9,8 @@
 //! evaluation dominates. Each round times, in turn:
 //! - **bare regorus**: the entrypoint evaluated on every input, already built as regorus
 //!   values in memory (set_input + eval_rule, nothing else), on the same threads;
+//! - **bare regorus from JSON**: the same, each input parsed from its JSON text first (what a
+//!   program holding the inputs as JSON does), a second baseline;
 //! - **replay, verified**: `replay::replay` with the signer's key: verify the ledger, read it,
 //!   rebuild each input from its record, evaluate, build the report;
 //! - **replay, unverified**: the same without verification.
@@ -160,28 +162,43 @@ fn build(dir: &Path, n: u64, bundle: &Bundle) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Bare regorus: the entrypoint on every input, `threads` engines, chunks in order.
-fn bare(base: &Evaluator, inputs: &[(regorus::Value, i64)], threads: usize) -> anyhow::Result<u64> {
-    let chunk = inputs.len().div_ceil(threads).max(1);
+/// Runs `eval_one` on every item with `threads` engines (clones of `base`), each on a
+/// contiguous chunk; how many succeeded.
+fn on_threads<T: Sync>(
+    base: &Evaluator,
+    items: &[T],
+    threads: usize,
+    eval_one: impl Fn(&mut Evaluator, &T) -> bool + Sync,
+) -> u64 {
+    let chunk = items.len().div_ceil(threads).max(1);
+    let eval_one = &eval_one;
     let done: Vec<u64> = std::thread::scope(|s| {
-        let handles: Vec<_> = inputs
+        let handles: Vec<_> = items
             .chunks(chunk)
             .map(|part| {
                 let mut eval = base.clone();
-                s.spawn(move || {
-                    let mut ok = 0u64;
-                    for (input, now_ns) in part {
-                        if eval.eval_value(input.clone(), *now_ns).is_ok() {
-                            ok += 1;
-                        }
-                    }
-                    ok
-                })
+                s.spawn(move || part.iter().filter(|item| eval_one(&mut eval, item)).count() as u64)
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
     });
-    Ok(done.iter().sum())
+    done.iter().sum()
+}
+
+/// Bare regorus: the entrypoint on every input, already a regorus value.
+fn bare(base: &Evaluator, inputs: &[(regorus::Value, i64)], threads: usize) -> u64 {
+    on_threads(base, inputs, threads, |eval, (input, now_ns)| {
+        eval.eval_value(input.clone(), *now_ns).is_ok()
+    })
+}
+
+/// Bare regorus as a program holding the inputs as JSON text would use it: parse each input
+/// into a regorus value, then evaluate.
+fn bare_from_json(base: &Evaluator, inputs: &[(String, i64)], threads: usize) -> u64 {
+    on_threads(base, inputs, threads, |eval, (json, now_ns)| {
+        serde_json::from_str::<regorus::Value>(json)
+            .is_ok_and(|input| eval.eval_value(input, *now_ns).is_ok())
+    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -222,30 +239,43 @@ fn main() -> anyhow::Result<()> {
     if let Some(e) = bad {
         anyhow::bail!(e);
     }
+    let texts = inputs
+        .iter()
+        .map(|(v, t)| Ok((serde_json::to_string(v)?, *t)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let base = Evaluator::new(&bundle)?;
     let trust = ledger::VerifyOptions::new(vec![signer().verifier()]);
     let opts = replay::Options {
         threads,
         ..replay::Options::default()
     };
-    let mut rounds: Vec<[f64; 5]> = Vec::new();
+    let mut rounds: Vec<[f64; 7]> = Vec::new();
     let mut report = None;
     for round in 0..=runs {
         let t = Instant::now();
-        let ok = bare(&base, &inputs, threads)?;
+        let ok = bare(&base, &inputs, threads);
         let bare_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let ok_json = bare_from_json(&base, &texts, threads);
+        let bare_json_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let r = replay::replay(&dir, &bundle, Some(&trust), &opts)?;
         let verified_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let u = replay::replay(&dir, &bundle, None, &opts)?;
         let unverified_s = t.elapsed().as_secs_f64();
-        // What the replay does besides evaluating, on one thread: reading the ledger, and
-        // reading it while rebuilding every input.
+        // What the replay does besides evaluating, on one thread: reading the ledger, reading
+        // it while hashing every record (what verification adds), and reading it while
+        // rebuilding every input.
         let t = Instant::now();
         let mut bytes = 0usize;
         ledger::scan(&dir, |_, _, b| bytes += b.len())?;
         let scan_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut folded = 0u8;
+        ledger::scan(&dir, |_, _, b| folded ^= ledger::hash::record_hash(b)[0])?;
+        let hash_s = t.elapsed().as_secs_f64();
+        std::hint::black_box(folded);
         let t = Instant::now();
         let mut rebuilt = 0u64;
         ledger::scan(&dir, |_, _, b| {
@@ -257,7 +287,7 @@ fn main() -> anyhow::Result<()> {
             "rebuilt {rebuilt}"
         );
         anyhow::ensure!(
-            ok == inputs.len() as u64,
+            ok == inputs.len() as u64 && ok_json == ok,
             "bare evaluation failed on some inputs"
         );
         anyhow::ensure!(
@@ -266,10 +296,18 @@ fn main() -> anyhow::Result<()> {
             r.replayed
         );
         eprintln!(
-            "round {round}: bare {bare_s:.3} s, replay verified {verified_s:.3} s, unverified {unverified_s:.3} s; one thread: scan {scan_s:.3} s, scan and rebuild inputs {rebuild_s:.3} s"
+            "round {round}: bare {bare_s:.3} s, bare from JSON {bare_json_s:.3} s, replay verified {verified_s:.3} s, unverified {unverified_s:.3} s; one thread: scan {scan_s:.3} s, scan and hash {hash_s:.3} s, scan and rebuild inputs {rebuild_s:.3} s"
         );
         if round > 0 {
-            rounds.push([bare_s, verified_s, unverified_s, scan_s, rebuild_s]);
+            rounds.push([
+                bare_s,
+                verified_s,
+                unverified_s,
+                scan_s,
+                rebuild_s,
+                hash_s,
+                bare_json_s,
+            ]);
         }
         report = Some(r);
     }
@@ -291,6 +329,20 @@ fn main() -> anyhow::Result<()> {
         "replay_unverified_s": col(2),
         "scan_one_thread_s": col(3),
         "scan_and_rebuild_inputs_one_thread_s": col(4),
+        "scan_and_hash_one_thread_s": col(5),
+        "bare_regorus_from_json_s": col(6),
+        "bare_regorus_from_json_per_s": evaluated / col(6),
+        // Parsing an input's JSON, µs of one thread a record: the median of the rounds'
+        // differences between the two baselines (noise can make it negative when evaluation
+        // dominates).
+        "parse_input_json_us": median(
+            rounds
+                .iter()
+                .map(|r| (r[6] - r[0]) * threads as f64 / evaluated * 1e6)
+                .collect()
+        ),
+        "verified_vs_bare_from_json": median(rounds.iter().map(|r| r[6] / r[1]).collect()),
+        "unverified_vs_bare_from_json": median(rounds.iter().map(|r| r[6] / r[2]).collect()),
         "bare_regorus_per_s": evaluated / col(0),
         "replay_verified_per_s": evaluated / col(1),
         "replay_unverified_per_s": evaluated / col(2),
