@@ -530,8 +530,15 @@ pub(crate) fn serve(bundle_dir: &Path, socket: &Path, spool: &Path) -> Result<()
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                if let Err(e) = resident.answer(&stream, &serves) {
+                let answered = resident.answer(&stream, &serves);
+                // The caller reads to the end: closing the stream gives it its answer.
+                drop(stream);
+                if let Err(e) = answered {
                     eprintln!("govtrail decide --serve: a call: {e}");
+                }
+                // Off the call's path: the next hook log, if one is due.
+                if let Err(e) = resident.log.prepare() {
+                    eprintln!("govtrail decide --serve: making the next hook log: {e:#}");
                 }
             }
         });

@@ -3,10 +3,13 @@
 //! (fdatasync) before its call is answered.
 //!
 //! A call's own spool file costs a new inode, a rename and a directory fsync: two journal
-//! commits. The log's blocks are written (as zeros) before calls need them, so a call's
-//! fdatasync writes data only. The server holds an exclusive lock on its log while it runs;
-//! `govtrail ingest --spool` drains a log up to its last whole frame, remembers how far it got,
-//! and removes the log once no server holds it and all of it is in the ledger.
+//! commits. A log's blocks are written (as zeros) before calls need them, so a call's
+//! fdatasync writes data only. Each log has a fixed size; the next one is made, off any call's
+//! path, once the current one is half full, so no call waits for a log to be made or grown
+//! (unless calls fill a log before its successor is ready). The server holds an exclusive lock
+//! on its logs while it runs; `govtrail ingest --spool` drains a log up to its last whole
+//! frame, remembers how far it got, and removes the log once no server holds it and all of it
+//! is in the ledger.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -18,23 +21,31 @@ use anyhow::{Context as _, Result, bail};
 
 /// A log file's name ends so.
 pub(crate) const SUFFIX: &str = ".hooklog";
-/// The log grows by this many bytes of zeros at a time.
-const CHUNK: u64 = 4 << 20;
-/// A log is closed, and a new one begun, once its frames pass this many bytes (about 80,000
-/// calls), so that drained logs are removed while the server runs.
-const ROTATE: u64 = 64 << 20;
+/// A log's size: this many bytes of zeros, written when it is made (about 20,000 calls). The
+/// server then moves on to its next log, so that drained logs are removed while it runs.
+const LOG_BYTES: u64 = 16 << 20;
 /// A frame's header: the envelope's length and its CRC-32, little-endian `u32`s.
 const HEADER: usize = 8;
 
 /// An open log, appended to by the server's workers.
 pub(crate) struct HookLog {
     spool: PathBuf,
-    state: Mutex<Open>,
-    /// [`ROTATE`], smaller in tests.
-    rotate: u64,
+    state: Mutex<State>,
+    /// [`LOG_BYTES`], smaller in tests.
+    size: u64,
 }
 
-/// The file being written, where its next frame goes, and how many bytes it has.
+/// The log being written, and the next one once it is made.
+struct State {
+    open: Open,
+    next: Option<Open>,
+    /// A worker is making the next log.
+    making: bool,
+    /// How many times the server moved on to another log.
+    moves: u64,
+}
+
+/// A log file, where its next frame goes, and how many bytes it has.
 struct Open {
     file: Arc<File>,
     path: PathBuf,
@@ -45,26 +56,60 @@ struct Open {
 impl HookLog {
     /// Creates the server's first log in `spool`.
     pub(crate) fn create(spool: &Path) -> Result<Self> {
+        Self::with_size(spool, LOG_BYTES)
+    }
+
+    fn with_size(spool: &Path, size: u64) -> Result<Self> {
         std::fs::create_dir_all(spool).with_context(|| format!("create {}", spool.display()))?;
         Ok(Self {
             spool: spool.to_path_buf(),
-            state: Mutex::new(Open::create(spool)?),
-            rotate: ROTATE,
+            state: Mutex::new(State {
+                open: Open::create(spool, size)?,
+                next: None,
+                making: false,
+                moves: 0,
+            }),
+            size,
         })
     }
 
     /// The log being written.
     pub(crate) fn path(&self) -> PathBuf {
-        self.lock().path.clone()
+        self.lock().open.path.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends one envelope (JSON, one line without its newline) and makes it durable. A log
-    /// past [`ROTATE`] bytes is closed (a drain then takes the rest of it and removes it) and a
-    /// new one begun.
+    /// Makes the next log if the current one is half full and none is made or being made. A
+    /// worker calls it after answering a call, so that making a log (writing its zeros and
+    /// syncing them) is on no call's path; appends go on meanwhile.
+    pub(crate) fn prepare(&self) -> Result<()> {
+        let moves = {
+            let mut state = self.lock();
+            if state.next.is_some() || state.making || state.open.next < state.open.allocated / 2 {
+                return Ok(());
+            }
+            state.making = true;
+            state.moves
+        };
+        let made = Open::create(&self.spool, self.size);
+        let mut state = self.lock();
+        state.making = false;
+        // Logs are drained in the order of their names, which begin with the time they were
+        // made: one made before the log now written must not take later calls. Dropped, it is
+        // an empty log no server holds, which a drain removes.
+        if state.moves == moves {
+            state.next = Some(made?);
+        }
+        Ok(())
+    }
+
+    /// Appends one envelope (JSON, one line without its newline) and makes it durable. When it
+    /// does not fit in the current log, that log is closed (a drain then takes the rest of it
+    /// and removes it) and the next one begun: the one [`Self::prepare`] made, or, when it is
+    /// not ready or too small for this frame, one made now (of the frame's size at least).
     pub(crate) fn append(&self, envelope: &[u8]) -> Result<()> {
         let len = u32::try_from(envelope.len())
             .ok()
@@ -77,13 +122,17 @@ impl HookLog {
         let (file, path) = {
             // Frames are written in offset order under the lock, so a frame whose fdatasync
             // returned has every earlier frame of its file durable with it.
-            let mut open = self.lock();
-            if open.next > 0 && open.next + frame.len() as u64 > self.rotate {
-                *open = Open::create(&self.spool)?;
+            let mut state = self.lock();
+            let need = frame.len() as u64;
+            if state.open.next + need > state.open.allocated {
+                // A made log too small for this frame is dropped (see `prepare`).
+                state.open = match state.next.take() {
+                    Some(next) if need <= next.allocated => next,
+                    _ => Open::create(&self.spool, self.size.max(need))?,
+                };
+                state.moves += 1;
             }
-            if open.next + frame.len() as u64 > open.allocated {
-                open.grow(frame.len() as u64)?;
-            }
+            let open = &mut state.open;
             let at = open.next;
             open.file
                 .write_all_at(&frame, at)
@@ -97,9 +146,10 @@ impl HookLog {
 }
 
 impl Open {
-    /// Creates `<spool>/<now µs>-<pid>-<n>.hooklog`, locked, with its first chunk written. It is
-    /// made under a dot-name and renamed once locked, so a drain never sees it unlocked.
-    fn create(spool: &Path) -> Result<Self> {
+    /// Creates `<spool>/<now µs>-<pid>-<n>.hooklog`, locked, with `size` bytes of zeros written
+    /// and synced. It is made under a dot-name and renamed once locked, so a drain never sees
+    /// it unlocked.
+    fn create(spool: &Path, size: u64) -> Result<Self> {
         // The sequence number keeps two logs begun in one microsecond apart.
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!(
@@ -123,7 +173,7 @@ impl Open {
             next: 0,
             allocated: 0,
         };
-        open.grow(0)?;
+        open.fill(size)?;
         let path = spool.join(name);
         std::fs::rename(&open.path, &path)
             .with_context(|| format!("rename {}", open.path.display()))?;
@@ -134,22 +184,21 @@ impl Open {
         Ok(open)
     }
 
-    /// Extends the file by zeros (at least `need` bytes past the next frame) and syncs it with
-    /// its new size.
-    fn grow(&mut self, need: u64) -> Result<()> {
-        let add = CHUNK.max(need.next_multiple_of(CHUNK));
+    /// Writes `size` bytes of zeros and syncs them with the file's size.
+    fn fill(&mut self, size: u64) -> Result<()> {
         let zeros = vec![0u8; 1 << 20];
-        let mut at = self.allocated;
-        while at < self.allocated + add {
+        let mut at = 0;
+        while at < size {
+            let n = (size - at).min(zeros.len() as u64);
             self.file
-                .write_all_at(&zeros, at)
-                .with_context(|| format!("extend {}", self.path.display()))?;
-            at += zeros.len() as u64;
+                .write_all_at(&zeros[..n as usize], at)
+                .with_context(|| format!("write {}", self.path.display()))?;
+            at += n;
         }
         self.file
             .sync_all()
             .with_context(|| format!("fsync {}", self.path.display()))?;
-        self.allocated = at;
+        self.allocated = size;
         Ok(())
     }
 }
@@ -324,6 +373,7 @@ mod tests {
         done(&d).unwrap();
         // A frame whose bytes were not all written, then the server gone.
         log.lock()
+            .open
             .file
             .write_all_at(&[9, 0, 0, 0, 1, 2, 3, 4, b'{'], d.end)
             .unwrap();
@@ -361,24 +411,34 @@ mod tests {
     #[test]
     fn a_full_log_is_closed_and_a_drain_then_removes_it() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut log = HookLog::create(tmp.path()).unwrap();
-        log.rotate = 40;
+        let log = HookLog::with_size(tmp.path(), 40).unwrap();
         let first = log.path();
+        log.prepare().unwrap();
+        assert_eq!(logs(tmp.path()).unwrap().len(), 1, "not half full yet");
         log.append(br#"{"a":1}"#).unwrap();
         log.append(br#"{"b":2}"#).unwrap();
-        // Past 40 bytes: this frame starts a new log, and the first is no longer held.
+        // 30 of 40 bytes: the next log is made, empty, held, and drains to nothing.
+        log.prepare().unwrap();
+        assert_eq!(logs(tmp.path()).unwrap().len(), 2);
+        // Past 40 bytes: this frame goes to the next log, and the first is no longer held.
         log.append(br#"{"c":3}"#).unwrap();
         assert_ne!(log.path(), first);
+        // A frame larger than a log gets a log of its own.
+        let big = format!(r#"{{"d":"{}"}}"#, "x".repeat(60));
+        log.append(big.as_bytes()).unwrap();
         let drained: Vec<Drained> = logs(tmp.path())
             .unwrap()
             .iter()
             .map(|p| read(p).unwrap())
             .collect();
         let text: Vec<u8> = drained.iter().flat_map(|d| d.ndjson.clone()).collect();
-        assert_eq!(text, b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            format!("{{\"a\":1}}\n{{\"b\":2}}\n{{\"c\":3}}\n{big}\n")
+        );
         assert_eq!(
             drained.iter().map(|d| d.finished).collect::<Vec<_>>(),
-            [true, false]
+            [true, true, false]
         );
         drained.iter().for_each(|d| done(d).unwrap());
         assert!(!first.exists());
