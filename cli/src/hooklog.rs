@@ -443,5 +443,16 @@ mod tests {
         drained.iter().for_each(|d| done(d).unwrap());
         assert!(!first.exists());
         assert!(log.path().exists());
+        // The server stops with a next log made and never written: it drains to nothing, and
+        // every log is then removed.
+        log.prepare().unwrap();
+        assert_eq!(logs(tmp.path()).unwrap().len(), 2);
+        drop(log);
+        for p in logs(tmp.path()).unwrap() {
+            let d = read(&p).unwrap();
+            assert!(d.finished && d.torn.is_none(), "{}", p.display());
+            done(&d).unwrap();
+        }
+        assert!(logs(tmp.path()).unwrap().is_empty());
     }
 }

@@ -372,7 +372,8 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
 }
 
 /// [`verify`], handing each run of records on to `each`, in index order, once their hashes,
-/// chain and typed columns are checked and they are in the tree. A record is handed on before
+/// chain (and typed columns, when [`VerifyOptions::check_columns`]) are checked and they are
+/// in the tree. A record is handed on before
 /// the checkpoint that covers it is reached: what was handed on counts only once the report
 /// says it is verified (its `verified` horizon), and not at all when the report gives a
 /// failure. Each record is handed on once, even when verification starts again. This is one
