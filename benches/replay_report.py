@@ -33,9 +33,9 @@ if runs:
                    f"{r['replay_verified_s']:.2f} | {r['replay_verified_per_s']:,.0f} | {r['verified_vs_bare']:.2f} | "
                    f"{r['verified_vs_bare_from_json']:.2f} | "
                    f"{r['replay_unverified_per_s']:,.0f} | {r['unverified_vs_bare']:.2f} |")
-    out += ["", "The replay reads the ledger once: verification decodes each segment (only the chain "
-            "columns: the replay reads records and their times, not the typed columns queries read, "
-            "docs/REPLAY.md §4), hashes every record, checks chain, tree and signed checkpoints, and hands "
+    out += ["", "The replay reads the ledger once: verification decodes each segment (without comparing "
+            "the typed columns with the records: the replay reads records and their times, not the "
+            "columns queries read, docs/REPLAY.md §4), hashes every record, checks chain, tree and signed checkpoints, and hands "
             "each checked batch on as Arrow slices; workers take blocks of 2,048 records as they are free, "
             "parse each record, rebuild its input, evaluate it, and the report is built in index order. "
             + "; ".join(f"{k}: {v['runs']} rounds, {v['flips']:,} flips, {v['errors']} evaluation errors"

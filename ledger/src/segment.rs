@@ -399,24 +399,6 @@ pub(crate) fn chain_end(path: &Path) -> Result<Hash> {
 
 /// Opens a segment: checks its schema and footer metadata and returns a batch reader.
 pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader)> {
-    open_columns(path, Columns::All)
-}
-
-/// Which columns a reader decodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Columns {
-    /// Every column: batches have the segment schema.
-    All,
-    /// Only those of [`ChainColumns`]: what a reader of records needs, and what checks them
-    /// against the tree.
-    Chain,
-}
-
-/// [`open`], decoding only `columns`.
-pub(crate) fn open_columns(
-    path: &Path,
-    columns: Columns,
-) -> Result<(SegmentMeta, ParquetRecordBatchReader)> {
     let corrupt = |message: String| Error::Corrupt {
         path: path.to_path_buf(),
         offset: None,
@@ -472,16 +454,6 @@ pub(crate) fn open_columns(
         chain_end: find(key::CHAIN_END)?.and_then(|t| from_hex(&t)),
         frontier: find(key::FRONTIER)?.and_then(|t| parse_frontier(&t)),
     };
-    let builder = match columns {
-        Columns::All => builder,
-        Columns::Chain => {
-            let roots = ChainColumns::NAMES
-                .iter()
-                .filter_map(|n| want.index_of(n).ok());
-            let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots);
-            builder.with_projection(mask)
-        }
-    };
     let reader = builder
         .with_batch_size(READ_BATCH_ROWS)
         .build()
@@ -489,8 +461,7 @@ pub(crate) fn open_columns(
     Ok((meta, reader))
 }
 
-/// The columns that tie each row to the tree, typed, found by name in a batch read by
-/// [`open_columns`] with either [`Columns`].
+/// The columns that tie each row to the tree, typed, of a batch read by [`open`].
 pub(crate) struct ChainColumns<'a> {
     pub(crate) idx: &'a arrow_array::PrimitiveArray<UInt64Type>,
     pub(crate) ts: &'a arrow_array::PrimitiveArray<TimestampMicrosecondType>,
@@ -502,12 +473,12 @@ pub(crate) struct ChainColumns<'a> {
 impl<'a> ChainColumns<'a> {
     const NAMES: [&'static str; 5] = ["idx", "ts", "record", "record_hash", "chain"];
 
-    /// Views a batch read by [`open_columns`] (whose schema was checked there).
+    /// Views a batch read by [`open`] (whose schema was checked there).
     pub(crate) fn new(batch: &'a RecordBatch) -> Self {
         let [idx, ts, record, record_hash, chain] = Self::NAMES.map(|n| {
             batch
                 .column_by_name(n)
-                .unwrap_or_else(|| unreachable!("open_columns checked the schema"))
+                .unwrap_or_else(|| unreachable!("open checked the schema"))
         });
         Self {
             idx: idx.as_primitive::<UInt64Type>(),

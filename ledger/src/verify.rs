@@ -35,9 +35,10 @@ pub struct VerifyOptions {
     /// only keys of that name are trusted).
     pub origin: Option<String>,
     /// Whether segments' typed columns and summary files (LEDGER-FORMAT.md §6, §13) are
-    /// checked against the records: they are what queries read. On by default; a reader of
-    /// the records alone (replay) may turn it off. Records, times, stored hashes, chain, tree
-    /// and signatures are checked either way.
+    /// compared with the records: they are what queries read. On by default; a reader of the
+    /// records alone (replay) may turn it off. Every column is decoded either way (a file that
+    /// does not decode fails), and records, times, stored hashes, chain, tree and signatures
+    /// are checked either way.
     pub check_columns: bool,
 }
 
@@ -768,12 +769,7 @@ fn verify_segment(
             ),
         )));
     }
-    let columns = if run.check_columns {
-        crate::segment::Columns::All
-    } else {
-        crate::segment::Columns::Chain
-    };
-    let (meta, reader) = match crate::segment::open_columns(path, columns) {
+    let (meta, reader) = match crate::segment::open(path) {
         Ok(x) => x,
         Err(Error::Corrupt { message, .. }) => {
             return Ok(Err(fail(
@@ -807,9 +803,10 @@ fn verify_segment(
             ),
         )));
     }
-    // Two stages on two threads of about equal cost: one decodes Parquet and checks the typed
-    // columns (unless told not to: then it decodes only the chain columns); the caller's thread
-    // hashes records and checks order, stored hashes, chain and tree, in index order.
+    // Two stages on two threads of about equal cost: one decodes Parquet (every column, so that
+    // a damaged file fails whatever is checked) and checks the typed columns unless told not
+    // to; the caller's thread hashes records and checks order, stored hashes, chain and tree,
+    // in index order.
     let consumed = std::thread::scope(
         |scope| -> std::result::Result<Option<crate::summary::SummaryBuilder>, Failure> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<std::result::Result<Decoded, String>>(2);

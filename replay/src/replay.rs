@@ -267,9 +267,13 @@ pub fn replay(
                     class: f.class.as_str(),
                     verdict: f.class.verdict(),
                     message: format!(
-                        "{}{}",
+                        "{}{}{}",
                         f.detail,
-                        f.index.map(|i| format!(", record {i}")).unwrap_or_default()
+                        f.index.map(|i| format!(", record {i}")).unwrap_or_default(),
+                        f.path
+                            .as_ref()
+                            .map(|p| format!(", in {}", p.display()))
+                            .unwrap_or_default()
                     ),
                 });
             }

@@ -178,6 +178,47 @@ fn a_tampered_ledger_is_refused_and_no_report_is_given() {
     assert!(code == 1 || code == 2, "exit {code}: {said}");
     assert!(v.is_null(), "a report was given: {v:#}");
     assert!(!said.contains("panicked"), "{said}");
+    let name = segment.file_name().unwrap().to_str().unwrap();
+    assert!(said.contains(name), "the refusal names the file: {said}");
+
+    // A segment whose pages are damaged (60 bytes flipped): replay reads records and times
+    // alone, but verification decodes every column, so damage anywhere in the file is found.
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, vkey) = fixture_ledger(tmp.path());
+    let segment = std::fs::read_dir(ledger.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[200..260].iter_mut().for_each(|b| *b ^= 0x5a);
+    std::fs::write(&segment, bytes).unwrap();
+    let (v, said, code) = replay_json(&ledger, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
+    assert!(code == 1 || code == 2, "exit {code}: {said}");
+    assert!(v.is_null() && said.contains("corrupt"), "{said}");
+
+    // A typed column edited to disagree with its record: queries read it and `govtrail verify`
+    // refuses it; replay reads the record, which is intact, so it replays and says verified.
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, vkey) = fixture_ledger(tmp.path());
+    let segment = std::fs::read_dir(ledger.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    govtrail_tests::replace_column(&segment, "session_id", |c| {
+        govtrail_tests::edit_string(c, 0, "forged")
+    });
+    let verify = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+    ]);
+    assert_eq!(verify.status.code(), Some(1), "govtrail verify refuses it");
+    let (v, said, code) = replay_json(&ledger, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(v["verification"]["status"], "verified", "{v:#}");
 }
 
 #[test]
