@@ -156,6 +156,15 @@ fn own_bundle_reproduces_every_recorded_decision_and_a_changed_one_flips_as_hand
     assert!(out.contains("--fail-on: *->deny (1)"), "{out}");
 }
 
+/// A sealed segment of the ledger at `ledger`.
+fn first_segment(ledger: &Path) -> PathBuf {
+    std::fs::read_dir(ledger.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap()
+}
+
 #[test]
 fn a_tampered_ledger_is_refused_and_no_report_is_given() {
     let tmp = tempfile::tempdir().unwrap();
@@ -166,11 +175,7 @@ fn a_tampered_ledger_is_refused_and_no_report_is_given() {
     assert_eq!(v["verification"]["beyond_horizon"], 0, "{v:#}");
     // One record's bytes changed in its sealed segment (a space after its JSON), the file
     // otherwise intact.
-    let segment = std::fs::read_dir(ledger.join("segments"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .unwrap();
+    let segment = first_segment(&ledger);
     govtrail_tests::replace_column(&segment, "record", |c| {
         govtrail_tests::edit_binary(c, 3, |b| b.push(b' '))
     });
@@ -185,11 +190,7 @@ fn a_tampered_ledger_is_refused_and_no_report_is_given() {
     // alone, but verification decodes every column, so damage anywhere in the file is found.
     let tmp = tempfile::tempdir().unwrap();
     let (ledger, vkey) = fixture_ledger(tmp.path());
-    let segment = std::fs::read_dir(ledger.join("segments"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .unwrap();
+    let segment = first_segment(&ledger);
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes[200..260].iter_mut().for_each(|b| *b ^= 0x5a);
     std::fs::write(&segment, bytes).unwrap();
@@ -201,11 +202,7 @@ fn a_tampered_ledger_is_refused_and_no_report_is_given() {
     // refuses it; replay reads the record, which is intact, so it replays and says verified.
     let tmp = tempfile::tempdir().unwrap();
     let (ledger, vkey) = fixture_ledger(tmp.path());
-    let segment = std::fs::read_dir(ledger.join("segments"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .unwrap();
+    let segment = first_segment(&ledger);
     govtrail_tests::replace_column(&segment, "session_id", |c| {
         govtrail_tests::edit_string(c, 0, "forged")
     });
