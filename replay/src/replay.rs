@@ -242,7 +242,8 @@ pub fn replay(
     // them, and the replay evaluates them meanwhile. The report is returned only once
     // verification has passed, and what lies past the verified horizon is counted then. The
     // replay reads records and their times alone, so verification checks those (hashes, chain,
-    // tree, signatures) and not the typed columns queries read (docs/REPLAY.md §4).
+    // tree, signatures) and does not compare the typed columns queries read with them
+    // (docs/REPLAY.md §4).
     let (verified, (mut report, counted)) = evaluate(bundle, opts, |feed| match trust {
         Some(t) => {
             let records_only = ledger::VerifyOptions {
