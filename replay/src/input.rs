@@ -63,9 +63,55 @@ pub struct RecordView<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 struct SourceView<'a> {
-    /// Kept as JSON text: only hook and OPA records need it unescaped.
-    #[serde(borrow, default)]
-    raw: Option<&'a RawValue>,
+    /// Unescaped as it is read: one pass over the longest string of a hook record, where
+    /// skipping it and unescaping it later would take two. `None` when it is not a string.
+    #[serde(borrow, default, deserialize_with = "text")]
+    raw: Option<Cow<'a, str>>,
+}
+
+/// A JSON string, borrowed when it has no escapes; `None` for any other JSON value.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Text;
+    impl<'de> Visitor<'de> for Text {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(s)))
+        }
+        fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(s.to_owned())))
+        }
+        fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(s)))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Text)
 }
 
 #[derive(Deserialize)]
@@ -104,10 +150,7 @@ impl<'a> RecordView<'a> {
             .saturating_mul(1000)
             .saturating_add(self.ts_ns_rem.unwrap_or(0));
         // source.raw unescaped, for the formats whose input is in it.
-        let raw = || -> Option<Cow<'a, str>> {
-            let r = self.source.as_ref()?.raw?;
-            serde_json::from_str::<Cow<'a, str>>(r.get()).ok()
-        };
+        let raw = || -> Option<&str> { self.source.as_ref()?.raw.as_deref() };
         let format = self.source_format.as_deref().unwrap_or("native");
         let input = match format {
             f if f.starts_with("tractatus.rules") => return Replayable::NotADecision,
@@ -132,10 +175,8 @@ impl<'a> RecordView<'a> {
                 m
             }
             "govtrail.hook" => {
-                let raw = raw();
-                let Some(env) = raw
-                    .as_deref()
-                    .and_then(|r| serde_json::from_str::<EnvelopeView<'_>>(r).ok())
+                let Some(env) =
+                    raw().and_then(|r| serde_json::from_str::<EnvelopeView<'_>>(r).ok())
                 else {
                     return Replayable::No("the hook envelope is not in source.raw".into());
                 };
@@ -144,12 +185,11 @@ impl<'a> RecordView<'a> {
                     _ => return Replayable::No("the hook's stdin is not a JSON object".into()),
                 }
             }
-            "claude-code.hook.input" => match raw().as_deref().and_then(claude_code) {
+            "claude-code.hook.input" => match raw().and_then(claude_code) {
                 Some(input) => input,
                 None => return Replayable::No("the hook payload is not in source.raw".into()),
             },
             "opa.decision-log" => match raw()
-                .as_deref()
                 .and_then(|r| serde_json::from_str::<OpaEventView<'_>>(r).ok())
                 .and_then(|e| e.input)
                 .and_then(|i| parse(i.get()).ok())
@@ -185,4 +225,42 @@ pub fn claude_code(payload: &str) -> Option<Rego> {
         .ok()?
         .insert(Rego::from("kind"), Rego::from("claude_code"));
     Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_raw_is_read_unescaped_and_any_other_value_leaves_no_input() {
+        let payload = r#"{"tool_name":"Bash","tool_input":{"command":"echo \"hi\""}}"#;
+        let envelope = serde_json::json!({"govtrail_hook": 1, "stdin": payload}).to_string();
+        let record = |raw: serde_json::Value| {
+            serde_json::json!({
+                "decision_id": "d", "ts_us": 5, "decision": "allow",
+                "source_format": "govtrail.hook", "source": {"raw": raw},
+            })
+            .to_string()
+        };
+        let got = replay_input(record(envelope.into()).as_bytes()).unwrap();
+        let Replayable::Yes { input, now_ns } = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(now_ns, 5000);
+        assert_eq!(input, claude_code(payload).unwrap());
+        for other in [
+            serde_json::json!(5),
+            serde_json::json!(null),
+            serde_json::json!([1, {"a": "b"}]),
+            serde_json::json!({"stdin": payload}),
+        ] {
+            assert!(
+                matches!(
+                    replay_input(record(other.clone()).as_bytes()),
+                    Ok(Replayable::No(_))
+                ),
+                "{other}"
+            );
+        }
+    }
 }
