@@ -369,28 +369,32 @@ impl Run {
 /// Safe beside a running writer: if a file listed at the start vanishes (a seal finished and
 /// removed its WAL), verification starts again from fresh listings, up to five times.
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
-    verify_with(dir, opts, |_| {})
+    verify_into(dir, opts, &mut Sink::none())
 }
 
 /// [`verify`], handing each run of records on to `each`, in index order, once their hashes,
 /// chain (and typed columns, when [`VerifyOptions::check_columns`]) are checked and they are
-/// in the tree. A record is handed on before
-/// the checkpoint that covers it is reached: what was handed on counts only once the report
-/// says it is verified (its `verified` horizon), and not at all when the report gives a
-/// failure. Each record is handed on once, even when verification starts again. This is one
-/// read of the ledger for a reader that needs both verification and the records (replay).
+/// in the tree. A record is handed on before the checkpoint that covers it is reached: what
+/// was handed on counts only once the report says it is verified (its `verified` horizon),
+/// and not at all when the report gives a failure. Each record is handed on once, even when
+/// verification starts again. This is one read of the ledger for a reader that needs both
+/// verification and the records (replay).
 pub fn verify_with(
     dir: &Path,
     opts: &VerifyOptions,
     mut each: impl FnMut(Records),
 ) -> Result<Report> {
     let mut sink = Sink {
-        each: &mut each,
+        each: Some(&mut each),
         handed: 0,
     };
+    verify_into(dir, opts, &mut sink)
+}
+
+fn verify_into(dir: &Path, opts: &VerifyOptions, sink: &mut Sink<'_>) -> Result<Report> {
     let mut attempt = 0;
     loop {
-        match verify_once(dir, opts, &mut sink) {
+        match verify_once(dir, opts, sink) {
             Err(Error::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound && attempt < 4 =>
             {
@@ -401,19 +405,31 @@ pub fn verify_with(
     }
 }
 
-/// Where verified records go, and how many went already.
+/// Where verified records go, if anywhere, and how many went already.
 struct Sink<'a> {
-    each: &'a mut dyn FnMut(Records),
+    each: Option<&'a mut dyn FnMut(Records)>,
     handed: u64,
 }
 
 impl Sink<'_> {
-    /// Hands on the records not handed on before.
-    fn hand(&mut self, records: Records) {
-        let fresh = records.starting_at(self.handed);
+    /// Nowhere: records are checked and dropped, and no run of them is built.
+    fn none() -> Self {
+        Self {
+            each: None,
+            handed: 0,
+        }
+    }
+
+    /// Hands on the records `make` builds that were not handed on before; `make` runs only
+    /// when there is a taker.
+    fn hand(&mut self, make: impl FnOnce() -> Records) {
+        let Some(each) = self.each.as_mut() else {
+            return;
+        };
+        let fresh = make().starting_at(self.handed);
         if !fresh.is_empty() {
             self.handed = fresh.first() + fresh.len() as u64;
-            (self.each)(fresh);
+            each(fresh);
         }
     }
 }
@@ -547,11 +563,7 @@ pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
                 ),
             )));
         }
-        let mut ignore = |_| {};
-        let mut sink = Sink {
-            each: &mut ignore,
-            handed: 0,
-        };
+        let mut sink = Sink::none();
         if let Err(f) = verify_segment(&mut run, m.from, m.to, &pack.segment, None, &mut sink)? {
             return Ok(Err(f));
         }
@@ -929,7 +941,7 @@ fn check_decoded(
             run.push(leaf, Some(path))?;
         }
         let first = run.frontier.size() - decoded.batch.num_rows() as u64;
-        sink.hand(Records::from_batch(first, &decoded.batch));
+        sink.hand(|| Records::from_batch(first, &decoded.batch));
     }
     Ok(())
 }
@@ -999,10 +1011,7 @@ fn verify_wal(
                         return Ok(Err(f));
                     }
                 }
-                sink.hand(Records::new(
-                    first,
-                    pending.iter().map(|(t, b)| (*t, b.as_slice())),
-                ));
+                sink.hand(|| Records::new(first, pending.iter().map(|(t, b)| (*t, b.as_slice()))));
                 pending.clear();
             }
             Err(Tail::Clean | Tail::Torn { .. }) => break,
