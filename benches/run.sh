@@ -18,7 +18,7 @@ if [ "${1:-}" != "--report-only" ]; then
   [ -x .venv/bin/python ] || { python3 -m venv .venv && .venv/bin/pip install --quiet duckdb; }
   cargo run --release --locked -p govtrail-benches --bin query_bench -- target/query-bench 10000000 5
   cargo run --release --locked -p govtrail-benches --bin replay_bench -- target/replay-bench 1000000 5 2 benches/bundles/minimal
-  cargo run --release --locked -p govtrail-benches --bin replay_bench -- target/replay-bench-tractatus 100000 3 2 examples/bundles/tractatus
+  cargo run --release --locked -p govtrail-benches --bin replay_bench -- target/replay-bench-tractatus 1000000 3 2 examples/bundles/tractatus
   # The statically linked build README recommends for hooks, measured beside the default one.
   RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --locked --target x86_64-unknown-linux-gnu -p govtrail-cli
   python3 benches/decide_overhead.py
