@@ -289,3 +289,36 @@ fn rego_shapes_where_the_unpatched_vm_answered_otherwise_agree() {
         );
     }
 }
+
+/// Patch 10: a rule named through an import alias is called alone, as the interpreter calls
+/// it. The published VM evaluated the alias's whole package and indexed the result, so a
+/// sibling rule's error (or its cost: most of the Tractatus bundle's evaluation time) came
+/// with every reference.
+#[test]
+fn a_rule_named_through_an_import_alias_is_evaluated_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("lib.rego"),
+        "package lib\n\nimport rego.v1\n\nverdict := \"allow\" if not input.cs\n\nverdict := \"deny\" if input.cs\n\n\
+         # An error wherever it is evaluated (builtin errors are strict).\nbroken := to_number(\"not a number\")\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("policy.rego"),
+        "package govtrail\n\nimport rego.v1\n\nimport data.lib\n\n\
+         decision := {\"decision\": lib.verdict, \"reason\": \"\", \"rules\": []}\n",
+    )
+    .unwrap();
+    let bundle = Bundle::load(tmp.path()).unwrap();
+    let inputs: Vec<Value> = SHAPE_INPUTS
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
+    let (by_vm, answered) = agree(&bundle, &inputs);
+    assert_eq!(
+        answered,
+        inputs.len(),
+        "the interpreter never reads `broken`"
+    );
+    assert_eq!(by_vm, answered, "the VM answered {by_vm} of {answered}");
+}

@@ -3455,6 +3455,28 @@ impl Interpreter {
 
             if !found {
                 if let Some(imported_var) = self.compiled_policy.imports.get(&rule_path).cloned() {
+                    // govtrail patch 10: an alias of a static `data` path is the path itself,
+                    // so `b.r` after `import data.a.b` is looked up as `data.a.b.r` (rule `r`
+                    // evaluated alone, as OPA does), not as `data.a.b` (every rule of the
+                    // package evaluated) indexed by `r`. The VM's compiler does the same.
+                    let mut root = imported_var.as_ref();
+                    while let Expr::RefDot { refr, .. } | Expr::RefBrack { refr, .. } = root {
+                        root = refr.as_ref();
+                    }
+                    if let (Expr::Var { span: data_span, .. }, Ok(target)) = (
+                        root,
+                        Parser::get_static_string_path_components(&imported_var),
+                    ) {
+                        if target.len() > 1 && target[0] == "data" {
+                            let data_span = data_span.clone();
+                            let full: Vec<&str> = target[1..]
+                                .iter()
+                                .map(String::as_str)
+                                .chain(fields.iter().copied())
+                                .collect();
+                            return self.lookup_var(&data_span, &full, no_error);
+                        }
+                    }
                     return Ok(Self::get_value_chained(
                         self.eval_expr(&imported_var)?,
                         fields,

@@ -334,6 +334,27 @@ impl<'a> Compiler<'a> {
         let import_key =
             append_path_component(&self.current_package, root).map_err(CompilerError::from)?;
         if let Some(import_expr) = self.policy.inner.imports.get(&import_key) {
+            // govtrail patch 10: an alias of a `data` path is the path itself, so
+            // `b.r` after `import data.a.b` compiles as `data.a.b.r` (a call of rule `r`,
+            // as in the interpreter), not as a lookup of the whole package `data.a.b`
+            // (every rule in it evaluated) indexed by `r`.
+            if let Ok(target) = parse_reference_chain(import_expr) {
+                if matches!(&target.root, ReferenceRoot::Variable(v) if v == "data")
+                    && !target.components.is_empty()
+                    && target
+                        .components
+                        .iter()
+                        .all(|c| matches!(c, AccessComponent::Field(_)))
+                {
+                    let mut components = target.components;
+                    components.extend(chain.components.iter().cloned());
+                    let full = ReferenceChain {
+                        root: target.root,
+                        components,
+                    };
+                    return self.compile_data_chain(&full, span);
+                }
+            }
             let import_reg =
                 self.compile_rego_expr_with_span(import_expr, import_expr.span(), false)?;
             if chain.components.is_empty() {
