@@ -322,3 +322,41 @@ fn a_rule_named_through_an_import_alias_is_evaluated_alone() {
     );
     assert_eq!(by_vm, answered, "the VM answered {by_vm} of {answered}");
 }
+
+/// Patch 8 for globs: cached glob matchers are shared (`Arc`), not cloned on every call; the
+/// answers stay those of the interpreter, and a matcher used many times answers each time.
+#[test]
+fn cached_glob_matchers_answer_as_the_interpreter_on_every_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("policy.rego"),
+        "package govtrail\n\nimport rego.v1\n\n\
+         protected := [\"**/.env\", \"**/*.pem\", \"/etc/**\"]\n\n\
+         decision := {\"decision\": \"deny\", \"reason\": p, \"rules\": []} if {\n\
+         \tsome p in protected\n\tglob.match(p, [\"/\"], input.path)\n}\n\n\
+         default decision := {\"decision\": \"allow\", \"reason\": \"\", \"rules\": []}\n",
+    )
+    .unwrap();
+    let bundle = Bundle::load(tmp.path()).unwrap();
+    let paths = [
+        "/app/.env",
+        "/app/src/main.rs",
+        "/etc/passwd",
+        "/k/cert.pem",
+        "/app/env",
+    ];
+    let inputs: Vec<Value> = (0..200)
+        .map(|i| serde_json::json!({ "path": paths[i % paths.len()] }))
+        .collect();
+    let (by_vm, answered) = agree(&bundle, &inputs);
+    assert_eq!((by_vm, answered), (inputs.len(), inputs.len()));
+    let mut vm = Evaluator::new(&bundle).unwrap();
+    let denied: Vec<bool> = paths
+        .iter()
+        .map(|p| {
+            let input = serde_json::from_value(serde_json::json!({ "path": p })).unwrap();
+            vm.eval(input, 0).unwrap().decision == "deny"
+        })
+        .collect();
+    assert_eq!(denied, [true, false, true, true, false]);
+}

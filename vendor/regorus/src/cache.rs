@@ -134,7 +134,7 @@ lazy_static! {
 
 #[cfg(feature = "glob")]
 lazy_static! {
-    pub(crate) static ref GLOB_CACHE: Mutex<LruCache<globset::GlobMatcher>> =
+    pub(crate) static ref GLOB_CACHE: Mutex<LruCache<alloc::sync::Arc<globset::GlobMatcher>>> =
         Mutex::new(LruCache::new(Config::default().glob));
 }
 

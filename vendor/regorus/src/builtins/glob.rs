@@ -11,6 +11,7 @@ use crate::value::Value;
 use crate::*;
 
 use anyhow::{bail, Result};
+use alloc::sync::Arc;
 use globset::{GlobBuilder, GlobMatcher};
 
 pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn>) {
@@ -51,7 +52,10 @@ fn make_delimiters_unix_style(s: &str, delimiters: &[char]) -> Result<String> {
     Ok(s)
 }
 
-fn make_glob(pattern: &str, span: &Span) -> Result<GlobMatcher> {
+/// govtrail patch 8 (as for regexes): the cache holds `Arc<GlobMatcher>` and hands out the
+/// `Arc`. A clone of a `GlobMatcher` clones its regex, which starts with an empty pool of match
+/// caches, so every `glob.match` built a lazy DFA cache afresh.
+fn make_glob(pattern: &str, span: &Span) -> Result<Arc<GlobMatcher>> {
     #[cfg(feature = "cache")]
     {
         {
@@ -60,11 +64,13 @@ fn make_glob(pattern: &str, span: &Span) -> Result<GlobMatcher> {
                 return Ok(matcher.clone());
             }
         }
-        let matcher = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .or_else(|_| bail!(span.error("invalid glob")))?
-            .compile_matcher();
+        let matcher = Arc::new(
+            GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .or_else(|_| bail!(span.error("invalid glob")))?
+                .compile_matcher(),
+        );
         {
             let mut cache = crate::cache::GLOB_CACHE.lock();
             cache.put(alloc::string::String::from(pattern), matcher.clone());
@@ -73,11 +79,13 @@ fn make_glob(pattern: &str, span: &Span) -> Result<GlobMatcher> {
     }
     #[cfg(not(feature = "cache"))]
     {
-        Ok(GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .or_else(|_| bail!(span.error("invalid glob")))?
-            .compile_matcher())
+        Ok(Arc::new(
+            GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .or_else(|_| bail!(span.error("invalid glob")))?
+                .compile_matcher(),
+        ))
     }
 }
 
