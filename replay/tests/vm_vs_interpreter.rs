@@ -264,13 +264,18 @@ const SHAPE_INPUTS: &[&str] = &[
     r#"{"obj": {"a": 1}}"#,
 ];
 
+/// [`SHAPE_INPUTS`] as JSON values.
+fn shape_inputs() -> Vec<Value> {
+    SHAPE_INPUTS
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect()
+}
+
 #[test]
 fn rego_shapes_where_the_unpatched_vm_answered_otherwise_agree() {
     let tmp = tempfile::tempdir().unwrap();
-    let inputs: Vec<Value> = SHAPE_INPUTS
-        .iter()
-        .map(|s| serde_json::from_str(s).unwrap())
-        .collect();
+    let inputs = shape_inputs();
     for (i, shape) in SHAPES.iter().enumerate() {
         let dir = tmp.path().join(format!("shape{i}"));
         std::fs::create_dir(&dir).unwrap();
@@ -310,10 +315,7 @@ fn a_rule_named_through_an_import_alias_is_evaluated_alone() {
     )
     .unwrap();
     let bundle = Bundle::load(tmp.path()).unwrap();
-    let inputs: Vec<Value> = SHAPE_INPUTS
-        .iter()
-        .map(|s| serde_json::from_str(s).unwrap())
-        .collect();
+    let inputs = shape_inputs();
     let (by_vm, answered) = agree(&bundle, &inputs);
     assert_eq!(
         answered,
