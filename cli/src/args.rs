@@ -288,9 +288,9 @@ pub(crate) enum Command {
         /// Only decisions before this time (RFC 3339).
         #[arg(long)]
         until: Option<String>,
-        /// Worker threads (the report is the same for any number).
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
+        /// Worker threads, 1 to 256 (the report is the same for any number).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: u16,
         /// Output format.
         #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
         format: ReplayFormat,

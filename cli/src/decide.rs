@@ -114,7 +114,9 @@ impl Decided {
             Ok(o) => (o, None),
             Err(e) => (
                 replay::Outcome {
-                    decision: if fail_open { "allow" } else { "deny" }.into(),
+                    // Failing open leaves the call to the platform's own permission flow
+                    // (no answer), never an `allow` that would skip the user's prompt.
+                    decision: if fail_open { "defer" } else { "deny" }.into(),
                     reason: Some(format!(
                         "govtrail decide failed {}: {e}",
                         if fail_open { "open" } else { "closed" }
@@ -180,6 +182,11 @@ fn envelope(call: &CallFacts<'_>, decided: &Decided, answer: &Answer) -> Value {
         env.insert("rule_set".into(), Value::String(id.clone()));
     }
     env.insert("rule_ids".into(), json!(answer.outcome.rules));
+    // The intended decision, which the answer alone cannot always show: `defer` is no answer.
+    env.insert("decision".into(), answer.outcome.decision.clone().into());
+    if let Some(r) = &answer.outcome.reason {
+        env.insert("reason".into(), Value::String(r.clone()));
+    }
     if let Some(e) = &answer.error {
         env.insert("error".into(), Value::String(e.clone()));
     }
@@ -378,18 +385,19 @@ pub(crate) fn decide(call: &Call<'_>) -> u8 {
     };
     let Answer { error, stdout, .. } = answer;
 
-    let _ = std::io::stdout().lock().write_all(stdout.as_bytes());
-    let _ = std::io::stdout().lock().flush();
     if let Some(e) = &error {
         eprintln!("govtrail decide: {e}");
     }
-    if let Err(e) = recorded {
-        // Unrecorded, the call must not pass silently: deny (exit 2 blocks) unless fail-open.
+    if let Err(e) = &recorded {
+        // Unrecorded, the call must not pass silently: exit 2 blocks it, with no answer on
+        // stdout that could read as another decision, unless fail-open.
         eprintln!("govtrail decide: this call was not recorded: {e:#}");
         if !call.fail_open {
             return 2;
         }
     }
+    let _ = std::io::stdout().lock().write_all(stdout.as_bytes());
+    let _ = std::io::stdout().lock().flush();
     exit::OK
 }
 
@@ -560,7 +568,7 @@ pub(crate) fn serve(bundle_dir: &Path, socket: &Path, spool: &Path) -> Result<()
 /// (a server that was killed) is replaced; one with a live server is an error.
 fn bind(socket: &Path) -> Result<UnixListener> {
     if let Some(parent) = socket.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+        crate::hook::create_spool(parent)?;
     }
     if std::fs::symlink_metadata(socket).is_ok() {
         if UnixStream::connect(socket).is_ok() {

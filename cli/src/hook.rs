@@ -35,6 +35,7 @@ pub(crate) fn run(
         stdout,
         stderr,
         interrupted,
+        killed,
     } = call(command, &stdin);
     let wall_us = i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX);
 
@@ -54,6 +55,9 @@ pub(crate) fn run(
     }
     if let Some(n) = interrupted {
         env.insert("interrupted".into(), Value::from(n));
+    }
+    if killed {
+        env.insert("killed".into(), Value::from(true));
     }
     for (k, v) in [("engine", engine), ("service", service)] {
         if let Some(v) = v {
@@ -100,7 +104,15 @@ struct Called {
     /// A signal govtrail itself received (SIGTERM, SIGINT, SIGHUP: Claude Code's timeout, or
     /// the user), forwarded to the hook.
     interrupted: Option<i32>,
+    /// The hook's process group was killed (SIGKILL) after such a signal: the hook outlived
+    /// the grace period, or left children holding its output open.
+    killed: bool,
 }
+
+/// How long a hook may outlive a forwarded signal before its process group is killed.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+/// After the kill, how long the output pipes may stay open (a child that escaped the group).
+const PIPE_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 enum Event {
     Exit(std::io::Result<std::process::ExitStatus>),
@@ -118,12 +130,17 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
         stdout: Vec::new(),
         stderr: msg.into_bytes(),
         interrupted: None,
+        killed: false,
     };
     let Some((program, args)) = command.split_first() else {
         return failed("govtrail hook: no command\n".into());
     };
+    use std::os::unix::process::CommandExt as _;
     let signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).ok();
+    // Its own process group, so that a signal reaches the hook's children too (a shell hook's
+    // `node …`, a `sleep` it started) and nothing it started outlives the call.
     let child = Command::new(program)
+        .process_group(0)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -142,14 +159,29 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
             let _ = p.write_all(&input);
         }
     });
+    // Each pipe is read into a shared buffer, so that what was read so far can be taken
+    // without waiting for a pipe that a stray child keeps open.
+    type Buffer = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
     let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        let buf: Buffer = Buffer::default();
+        let shared = std::sync::Arc::clone(&buf);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         std::thread::spawn(move || {
-            let mut buf = Vec::new();
             if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match p.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => shared
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .extend_from_slice(&chunk[..n]),
+                    }
+                }
             }
-            buf
-        })
+            let _ = done_tx.send(());
+        });
+        (buf, done_rx)
     };
     let out = drain(
         child
@@ -176,33 +208,57 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
         });
     }
     let mut interrupted = None;
-    let status = loop {
-        match rx.recv() {
-            Ok(Event::Exit(s)) => break s.ok(),
-            Ok(Event::Signal(n)) => {
-                interrupted = Some(n);
-                // Forward the signal we received; if the hook outlives it by 2 s, SIGKILL.
-                let target = i32::try_from(pid)
-                    .ok()
-                    .and_then(rustix::process::Pid::from_raw);
-                if let (Some(p), Some(sig)) = (target, rustix::process::Signal::from_named_raw(n)) {
-                    let _ = rustix::process::kill_process(p, sig);
-                }
-                match rx.recv_timeout(std::time::Duration::from_secs(2)) {
-                    Ok(Event::Exit(s)) => break s.ok(),
-                    _ => {
-                        if let Some(p) = target {
-                            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-                        }
-                    }
-                }
+    let mut killed = false;
+    // The hook's process group (its pid: it leads the group made at spawn).
+    let group = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    let status = match rx.recv() {
+        Ok(Event::Exit(s)) => s.ok(),
+        Ok(Event::Signal(n)) => {
+            interrupted = Some(n);
+            // Forward the signal to the hook's whole group; whatever of it outlives the grace
+            // period is killed, so the call ends within 2 s of the signal.
+            if let (Some(g), Some(sig)) = (group, rustix::process::Signal::from_named_raw(n)) {
+                let _ = rustix::process::kill_process_group(g, sig);
             }
-            Err(_) => break None,
+            let status = match rx.recv_timeout(GRACE) {
+                Ok(Event::Exit(s)) => s.ok(),
+                _ => None,
+            };
+            // Children the hook left behind would hold its output pipes open: the group goes
+            // too, and then the hook itself if it had not exited.
+            if let Some(g) = group {
+                killed |=
+                    rustix::process::kill_process_group(g, rustix::process::Signal::KILL).is_ok();
+            }
+            match status {
+                Some(s) => Some(s),
+                None => match rx.recv_timeout(PIPE_GRACE) {
+                    Ok(Event::Exit(s)) => s.ok(),
+                    _ => None,
+                },
+            }
         }
+        Err(_) => None,
     };
-    let _ = writer.join();
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    let take = |(buf, done): (Buffer, std::sync::mpsc::Receiver<()>)| {
+        if interrupted.is_some() {
+            let _ = done.recv_timeout(PIPE_GRACE);
+        } else {
+            let _ = done.recv();
+        }
+        std::mem::take(
+            &mut *buf
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    };
+    let stdout = take(out);
+    let stderr = take(err);
+    if interrupted.is_none() {
+        let _ = writer.join();
+    }
     use std::os::unix::process::ExitStatusExt as _;
     Called {
         code: status.and_then(|s| s.code()),
@@ -210,6 +266,7 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
         stdout,
         stderr,
         interrupted,
+        killed,
     }
 }
 
@@ -261,16 +318,34 @@ pub(crate) fn passthrough(args: &[String], usage: &str) -> Option<u8> {
     })
 }
 
+/// Creates the spool directory, mode 0700, unless it exists (an existing one keeps its mode).
+pub(crate) fn create_spool(spool: &Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    ledger::create_private_dir_all(spool).with_context(|| format!("create {}", spool.display()))
+}
+
+/// `OpenOptions` for a new file in `spool`: mode 0600, or 0640 when the spool directory
+/// grants its group read and search (`install -d -m 2770 -g GROUP SPOOL`: a spool shared with
+/// the group a draining server runs as, RECORD.md §5). Records hold full tool inputs: nobody
+/// else ever reads them.
+pub(crate) fn spool_file_options(spool: &Path) -> std::fs::OpenOptions {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let shared = std::fs::metadata(spool).is_ok_and(|m| m.permissions().mode() & 0o050 == 0o050);
+    let mut o = std::fs::OpenOptions::new();
+    o.mode(if shared { 0o640 } else { ledger::FILE_MODE });
+    o
+}
+
 /// Writes one envelope as `<spool>/<id>.hook.json`: temporary file, fsync, rename, directory
 /// fsync, so that a drained file is always whole.
 pub(crate) fn write_spool(spool: &Path, id: &str, env: &Value) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    std::fs::create_dir_all(spool).with_context(|| format!("create {}", spool.display()))?;
+    create_spool(spool)?;
     let name = format!("{id}.hook.json");
     let tmp = spool.join(format!(".tmp-{name}"));
     let mut line = serde_json::to_vec(env)?;
     line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
+    let mut f = spool_file_options(spool)
         .write(true)
         .create_new(true)
         .open(&tmp)

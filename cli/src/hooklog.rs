@@ -11,7 +11,7 @@
 //! frame, remembers how far it got, and removes the log once no server holds it and all of it
 //! is in the ledger.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ impl HookLog {
     }
 
     fn with_size(spool: &Path, size: u64) -> Result<Self> {
-        std::fs::create_dir_all(spool).with_context(|| format!("create {}", spool.display()))?;
+        crate::hook::create_spool(spool)?;
         Ok(Self {
             spool: spool.to_path_buf(),
             state: Mutex::new(State {
@@ -159,7 +159,7 @@ impl Open {
             SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let tmp = spool.join(format!(".tmp-{name}"));
-        let file = OpenOptions::new()
+        let file = crate::hook::spool_file_options(spool)
             .read(true)
             .write(true)
             .create_new(true)
@@ -322,7 +322,7 @@ pub(crate) fn done(d: &Drained) -> Result<()> {
     if d.finished {
         if d.torn.is_some() {
             let dest = spool.join("rejected");
-            std::fs::create_dir_all(&dest).with_context(|| format!("create {}", dest.display()))?;
+            crate::hook::create_spool(&dest)?;
             let name = d.path.file_name().unwrap_or_default();
             std::fs::rename(&d.path, dest.join(name))
                 .and_then(|()| File::open(&dest)?.sync_all())
@@ -339,7 +339,12 @@ pub(crate) fn done(d: &Drained) -> Result<()> {
         }
     } else {
         let tmp = mark.with_extension("tmp");
-        let mut f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+        let mut f = crate::hook::spool_file_options(spool)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .with_context(|| format!("create {}", tmp.display()))?;
         writeln!(f, "{}", d.end).with_context(|| format!("write {}", tmp.display()))?;
         f.sync_data()
             .with_context(|| format!("fsync {}", tmp.display()))?;

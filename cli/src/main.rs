@@ -31,6 +31,19 @@ mod exit {
     pub(crate) const ERROR: u8 = 4;
     pub(crate) const PARTIAL: u8 = 5;
     pub(crate) const FLIPPED: u8 = 6;
+    /// No checkpoint is signed by a key the caller trusts: a wrong key, or checkpoints removed
+    /// or re-signed. Never `ok`, never `tampered`.
+    pub(crate) const UNVERIFIED: u8 = 7;
+}
+
+/// The exit code of a verification verdict (LEDGER-FORMAT.md §7).
+fn verdict_exit(class: FailureClass) -> u8 {
+    match class.verdict() {
+        "truncated-or-forked" => exit::TRUNCATED_OR_FORKED,
+        "unverified-tail" => exit::UNVERIFIED_TAIL,
+        "unverified" => exit::UNVERIFIED,
+        _ => exit::TAMPERED,
+    }
 }
 
 const EXAMPLE_DECISIONS: &str = include_str!("../../examples/decisions.ndjson");
@@ -360,7 +373,7 @@ fn run(cli: Cli) -> Result<u8> {
                     session,
                     since_us: time("since", since)?,
                     until_us: time("until", until)?,
-                    threads,
+                    threads: usize::from(threads),
                     samples: 5,
                     incidents,
                 },
@@ -746,7 +759,7 @@ fn ingest(
             fs::remove_file(path).with_context(|| format!("remove {}", path.display()))?;
         } else if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
             let dest = parent.join("rejected");
-            fs::create_dir_all(&dest).with_context(|| format!("create {}", dest.display()))?;
+            hook::create_spool(&dest)?;
             fs::rename(path, dest.join(name))
                 .with_context(|| format!("move {}", path.display()))?;
         }
@@ -758,7 +771,7 @@ fn ingest(
         if *bad {
             // Kept whole beside the log, for the lines the rejections name.
             let dest = d.path.with_file_name("rejected");
-            fs::create_dir_all(&dest).with_context(|| format!("create {}", dest.display()))?;
+            hook::create_spool(&dest)?;
             let name = format!(
                 "{}@{}.ndjson",
                 d.path.file_name().unwrap_or_default().to_string_lossy(),
@@ -766,7 +779,11 @@ fn ingest(
             );
             let copy = dest.join(&name);
             // Durable before `done` moves past these frames or removes the log.
-            fs::File::create(&copy)
+            hook::spool_file_options(&dest)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&copy)
                 .and_then(|mut f| f.write_all(&d.ndjson).and_then(|()| f.sync_all()))
                 .and_then(|()| fs::File::open(&dest)?.sync_all())
                 .with_context(|| format!("write {}", copy.display()))?;
@@ -883,14 +900,10 @@ fn verify(
     } else {
         print_report(&report);
     }
-    Ok(match &report.failure {
-        None => exit::OK,
-        Some(f) => match f.class.verdict() {
-            "truncated-or-forked" => exit::TRUNCATED_OR_FORKED,
-            "unverified-tail" => exit::UNVERIFIED_TAIL,
-            _ => exit::TAMPERED,
-        },
-    })
+    Ok(report
+        .failure
+        .as_ref()
+        .map_or(exit::OK, |f| verdict_exit(f.class)))
 }
 
 /// Anchor arguments: files, or directories whose `*.note` files are all anchors (an auditor's
@@ -946,6 +959,12 @@ fn report_json(report: &Report) -> serde_json::Value {
         "anchors_checked": report.anchors_checked,
         "segments": report.segments,
         "failure": failure,
+        "torn": report.torn.iter().map(|t| serde_json::json!({
+            "path": t.path.display().to_string(),
+            "offset": t.offset,
+            "bytes": t.bytes,
+            "reason": t.reason,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -970,6 +989,15 @@ fn print_report(report: &Report) {
         report.checkpoints_checked, report.anchors_checked
     );
     println!("verified: {horizon}");
+    for t in &report.torn {
+        println!(
+            "torn:     {} ends in {} bytes that are not a whole frame, from byte {} ({}): a commit that was interrupted and never acknowledged; not counted",
+            t.path.display(),
+            t.bytes,
+            t.offset,
+            t.reason
+        );
+    }
     match &report.failure {
         None => println!("status:   ok"),
         Some(f) => {
@@ -1084,18 +1112,10 @@ fn demo(dir: &Path) -> Result<u8> {
         dir.display(),
         vkey_path.display()
     );
-    if report
+    Ok(report
         .failure
         .as_ref()
-        .is_some_and(|f| f.class != FailureClass::UnverifiedTail)
-    {
-        return Ok(exit::TAMPERED);
-    }
-    Ok(if report.is_ok() {
-        exit::OK
-    } else {
-        exit::UNVERIFIED_TAIL
-    })
+        .map_or(exit::OK, |f| verdict_exit(f.class)))
 }
 
 /// Opens the ledger for queries. On a terminal, standard error shows a spinner while the snapshot
@@ -1176,9 +1196,17 @@ fn query(
     Ok(exit::OK)
 }
 
-/// Writes an output file the user asked for: created or replaced, fsynced.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+/// Writes an output file the user asked for: created (mode 0600: outputs hold records) or
+/// replaced (its mode kept), fsynced.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(ledger::FILE_MODE)
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("write {}", path.display()))

@@ -158,8 +158,7 @@ pub(crate) fn replay(a: ReplayArgs<'_>) -> Result<u8> {
         ReplayFormat::Junit => replay::junit(&report),
     };
     match a.out {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .with_context(|| format!("write {}", path.display()))?,
+        Some(path) => crate::write_file(path, text.as_bytes())?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     let hit: Vec<String> = rules

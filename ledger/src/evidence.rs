@@ -60,14 +60,14 @@ pub fn witness(
         .check_checkpoint(new)
         .map_err(|e| refuse(format!("the checkpoint's log signature: {e}")))?;
     if let Some(parent) = state.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).ctx("create", parent)?;
+        crate::layout::create_private_dir_all(parent).ctx("create", parent)?;
     }
     // One witness run at a time per state: two concurrent runs could otherwise each extend
     // the same state with a different (forked) checkpoint.
     let mut lock_name = state.as_os_str().to_owned();
     lock_name.push(".lock");
     let lock_path = PathBuf::from(lock_name);
-    let lock = fs::OpenOptions::new()
+    let lock = crate::layout::private_options()
         .create(true)
         .truncate(false)
         .write(true)
@@ -334,7 +334,7 @@ pub fn export_evidence(dir: &Path, from: u64, to: u64, out: &Path) -> Result<Man
         });
     }
     let segments = out.join("segments");
-    fs::create_dir_all(&segments).ctx("create", &segments)?;
+    crate::layout::create_private_dir_all(&segments).ctx("create", &segments)?;
     let seg_path = segments.join(crate::segment::file_name(from, to));
     let meta = SegmentMeta {
         origin: config.origin.clone(),
@@ -393,7 +393,7 @@ pub fn export_evidence(dir: &Path, from: u64, to: u64, out: &Path) -> Result<Man
     let mut vkeys = vec![config.writer_vkey.clone()];
     if !transitions.is_empty() {
         let keys = out.join("keys");
-        fs::create_dir_all(&keys).ctx("create", &keys)?;
+        crate::layout::create_private_dir_all(&keys).ctx("create", &keys)?;
         for (_, path, bytes) in &transitions {
             if let Some(name) = path.file_name() {
                 fs::write(keys.join(name), bytes).ctx("write", &keys)?;

@@ -192,6 +192,34 @@ fn list<K>(dir: &Path, parse: impl Fn(&str) -> Option<K>) -> Result<Vec<(K, Path
     Ok(out)
 }
 
+/// Mode of every file the ledger creates: records, inputs and keys are for the owner alone.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every directory the ledger creates.
+pub const DIR_MODE: u32 = 0o700;
+
+/// `OpenOptions` for a new file of mode [`FILE_MODE`].
+pub(crate) fn private_options() -> fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut o = fs::OpenOptions::new();
+    o.mode(FILE_MODE);
+    o
+}
+
+/// Creates `dir` and any missing parents with mode [`DIR_MODE`] (existing ones keep theirs).
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
+
+/// Creates `dir` (its parent must exist) with mode [`DIR_MODE`].
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    fs::DirBuilder::new().mode(DIR_MODE).create(dir)
+}
+
 /// fsyncs a directory, so that a rename or create in it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
@@ -212,12 +240,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".tmp-{name}-{}-{seq}", std::process::id()));
     let result = (|| {
-        let create = || {
-            fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-        };
+        let create = || private_options().write(true).create_new(true).open(&tmp);
         let mut f = match create() {
             // Left by a crashed process that had the same pid: it is ours to replace.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

@@ -61,7 +61,7 @@ pub use inspect::{
     Inspection, SegmentInfo, Snapshot, WalInfo, inspect, read_checkpoint_file, scan, scan_records,
     snapshot,
 };
-pub use layout::{CONFIG_FILE, Config, Layout};
+pub use layout::{CONFIG_FILE, Config, DIR_MODE, FILE_MODE, Layout, create_private_dir_all};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
 pub use policy::{
     Distrust, TRANSITION_HEADER, Transition, TransitionFault, TrustPolicy, read_transitions,
@@ -76,7 +76,7 @@ pub use summary::{
     bucket_range as overhead_bucket_range, read as read_summary, summary_schema,
 };
 pub use verify::{
-    Failure, FailureClass, Report, VerifyOptions, verify, verify_evidence, verify_with,
+    Failure, FailureClass, Report, TornTail, VerifyOptions, verify, verify_evidence, verify_with,
 };
 pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};
 

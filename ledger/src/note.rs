@@ -132,9 +132,13 @@ impl NoteSigner {
             message: message.into(),
         };
         let text = text.trim_end_matches(['\n', '\r']);
-        let rest = text
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(|| bad("does not start with PRIVATE+KEY+"))?;
+        let Some(rest) = text.strip_prefix("PRIVATE+KEY+") else {
+            return Err(bad(if NoteVerifier::parse(text).is_ok() {
+                "this is a verifier (public) key; a private key (PRIVATE+KEY+…, keygen's .key file) is needed here"
+            } else {
+                "does not start with PRIVATE+KEY+"
+            }));
+        };
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -209,8 +213,18 @@ impl NoteVerifier {
     /// Parses a verifier key `<name>+<hex id>+<base64(0x01 ‖ key)>`.
     pub fn parse(vkey: &str) -> Result<Self> {
         let vkey = vkey.trim();
+        if vkey.starts_with("PRIVATE+KEY+") {
+            // Never echo it: the text is the secret itself.
+            return Err(Error::Key {
+                what: "verifier key".into(),
+                message: "this is a private (signing) key, not a verifier key: give the .vkey file or the line keygen printed".into(),
+            });
+        }
+        // Only the name and key id are echoed: a mistyped argument could hold a secret.
+        let shown: String = vkey.splitn(3, '+').take(2).collect::<Vec<_>>().join("+");
+        let shown: String = shown.chars().take(80).collect();
         let bad = |message: &str| Error::Key {
-            what: format!("verifier key {vkey:?}"),
+            what: format!("verifier key {shown:?}"),
             message: message.into(),
         };
         let mut parts = vkey.splitn(3, '+');

@@ -231,7 +231,12 @@ pub(crate) struct SegmentWriter {
 
 impl SegmentWriter {
     pub(crate) fn create(path: &Path, meta: &SegmentMeta) -> Result<Self> {
-        let file = File::create(path).ctx("create", path)?;
+        let file = crate::layout::private_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .ctx("create", path)?;
         let kv = vec![
             KeyValue::new(key::FORMAT.into(), crate::FORMAT_VERSION.to_string()),
             KeyValue::new(key::ORIGIN.into(), meta.origin.clone()),

@@ -237,7 +237,7 @@ pub(crate) fn rebuild(path: &Path, target: &Path) -> Result<()> {
     };
     let bytes = encode(&builder.finish().map_err(fail)?).map_err(fail)?;
     if let Some(dir) = target.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        crate::layout::create_private_dir_all(dir).map_err(|source| Error::Io {
             op: "create",
             path: dir.to_path_buf(),
             source,

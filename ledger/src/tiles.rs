@@ -14,7 +14,7 @@
 //! provers authenticate every tile against a signed root with `tlog_tiles::TileHashReader` and
 //! fall back to the records when one is missing or wrong.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ impl TileBuilder {
     fn file(&mut self, level: u8) -> std::io::Result<&mut File> {
         while self.files.len() <= usize::from(level) {
             let path = level_path(&self.root, self.files.len() as u8);
-            let f = OpenOptions::new()
+            let f = crate::layout::private_options()
                 .create(true)
                 .truncate(false)
                 .read(true)

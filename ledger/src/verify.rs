@@ -74,7 +74,10 @@ pub enum FailureClass {
     OriginMismatch,
     /// A file cannot be read as a segment, WAL or checkpoint.
     Corrupt,
-    /// Records exist, but no checkpoint signed by a trusted key covers any of them.
+    /// Records exist, but no checkpoint signed by a trusted key covers any of them (or an
+    /// anchor or a pack's checkpoint is not signed by one): the caller's keys do not fit the
+    /// ledger, or its checkpoints were removed or re-signed. Verdict `unverified`, never
+    /// `ok` and never `tampered`: nothing contradicts a trusted signature.
     Untrusted,
     /// Fewer records than a trusted checkpoint or anchor vouches for.
     Truncated,
@@ -106,11 +109,13 @@ impl FailureClass {
         }
     }
 
-    /// The verdict group: `tampered`, `truncated-or-forked` or `unverified-tail`.
+    /// The verdict group: `tampered`, `truncated-or-forked`, `unverified-tail` or
+    /// `unverified`.
     pub fn verdict(self) -> &'static str {
         match self {
             Self::Truncated | Self::Forked => "truncated-or-forked",
             Self::UnverifiedTail => "unverified-tail",
+            Self::Untrusted => "unverified",
             _ => "tampered",
         }
     }
@@ -150,6 +155,22 @@ pub struct Report {
     pub segments: usize,
     /// The first failure, if any.
     pub failure: Option<Failure>,
+    /// WAL files that end in bytes which are not a whole frame (a commit a crash interrupted,
+    /// never acknowledged): not a failure, and not counted, but reported.
+    pub torn: Vec<TornTail>,
+}
+
+/// Bytes at the end of a WAL file that are not a whole frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The WAL file.
+    pub path: PathBuf,
+    /// Where the torn bytes start (just after the last whole frame).
+    pub offset: u64,
+    /// How many bytes follow the last whole frame.
+    pub bytes: u64,
+    /// Why they are not a frame.
+    pub reason: String,
 }
 
 impl Report {
@@ -183,6 +204,8 @@ struct Run {
     summary_failure: Option<Failure>,
     /// [`VerifyOptions::check_columns`].
     check_columns: bool,
+    /// Torn WAL tails seen in step 1.
+    torn: Vec<TornTail>,
 }
 
 type Step<T = ()> = std::result::Result<T, Failure>;
@@ -220,6 +243,7 @@ impl Report {
             anchors_checked: 0,
             segments,
             failure: None,
+            torn: Vec::new(),
         }
     }
 }
@@ -241,6 +265,7 @@ impl Run {
             anchors_checked: 0,
             summary_failure: None,
             check_columns: opts.check_columns,
+            torn: Vec::new(),
         }
     }
 
@@ -252,6 +277,7 @@ impl Run {
         report.checkpoints_checked = self.checkpoints_checked;
         report.anchors_checked = self.anchors_checked;
         report.failure = failure;
+        report.torn = self.torn;
         report
     }
     /// Adds a checkpoint note to the expected roots, after checking it against trusted keys.
@@ -272,7 +298,9 @@ impl Run {
                         FailureClass::Untrusted,
                         None,
                         path,
-                        format!("anchor {source} is not trusted: {why}"),
+                        format!(
+                            "{source} is not trusted: {why}. Either the keys given do not sign it (a wrong key, or keys that do not cover a rotation), or it is not this log's checkpoint"
+                        ),
                     ));
                 }
                 self.untrusted_seen.push(format!("{source} ({why})"));
@@ -546,7 +574,7 @@ pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
                     Some(m.from),
                     Some(cp_path),
                     format!(
-                        "checkpoint.note is not trusted: {}",
+                        "checkpoint.note is not trusted: {}. Either the keys given are not the log's at that size (a wrong key, or an old key after a rotation), or the pack's checkpoint was replaced",
                         run.untrusted_seen.join("; ")
                     ),
                 )));
@@ -603,6 +631,15 @@ fn verify_inner(
         return Ok(Err(transition_failure(f)));
     }
     for (name, bytes) in &opts.anchors {
+        // The caller's own file: one that is not a checkpoint is a usage error, not a finding.
+        if let Err(e) = SignedCheckpoint::parse(bytes) {
+            return Err(Error::Key {
+                what: format!("anchor {name}"),
+                message: format!(
+                    "not a checkpoint note ({e}); an anchor is a checkpoint saved earlier (govtrail checkpoint)"
+                ),
+            });
+        }
         if let Err(f) = run.add_checkpoint(bytes, &format!("anchor {name}"), None, true) {
             return Ok(Err(f));
         }
@@ -642,7 +679,17 @@ fn verify_inner(
                     }
                 }
                 Ok(Ok(Frame::Records { .. })) => {}
-                Ok(Err(_)) => {
+                Ok(Err(tail)) => {
+                    if let Tail::Torn { offset, reason } = tail {
+                        let bytes =
+                            fs::metadata(path).map_or(0, |m| m.len().saturating_sub(offset));
+                        run.torn.push(TornTail {
+                            path: path.clone(),
+                            offset,
+                            bytes,
+                            reason,
+                        });
+                    }
                     wal_limits.push(reader.offset);
                     break;
                 }
@@ -704,7 +751,7 @@ fn verify_inner(
                 Some(0),
                 None,
                 format!(
-                    "{size} records, none covered by a checkpoint signed by a trusted key; {seen}"
+                    "{size} records, none covered by a checkpoint signed by a trusted key; {seen}. Either the keys given are not this ledger's (a wrong key, or keys that do not cover a rotation), or its checkpoints were removed or re-signed by someone else"
                 ),
             )));
         }

@@ -7,6 +7,13 @@
 //! - Recovery cuts the WAL back to the end of its last valid checkpoint frame: a record whose
 //!   commit did not finish never appears, whole or in part.
 //! - One writer per ledger, enforced by an exclusive lock on `LOCK`.
+//! - The writer never signs a checkpoint that does not extend the last checkpoint it can
+//!   verify under its own key (LEDGER-FORMAT.md §5.1): on open, the sealed prefix's tree state
+//!   (the last segment's footer hints) must reproduce the signed checkpoint stored for its end,
+//!   and its last chain value must be the one in the signed tree (one leaf, authenticated by an
+//!   inclusion proof from the tiles: O(log n)); each WAL checkpoint frame must be signed by it
+//!   and match the records before it; and no checkpoint it signed may lie beyond the records
+//!   found. Otherwise [`Ledger::open`] refuses, naming the file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
@@ -146,7 +153,7 @@ type SealOutcome = std::result::Result<(u64, u64), (Error, Box<SealJob>)>;
 
 fn lock(layout: &Layout) -> Result<File> {
     let path = layout.lock();
-    let file = OpenOptions::new()
+    let file = crate::layout::private_options()
         .create(true)
         .truncate(false)
         .write(true)
@@ -198,7 +205,7 @@ impl Ledger {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir).ctx("create", dir)?;
+                crate::layout::create_private_dir_all(dir).ctx("create", dir)?;
                 if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                     sync_dir(parent)?;
                 }
@@ -211,7 +218,7 @@ impl Ledger {
             layout.checkpoints_dir(),
             layout.tiles_dir(),
         ] {
-            fs::create_dir(&sub).ctx("create", &sub)?;
+            crate::layout::create_private_dir(&sub).ctx("create", &sub)?;
         }
         let config = Config {
             format: crate::FORMAT_VERSION,
@@ -303,7 +310,8 @@ impl Ledger {
             }
             sealed = *end;
         }
-        if let Some((_, end, path)) = segments.last() {
+        let own = own_policy(dir, &signer, &config.origin)?;
+        if let Some((start, end, path)) = segments.last() {
             let (meta, _) = crate::segment::open(path)?;
             let hints = meta.chain_end.zip(meta.frontier);
             let Some((chain_end, last_frontier)) = hints.filter(|(_, f)| {
@@ -315,6 +323,13 @@ impl Ledger {
                     message: "footer range, origin or the writer's chain and frontier hints are missing or disagree with the file name or ledger".into(),
                 });
             };
+            vouch_sealed(
+                &layout,
+                &own,
+                (*start, *end, path),
+                &chain_end,
+                &last_frontier,
+            )?;
             chain = chain_end;
             frontier = last_frontier;
         }
@@ -416,6 +431,7 @@ impl Ledger {
             }
             active = Some((start, path, replay.hashes, replay.valid_len));
         }
+        refuse_signed_beyond(&layout, &own, next)?;
         for job in full {
             job.run().map_err(|(err, _)| err)?;
             recovery.sealed = true;
@@ -685,7 +701,7 @@ impl Ledger {
         let size = self.size();
         let note = crate::policy::Transition::sign(&self.signer, &new, size);
         let keys = self.layout.keys_dir();
-        fs::create_dir_all(&keys).ctx("create", &keys)?;
+        crate::layout::create_private_dir_all(&keys).ctx("create", &keys)?;
         let path = self.layout.transition(size);
         if path.exists() {
             return Err(refuse(format!(
@@ -824,7 +840,7 @@ impl SealJob {
         // The summary is a query cache (§13): if it cannot be written, queries scan the
         // segment instead, so its failure does not fail the seal.
         if let Ok(bytes) = crate::summary::encode(&summary) {
-            let _ = fs::create_dir_all(self.layout.summaries_dir())
+            let _ = crate::layout::create_private_dir_all(&self.layout.summaries_dir())
                 .ctx("create", &self.layout.summaries_dir())
                 .and_then(|()| write_atomic(&self.layout.summary(start, end), &bytes));
         }
@@ -854,7 +870,7 @@ fn open_tiles(
     if let Some(tiles) = TileBuilder::load(dir.clone(), tree.size(), &tree.root()) {
         return Some(tiles);
     }
-    fs::create_dir_all(&dir).ok()?;
+    crate::layout::create_private_dir_all(&dir).ok()?;
     let mut tiles =
         TileBuilder::load(dir.clone(), sealed.size(), &sealed.root()).or_else(|| {
             let mut tiles = TileBuilder::empty(dir.clone()).ok()?;
@@ -879,6 +895,159 @@ fn open_tiles(
         })?;
     tiles.append(wal_leaves).ok()?;
     (tiles.root_hash() == tree.root()).then_some(tiles)
+}
+
+/// The checkpoints this writer can verify under its own key: its key, and the older keys that
+/// key-transition notes it signed (as the new key) hand over from, each valid up to its
+/// transition's size.
+fn own_policy(dir: &Path, signer: &NoteSigner, origin: &str) -> Result<crate::TrustPolicy> {
+    let mut keys = vec![signer.verifier()];
+    for (_, path, bytes) in crate::policy::read_transitions(dir)?.iter().rev() {
+        let t = crate::policy::Transition::parse(bytes).map_err(|message| Error::Corrupt {
+            path: path.clone(),
+            offset: None,
+            message,
+        })?;
+        let vouched = keys.contains(&t.new)
+            && t.note
+                .signed_by(std::slice::from_ref(&t.new))
+                .is_ok_and(|v| !v.is_empty());
+        if vouched && !keys.contains(&t.old) {
+            keys.push(t.old);
+        }
+    }
+    let mut policy = crate::TrustPolicy::from_keys(keys);
+    if let Err(fault) = policy.apply_transitions(dir, origin)? {
+        return Err(Error::Corrupt {
+            path: Layout::new(dir).keys_dir(),
+            offset: None,
+            message: format!("a key transition does not check: {fault:?}"),
+        });
+    }
+    Ok(policy)
+}
+
+/// Reads and checks the checkpoint stored for `size` against the writer's own keys.
+fn own_checkpoint(
+    layout: &Layout,
+    own: &crate::TrustPolicy,
+    size: u64,
+    missing: impl FnOnce() -> Error,
+) -> Result<SignedCheckpoint> {
+    let path = layout.checkpoint(size);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+        Err(e) => return Err(e).ctx("read", &path),
+    };
+    let bad = |message: String| Error::Corrupt {
+        path: path.clone(),
+        offset: None,
+        message,
+    };
+    let cp = SignedCheckpoint::parse(&bytes).map_err(&bad)?;
+    own.check_checkpoint(&cp).map_err(|e| {
+        bad(format!(
+            "not a checkpoint this writer signed ({e}); the writer signs only over state it can verify under its own key"
+        ))
+    })?;
+    if cp.checkpoint.size != size {
+        return Err(bad(format!(
+            "its size is {}, its name says {size}",
+            cp.checkpoint.size
+        )));
+    }
+    Ok(cp)
+}
+
+/// The writer's check of the sealed prefix `[0, end)` before it signs anything after it: the
+/// last segment's footer hints (`frontier`, `chain_end`) must give the root of the checkpoint
+/// the writer signed for `end`, and `chain_end` must be the chain value in the signed tree's
+/// last leaf: that leaf (read from the segment's last row) is proven against the signed root
+/// by an inclusion path from the tiles, which `tlog_tiles` authenticates against that root;
+/// when the tiles cannot give one, the leaves are recomputed from the records (O(n)).
+fn vouch_sealed(
+    layout: &Layout,
+    own: &crate::TrustPolicy,
+    (start, end, path): (u64, u64, &PathBuf),
+    chain_end: &Hash,
+    frontier: &Frontier,
+) -> Result<()> {
+    let refuse = |message: String| Error::Corrupt {
+        path: path.clone(),
+        offset: None,
+        message,
+    };
+    let cp = own_checkpoint(layout, own, end, || {
+        refuse(format!(
+            "no checkpoint signed for the end of the sealed records ({} is missing); every seal stores one, so the directory does not match what this writer signed: refusing to sign over it",
+            layout.checkpoint(end).display()
+        ))
+    })?;
+    let root = cp.checkpoint.root;
+    if frontier.root() != root {
+        return Err(refuse(format!(
+            "the footer's tree state gives root {} at size {end}, the checkpoint this writer signed for that size says {}: the segment or its hints were changed",
+            crate::hash::hex(&frontier.root()),
+            crate::hash::hex(&root)
+        )));
+    }
+    let entry = crate::segment::read_entry(path, end - start - 1, end - 1)?;
+    let leaf = crate::hash::leaf_hash(&entry);
+    let proven = crate::tiles::prove_record(&layout.tiles_dir(), end, &root, end - 1)
+        .is_ok_and(|p| crate::merkle::verify_inclusion(end - 1, end, &leaf, &p, &root));
+    if !proven {
+        // No usable tiles: recompute the tree from the records.
+        let mut chain = CHAIN_GENESIS;
+        let mut tree = Frontier::new();
+        let mut last = None;
+        crate::scan(layout.dir(), |idx, ts_us, record| {
+            if idx < end {
+                let h = hash_record(&chain, idx, ts_us, record);
+                chain = h.chain;
+                tree.push(h.leaf);
+                last = Some(h.leaf);
+            }
+        })?;
+        if tree.size() != end || tree.root() != root || last != Some(leaf) {
+            return Err(refuse(format!(
+                "the records do not reproduce the checkpoint this writer signed for size {end}: they were changed"
+            )));
+        }
+    }
+    let signed_chain = &entry[entry.len() - 32..];
+    if signed_chain != chain_end.as_slice() {
+        return Err(refuse(format!(
+            "the footer's chain hint {} differs from the chain value {} in the signed tree's last leaf: the hints were changed",
+            crate::hash::hex(chain_end),
+            crate::hash::hex(signed_chain.try_into().unwrap_or(&[0; 32]))
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a ledger holding fewer records than a checkpoint this writer signed: records it
+/// vouched for were removed, and signing on would fork the log.
+fn refuse_signed_beyond(layout: &Layout, own: &crate::TrustPolicy, records: u64) -> Result<()> {
+    for (size, path) in layout.checkpoints()? {
+        if size <= records {
+            continue;
+        }
+        let signed = fs::read(&path)
+            .ok()
+            .and_then(|b| SignedCheckpoint::parse(&b).ok())
+            .is_some_and(|cp| own.check_checkpoint(&cp).is_ok());
+        if signed {
+            return Err(Error::Corrupt {
+                path,
+                offset: None,
+                message: format!(
+                    "this writer signed a checkpoint of size {size}, but the ledger holds {records} records: records were removed; refusing to sign a fork"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Re-hashes the active WAL, keeping what its last valid checkpoint frame covers.

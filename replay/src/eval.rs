@@ -35,14 +35,16 @@ pub struct Outcome {
 impl Outcome {
     /// The answer a Claude Code hook gives for this outcome on `event` (the hook protocol,
     /// docs/RECORD.md §5): PreToolUse maps the decision to a `permissionDecision`; other events
-    /// block on deny, error, ask and escalate, and say nothing otherwise.
+    /// block on deny, error, ask and escalate, and say nothing otherwise. `defer` is no answer
+    /// on any event, so the platform's own permission flow goes on (least privilege: a bundle
+    /// that has no rule for a call defers rather than allows).
     pub fn hook_answer(&self, event: &str) -> Option<Value> {
         let reason = self.reason.clone().unwrap_or_default();
         if event == "PreToolUse" {
             let permission = match self.decision.as_str() {
                 "allow" | "info" | "warn" => "allow",
                 "ask" | "escalate" => "ask",
-                "defer" => "defer",
+                "defer" => return None,
                 _ => "deny",
             };
             return Some(serde_json::json!({"hookSpecificOutput": {

@@ -19,8 +19,8 @@ pub use input::{RecordView, Replayable, claude_code, replay_input};
 pub use regorus;
 pub use render::{json, junit, markdown, text};
 pub use replay::{
-    Divergence, FlipCell, Flipped, Incident, IncidentVerdict, Options, RecordError, Report, Stop,
-    Verification, replay, replay_records,
+    Divergence, FlipCell, Flipped, Incident, IncidentVerdict, MAX_THREADS, Options, RecordError,
+    Report, Stop, Verification, replay, replay_records,
 };
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,9 @@ use std::sync::mpsc;
 
 use crate::{Bundle, Error, Evaluator, Outcome, RecordView, Replayable};
 
+/// The most worker threads a replay uses.
+pub const MAX_THREADS: usize = 256;
+
 /// What to replay and how.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -16,7 +19,8 @@ pub struct Options {
     pub since_us: Option<i64>,
     /// Only records before this time (µs since the epoch).
     pub until_us: Option<i64>,
-    /// Worker threads (the report does not depend on it).
+    /// Worker threads (the report does not depend on it), 1 to [`MAX_THREADS`]: more are
+    /// clamped (each holds an engine and a queue slot; the CLI refuses more).
     pub threads: usize,
     /// Sample decision ids kept per flip.
     pub samples: usize,
@@ -367,7 +371,7 @@ fn evaluate<T>(
     produce: impl FnOnce(&mut dyn FnMut(ledger::Records)) -> Result<T, Error>,
 ) -> Result<(T, (Report, Vec<u64>)), Error> {
     let base = Evaluator::new(bundle)?;
-    let threads = opts.threads.max(1);
+    let threads = opts.threads.clamp(1, MAX_THREADS);
     let mut summary = Summary::new(bundle, opts);
     let mut pending: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
     let mut next_done = 0u64;

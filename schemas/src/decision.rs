@@ -40,6 +40,23 @@ pub enum DecisionKind {
 }
 
 impl DecisionKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 8] = [
+        Self::Allow,
+        Self::Deny,
+        Self::Ask,
+        Self::Warn,
+        Self::Escalate,
+        Self::Defer,
+        Self::Info,
+        Self::Error,
+    ];
+
+    /// The kind whose [`as_str`](Self::as_str) is `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The lower-case name used in records and typed columns.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -915,11 +915,17 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
     };
 
     let interrupted = int("interrupted")?;
+    let killed = matches!(env.get("killed"), Some(Value::Bool(true)));
     let (decision, native, outcome, reason) = if let Some(n) = interrupted {
-        // govtrail was signalled (Claude Code's timeout): the hook rendered no decision.
+        // govtrail was signalled (Claude Code's timeout): the hook rendered no decision. When
+        // its process group outlived the grace period, govtrail killed it.
         (
             DecisionKind::Error,
-            format!("interrupted:{n}"),
+            if killed {
+                format!("interrupted:{n}:killed")
+            } else {
+                format!("interrupted:{n}")
+            },
             Some("failed_open"),
             err_text,
         )
@@ -968,6 +974,24 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
     } else {
         (DecisionKind::Info, "none".into(), None, None)
     };
+    // `govtrail decide` records its intended decision and reason (an empty answer is `defer`:
+    // no rule covered the call); the answer it gave stays in `decision_native`.
+    let decided = match env.get("decision") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(DecisionKind::from_name(s).ok_or_else(|| {
+            (
+                "/decision".to_owned(),
+                format!("{s:?} is not a decision kind"),
+            )
+        })?),
+        Some(_) => return Err(("/decision".into(), "decision must be a string".into())),
+    };
+    let (decision, reason) = match decided {
+        Some(k) if interrupted.is_none() && signal.is_none() => {
+            (k, string_at(env, "reason")?.or(reason))
+        }
+        _ => (decision, reason),
+    };
     let mut d = empty(format!("hook:{id}"), started, decision);
     if let Some(i) = &input
         && let Err((p, m)) = hook_input(&mut d, i)
@@ -999,6 +1023,7 @@ fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Decision, Fail>
         "exit_code",
         "signal",
         "interrupted",
+        "killed",
         "stdout",
         "stderr",
     ] {

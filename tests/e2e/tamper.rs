@@ -208,7 +208,7 @@ const CASES: &[Case] = &[
             resign_all(d, &NoteSigner::from_seed(ORIGIN, [9; 32]));
         },
         false,
-        ("tampered", Some("untrusted"), Some(0)),
+        ("unverified", Some("untrusted"), Some(0)),
     ),
     (
         "keyless rewrite with every signature stripped",
@@ -223,7 +223,7 @@ const CASES: &[Case] = &[
             write_wal(&wal, &head, &kept);
         },
         false,
-        ("tampered", Some("untrusted"), Some(0)),
+        ("unverified", Some("untrusted"), Some(0)),
     ),
     (
         "edit a deeply nested field and recompute every hash",

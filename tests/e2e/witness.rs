@@ -129,7 +129,7 @@ fn witnesses_and_anchors_catch_truncation_rewrites_and_forks() {
     assert_eq!(check(&honest, &two, &[]), verdict("ok", None, None, 60));
     assert_eq!(
         check(&honest, &three, &[]),
-        verdict("tampered", Some("untrusted"), Some(0), 0)
+        verdict("unverified", Some("untrusted"), Some(0), 0)
     );
     // A damaged cosignature by a policy witness is a bad signature, quorum or not.
     let damaged = tmp.path().join("damaged");
@@ -194,7 +194,7 @@ fn witnesses_and_anchors_catch_truncation_rewrites_and_forks() {
     );
     assert_eq!(
         check(&rewritten, &two, &[]),
-        verdict("tampered", Some("untrusted"), Some(0), 0)
+        verdict("unverified", Some("untrusted"), Some(0), 0)
     );
     // The witness refuses to cosign it.
     let refused = ledger::witness_ledger(

@@ -6,7 +6,7 @@ hash, cryptography checks Ed25519. It checks a ledger directory or an evidence p
 against a trust policy (§11: --pubkey and/or --policy, key transitions, witness cosignatures) and
 prints one JSON object {"status", "class", "index", "detail", "records", "verified"} (packs add
 "from"); it exits 0 ok, 1 tampered, 2 truncated-or-forked, 3 unverified-tail, 4 usage or I/O
-error. With --proof it checks an inclusion or consistency proof file (§8) instead and prints
+error, 7 unverified (no checkpoint signed by a trusted key). With --proof it checks an inclusion or consistency proof file (§8) instead and prints
 {"status": "ok"|"invalid", "detail"}, exit 0 or 1.
 """
 
@@ -95,7 +95,7 @@ def decision(record):
 
 
 VERDICT = {"truncated": ("truncated-or-forked", 2), "forked": ("truncated-or-forked", 2),
-           "unverified-tail": ("unverified-tail", 3)}
+           "unverified-tail": ("unverified-tail", 3), "untrusted": ("unverified", 7)}
 LOG_KEY, WITNESS_KEY = 0x01, 0x04
 MAX_PROOF_HASHES = 63
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -572,7 +572,8 @@ def read_wal(path, start):
         if length == 0 or len(payload) != length or zlib.crc32(payload) != crc:
             if length and len(payload) == length and later_commit_follows(data, off + 8 + length):
                 raise Failure("corrupt", None, f"{path}: damaged frame before later commits")
-            break
+            yield ("torn", off, len(data) - off)
+            return
         off += 8 + length
         if payload[0] == 1:
             try:
@@ -593,6 +594,8 @@ def read_wal(path, start):
             yield ("checkpoint", payload[1:])
         else:
             raise Failure("corrupt", None, f"{path}: unknown frame kind")
+    if off < len(data):
+        yield ("torn", off, len(data) - off)
 
 
 def regular_file(path):
@@ -675,6 +678,7 @@ class Verifier:
         self.expected, self.ignored = {}, []
         self.tree, self.chain = Tree(), bytes(32)
         self.verified, self.checked = 0, 0
+        self.torn = []
 
     def set_origin(self, origin):
         self.origin, self.trust = origin, Trust(self.policy, origin)
@@ -808,6 +812,10 @@ class Verifier:
         self.set_origin(config["origin"])
         self.trust.add_transitions(transition_files(self.dir))
         for name, data in self.anchors:
+            try:
+                parse_checkpoint_text(parse_note(data)[0])
+            except (ValueError, UnicodeDecodeError) as e:
+                raise Usage(f"anchor {name}: not a checkpoint note ({e})")
             self.add_checkpoint(data, f"anchor {name}", True)
         for _, path in self.files("checkpoints", r"(\d{20})\.note"):
             self.add_checkpoint(read_bytes(path), path, False)
@@ -815,6 +823,9 @@ class Verifier:
         for (start,), path in self.files("wal", r"(\d{20})\.wal"):
             frames = []
             for fr in read_wal(path, start):
+                if fr[0] == "torn":
+                    self.torn.append({"file": os.path.basename(path), "offset": fr[1], "bytes": fr[2]})
+                    continue
                 frames.append(fr)
                 if fr[0] == "checkpoint":
                     self.add_checkpoint(fr[1], f"{path} checkpoint frame", False)
@@ -1074,6 +1085,7 @@ def main(argv=None):
         print(json.dumps({"status": "error", "detail": str(e)}))
         return 4
     out["records"], out["verified"] = v.tree.size, v.verified
+    out["torn"] = v.torn
     if v.pack:
         out["from"] = v.start
     print(json.dumps(out))

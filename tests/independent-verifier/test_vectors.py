@@ -433,7 +433,7 @@ def test_ledger_policies(tmp):
     q = write(os.path.join(tmp, "q.policy"), f"log {LOG_A.vkey}\nwitness w1 {W1.vkey}\n"
               f"witness w2 {W2.vkey}\ngroup both all w1 w2\nquorum both\n")
     code, out = run([d, "--policy", q])
-    check((code, out["class"], out["index"]) == (1, "untrusted", 0) and "quorum" in out["detail"],
+    check((code, out["class"], out["index"]) == (7, "untrusted", 0) and "quorum" in out["detail"],
           f"no cosigned checkpoint: {out}")
     cp12 = os.path.join(d, "checkpoints", f"{12:020}.note")
     plain12 = open(cp12, "rb").read()
@@ -442,12 +442,12 @@ def test_ledger_policies(tmp):
     check((code, out["class"], out["index"], out["verified"]) == (3, "unverified-tail", 12, 12)
           and "lacks the witness quorum" in out["detail"], f"cosigned up to 12: {out}")
     write(cp12, cosign(plain12, [W1]))
-    check(verdict([d, "--policy", q])[:3] == (1, "untrusted", 0), "one of two witnesses")
+    check(verdict([d, "--policy", q])[:3] == (7, "untrusted", 0), "one of two witnesses")
     rewrite_wal_checkpoints(d, lambda n: cosign(n, [W1, W2]))
     write(cp12, cosign(plain12, [W2, W1]))
     check(verdict([d, "--policy", q]) == (0, None, None, 23), "every checkpoint cosigned")
     anchor = write(os.path.join(tmp, "anchor23.note"), checkpoint_notes(LEDGER_V1)[23])
-    check(verdict([d, "--policy", q, "--anchor", anchor])[:3] == (1, "untrusted", None),
+    check(verdict([d, "--policy", q, "--anchor", anchor])[:3] == (7, "untrusted", None),
           "anchor without the quorum is untrusted")
     write(anchor, cosign(checkpoint_notes(LEDGER_V1)[23], [W1, W2]))
     check(verdict([d, "--policy", q, "--anchor", anchor]) == (0, None, None, 23), "cosigned anchor")
@@ -560,7 +560,7 @@ def test_evidence_packs(tmp):
         "a missing consistency hash": (cons + "\n", "", (1, "root-mismatch", 10)),
         "a wrong chain": (lines[4], flipped(lines[4]), (1, "record-altered", 10)),
         "a missing peak": (peak + "\n", "", (1, "corrupt", None)),
-        "another origin": (f"origin {ORIGIN}", "origin other.example", (1, "untrusted", 10)),
+        "another origin": (f"origin {ORIGIN}", "origin other.example", (7, "untrusted", 10)),
         "another size": ("size 23", "size 22", (1, "corrupt", None)),
         "a later start": ("from 10", "from 11", (1, "corrupt", None)),
         "a range past the checkpoint": ("to 12", "to 24", (1, "corrupt", None)),
@@ -582,7 +582,7 @@ def test_evidence_packs(tmp):
     code, out = run([pack, "--evidence"] + a + ["--anchor", os.path.join(pack, "checkpoint.note")])
     check(code == 4, "anchors do not apply to packs")
     q = write(os.path.join(tmp, "pack-q.policy"), f"log {LOG_A.vkey}\nwitness w1 {W1.vkey}\nquorum w1\n")
-    check(verdict([pack, "--evidence", "--policy", q])[:3] == (1, "untrusted", 10),
+    check(verdict([pack, "--evidence", "--policy", q])[:3] == (7, "untrusted", 10),
           "pack checkpoint lacks the quorum")
     note23 = os.path.join(pack, "checkpoint.note")
     write(note23, cosign(open(note23, "rb").read(), [W1]))

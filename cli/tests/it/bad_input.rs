@@ -81,7 +81,7 @@ fn usage_key_and_layout_errors() {
         ),
         (
             vec!["append", l, "--key", vkey.to_str().unwrap()],
-            "does not start with PRIVATE+KEY+",
+            "a private key (PRIVATE+KEY+…",
         ),
         (
             vec![

@@ -202,7 +202,18 @@ fn a_signal_to_govtrail_reaches_the_hook_and_the_call_is_recorded() {
         "the hook still runs"
     );
     assert_eq!(crate::hook_spool_len(&spool), 1);
-    let (ledger, key, _) = setup(tmp.path(), 1000);
+    for d in drained(tmp.path(), &spool) {
+        assert_eq!(
+            (d["decision"].as_str(), d["decision_native"].as_str()),
+            (Some("error"), Some("interrupted:15"))
+        );
+        assert_eq!(d["outcome"], "failed_open");
+    }
+}
+
+/// Drains `spool` into a new ledger in `tmp`: its records, in order.
+fn drained(tmp: &Path, spool: &Path) -> Vec<serde_json::Value> {
+    let (ledger, key, _) = setup(tmp, 1000);
     let o = run(&[
         "ingest",
         ledger.to_str().unwrap(),
@@ -212,13 +223,63 @@ fn a_signal_to_govtrail_reaches_the_hook_and_the_call_is_recorded() {
         spool.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut out = Vec::new();
     ledger::scan(&ledger, |_, _, r| {
-        let d: serde_json::Value = serde_json::from_slice(r).unwrap();
-        assert_eq!(
-            (d["decision"].as_str(), d["decision_native"].as_str()),
-            (Some("error"), Some("interrupted:15"))
-        );
-        assert_eq!(d["outcome"], "failed_open");
+        out.push(serde_json::from_slice(r).unwrap());
     })
     .unwrap();
+    out
+}
+
+/// A hook that ignores SIGTERM and leaves a long child holding its output open: govtrail still
+/// returns within 2 s of its own SIGTERM, with the output read so far and the call recorded as
+/// killed, and nothing of the hook's process group survives.
+#[test]
+fn sigterm_ends_the_hooks_whole_process_group_within_two_seconds() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let pidfile = tmp.path().join("child.pid");
+    // An ignored signal stays ignored across exec: neither the shell nor its sleep reacts.
+    let script = format!(
+        "trap '' TERM; cat >/dev/null; echo partial-output; sleep 30 & echo $! > {}; wait",
+        pidfile.to_str().unwrap()
+    );
+    let mut child = bin()
+        .args(["hook", "--spool", spool.to_str().unwrap(), "--", "sh", "-c"])
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{}").unwrap();
+    let mut waited = 0;
+    while std::fs::read_to_string(&pidfile).map_or(true, |t| t.trim().is_empty()) && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        waited += 1;
+    }
+    let grandchild = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let sent = std::time::Instant::now();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+        .is_ok_and(|s| !s.contains(") Z "));
+    assert!(!alive, "the hook's child {grandchild} still runs");
+    let records = drained(tmp.path(), &spool);
+    assert_eq!(records.len(), 1);
+    let d = &records[0];
+    assert_eq!(d["decision_native"], "interrupted:15:killed", "{d:#}");
+    assert_eq!(d["source"]["hook"]["killed"], true, "{d:#}");
+    assert!(
+        d["source"]["hook"]["stdout"]
+            .as_str()
+            .is_some_and(|o| o.contains("partial-output")),
+        "{d:#}"
+    );
 }

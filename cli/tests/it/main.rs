@@ -8,6 +8,7 @@ mod hook;
 mod ingest;
 mod query;
 mod replay;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -34,24 +34,24 @@ test_multiedit_relative_path_deny if {
 	pre("MultiEdit", {"file_path": ".claude/instruction-history.json", "edits": []}).decision == "deny"
 }
 
-test_read_instruction_history_allow if {
+test_read_instruction_history_defer if {
 	got := pre("Read", {"file_path": ih})
-	got.decision == "allow"
+	got.decision == "defer"
 	got.rules == []
 }
 
-test_similar_name_allow if {
-	pre("Edit", {"file_path": "/home/dev/tractatus/docs/.claude/instruction-history.json.bak", "new_string": "x"}).decision == "allow"
-	pre("Edit", {"file_path": "/home/dev/tractatus/my.claude/instruction-history.json", "new_string": "x"}).decision == "allow"
+test_similar_name_defer if {
+	pre("Edit", {"file_path": "/home/dev/tractatus/docs/.claude/instruction-history.json.bak", "new_string": "x"}).decision == "defer"
+	pre("Edit", {"file_path": "/home/dev/tractatus/my.claude/instruction-history.json", "new_string": "x"}).decision == "defer"
 }
 
-test_inst_027_deactivated_allow if {
+test_inst_027_deactivated_defer if {
 	insts := array.concat(data.tractatus.instructions.instructions, [{"id": "inst_027", "text": "protect the instruction history", "active": false}])
-	pre("Edit", {"file_path": ih, "new_string": "x"}).decision == "allow" with data.tractatus.instructions.instructions as insts
+	pre("Edit", {"file_path": ih, "new_string": "x"}).decision == "defer" with data.tractatus.instructions.instructions as insts
 }
 
 test_absent_instruction_not_enforced_when_configured if {
-	pre("Edit", {"file_path": ih, "new_string": "x"}).decision == "allow" with data.tractatus.config.bundle.instruction_absent_means_in_force as false
+	pre("Edit", {"file_path": ih, "new_string": "x"}).decision == "defer" with data.tractatus.config.bundle.instruction_absent_means_in_force as false
 }
 
 # --- inst_008 (CSP) -------------------------------------------------------------
@@ -75,24 +75,24 @@ test_csp_inline_script_deny if {
 	pre("Write", {"file_path": "public/b.html", "content": "<script>alert('hi')</script>"}).decision == "deny"
 }
 
-test_csp_script_with_src_allow if {
-	pre("Write", {"file_path": "public/b.html", "content": "<script src=\"/js/app.js\"></script>"}).decision == "allow"
+test_csp_script_with_src_defer if {
+	pre("Write", {"file_path": "public/b.html", "content": "<script src=\"/js/app.js\"></script>"}).decision == "defer"
 }
 
-test_csp_empty_script_allow if {
-	pre("Write", {"file_path": "public/b.html", "content": "<script type=\"text/template\">  </script>"}).decision == "allow"
+test_csp_empty_script_defer if {
+	pre("Write", {"file_path": "public/b.html", "content": "<script type=\"text/template\">  </script>"}).decision == "defer"
 }
 
 test_csp_multiedit_deny if {
 	pre("MultiEdit", {"file_path": "public/c.html", "edits": [{"old_string": "a", "new_string": "b"}, {"old_string": "c", "new_string": "<div onload='x()'>"}]}).decision == "deny"
 }
 
-test_csp_other_extension_allow if {
-	pre("Write", {"file_path": "public/css/site.css", "content": "a { color: red } <div style=\"x\">"}).decision == "allow"
+test_csp_other_extension_defer if {
+	pre("Write", {"file_path": "public/css/site.css", "content": "a { color: red } <div style=\"x\">"}).decision == "defer"
 }
 
-test_clean_html_allow if {
-	pre("Write", {"file_path": "public/d.html", "content": "<link rel=\"stylesheet\" href=\"/css/site.css\"><p class=\"x\">ok</p>"}).decision == "allow"
+test_clean_html_defer if {
+	pre("Write", {"file_path": "public/d.html", "content": "<link rel=\"stylesheet\" href=\"/css/site.css\"><p class=\"x\">ok</p>"}).decision == "defer"
 }
 
 test_protected_json_is_not_a_csp_file if {
@@ -102,9 +102,13 @@ test_protected_json_is_not_a_csp_file if {
 
 # --- other tools and events -----------------------------------------------------
 
-test_bash_allow if pre("Bash", {"command": "ls -la"}).decision == "allow"
+test_bash_defer if pre("Bash", {"command": "ls -la"}).decision == "defer"
 
-test_unknown_tool_allow if pre("mcp__srv__tool", {"x": 1}).decision == "allow"
+test_unknown_tool_defer if pre("mcp__srv__tool", {"x": 1}).decision == "defer"
+
+test_uncovered_tool_allow_when_configured if {
+	pre("Bash", {"command": "ls -la"}).decision == "allow" with data.tractatus.config.hooks.uncovered_tool as "allow"
+}
 
 test_user_prompt_submit_allow if {
 	got := data.govtrail.decision with input as {"kind": "claude_code", "hook_event_name": "UserPromptSubmit", "prompt": "ff"}
@@ -138,9 +142,9 @@ test_denial_inst_027_deny if {
 	got.rules == ["inst_027"]
 }
 
-test_denial_replayed_allow_when_rule_off if {
+test_denial_replayed_defer_when_rule_off if {
 	insts := array.concat(data.tractatus.instructions.instructions, [{"id": "inst_027", "active": false}])
-	denial(["inst_027"], {"tool": "Edit", "file_path": ih}).decision == "allow" with data.tractatus.instructions.instructions as insts
+	denial(["inst_027"], {"tool": "Edit", "file_path": ih}).decision == "defer" with data.tractatus.instructions.instructions as insts
 }
 
 test_denial_unimplemented_rule_defer if {
