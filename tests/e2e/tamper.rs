@@ -494,3 +494,183 @@ fn verification_hands_each_record_on_once_and_the_records_only_mode_still_checks
         Some(ledger::FailureClass::RecordAltered)
     );
 }
+
+/// 30 records sealed in segments [0,10) [10,20) [20,30), an empty WAL: the fully sealed ledger
+/// the writer reopens in the attacks below.
+fn sealed_ledger() -> (tempfile::TempDir, PathBuf, NoteVerifier) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let vkey = build_ledger(&dir, 30, 10, 1);
+    (tmp, dir, vkey)
+}
+
+/// Rewrites the last segment's footer hints (chain end and frontier) to those of the records
+/// as they now stand, as an attacker without the key would after editing records.
+fn recompute_hints(dir: &Path) {
+    let mut chain = CHAIN_GENESIS;
+    let mut frontier = ledger::merkle::Frontier::new();
+    ledger::scan(dir, |idx, ts, record| {
+        let h = hash_record(&chain, idx, ts, record);
+        chain = h.chain;
+        frontier.push(h.leaf);
+    })
+    .unwrap();
+    let last = segments(dir).pop().unwrap();
+    let (batch, kv) = read_segment(&last);
+    let peaks: Vec<String> = frontier.peaks().iter().map(ledger::hash::hex).collect();
+    let kv = set_key(
+        set_key(kv, "govtrail.chain_end", &ledger::hash::hex(&chain)),
+        "govtrail.frontier",
+        &format!("{}:{}", frontier.size(), peaks.join(",")),
+    );
+    write_segment(&last, &batch, &kv);
+}
+
+fn set_key(mut kv: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
+    kv.retain(|(k, _)| k != key);
+    kv.push((key.to_owned(), value.to_owned()));
+    kv
+}
+
+fn remove_checkpoints(dir: &Path) {
+    for e in fs::read_dir(dir.join("checkpoints")).unwrap() {
+        fs::remove_file(e.unwrap().path()).unwrap();
+    }
+}
+
+/// The writer never signs a state it cannot vouch for (LEDGER-FORMAT.md §5.1): each attack on
+/// a sealed ledger by someone with write access and no key makes `Ledger::open` refuse, naming
+/// the file, and both verifiers give the same verdict on the directory.
+#[test]
+fn the_writer_refuses_to_sign_over_forged_history() {
+    type Attack = (
+        &'static str,
+        fn(&Path),
+        &'static str,
+        (&'static str, Option<&'static str>, Option<u64>),
+    );
+    let attacks: &[Attack] = &[
+        (
+            "footer chain hint edited",
+            |d| {
+                let last = segments(d).pop().unwrap();
+                let (batch, kv) = read_segment(&last);
+                let kv = set_key(kv, "govtrail.chain_end", &ledger::hash::hex(&[7; 32]));
+                write_segment(&last, &batch, &kv);
+            },
+            "chain hint",
+            ("ok", None, None),
+        ),
+        (
+            "footer frontier hint edited (a fork)",
+            |d| {
+                let last = segments(d).pop().unwrap();
+                let (batch, kv) = read_segment(&last);
+                let hex = ledger::hash::hex(&[9; 32]);
+                let kv = set_key(
+                    kv,
+                    "govtrail.frontier",
+                    &format!("30:{hex},{hex},{hex},{hex}"),
+                );
+                write_segment(&last, &batch, &kv);
+            },
+            "tree state",
+            ("ok", None, None),
+        ),
+        (
+            "a sealed record forged, hashes, chain and hints recomputed, checkpoints kept",
+            |d| {
+                rewrite_nested_with_hashes(d);
+                recompute_hints(d);
+            },
+            "tree state",
+            ("tampered", Some("root-mismatch"), Some(0)),
+        ),
+        (
+            "a sealed record forged, hashes, chain and hints recomputed, checkpoints and summary deleted",
+            |d| {
+                rewrite_nested_with_hashes(d);
+                recompute_hints(d);
+                remove_checkpoints(d);
+                fs::remove_file(d.join("summaries").join(ledger::segment_file_name(0, 10)))
+                    .unwrap();
+            },
+            "no checkpoint signed",
+            ("unverified", Some("untrusted"), Some(0)),
+        ),
+        (
+            "every segment replaced by another history",
+            |d| {
+                let other = d.with_file_name("other");
+                let s = NoteSigner::from_seed(ORIGIN, [5; 32]);
+                let mut l = ledger::Ledger::create(&other, s, 10).unwrap();
+                let records: Vec<ledger::Record> = (100..130).map(record).collect();
+                for r in &records {
+                    l.append_batch(std::slice::from_ref(r)).unwrap();
+                }
+                drop(l);
+                for (mine, theirs) in segments(d).iter().zip(segments(&other)) {
+                    fs::copy(theirs, mine).unwrap();
+                }
+                for e in fs::read_dir(d.join("summaries")).unwrap() {
+                    fs::remove_file(e.unwrap().path()).unwrap();
+                }
+                remove_checkpoints(d);
+            },
+            "no checkpoint signed",
+            ("unverified", Some("untrusted"), Some(0)),
+        ),
+        (
+            "the newest segment removed, its signed checkpoint left",
+            |d| {
+                let last = segments(d).pop().unwrap();
+                fs::remove_file(&last).unwrap();
+                fs::remove_file(d.join("wal/00000000000000000030.wal")).unwrap();
+            },
+            "records were removed",
+            ("truncated-or-forked", Some("truncated"), Some(20)),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, attack, want_msg, want) in attacks {
+        let (_tmp, dir, vkey) = sealed_ledger();
+        attack(&dir);
+        let keys = [vkey];
+        let rust = rust_verdict(&dir, &keys, &[]);
+        let py = python_verdict(&dir, &keys, &[]);
+        let want = (want.0.to_owned(), want.1.map(str::to_owned), want.2);
+        if (rust.0.clone(), rust.1.clone(), rust.2) != want {
+            failures.push(format!("{name}: rust said {rust:?}, want {want:?}"));
+        }
+        if (py.0.clone(), py.1.clone(), py.2, py.3) != rust {
+            failures.push(format!("{name}: python said {py:?}, rust said {rust:?}"));
+        }
+        match ledger::Ledger::open(&dir, signer()) {
+            Ok(_) => failures.push(format!("{name}: the writer opened the ledger")),
+            Err(e @ ledger::Error::Corrupt { .. }) => {
+                let msg = e.to_string();
+                if !msg.contains(want_msg) || !msg.contains(dir.to_str().unwrap()) {
+                    failures.push(format!("{name}: the writer refused with {msg:?}"));
+                }
+            }
+            Err(e) => failures.push(format!("{name}: the writer failed with {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The writer's check needs no tiles: without them it recomputes the tree from the records,
+/// and an untouched ledger opens and goes on.
+#[test]
+fn the_writer_vouches_for_an_untouched_ledger_with_or_without_tiles() {
+    for drop_tiles in [false, true] {
+        let (_tmp, dir, vkey) = sealed_ledger();
+        if drop_tiles {
+            fs::remove_dir_all(dir.join("tiles")).unwrap();
+        }
+        let (mut l, _) = ledger::Ledger::open(&dir, signer()).unwrap();
+        l.append_batch(&[record(30)]).unwrap();
+        drop(l);
+        assert_eq!(rust_verdict(&dir, &[vkey], &[]).3, 31);
+    }
+}
