@@ -414,8 +414,18 @@ impl TrustPolicy {
     /// Checks a checkpoint's log signature (a policy key valid at its size, not revoked) and,
     /// when a quorum is set, its witness cosignatures.
     pub fn check_checkpoint(&self, cp: &SignedCheckpoint) -> std::result::Result<(), Distrust> {
+        self.check_checkpoint_as(cp, &cp.checkpoint.origin)
+    }
+
+    /// [`Self::check_checkpoint`], counting the log keys named `origin` (the ledger's) whatever
+    /// origin the note names: a verifier then reports a note of another origin signed by the
+    /// ledger's key as `origin-mismatch` (LEDGER-FORMAT.md §7 step 1) instead of ignoring it.
+    pub fn check_checkpoint_as(
+        &self,
+        cp: &SignedCheckpoint,
+        origin: &str,
+    ) -> std::result::Result<(), Distrust> {
         let size = cp.checkpoint.size;
-        let origin = &cp.checkpoint.origin;
         let keys: Vec<NoteVerifier> = self.logs.iter().map(|l| l.key.clone()).collect();
         let signed = cp
             .note

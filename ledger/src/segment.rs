@@ -416,8 +416,12 @@ pub(crate) fn open(path: &Path) -> Result<(SegmentMeta, ParquetRecordBatchReader
     let got = builder.schema();
     let same = got.fields().len() == want.fields().len()
         && got.fields().iter().zip(want.fields()).all(|(g, w)| {
+            // Re-encoding may rename the list's child field (pyarrow writes `element`) or add
+            // field metadata without changing a value (LEDGER-FORMAT.md §4): equals_datatype
+            // ignores nested field names and metadata and still compares every type and
+            // nested nullability.
             g.name() == w.name()
-                && g.data_type() == w.data_type()
+                && g.data_type().equals_datatype(w.data_type())
                 && g.is_nullable() == w.is_nullable()
         });
     if !same {

@@ -290,7 +290,7 @@ impl Run {
     ) -> Step {
         let cp = SignedCheckpoint::parse(bytes)
             .map_err(|e| fail(FailureClass::Corrupt, None, path, format!("{source}: {e}")))?;
-        match self.policy.check_checkpoint(&cp) {
+        match self.policy.check_checkpoint_as(&cp, &self.origin) {
             Ok(()) => {}
             Err(Distrust::Untrusted(why) | Distrust::NoQuorum(why)) => {
                 if anchor {
@@ -1043,14 +1043,15 @@ fn verify_wal(
                     };
                     // The frame's time is a copy of the record's (it enters the leaf entry).
                     let agrees = DecisionView::parse(bytes)
-                        .is_ok_and(|v| v.v == schemas::RECORD_VERSION && v.ts_us == ts_us);
+                        .is_ok_and(|v| v.v == schemas::RECORD_VERSION && v.ts_us == ts_us)
+                        && schemas::is_canonical(bytes);
                     if !agrees {
                         return Ok(Err(fail(
                             FailureClass::ColumnAltered,
                             Some(idx),
                             Some(path),
                             format!(
-                                "record {idx} is not a version-1 decision whose ts_us equals the WAL frame's"
+                                "record {idx} is not a version-1 decision in RFC 8785 form whose ts_us equals the WAL frame's"
                             ),
                         )));
                     }
@@ -1093,12 +1094,15 @@ fn decode_batches(
             let cols = SegmentColumns::new(&batch);
             let mut mismatch = None;
             for row in 0..batch.num_rows() {
-                mismatch = match DecisionView::parse(cols.record.value(row)) {
+                let record = cols.record.value(row);
+                mismatch = match DecisionView::parse(record) {
                     Ok(view) if view.v == schemas::RECORD_VERSION => {
                         if let Some(s) = summary.as_mut() {
                             s.push(&view);
                         }
-                        cols.typed_mismatch(row, &view)
+                        cols.typed_mismatch(row, &view).or_else(|| {
+                            (!schemas::is_canonical(record)).then_some("record (not RFC 8785)")
+                        })
                     }
                     Ok(_) => Some("v"),
                     Err(_) => Some("record"),

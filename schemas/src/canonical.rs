@@ -65,6 +65,17 @@ pub(crate) fn write_decision(d: &Decision, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// True when `bytes` are the RFC 8785 serialisation of the JSON they parse to
+/// (LEDGER-FORMAT.md §2): a repeated key, white space, a non-canonical escape or number, or an
+/// integer RFC 8785 would change all make the re-serialisation differ.
+pub fn is_canonical(bytes: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
+        return false;
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    write_value(&mut out, &v).is_ok() && out == bytes
+}
+
 /// Writes any I-JSON value canonically (RFC 8785).
 pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<()> {
     value(out, v)

@@ -39,6 +39,7 @@ mod otlp_proto;
 mod segment;
 mod view;
 
+pub use canonical::is_canonical;
 pub use decision::{Decision, DecisionKind, DecisionView, MAX_SAFE_INTEGER, RECORD_VERSION};
 pub use ejson::rfc3339_us;
 pub use error::{Error, Result};

@@ -62,6 +62,12 @@ fn rewrite_nested_with_hashes(dir: &Path) {
             *r = s.into_bytes();
         })
     });
+    rehash_all(dir);
+}
+
+/// Recomputes every record hash and chain value in every segment from the records as they
+/// stand, as an attacker without the key would.
+fn rehash_all(dir: &Path) {
     let mut chain = CHAIN_GENESIS;
     let mut idx = 0u64;
     for path in segments(dir) {
@@ -336,7 +342,145 @@ const CASES: &[Case] = &[
         false,
         ("tampered", Some("bad-signature"), None),
     ),
+    // LEDGER-FORMAT.md §4: re-encoding without changing values verifies.
+    (
+        "segment re-encoded by pyarrow (list child named element)",
+        |d| {
+            let o = std::process::Command::new(python())
+                .args([
+                    "-c",
+                    // The footer's govtrail.* keys carried over (read_table keeps only the
+                    // Arrow schema's metadata).
+                    "import sys, pyarrow.parquet as pq\n\
+                     f = sys.argv[1]\n\
+                     kv = {k: v for k, v in pq.read_metadata(f).metadata.items() if k.startswith(b'govtrail.')}\n\
+                     t = pq.read_table(f)\n\
+                     pq.write_table(t.replace_schema_metadata({**(t.schema.metadata or {}), **kv}), f)",
+                ])
+                .arg(seg(d, 1))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        },
+        false,
+        ("ok", None, None),
+    ),
+    // §4: each footer key at most once; a key missing, repeated or malformed is corrupt.
+    (
+        "footer key govtrail.start twice (the first one right)",
+        |d| footer(d, 1, "govtrail.start", Some("10"), true),
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    (
+        "footer key govtrail.chain_end twice",
+        |d| footer(d, 1, "govtrail.chain_end", Some(&"00".repeat(32)), true),
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    (
+        "footer start missing",
+        |d| footer(d, 1, "govtrail.start", None, false),
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    (
+        "footer start with a sign",
+        |d| footer(d, 1, "govtrail.start", Some("+10"), false),
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    (
+        "footer end with a leading zero",
+        |d| footer(d, 1, "govtrail.end", Some("020"), false),
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    (
+        "footer range well formed but not the file name's",
+        |d| footer(d, 1, "govtrail.end", Some("21"), false),
+        false,
+        ("tampered", Some("sequence"), Some(10)),
+    ),
+    (
+        "footer origin missing",
+        |d| footer(d, 1, "govtrail.origin", None, false),
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    (
+        "footer format missing",
+        |d| footer(d, 1, "govtrail.format", None, false),
+        false,
+        ("tampered", Some("corrupt"), Some(10)),
+    ),
+    // §7 step 1: a checkpoint of another origin signed with the log key.
+    (
+        "a checkpoint of another origin signed with the log key",
+        |d| {
+            let cp = Checkpoint {
+                origin: "other.example/ledger".into(),
+                size: 5,
+                root: [0; 32],
+            }
+            .sign(&signer());
+            fs::write(d.join("checkpoints/00000000000000000005.note"), cp.bytes).unwrap();
+        },
+        false,
+        ("tampered", Some("origin-mismatch"), None),
+    ),
+    // §2: stored records are RFC 8785; one that is not (hashes recomputed) is column-altered.
+    (
+        "a record made non-canonical (a space added), every hash recomputed",
+        |d| {
+            replace_column(&seg(d, 0), "record", |c| {
+                edit_binary(c, 4, |r| {
+                    let s = String::from_utf8(r.clone()).unwrap().replacen(',', ", ", 1);
+                    *r = s.into_bytes();
+                })
+            });
+            rehash_all(d);
+        },
+        false,
+        ("tampered", Some("column-altered"), Some(4)),
+    ),
+    (
+        "a record with its keys out of order, every hash recomputed",
+        |d| {
+            replace_column(&seg(d, 0), "record", |c| {
+                edit_binary(c, 4, |r| {
+                    let v: serde_json::Value = serde_json::from_slice(r).unwrap();
+                    let m = v.as_object().unwrap();
+                    let mut keys: Vec<&String> = m.keys().collect();
+                    keys.reverse();
+                    let body: Vec<String> = keys
+                        .iter()
+                        .map(|k| format!("{}:{}", serde_json::json!(k), m[*k]))
+                        .collect();
+                    *r = format!("{{{}}}", body.join(",")).into_bytes();
+                })
+            });
+            rehash_all(d);
+        },
+        false,
+        ("tampered", Some("column-altered"), Some(4)),
+    ),
 ];
+
+/// Sets (or with `None` removes) footer key `key` of segment `i`; `twice` adds it once more.
+fn footer(d: &Path, i: usize, key: &str, value: Option<&str>, twice: bool) {
+    let path = seg(d, i);
+    let (batch, mut kv) = read_segment(&path);
+    if twice {
+        kv.push((key.to_owned(), value.unwrap_or_default().to_owned()));
+    } else {
+        kv.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            kv.push((key.to_owned(), v.to_owned()));
+        }
+    }
+    write_segment(&path, &batch, &kv);
+}
 
 #[test]
 fn tamper_matrix_rust_and_python_agree() {

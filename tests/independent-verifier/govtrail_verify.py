@@ -46,6 +46,217 @@ OPTIONAL_STRINGS = ["decision_native", "platform", "engine", "service", "session
                     "tool_name", "rule_set", "outcome", "model"]
 KINDS = {"allow", "deny", "ask", "warn", "escalate", "defer", "info", "error"}
 I64 = (-(1 << 63), (1 << 63) - 1)
+FOOTER_KEYS = ("govtrail.format", "govtrail.origin", "govtrail.start", "govtrail.end",
+               "govtrail.chain_end", "govtrail.frontier")
+
+MAX_SAFE = (1 << 53) - 1
+
+def es_number(x):
+    """ECMAScript Number.prototype.toString of a finite double (RFC 8785 §3.2.2.3)."""
+    if x == 0:
+        return "0"
+    r = repr(x)                       # shortest round-trip digits, as ryu
+    sign = "-" if r[0] == "-" else ""
+    mant, _, exp = r.lstrip("-").partition("e")
+    whole, _, frac = mant.partition(".")
+    digits = (whole + frac).lstrip("0")
+    n = len(whole.lstrip("0")) if whole.strip("0") else -(len(frac) - len(frac.lstrip("0")))
+    n += int(exp or 0)                 # value = 0.digits × 10^n
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        s = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        s = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        s = "0." + "0" * -n + digits
+    else:
+        e = n - 1
+        s = (digits[0] + ("." + digits[1:] if k > 1 else "")) + "e" + ("+" if e > 0 else "-") + str(abs(e))
+    return sign + s
+
+def jcs(v, out):
+    """Appends the RFC 8785 serialisation of a json.loads value to `out` (a list of str);
+    ValueError when the value has none (lone surrogate, non-finite number)."""
+    if v is None:
+        out.append("null")
+    elif v is True:
+        out.append("true")
+    elif v is False:
+        out.append("false")
+    elif type(v) is int:
+        s = str(v)
+        if abs(v) > MAX_SAFE and es_number(float(v)) != s:
+            raise ValueError("integer changes value through RFC 8785")
+        out.append(s)
+    elif type(v) is float:
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError("non-finite number")
+        out.append(es_number(v))
+    elif type(v) is str:
+        out.append(json.dumps(v, ensure_ascii=False))
+    elif type(v) is list:
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            jcs(x, out)
+        out.append("]")
+    else:  # dict (DuplicateKeys included: a dropped duplicate makes the bytes differ)
+        out.append("{")
+        for i, k in enumerate(sorted(v, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
+            if i:
+                out.append(",")
+            out.append(json.dumps(k, ensure_ascii=False))
+            out.append(":")
+            jcs(v[k], out)
+        out.append("}")
+
+def is_canonical(record, d):
+    """Are `record`'s bytes the RFC 8785 form of `d` (json.loads of them)?"""
+    out = []
+    try:
+        jcs(d, out)
+        return "".join(out).encode("utf-8") == record
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+def footer_key_values(path):
+    """The footer's key-value metadata as a list of (key, value) in file order, duplicates kept
+    (pyarrow's FileMetaData.metadata is a dict that keeps only the first). Parses the Thrift
+    compact FileMetaData (field 5: list<KeyValue{1: key, 2: optional value}>); ValueError if
+    the footer does not parse."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        if size < 12:
+            raise ValueError("too short for Parquet")
+        f.seek(size - 8)
+        n, magic = struct.unpack("<I4s", f.read(8))
+        if magic != b"PAR1" or n > size - 12:
+            raise ValueError("no plain Parquet footer")
+        f.seek(size - 8 - n)
+        buf = f.read(n)
+    pos = 0
+
+    def byte():
+        nonlocal pos
+        if pos >= len(buf):
+            raise ValueError("footer ends early")
+        pos += 1
+        return buf[pos - 1]
+
+    def varint():
+        shift = out = 0
+        while True:
+            b = byte()
+            out |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return out
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def binary():
+        nonlocal pos
+        ln = varint()
+        if pos + ln > len(buf):
+            raise ValueError("string past the footer")
+        pos += ln
+        return buf[pos - ln: pos]
+
+    def skip(t, depth):
+        nonlocal pos
+        if depth > 64:
+            raise ValueError("footer nested too deeply")
+        if t in (1, 2):            # bool inside a field header: no payload
+            return
+        if t == 3:
+            byte()
+        elif t in (4, 5, 6):
+            varint()
+        elif t == 7:
+            pos += 8
+        elif t == 8:
+            binary()
+        elif t in (9, 10):
+            h = byte()
+            count, et = h >> 4, h & 0x0F
+            if count == 15:
+                count = varint()
+            for _ in range(count):
+                if et in (1, 2):
+                    byte()             # bools in lists take one byte
+                else:
+                    skip(et, depth + 1)
+        elif t == 11:
+            count = varint()
+            if count:
+                h = byte()
+                for _ in range(count):
+                    skip(h >> 4, depth + 1)
+                    skip(h & 0x0F, depth + 1)
+        elif t == 12:
+            struct_fields(lambda fid, ft: skip(ft, depth + 1))
+        else:
+            raise ValueError(f"unknown Thrift type {t}")
+
+    def struct_fields(on_field):
+        fid = 0
+        while True:
+            h = byte()
+            if h == 0:
+                return
+            delta, t = h >> 4, h & 0x0F
+            if delta:
+                fid += delta
+            else:
+                z = varint()
+                fid = (z >> 1) ^ -(z & 1)
+            on_field(fid, t)
+
+    pairs = []
+
+    def key_value(fid, t):
+        if fid == 1 and t == 8:
+            kv[0] = binary()
+        elif fid == 2 and t == 8:
+            kv[1] = binary()
+        else:
+            skip(t, 1)
+
+    def file_field(fid, t):
+        nonlocal kv
+        if fid == 5 and t == 9:
+            h = byte()
+            count, et = h >> 4, h & 0x0F
+            if count == 15:
+                count = varint()
+            if et != 12:
+                raise ValueError("key_value_metadata is not a list of structs")
+            for _ in range(count):
+                kv = [None, b""]
+                struct_fields(key_value)
+                if kv[0] is None:
+                    raise ValueError("footer KeyValue without a key")
+                pairs.append((kv[0].decode("utf-8"), kv[1].decode("utf-8")))
+        else:
+            skip(t, 0)
+
+    kv = None
+    struct_fields(file_field)
+    return pairs
+
+
+
+def same_type(got, want):
+    """Arrow types equal up to a list's child field name and metadata (what re-encoding may
+    change without changing values, §4); nullability still counts."""
+    if pa.types.is_list(want):
+        return (pa.types.is_list(got) and got.value_field.nullable == want.value_field.nullable
+                and same_type(got.value_type, want.value_type))
+    return got == want
 
 
 class DuplicateKeys(dict):
@@ -73,6 +284,8 @@ def decision(record):
     except (ValueError, UnicodeDecodeError):
         return None
     if type(d) is not dict:  # top-level duplicates (DuplicateKeys) are not a decision
+        return None
+    if not is_canonical(record, d):  # §2: stored bytes are RFC 8785
         return None
     if d.get("v") != 1 or not is_int(d.get("v")) or type(d.get("decision_id")) is not str:
         return None
@@ -727,17 +940,29 @@ class Verifier:
         try:
             pf = pq.ParquetFile(path)
             schema = pf.schema_arrow
-            meta = {k.decode(): v.decode() for k, v in (pf.metadata.metadata or {}).items()}
+            kv = footer_key_values(path)  # raw: pyarrow's dict hides duplicate keys
         except Exception as e:  # any unreadable file is corrupt
             raise Failure("corrupt", start, str(e))
-        if [(f.name, f.type, f.nullable) for f in schema] != EXPECTED_COLUMNS:
+        if len(schema) != len(EXPECTED_COLUMNS) or not all(
+                f.name == n and f.nullable == nl and same_type(f.type, t)
+                for f, (n, t, nl) in zip(schema, EXPECTED_COLUMNS)):
             raise Failure("corrupt", start, "schema")
+        meta = {}
+        for k, v in kv:
+            if k in FOOTER_KEYS and k in meta:
+                raise Failure("corrupt", start, f"footer metadata has {k} more than once")
+            meta.setdefault(k, v)
         if meta.get("govtrail.format") != "1":
             raise Failure("corrupt", start, "format")
-        if meta.get("govtrail.origin") != self.origin:
+        try:  # missing or malformed: corrupt, before any comparison (as the Rust reader)
+            origin = meta["govtrail.origin"]
+            first = decimal(meta["govtrail.start"], "footer start")
+            last = decimal(meta["govtrail.end"], "footer end")
+        except (KeyError, ValueError) as e:
+            raise Failure("corrupt", start, f"footer: {e}")
+        if origin != self.origin:
             raise Failure("origin-mismatch", start, "segment origin")
-        if meta.get("govtrail.start") != str(start) or meta.get("govtrail.end") != str(end):
-            # (str(n) is the only accepted spelling: decimal, no sign, no leading zeros)
+        if (first, last) != (start, end):
             raise Failure("sequence", start, "footer range")
         try:
             batches = list(pf.iter_batches(batch_size=8192))
