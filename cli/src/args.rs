@@ -247,6 +247,8 @@ pub(crate) enum Command {
     Query {
         /// Ledger directory.
         ledger: PathBuf,
+        #[command(flatten)]
+        trust: PruneTrust,
         /// The SQL (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE; nothing that writes).
         sql: String,
         /// Output format.
@@ -410,6 +412,8 @@ pub(crate) enum ReportCommand {
     Overhead {
         /// Ledger directory.
         ledger: PathBuf,
+        #[command(flatten)]
+        trust: PruneTrust,
         /// Group by these dimensions (comma-separated or repeated).
         #[arg(long, value_delimiter = ',')]
         by: Vec<String>,
@@ -440,6 +444,8 @@ pub(crate) enum ReportCommand {
     Roi {
         /// Ledger directory.
         ledger: PathBuf,
+        #[command(flatten)]
+        trust: PruneTrust,
         /// Incidents: JSON (an array or {"incidents": [...]}, Tractatus framework-incidents
         /// keys accepted) or CSV (id,title,ts,session_id,tokens_wasted,minutes_lost,rule_ids).
         #[arg(long)]
@@ -463,6 +469,8 @@ pub(crate) enum ReportCommand {
     Rca {
         /// Ledger directory.
         ledger: PathBuf,
+        #[command(flatten)]
+        trust: PruneTrust,
         /// The session.
         #[arg(
             long,
@@ -495,4 +503,15 @@ pub(crate) enum RcaBaseline {
     Session,
     /// Every other decision in the ledger.
     Ledger,
+}
+
+/// The keys that vouch for what a query skips on (LEDGER-FORMAT.md §14).
+#[derive(Debug, clap::Args)]
+pub(crate) struct PruneTrust {
+    /// Trusted verifier key (a vkey, or a file with one per line; repeatable; also
+    /// GOVTRAIL_PUBKEY): statistics, page indexes, bloom filters and summaries are used only
+    /// where the ledger's seal note, signed by it, vouches for them; other segments are read
+    /// in full. Without one, pruning rests on unverified metadata (a note says so).
+    #[arg(long = "pubkey", env = "GOVTRAIL_PUBKEY")]
+    pub(crate) pubkeys: Vec<String>,
 }

@@ -329,11 +329,19 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Query {
             ledger,
+            trust,
             sql,
             format,
             out,
             incidents,
-        } => query(&ledger, &sql, format, out.as_deref(), incidents.as_deref()),
+        } => query(
+            &ledger,
+            &trust,
+            &sql,
+            format,
+            out.as_deref(),
+            incidents.as_deref(),
+        ),
         Command::Report(report) => run_report(report),
         Command::Bundle(cmd) => replay_cmd::bundle(cmd),
         Command::Replay {
@@ -959,6 +967,10 @@ fn report_json(report: &Report) -> serde_json::Value {
         "anchors_checked": report.anchors_checked,
         "segments": report.segments,
         "failure": failure,
+        "unvouched": report.unvouched.iter().map(|(p, r)| serde_json::json!({
+            "segment": p.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "reason": r.as_str(),
+        })).collect::<Vec<_>>(),
         "torn": report.torn.iter().map(|t| serde_json::json!({
             "path": t.path.display().to_string(),
             "offset": t.offset,
@@ -989,6 +1001,13 @@ fn print_report(report: &Report) {
         report.checkpoints_checked, report.anchors_checked
     );
     println!("verified: {horizon}");
+    for (p, r) in &report.unvouched {
+        println!(
+            "unvouched: {} ({}): queries read it in full, its skip structures are not vouched for by the seal note",
+            p.display(),
+            r.as_str()
+        );
+    }
     for t in &report.torn {
         println!(
             "torn:     {} ends in {} bytes that are not a whole frame, from byte {} ({}): a commit that was interrupted and never acknowledged; not counted",
@@ -1118,11 +1137,38 @@ fn demo(dir: &Path) -> Result<u8> {
         .map_or(exit::OK, |f| verdict_exit(f.class)))
 }
 
+/// Says on standard error what the query's pruning rests on (LEDGER-FORMAT.md §14): unverified
+/// metadata without a key, and the segments read in full with one.
+fn print_pruning(trail: &query::Trail) {
+    let p = trail.pruning();
+    if trail.snapshot().segments.is_empty() {
+        return;
+    }
+    if !p.checked {
+        eprintln!(
+            "note: no --pubkey (or GOVTRAIL_PUBKEY): pruning on segment statistics, page indexes, bloom filters and summaries rests on unverified metadata"
+        );
+        return;
+    }
+    for u in p.scanned.iter().chain(&p.summaries_unused) {
+        let what = if u.reason == "summary" {
+            "its summary is not used"
+        } else {
+            "read in full, nothing skipped"
+        };
+        eprintln!(
+            "note: {}: {what} (not vouched for by the seal note: {})",
+            u.segment.display(),
+            u.reason
+        );
+    }
+}
+
 /// Opens the ledger for queries. On a terminal, standard error shows a spinner while the snapshot
 /// is read, then a bar of the rows each query's scans have read out of the snapshot's records,
 /// until the returned bar is cleared. (A query whose filters skip rows inside the Parquet reader
 /// ends before the bar fills.)
-fn open_trail(ledger: &Path) -> Result<(query::Trail, ProgressBar)> {
+fn open_trail(ledger: &Path, trust: &args::PruneTrust) -> Result<(query::Trail, ProgressBar)> {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")
@@ -1130,7 +1176,13 @@ fn open_trail(ledger: &Path) -> Result<(query::Trail, ProgressBar)> {
     );
     bar.set_message("reading the ledger");
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let mut trail = query::Trail::open(ledger)?;
+    let policy = if trust.pubkeys.is_empty() {
+        None
+    } else {
+        Some(trust_policy(&trust.pubkeys, None)?)
+    };
+    let mut trail = query::Trail::open_checked(ledger, None, policy.as_ref())?;
+    print_pruning(&trail);
     let snap = trail.snapshot();
     bar.set_length(snap.records);
     bar.set_style(
@@ -1159,13 +1211,14 @@ fn open_trail(ledger: &Path) -> Result<(query::Trail, ProgressBar)> {
 
 fn query(
     ledger: &Path,
+    trust: &args::PruneTrust,
     sql: &str,
     format: args::QueryFormat,
     out: Option<&Path>,
     incidents: Option<&Path>,
 ) -> Result<u8> {
     use args::QueryFormat;
-    let (trail, spinner) = open_trail(ledger)?;
+    let (trail, spinner) = open_trail(ledger, trust)?;
     if let Some(path) = incidents {
         trail.register_incidents(&query::report::roi::read_incidents(path)?)?;
     }
@@ -1253,6 +1306,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
     match report {
         ReportCommand::Overhead {
             ledger,
+            trust,
             by,
             since,
             until,
@@ -1273,7 +1327,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let (trail, spinner) = open_trail(&ledger)?;
+            let (trail, spinner) = open_trail(&ledger, &trust)?;
             let opts = overhead::Options {
                 group_by,
                 window: window(since, until),
@@ -1291,6 +1345,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
         }
         ReportCommand::Roi {
             ledger,
+            trust,
             incidents,
             cost,
             since,
@@ -1302,13 +1357,14 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                 incidents: roi::read_incidents(&incidents)?,
                 cost: roi::CostModel::from_file(&cost)?,
             };
-            let (trail, spinner) = open_trail(&ledger)?;
+            let (trail, spinner) = open_trail(&ledger, &trust)?;
             let r = roi::report(&trail, &opts)?;
             spinner.finish_and_clear();
             print_output(json, &r, || r.to_text())?;
         }
         ReportCommand::Rca {
             ledger,
+            trust,
             session,
             incident,
             incidents,
@@ -1330,7 +1386,7 @@ fn run_report(report: args::ReportCommand) -> Result<u8> {
                 }
                 _ => bail!("give --session ID, or --incident ID with --incidents FILE"),
             };
-            let (trail, spinner) = open_trail(&ledger)?;
+            let (trail, spinner) = open_trail(&ledger, &trust)?;
             let opts = rca::Options {
                 session_id,
                 baseline: match baseline {

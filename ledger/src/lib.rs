@@ -44,6 +44,7 @@ mod note;
 mod policy;
 mod proof;
 mod records;
+mod seal;
 mod segment;
 mod summary;
 mod tiles;
@@ -70,6 +71,9 @@ pub use proof::{
     ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at,
 };
 pub use records::Records;
+pub use seal::{
+    SEALS_FILE, SealLine, SegmentVouch, SkipDigests, Unvouched, skip_digests, summary_digest, vouch,
+};
 pub use segment::{ROW_GROUP_ROWS, SegmentMeta, file_name as segment_file_name};
 pub use summary::{
     DIMENSIONS as SUMMARY_DIMENSIONS, bucket as overhead_bucket,

@@ -25,6 +25,7 @@ pub(crate) const MAX_SIGNATURES: usize = 100;
 const EM_DASH_PREFIX: &str = "\u{2014} ";
 
 /// An Ed25519 key that signs notes under a name (for a ledger, its origin).
+#[derive(Clone)]
 pub struct NoteSigner {
     name: String,
     key: ed25519_dalek::SigningKey,

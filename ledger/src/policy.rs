@@ -426,9 +426,30 @@ impl TrustPolicy {
         origin: &str,
     ) -> std::result::Result<(), Distrust> {
         let size = cp.checkpoint.size;
+        self.check_log_signature(&cp.note, size, origin)?;
+        self.check_cosignatures(&cp.note, size)
+    }
+
+    /// Checks a seal note (LEDGER-FORMAT.md §14) covering `size` records as a checkpoint of
+    /// that size is checked, without the witness quorum (witnesses cosign checkpoints only).
+    pub fn check_seal_note(
+        &self,
+        note: &Note,
+        size: u64,
+        origin: &str,
+    ) -> std::result::Result<(), Distrust> {
+        self.check_log_signature(note, size, origin)
+    }
+
+    /// A valid signature by a log key named `origin`, not revoked and valid at `size`.
+    fn check_log_signature(
+        &self,
+        note: &Note,
+        size: u64,
+        origin: &str,
+    ) -> std::result::Result<(), Distrust> {
         let keys: Vec<NoteVerifier> = self.logs.iter().map(|l| l.key.clone()).collect();
-        let signed = cp
-            .note
+        let signed = note
             .signed_by(&keys)
             .map_err(|e| Distrust::BadSignature(e.to_string()))?;
         let mut refused = Vec::new();
@@ -462,8 +483,7 @@ impl TrustPolicy {
                     refused.join("; ")
                 )));
             }
-            let found: Vec<String> = cp
-                .note
+            let found: Vec<String> = note
                 .signatures
                 .iter()
                 .map(|s| format!("{}+{:08x}", s.name, s.id))
@@ -477,10 +497,14 @@ impl TrustPolicy {
                 )
             }));
         }
-        // Cosignatures by policy witnesses are checked whether or not a quorum is set.
+        Ok(())
+    }
+
+    /// Cosignatures by policy witnesses, checked whether or not a quorum is set, and the
+    /// quorum when one is.
+    fn check_cosignatures(&self, note: &Note, size: u64) -> std::result::Result<(), Distrust> {
         let wkeys: Vec<NoteVerifier> = self.witnesses.iter().map(|(_, k)| k.clone()).collect();
-        let cosigned = cp
-            .note
+        let cosigned = note
             .signed_by(&wkeys)
             .map_err(|e| Distrust::BadSignature(format!("cosignature: {e}")))?;
         let Some(quorum) = &self.quorum else {

@@ -158,6 +158,9 @@ pub struct Report {
     /// WAL files that end in bytes which are not a whole frame (a commit a crash interrupted,
     /// never acknowledged): not a failure, and not counted, but reported.
     pub torn: Vec<TornTail>,
+    /// Segments (and summaries) the seal note does not vouch for (LEDGER-FORMAT.md §14):
+    /// queries read them in full. Not a failure.
+    pub unvouched: Vec<(PathBuf, crate::Unvouched)>,
 }
 
 /// Bytes at the end of a WAL file that are not a whole frame.
@@ -244,6 +247,7 @@ impl Report {
             segments,
             failure: None,
             torn: Vec::new(),
+            unvouched: Vec::new(),
         }
     }
 }
@@ -484,7 +488,18 @@ fn verify_once(dir: &Path, opts: &VerifyOptions, sink: &mut Sink<'_>) -> Result<
         )),
         _ => verify_inner(&layout, opts, &mut run, &segments, &wals, sink)?.err(),
     };
-    Ok(run.into_report(report, failure))
+    let mut report = run.into_report(report, failure);
+    if opts.check_columns {
+        // What queries may skip on (§14): reported, never a verdict. (Records-only
+        // verification, replay's, reads no skip structure and checks none.)
+        for v in crate::seal::vouch(dir, &opts.policy)? {
+            let summary = layout.summary(v.start, v.end).is_file();
+            if let Some(reason) = v.reason(summary) {
+                report.unvouched.push((v.path, reason));
+            }
+        }
+    }
+    Ok(report)
 }
 
 fn transition_failure(f: TransitionFault) -> Failure {

@@ -147,6 +147,8 @@ pub struct Ledger {
     failed_seal: Option<Box<SealJob>>,
     /// Hash tiles for proofs; `None` after a tile write failed (the next open rebuilds them).
     tiles: Option<TileBuilder>,
+    /// The checkpoints and seal notes this writer can verify under its own keys.
+    own: crate::TrustPolicy,
 }
 
 type SealOutcome = std::result::Result<(u64, u64), (Error, Box<SealJob>)>;
@@ -235,6 +237,7 @@ impl Ledger {
         let lock = lock(&layout)?;
         let (wal, wal_path) = create_wal(&layout, 0)?;
         let layout_tiles = layout.tiles_dir();
+        let signer_key = signer.verifier();
         Ok(Self {
             layout,
             config,
@@ -253,6 +256,7 @@ impl Ledger {
             sealing: None,
             failed_seal: None,
             tiles: TileBuilder::empty(layout_tiles).ok(),
+            own: crate::TrustPolicy::from_keys(vec![signer_key]),
         })
     }
 
@@ -408,6 +412,8 @@ impl Ledger {
                 full.push(SealJob {
                     layout: layout.clone(),
                     origin: config.origin.clone(),
+                    signer: signer.clone(),
+                    own: own.clone(),
                     wal_path: path,
                     wal_len: replay.valid_len,
                     start,
@@ -468,6 +474,7 @@ impl Ledger {
             sealing: None,
             failed_seal: None,
             tiles,
+            own,
         };
         if ledger.wal_hashes.len() as u64 >= ledger.config.segment_records {
             recovery.sealed |= ledger.seal()?.is_some();
@@ -633,6 +640,8 @@ impl Ledger {
         let job = SealJob {
             layout: self.layout.clone(),
             origin: self.config.origin.clone(),
+            signer: self.signer.clone(),
+            own: self.own.clone(),
             wal_path: std::mem::replace(&mut self.wal_path, wal_path),
             wal_len: self.wal_len,
             start: self.wal_start,
@@ -711,6 +720,7 @@ impl Ledger {
         write_atomic(&path, note.as_bytes())?;
         sync_dir(&keys)?;
         // The transition is durable: from here on only the new key may sign.
+        self.own = own_policy(self.layout.dir(), &new, &self.config.origin)?;
         self.signer = new;
         self.config.writer_vkey = self.signer.verifier().to_string();
         let json = serde_json::to_vec_pretty(&self.config).map_err(|e| Error::Layout {
@@ -734,6 +744,9 @@ impl Drop for Ledger {
 struct SealJob {
     layout: Layout,
     origin: String,
+    /// Signs the seal note; `own` checks the note it extends.
+    signer: NoteSigner,
+    own: crate::TrustPolicy,
     wal_path: PathBuf,
     wal_len: u64,
     start: u64,
@@ -839,11 +852,24 @@ impl SealJob {
         };
         // The summary is a query cache (§13): if it cannot be written, queries scan the
         // segment instead, so its failure does not fail the seal.
-        if let Ok(bytes) = crate::summary::encode(&summary) {
-            let _ = crate::layout::create_private_dir_all(&self.layout.summaries_dir())
+        let summary_path = self.layout.summary(start, end);
+        let summary_written = crate::summary::encode(&summary).is_ok_and(|bytes| {
+            crate::layout::create_private_dir_all(&self.layout.summaries_dir())
                 .ctx("create", &self.layout.summaries_dir())
-                .and_then(|()| write_atomic(&self.layout.summary(start, end), &bytes));
-        }
+                .and_then(|()| write_atomic(&summary_path, &bytes))
+                .is_ok()
+        });
+        // The seal note (§14) binds what readers skip on. Best effort too: a segment without
+        // a line is scanned, never pruned.
+        let _ = crate::seal::line_for(
+            start,
+            end,
+            &final_path,
+            summary_written.then_some(summary_path.as_path()),
+        )
+        .and_then(|line| {
+            crate::seal::record(&self.layout, &self.origin, &self.own, &self.signer, line)
+        });
         fs::remove_file(&self.wal_path).ctx("remove", &self.wal_path)?;
         sync_dir(&self.layout.wal_dir())
     }

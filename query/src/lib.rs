@@ -47,4 +47,4 @@ mod udf;
 mod viewcmp;
 
 pub use error::{Error, Result};
-pub use trail::{Progress, Trail};
+pub use trail::{Progress, Pruning, Trail, Unpruned};

@@ -73,6 +73,31 @@ pub struct Trail {
     runtime: tokio::runtime::Runtime,
     snapshot: ledger::Snapshot,
     progress: Option<(std::time::Duration, Progress)>,
+    pruning: Pruning,
+}
+
+/// What the trail's pruning rests on (LEDGER-FORMAT.md §14): statistics, page indexes, bloom
+/// filters and summaries are used only where the seal note vouches for them, when the caller
+/// gave a key to check it with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pruning {
+    /// Whether a key of the caller's checked the seal note. Without one, the trail prunes on
+    /// every segment's metadata, unverified.
+    pub checked: bool,
+    /// Segments read in full with pruning off, and why their skip structures are not vouched
+    /// for (`no seal note`, `no seal line`, `footer`, `page index`, `blooms`).
+    pub scanned: Vec<Unpruned>,
+    /// Segments whose summary file is present but not vouched for: scanned instead.
+    pub summaries_unused: Vec<Unpruned>,
+}
+
+/// One segment a checked trail does not prune or summarise.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unpruned {
+    /// The segment file.
+    pub segment: std::path::PathBuf,
+    /// Why.
+    pub reason: &'static str,
 }
 
 /// Told the rows a query's scans have read so far (see [`Trail::set_progress`]).
@@ -163,6 +188,19 @@ impl Trail {
     /// core. With one partition, approximate percentiles (whose t-digests merge in arrival
     /// order) are the same on every run; exact results never depend on it.
     pub fn open_with(dir: &Path, partitions: Option<usize>) -> Result<Self> {
+        Self::open_checked(dir, partitions, None)
+    }
+
+    /// Like [`Trail::open_with`]; with `trust`, the seal note (LEDGER-FORMAT.md §14) is
+    /// checked against the caller's keys once, each segment's skip structures against it, and
+    /// only vouched segments are pruned or answered from summaries: the others are scanned in
+    /// full. [`Trail::pruning`] says what was found. Without `trust`, pruning rests on
+    /// unverified metadata.
+    pub fn open_checked(
+        dir: &Path,
+        partitions: Option<usize>,
+        trust: Option<&ledger::TrustPolicy>,
+    ) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::NoLedger {
                 dir: dir.to_path_buf(),
@@ -170,11 +208,53 @@ impl Trail {
             });
         }
         let snapshot = ledger::snapshot(dir)?;
-        Self::from_snapshot(snapshot, partitions)
+        let vouched = trust.map(|t| ledger::vouch(dir, t)).transpose()?;
+        Self::from_snapshot(snapshot, partitions, vouched)
     }
 
-    /// Builds the session over a snapshot already taken.
-    fn from_snapshot(snapshot: ledger::Snapshot, partitions: Option<usize>) -> Result<Self> {
+    /// What pruning rested on.
+    pub fn pruning(&self) -> &Pruning {
+        &self.pruning
+    }
+
+    /// Builds the session over a snapshot already taken; `vouched` says which segments (and
+    /// summaries) may be pruned on, `None` for all of them (unchecked).
+    fn from_snapshot(
+        mut snapshot: ledger::Snapshot,
+        partitions: Option<usize>,
+        vouched: Option<Vec<ledger::SegmentVouch>>,
+    ) -> Result<Self> {
+        let mut pruning = Pruning {
+            checked: vouched.is_some(),
+            scanned: Vec::new(),
+            summaries_unused: Vec::new(),
+        };
+        let mut prunable = vec![true; snapshot.segments.len()];
+        if let Some(vouched) = &vouched {
+            for (i, seg) in snapshot.segments.iter_mut().enumerate() {
+                let v = vouched
+                    .iter()
+                    .find(|v| v.start == seg.start && v.end == seg.end);
+                let reason = v.map_or(Some(ledger::Unvouched::NoSealLine), |v| v.segment);
+                if let Some(r) = reason {
+                    prunable[i] = false;
+                    pruning.scanned.push(Unpruned {
+                        segment: seg.path.clone(),
+                        reason: r.as_str(),
+                    });
+                }
+                if seg.summary.is_some() && !v.is_some_and(|v| v.summary) {
+                    // Scanned instead: its summary answers nothing.
+                    seg.summary = None;
+                    if reason.is_none() {
+                        pruning.summaries_unused.push(Unpruned {
+                            segment: seg.path.clone(),
+                            reason: ledger::Unvouched::Summary.as_str(),
+                        });
+                    }
+                }
+            }
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("govtrail-query")
@@ -192,6 +272,17 @@ impl Trail {
             opts.execution.parquet.reorder_filters = true;
             opts.execution.parquet.enable_page_index = true;
             opts.execution.parquet.bloom_filter_on_read = true;
+            if prunable.contains(&false) {
+                // Statistics also reach answers outside the table's pruning switches: file
+                // statistics (count(*) from row counts, file pruning, sort orders) and dynamic
+                // filters (TopK, joins, aggregates prune row groups on min/max). Both are
+                // session-wide: off whenever one segment is unvouched.
+                opts.execution.collect_statistics = false;
+                opts.optimizer.enable_dynamic_filter_pushdown = false;
+                opts.optimizer.enable_topk_dynamic_filter_pushdown = false;
+                opts.optimizer.enable_join_dynamic_filter_pushdown = false;
+                opts.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
+            }
         }
         let ctx = SessionContext::new_with_config(config);
         for udf in crate::udf::all() {
@@ -212,17 +303,20 @@ impl Trail {
             runtime,
             snapshot,
             progress: None,
+            pruning,
         };
-        trail.register()?;
+        trail.register(&prunable)?;
         Ok(trail)
     }
 
-    /// A Parquet table over `paths` with `schema`.
+    /// A Parquet table over `paths` with `schema`; with `prune` off, the reader skips nothing
+    /// on the files' statistics, page index or bloom filters (LEDGER-FORMAT.md §14).
     fn parquet_table(
         &self,
         name: &str,
         paths: &[&Path],
         schema: datafusion::arrow::datatypes::SchemaRef,
+        prune: bool,
     ) -> Result<()> {
         let urls = paths
             .iter()
@@ -240,8 +334,15 @@ impl Trail {
                 ListingTableUrl::try_new(url, None).map_err(Error::DataFusion)
             })
             .collect::<Result<Vec<_>>>()?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let mut format = ParquetFormat::default();
+        if !prune {
+            let mut options = datafusion::config::TableParquetOptions::default();
+            options.global.pruning = false;
+            options.global.enable_page_index = false;
+            options.global.bloom_filter_on_read = false;
+            format = format.with_options(options);
+        }
+        let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(schema);
@@ -252,17 +353,29 @@ impl Trail {
         Ok(())
     }
 
-    fn register(&self) -> Result<()> {
+    fn register(&self, prunable: &[bool]) -> Result<()> {
         // Strings are read as Utf8View: the reader points into its pages instead of copying
         // every value (the two-key GROUP BY of `query_bench` went from 2.4× to 1.5× DuckDB).
         let schema = view_schema(&schemas::segment_schema());
         let segments = &self.snapshot.segments;
         let mut parts = Vec::new();
-        if !segments.is_empty() {
-            let paths: Vec<&Path> = segments.iter().map(|s| s.path.as_path()).collect();
-            self.parquet_table("sealed_rows", &paths, Arc::clone(&schema))?;
-            parts.push("SELECT * FROM sealed_rows");
+        for (name, prune) in [("sealed_rows", true), ("scanned_rows", false)] {
+            let paths: Vec<&Path> = segments
+                .iter()
+                .zip(prunable)
+                .filter(|(_, p)| **p == prune)
+                .map(|(s, _)| s.path.as_path())
+                .collect();
+            if !paths.is_empty() {
+                self.parquet_table(name, &paths, Arc::clone(&schema), prune)?;
+                parts.push(if prune {
+                    "SELECT * FROM sealed_rows"
+                } else {
+                    "SELECT * FROM scanned_rows"
+                });
+            }
         }
+        let prune_all = !prunable.contains(&false);
         let tail: Vec<RecordBatch> = self
             .snapshot
             .tail
@@ -286,7 +399,7 @@ impl Trail {
         for (name, body) in VIEWS {
             ddl.push(format!("CREATE VIEW {name} AS {body}"));
         }
-        ddl.push(self.register_summaries()?);
+        ddl.push(self.register_summaries(prune_all)?);
         for stmt in ddl {
             self.runtime
                 .block_on(async { self.ctx.sql(&stmt).await?.collect().await })
@@ -298,7 +411,7 @@ impl Trail {
     /// Registers the segments' summary files (LEDGER-FORMAT.md §13) and returns the DDL of
     /// `overhead_summary`: those files, plus the same rows computed from the segments that have
     /// no summary file and from the tail, so that it covers every acknowledged record.
-    fn register_summaries(&self) -> Result<String> {
+    fn register_summaries(&self, prune: bool) -> Result<String> {
         let segments = &self.snapshot.segments;
         let summarised: Vec<&Path> = segments
             .iter()
@@ -311,7 +424,12 @@ impl Trail {
             .collect();
         let mut parts = Vec::new();
         if !summarised.is_empty() {
-            self.parquet_table("segment_summaries", &summarised, ledger::summary_schema())?;
+            self.parquet_table(
+                "segment_summaries",
+                &summarised,
+                ledger::summary_schema(),
+                true,
+            )?;
             parts.push(
                 "SELECT dimension, value, bucket, count, sum_us, min_us, max_us FROM segment_summaries"
                     .to_owned(),
@@ -323,6 +441,7 @@ impl Trail {
                 "unsummarised_rows",
                 &unsummarised,
                 schemas::segment_schema(),
+                prune,
             )?;
             rest.push("SELECT * FROM unsummarised_rows");
         }

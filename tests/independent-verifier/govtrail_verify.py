@@ -4,10 +4,12 @@
 It shares no code with the Rust implementation: pyarrow reads the segments, blake3 and hashlib
 hash, cryptography checks Ed25519. It checks a ledger directory or an evidence pack (§12)
 against a trust policy (§11: --pubkey and/or --policy, key transitions, witness cosignatures) and
-prints one JSON object {"status", "class", "index", "detail", "records", "verified"} (packs add
-"from"); it exits 0 ok, 1 tampered, 2 truncated-or-forked, 3 unverified-tail, 4 usage or I/O
-error, 7 unverified (no checkpoint signed by a trusted key). With --proof it checks an inclusion or consistency proof file (§8) instead and prints
-{"status": "ok"|"invalid", "detail"}, exit 0 or 1.
+prints one JSON object {"status", "class", "index", "detail", "records", "verified", "torn",
+"unvouched"} (packs add "from"; "unvouched" lists the segments whose skip structures seals.note
+does not vouch for, §14, beside the verdict without changing it); it exits 0 ok, 1 tampered,
+2 truncated-or-forked, 3 unverified-tail, 4 usage or I/O error, 7 unverified (no checkpoint
+signed by a trusted key). With --proof it checks an inclusion or consistency proof file (§8)
+instead and prints {"status": "ok"|"invalid", "detail"}, exit 0 or 1.
 """
 
 import argparse
@@ -122,35 +124,41 @@ def is_canonical(record, d):
         return False
 
 
-def footer_key_values(path):
-    """The footer's key-value metadata as a list of (key, value) in file order, duplicates kept
-    (pyarrow's FileMetaData.metadata is a dict that keeps only the first). Parses the Thrift
-    compact FileMetaData (field 5: list<KeyValue{1: key, 2: optional value}>); ValueError if
-    the footer does not parse."""
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        size = f.tell()
-        if size < 12:
-            raise ValueError("too short for Parquet")
-        f.seek(size - 8)
-        n, magic = struct.unpack("<I4s", f.read(8))
-        if magic != b"PAR1" or n > size - 12:
-            raise ValueError("no plain Parquet footer")
-        f.seek(size - 8 - n)
-        buf = f.read(n)
-    pos = 0
+# The Parquet footer, read from its Thrift compact encoding (not through pyarrow, whose metadata
+# hides duplicate keys and does not give every index location as stored).
 
-    def byte():
-        nonlocal pos
-        if pos >= len(buf):
+def footer_tail(f):
+    """The file's last L + 8 bytes (§14: FileMetaData, then L and PAR1) from an open binary file;
+    ValueError if it has no plain Parquet footer."""
+    f.seek(0, 2)
+    size = f.tell()
+    if size < 12:
+        raise ValueError("too short for Parquet")
+    f.seek(size - 8)
+    n, magic = struct.unpack("<I4s", f.read(8))
+    if magic != b"PAR1" or n > size - 12:
+        raise ValueError("no plain Parquet footer")
+    f.seek(size - 8 - n)
+    return f.read(n + 8)
+
+
+class Compact:
+    """A reader of the Thrift compact protocol over `buf`; ValueError when the bytes end early or
+    are not Thrift."""
+
+    def __init__(self, buf):
+        self.buf, self.pos = buf, 0
+
+    def byte(self):
+        if self.pos >= len(self.buf):
             raise ValueError("footer ends early")
-        pos += 1
-        return buf[pos - 1]
+        self.pos += 1
+        return self.buf[self.pos - 1]
 
-    def varint():
+    def varint(self):
         shift = out = 0
         while True:
-            b = byte()
+            b = self.byte()
             out |= (b & 0x7F) << shift
             if not b & 0x80:
                 return out
@@ -158,96 +166,151 @@ def footer_key_values(path):
             if shift > 63:
                 raise ValueError("varint too long")
 
-    def binary():
-        nonlocal pos
-        ln = varint()
-        if pos + ln > len(buf):
-            raise ValueError("string past the footer")
-        pos += ln
-        return buf[pos - ln: pos]
+    def zigzag(self):
+        """An i16, i32 or i64: a zigzag varint."""
+        z = self.varint()
+        return (z >> 1) ^ -(z & 1)
 
-    def skip(t, depth):
-        nonlocal pos
+    def binary(self):
+        ln = self.varint()
+        if self.pos + ln > len(self.buf):
+            raise ValueError("string past the footer")
+        self.pos += ln
+        return self.buf[self.pos - ln: self.pos]
+
+    def list_header(self):
+        """(count, element type) of a list or set."""
+        h = self.byte()
+        count, et = h >> 4, h & 0x0F
+        return (self.varint() if count == 15 else count), et
+
+    def skip(self, t, depth=0):
         if depth > 64:
             raise ValueError("footer nested too deeply")
         if t in (1, 2):            # bool inside a field header: no payload
             return
         if t == 3:
-            byte()
+            self.byte()
         elif t in (4, 5, 6):
-            varint()
+            self.varint()
         elif t == 7:
-            pos += 8
+            if self.pos + 8 > len(self.buf):
+                raise ValueError("footer ends early")
+            self.pos += 8
         elif t == 8:
-            binary()
+            self.binary()
         elif t in (9, 10):
-            h = byte()
-            count, et = h >> 4, h & 0x0F
-            if count == 15:
-                count = varint()
+            count, et = self.list_header()
             for _ in range(count):
                 if et in (1, 2):
-                    byte()             # bools in lists take one byte
+                    self.byte()        # bools in lists take one byte
                 else:
-                    skip(et, depth + 1)
+                    self.skip(et, depth + 1)
         elif t == 11:
-            count = varint()
+            count = self.varint()
             if count:
-                h = byte()
+                h = self.byte()
                 for _ in range(count):
-                    skip(h >> 4, depth + 1)
-                    skip(h & 0x0F, depth + 1)
+                    self.skip(h >> 4, depth + 1)
+                    self.skip(h & 0x0F, depth + 1)
         elif t == 12:
-            struct_fields(lambda fid, ft: skip(ft, depth + 1))
+            self.fields(lambda fid, ft: self.skip(ft, depth + 1))
         else:
             raise ValueError(f"unknown Thrift type {t}")
 
-    def struct_fields(on_field):
+    def fields(self, on_field):
+        """Reads a struct, calling on_field(field id, type) for each field; on_field reads (or
+        skips) the value."""
         fid = 0
         while True:
-            h = byte()
+            h = self.byte()
             if h == 0:
                 return
             delta, t = h >> 4, h & 0x0F
-            if delta:
-                fid += delta
-            else:
-                z = varint()
-                fid = (z >> 1) ^ -(z & 1)
+            fid = fid + delta if delta else self.zigzag()
             on_field(fid, t)
 
+    def structs(self, t, what, on_struct):
+        """A list<struct>: on_struct() reads each element."""
+        count, et = self.list_header() if t == 9 else (0, None)
+        if et != 12:
+            raise ValueError(f"{what} is not a list of structs")
+        for _ in range(count):
+            on_struct()
+
+    def integer(self, t, want, what):
+        """An i32 (type 5) or i64 (type 6) field whose declared type must be `want`: a location
+        read with the wrong width would point elsewhere than the writer meant."""
+        if t != want:
+            raise ValueError(f"{what} has Thrift type {t}, not {want}")
+        return self.zigzag()
+
+
+def footer_key_values(path):
+    """The footer's key-value metadata as a list of (key, value) in file order, duplicates kept
+    (pyarrow's FileMetaData.metadata is a dict that keeps only the first). Parses the Thrift
+    compact FileMetaData (field 5: list<KeyValue{1: key, 2: optional value}>); ValueError if
+    the footer does not parse."""
+    with open(path, "rb") as f:
+        r = Compact(footer_tail(f)[:-8])
     pairs = []
 
-    def key_value(fid, t):
-        if fid == 1 and t == 8:
-            kv[0] = binary()
-        elif fid == 2 and t == 8:
-            kv[1] = binary()
-        else:
-            skip(t, 1)
+    def key_value():
+        kv = [None, b""]
 
-    def file_field(fid, t):
-        nonlocal kv
-        if fid == 5 and t == 9:
-            h = byte()
-            count, et = h >> 4, h & 0x0F
-            if count == 15:
-                count = varint()
-            if et != 12:
-                raise ValueError("key_value_metadata is not a list of structs")
-            for _ in range(count):
-                kv = [None, b""]
-                struct_fields(key_value)
-                if kv[0] is None:
-                    raise ValueError("footer KeyValue without a key")
-                pairs.append((kv[0].decode("utf-8"), kv[1].decode("utf-8")))
-        else:
-            skip(t, 0)
+        def field(fid, t):
+            if fid in (1, 2) and t == 8:
+                kv[fid - 1] = r.binary()
+            else:
+                r.skip(t, 1)
+        r.fields(field)
+        if kv[0] is None:
+            raise ValueError("footer KeyValue without a key")
+        pairs.append((kv[0].decode("utf-8"), kv[1].decode("utf-8")))
 
-    kv = None
-    struct_fields(file_field)
+    r.fields(lambda fid, t: r.structs(t, "key_value_metadata", key_value) if (fid, t) == (5, 9)
+             else r.skip(t))
     return pairs
 
+
+# Where each column chunk's skip structures lie (parquet.thrift): ColumnChunk 4 offset_index_offset
+# (i64), 5 offset_index_length (i32), 6 column_index_offset (i64), 7 column_index_length (i32);
+# ColumnMetaData (ColumnChunk field 3) 14 bloom_filter_offset (i64), 15 bloom_filter_length (i32).
+CHUNK_FIELDS = {4: ("offset_index_offset", 6), 5: ("offset_index_length", 5),
+                6: ("column_index_offset", 6), 7: ("column_index_length", 5)}
+META_FIELDS = {14: ("bloom_filter_offset", 6), 15: ("bloom_filter_length", 5)}
+
+
+def column_chunks(meta):
+    """Per row group (FileMetaData field 4, in footer order), per column chunk (RowGroup field 1,
+    in order), a dict of the CHUNK_FIELDS and META_FIELDS it gives, from the FileMetaData bytes
+    `meta`; absent fields are absent keys. ValueError if the footer does not parse."""
+    r, groups = Compact(meta), []
+
+    def take(names, chunk):
+        def field(fid, t):
+            if fid in names:
+                chunk[names[fid][0]] = r.integer(t, names[fid][1], names[fid][0])
+            elif fid == 3 and names is CHUNK_FIELDS:
+                if t != 12:
+                    raise ValueError("ColumnChunk.meta_data is not a struct")
+                r.fields(take(META_FIELDS, chunk))
+            else:
+                r.skip(t, 2)
+        return field
+
+    def column_chunk():
+        groups[-1].append({})
+        r.fields(take(CHUNK_FIELDS, groups[-1][-1]))
+
+    def row_group():
+        groups.append([])
+        r.fields(lambda fid, t: r.structs(t, "RowGroup.columns", column_chunk) if fid == 1
+                 else r.skip(t, 1))
+
+    r.fields(lambda fid, t: r.structs(t, "FileMetaData.row_groups", row_group) if fid == 4
+             else r.skip(t))
+    return groups
 
 
 def same_type(got, want):
@@ -879,6 +942,152 @@ def parse_manifest(text):
     return m
 
 
+# Seal notes (§14): which segments' skip structures (footer, page index, bloom filters, summary) a
+# reader may rely on. Reported next to the verdict, never part of it: a segment not vouched for is
+# one that queries scan in full, not tampering.
+
+SEALS_HEADER = "govtrail-seals/v1"
+SEAL_CONTEXTS = {w: f"govtrail ledger v1 seal {w}"
+                 for w in ("footer", "page index", "blooms", "summary")}
+ABSENT = struct.pack(">Q", (1 << 64) - 1)   # a structure whose offset or length the chunk omits
+HEX64 = re.compile(r"[0-9a-f]{64}")
+SEGMENT_NAME = r"(\d{20})-(\d{20})\.parquet"
+
+
+def seal_hash(what, data):
+    return blake3.blake3(data, derive_key_context=SEAL_CONTEXTS[what]).hexdigest()
+
+
+def parse_seals(text):
+    """(origin, N, {(start, end): (footer, page index, blooms, summary or None)}) of a seal note's
+    text (§14), or ValueError: no line, a malformed one, lines out of order or overlapping, or N
+    other than the last line's end."""
+    lines = text.split("\n")  # parse_note leaves the text's final newline: lines[-1] == ""
+    if len(lines) < 5 or lines[1] != SEALS_HEADER or not lines[2].startswith("size "):
+        raise ValueError(f"not `<origin>`, `{SEALS_HEADER}`, `size <N>` and at least one line")
+    size, seals, last = decimal(lines[2][5:], "size"), {}, None
+    for line in lines[3:-1]:
+        w = line.split(" ")
+        if len(w) != 7 or not all(HEX64.fullmatch(x) for x in w[3:6]) \
+                or not (w[6] == "-" or HEX64.fullmatch(w[6])):
+            raise ValueError(f"malformed seal line {line!r}")
+        start, end, _ = (decimal(x, "seal line number") for x in w[:3])
+        if start >= end or (last is not None and start < last):
+            raise ValueError(f"seal line {line!r} is empty, out of order or overlaps")
+        seals[(start, end)], last = (w[3], w[4], w[5], None if w[6] == "-" else w[6]), end
+    if last != size:
+        raise ValueError(f"size {size} is not the end of the last line ({last})")
+    return lines[0], size, seals
+
+
+def vouched_seals(directory, origin, policy):
+    """The seal lines of `<directory>/seals.note` if the note vouches (§14): it parses, its origin
+    line is `origin`, and a log key of the policy valid at its size N signs it, as a checkpoint of
+    size N would need (transitions apply, quorum not); else None. Any failure, a policy key's bad
+    signature or a file that is missing or not regular included, only means nothing is vouched
+    for: the note never changes a verdict."""
+    path = os.path.join(directory, "seals.note")
+    try:
+        text, sigs = parse_note(read_bytes(path))
+        note_origin, size, seals = parse_seals(text)
+        trust = Trust(policy, origin)  # afresh: the run may have stopped before its transitions
+        trust.add_transitions(transition_files(directory))
+        signed = trust.log_signatures(text, sigs, path)
+    except (Usage, Failure, OSError, ValueError, UnicodeDecodeError):
+        return None
+    if note_origin != origin or not any(trust.valid(k, size) for k in signed.values()):
+        return None
+    return seals
+
+
+def ranges_digest(f, size, what, ranges):
+    """The `what` digest (§14) over (offset, length) pairs of the open file `f` of `size`
+    bytes: u64be(length) ‖ bytes for each, u64be(2^64 − 1) when either is absent; ValueError for
+    a range outside the file (a negative i32 length included)."""
+    h = blake3.blake3(derive_key_context=SEAL_CONTEXTS[what])
+    for off, ln in ranges:
+        if off is None or ln is None:
+            h.update(ABSENT)
+            continue
+        if off < 0 or ln < 0 or off + ln > size:
+            raise ValueError(f"{what} range {off}+{ln} is outside the file")
+        f.seek(off)
+        h.update(struct.pack(">Q", ln) + f.read(ln))
+    return h.hexdigest()
+
+
+def locations(chunks, *fields):
+    """(offset, length) of each chunk for each (offset field, length field) of `fields`."""
+    return [(c.get(off), c.get(ln)) for c in chunks for off, ln in fields]
+
+
+def seal_reason(path, line):
+    """The first reason (§14) not to vouch for the segment at `path` whose seal line is `line`
+    (None: no line): "no seal line", "footer", "page index", "blooms"; None if it is vouched for.
+    Raises if the file cannot be read or has no Parquet footer (the caller says "footer")."""
+    if line is None:
+        return "no seal line"
+    with open(regular_file(path), "rb") as f:
+        tail = footer_tail(f)
+        size = f.seek(0, 2)
+        if seal_hash("footer", tail) != line[0]:
+            return "footer"
+        try:  # a footer the writer signed but that does not parse cannot locate the indexes
+            chunks = [c for group in column_chunks(tail[:-8]) for c in group]
+            pages = locations(chunks, ("column_index_offset", "column_index_length"),
+                              ("offset_index_offset", "offset_index_length"))
+            if ranges_digest(f, size, "page index", pages) != line[1]:
+                return "page index"
+        except ValueError:
+            return "page index"
+        blooms = locations(chunks, ("bloom_filter_offset", "bloom_filter_length"))
+        if any(off is not None and ln is None for off, ln in blooms):
+            return "blooms"  # a reader would find the filter's end from its header: not bounded
+        try:
+            if ranges_digest(f, size, "blooms", blooms) != line[2]:
+                return "blooms"
+        except ValueError:
+            return "blooms"
+    return None
+
+
+def summary_vouched(directory, name, digest):
+    """Is the summary of segment `name` vouched for by the line's `digest` (None: `-`)? A missing
+    summary is (a reader scans instead); one that is a link or unreadable is not."""
+    path = os.path.join(directory, "summaries", name)
+    if not os.path.lexists(path):
+        return True
+    try:
+        return digest is not None and seal_hash("summary", read_bytes(path)) == digest
+    except (Usage, OSError):
+        return False
+
+
+def unvouched(directory, origin, policy):
+    """[{segment, reason}] for every segment file present (§14), in start order; never raises.
+    Lists the directory itself, without `listed`, so that a link is reported, not an exit 4."""
+    try:
+        names = sorted(n for n in os.listdir(os.path.join(directory, "segments"))
+                       if re.fullmatch(SEGMENT_NAME, n))
+    except OSError:
+        return []
+    seals = vouched_seals(directory, origin, policy) if origin is not None else None
+    out = []
+    for name in names:
+        start, end = (int(g) for g in re.fullmatch(SEGMENT_NAME, name).groups())
+        line = seals.get((start, end)) if seals is not None else None
+        try:
+            reason = "no seal note" if seals is None else seal_reason(
+                os.path.join(directory, "segments", name), line)
+        except Exception:  # unreadable or not Parquet: none of its structures can be vouched for
+            reason = "footer"
+        if reason is None and not summary_vouched(directory, name, line[3]):
+            reason = "summary"
+        if reason is not None:
+            out.append({"segment": name, "reason": reason})
+    return out
+
+
 class Verifier:
     def __init__(self, ledger, policy, anchors, origin=None, evidence=False):
         self.dir, self.policy, self.anchors, self.want_origin = ledger, policy, anchors, origin
@@ -1313,6 +1522,8 @@ def main(argv=None):
     out["torn"] = v.torn
     if v.pack:
         out["from"] = v.start
+    # §14, after the verdict and whatever it was: packs carry no seal note.
+    out["unvouched"] = [] if v.pack else unvouched(v.dir, v.origin, v.policy)
     print(json.dumps(out))
     return code
 

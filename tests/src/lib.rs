@@ -299,3 +299,62 @@ pub fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Where a segment's skip structures lie (LEDGER-FORMAT.md §14): the Thrift footer, then every
+/// column and offset index range, then every bloom filter range, as byte ranges of the file.
+pub fn skip_regions(
+    path: &Path,
+) -> (
+    std::ops::Range<u64>,
+    Vec<std::ops::Range<u64>>,
+    Vec<std::ops::Range<u64>>,
+) {
+    let bytes = fs::read(path).unwrap();
+    let n = bytes.len() as u64;
+    let meta_len = u64::from(u32::from_le_bytes(
+        bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap(),
+    ));
+    let footer = n - 8 - meta_len..n - 8;
+    let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(
+        &bytes[footer.start as usize..footer.end as usize],
+    )
+    .unwrap();
+    let range = |o: Option<i64>, l: Option<i32>| {
+        o.zip(l)
+            .map(|(o, l)| o as u64..o as u64 + l as u64)
+            .into_iter()
+    };
+    let mut pages = Vec::new();
+    let mut blooms = Vec::new();
+    for rg in meta.row_groups() {
+        for c in rg.columns() {
+            pages.extend(range(c.column_index_offset(), c.column_index_length()));
+            pages.extend(range(c.offset_index_offset(), c.offset_index_length()));
+            blooms.extend(range(c.bloom_filter_offset(), c.bloom_filter_length()));
+        }
+    }
+    (footer, pages, blooms)
+}
+
+/// Replaces every occurrence of `from` with `to` (same length) inside `ranges` of the file:
+/// an edit of metadata that leaves every value in the pages as it was.
+pub fn replace_in(path: &Path, ranges: &[std::ops::Range<u64>], from: &[u8], to: &[u8]) -> usize {
+    assert_eq!(from.len(), to.len());
+    let mut bytes = fs::read(path).unwrap();
+    let mut hits = 0;
+    for r in ranges {
+        let (s, e) = (r.start as usize, r.end as usize);
+        let mut i = s;
+        while i + from.len() <= e {
+            if &bytes[i..i + from.len()] == from {
+                bytes[i..i + from.len()].copy_from_slice(to);
+                hits += 1;
+                i += from.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    fs::write(path, bytes).unwrap();
+    hits
+}

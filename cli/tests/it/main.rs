@@ -6,6 +6,7 @@ mod bad_input;
 mod crash;
 mod hook;
 mod ingest;
+mod pruning;
 mod query;
 mod replay;
 mod trust;
