@@ -135,6 +135,9 @@ fn derive(context: &str) -> blake3::Hasher {
 /// The digests of `path`'s footer, page index and bloom filters, read through the footer's
 /// own locations. An error says which structure could not be read.
 pub fn skip_digests(path: &Path) -> std::result::Result<SkipDigests, Unvouched> {
+    if !fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return Err(Unvouched::Footer);
+    }
     let file = File::open(path).map_err(|_| Unvouched::Footer)?;
     let len = file.metadata().map_err(|_| Unvouched::Footer)?.len();
     if len < 12 {
@@ -207,9 +210,18 @@ fn range(
     Ok(())
 }
 
-/// The digest of a summary file's bytes.
+/// A ledger file's bytes; a symbolic link or anything but a regular file is refused
+/// (LEDGER-FORMAT.md §1: a link could point outside the ledger).
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    if !fs::symlink_metadata(path)?.file_type().is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    fs::read(path)
+}
+
+/// The digest of a summary file's bytes (a link is refused).
 pub fn summary_digest(path: &Path) -> std::io::Result<Hash> {
-    let bytes = fs::read(path)?;
+    let bytes = read_regular(path)?;
     let mut h = derive(SUMMARY_CONTEXT);
     h.update(&bytes);
     Ok(*h.finalize().as_bytes())
@@ -261,7 +273,14 @@ fn parse(bytes: &[u8]) -> std::result::Result<Parsed, String> {
         let [start, end, time, footer, pages, blooms, summary] = f[..] else {
             return Err(format!("bad seal line {line:?}"));
         };
-        let digest = |s: &str| from_hex(s).ok_or(format!("bad digest {s:?}"));
+        // 64 lowercase hex digits exactly (one spelling per note).
+        let digest = |s: &str| {
+            s.bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                .then(|| from_hex(s))
+                .flatten()
+                .ok_or(format!("bad digest {s:?}"))
+        };
         let l = SealLine {
             start: number(start)?,
             end: number(end)?,
@@ -300,7 +319,7 @@ pub(crate) fn trusted_lines(
     origin: &str,
     policy: &TrustPolicy,
 ) -> Option<Vec<SealLine>> {
-    let bytes = fs::read(layout.dir().join(SEALS_FILE)).ok()?;
+    let bytes = read_regular(&layout.dir().join(SEALS_FILE)).ok()?;
     let p = parse(&bytes).ok()?;
     (p.origin == origin && policy.check_seal_note(&p.note, p.size, origin).is_ok())
         .then_some(p.lines)

@@ -66,9 +66,175 @@ pub(crate) fn write_decision(d: &Decision, out: &mut Vec<u8>) -> Result<()> {
 }
 
 /// True when `bytes` are the RFC 8785 serialisation of the JSON they parse to
-/// (LEDGER-FORMAT.md §2): a repeated key, white space, a non-canonical escape or number, or an
-/// integer RFC 8785 would change all make the re-serialisation differ.
+/// (LEDGER-FORMAT.md §2): no white space, object keys strictly increasing in UTF-16 code units
+/// (so no key twice), only the escapes JCS writes, numbers in ECMAScript form, and integers
+/// RFC 8785 keeps. One pass over the bytes, no allocation (verification runs it on every
+/// record); the tests check it against re-serialising with [`write_value`].
 pub fn is_canonical(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let mut c = Check {
+        b: text.as_bytes(),
+        at: 0,
+        depth: 0,
+    };
+    c.value().is_some() && c.at == c.b.len()
+}
+
+/// The canonical-form checker's cursor over valid UTF-8.
+struct Check<'a> {
+    b: &'a [u8],
+    at: usize,
+    depth: usize,
+}
+
+impl<'a> Check<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => self.string().map(|_| ()),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.b[self.at..].starts_with(word).then(|| self.at += word.len())
+    }
+
+    fn nest(&mut self) -> Option<()> {
+        // serde_json, which wrote the record, refuses deeper nesting too.
+        self.depth += 1;
+        (self.depth <= 128).then_some(())
+    }
+
+    fn array(&mut self) -> Option<()> {
+        self.nest()?;
+        self.eat(b'[')?;
+        if self.eat(b']').is_none() {
+            loop {
+                self.value()?;
+                if self.eat(b',').is_none() {
+                    self.eat(b']')?;
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn object(&mut self) -> Option<()> {
+        self.nest()?;
+        self.eat(b'{')?;
+        if self.eat(b'}').is_none() {
+            let bytes: &'a [u8] = self.b;
+            let mut prev: Option<&str> = None;
+            loop {
+                let (s, e) = self.string()?;
+                let key = std::str::from_utf8(&bytes[s..e]).ok()?;
+                if prev.is_some_and(|p| utf16_cmp(p, key) != std::cmp::Ordering::Less) {
+                    return None;
+                }
+                prev = Some(key);
+                self.eat(b':')?;
+                self.value()?;
+                if self.eat(b',').is_none() {
+                    self.eat(b'}')?;
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// A canonical string; returns where its raw contents lie (between the quotes, escapes as
+    /// written).
+    fn string(&mut self) -> Option<(usize, usize)> {
+        self.eat(b'"')?;
+        let start = self.at;
+        loop {
+            match self.peek()? {
+                b'"' => break,
+                b'\\' => {
+                    self.at += 1;
+                    match self.peek()? {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 1,
+                        b'u' => {
+                            // Only control characters without a short form, as `\u00xx`.
+                            let hex = self.b.get(self.at + 1..self.at + 5)?;
+                            let ok = hex[..2] == *b"00"
+                                && matches!(hex[2], b'0' | b'1')
+                                && matches!(hex[3], b'0'..=b'9' | b'a'..=b'f')
+                                && !matches!(&hex[2..], b"08" | b"09" | b"0a" | b"0c" | b"0d");
+                            if !ok {
+                                return None;
+                            }
+                            self.at += 5;
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+        let end = self.at;
+        self.at += 1;
+        Some((start, end))
+    }
+
+    fn number(&mut self) -> Option<()> {
+        let start = self.at;
+        while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+            self.at += 1;
+        }
+        let text = std::str::from_utf8(&self.b[start..self.at]).ok()?;
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        if integer && digits.len() <= 15 {
+            // Below 10^15 < 2^53: canonical when it has no leading zero and is not -0.
+            return (digits == "0" && text == "0" || !digits.starts_with('0')).then_some(());
+        }
+        // Anything else is canonical when it is its own ECMAScript form (serde_json reads it as
+        // written; RFC 8785 writes a double's shortest round-trip digits).
+        let n: Number = text.parse().ok()?;
+        let mut out = Vec::with_capacity(text.len());
+        number(&mut out, &n).ok()?;
+        (out == text.as_bytes()).then_some(())
+    }
+}
+
+/// Orders two canonical raw strings as JCS does: by the UTF-16 code units of what they decode
+/// to. Escapes only stand for characters below U+0020, `"` and `\`, so raw bytes compare like
+/// decoded ones except around an escape (decoded then) or characters at or above U+E000
+/// (UTF-16 then).
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let plain = |s: &str| !s.contains('\\') && !s.chars().any(|c| c >= '\u{e000}');
+    if plain(a) && plain(b) {
+        return a.as_bytes().cmp(b.as_bytes());
+    }
+    let decode = |s: &str| serde_json::from_str::<String>(&format!("\"{s}\"")).unwrap_or_default();
+    decode(a).encode_utf16().cmp(decode(b).encode_utf16())
+}
+
+/// The reference: re-serialise and compare (tests only).
+#[cfg(test)]
+fn is_canonical_by_reserialising(bytes: &[u8]) -> bool {
     let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
         return false;
     };
@@ -367,7 +533,97 @@ mod tests {
             // Idempotent: parsing the canonical bytes and writing again changes nothing.
             let again = Decision::from_json(&mine).unwrap();
             assert_eq!(again.canonical_bytes().unwrap(), mine, "case {case}");
+            // The canonical-form check says yes, and agrees with the reference on mutations.
+            assert!(is_canonical(&mine), "case {case}");
+            for m in 0..6 {
+                let bent = mutate(&mut r, &mine, m);
+                assert_eq!(
+                    is_canonical(&bent),
+                    is_canonical_by_reserialising(&bent),
+                    "case {case}, mutation {m}: {}",
+                    String::from_utf8_lossy(&bent)
+                );
+            }
         }
         assert!(scanned > 8000, "only {scanned} records took the fast scan");
+    }
+
+    /// One edit of canonical bytes: white space, a byte changed, two members swapped, a
+    /// number re-spelled, an escape re-spelled, or a member repeated.
+    fn mutate(r: &mut Rng, bytes: &[u8], kind: u64) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let at = r.below(out.len() as u64) as usize;
+        match kind {
+            0 => out.insert(at, b' '),
+            1 => out[at] = b"0123456789,:{}[]\"-e.u\\/ "[r.below(20) as usize],
+            2 => {
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&text) {
+                    let mut parts: Vec<String> = m
+                        .iter()
+                        .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), v))
+                        .collect();
+                    if parts.len() > 1 {
+                        let (i, j) = (r.below(parts.len() as u64) as usize, 0);
+                        parts.swap(i, j);
+                        if r.below(3) == 0 {
+                            let dup = parts[0].clone();
+                            parts.push(dup);
+                        }
+                    }
+                    out = format!("{{{}}}", parts.join(",")).into_bytes();
+                }
+            }
+            3 => {
+                let text = String::from_utf8_lossy(bytes)
+                    .replacen(",\"ts_us\":", ",\"ts_us\":-0", 1)
+                    .replacen("e+", "E+", 1)
+                    .replacen(".5", ".50", 1);
+                out = text.into_bytes();
+            }
+            4 => {
+                let text = String::from_utf8_lossy(bytes)
+                    .replacen("\\n", "\\u000a", 1)
+                    .replacen("\\u001f", "\\u001F", 1)
+                    .replacen('/', "\\/", 1);
+                out = text.into_bytes();
+            }
+            _ => out.splice(at..at, b"1".iter().copied()).for_each(drop),
+        }
+        out
+    }
+
+    #[test]
+    fn canonical_check_agrees_with_reserialising_on_edge_cases() {
+        for (text, want) in [
+            (r#"{"a":1,"b":2}"#, true),
+            (r#"{"b":1,"a":2}"#, false),
+            (r#"{"a":1,"a":1}"#, false),
+            (r#"{"a":-0}"#, false),
+            (r#"{"a":0}"#, true),
+            (r#"{"a":1.0}"#, false),
+            (r#"{"a":1.5}"#, true),
+            (r#"{"a":1e21}"#, false),
+            (r#"{"a":1e+21}"#, true),
+            (r#"{"a":9007199254740993}"#, false),
+            (r#"{"a":3000000000000000000}"#, true),
+            (r#"{"a":"\u000a"}"#, false),
+            (r#"{"a":"\n"}"#, true),
+            (r#"{"a":"\u001f"}"#, true),
+            (r#"{"a":"\u001F"}"#, false),
+            (r#"{"a":"\/"}"#, false),
+            (r#"{"\u0001":1,"a":2}"#, true),
+            // UTF-16 order: U+10000 is D800 DC00, below U+E000 (UTF-8 orders them the other
+            // way round).
+            ("{\"\u{e000}\":1,\"\u{10000}\":2}", false),
+            ("{\"\u{10000}\":1,\"\u{e000}\":2}", true),
+            (r#"{"a":[1,2,{"c":null,"d":true}]}"#, true),
+            (r#"{"a":[1, 2]}"#, false),
+            (r#" {"a":1}"#, false),
+        ] {
+            let b = text.as_bytes();
+            assert_eq!(is_canonical(b), want, "{text}");
+            assert_eq!(is_canonical_by_reserialising(b), want, "{text}");
+        }
     }
 }
