@@ -112,7 +112,9 @@ impl<'a> Check<'a> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        self.b[self.at..].starts_with(word).then(|| self.at += word.len())
+        self.b[self.at..]
+            .starts_with(word)
+            .then(|| self.at += word.len())
     }
 
     fn nest(&mut self) -> Option<()> {
@@ -200,7 +202,10 @@ impl<'a> Check<'a> {
 
     fn number(&mut self) -> Option<()> {
         let start = self.at;
-        while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+        while matches!(
+            self.peek(),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
             self.at += 1;
         }
         let text = std::str::from_utf8(&self.b[start..self.at]).ok()?;

@@ -129,6 +129,19 @@ pub(crate) fn verify_json(ledger: &Path, vkey: &Path) -> (i32, serde_json::Value
     (o.status.code().unwrap(), v)
 }
 
+/// The independent Python verifier on `ledger` with `--pubkey vkey`: its exit code and JSON.
+pub(crate) fn python_verify(ledger: &Path, vkey: &Path) -> (Option<i32>, serde_json::Value) {
+    let o = Command::new(govtrail_tests::python())
+        .arg(govtrail_tests::repo_root().join("tests/independent-verifier/govtrail_verify.py"))
+        .arg(ledger)
+        .arg("--pubkey")
+        .arg(vkey)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    (o.status.code(), v)
+}
+
 /// Spool files `govtrail hook` wrote and `ingest --spool` has not drained.
 pub(crate) fn hook_spool_len(spool: &Path) -> usize {
     std::fs::read_dir(spool)

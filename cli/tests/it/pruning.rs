@@ -108,12 +108,7 @@ fn edited_skip_structures_do_not_hide_rows_from_a_checked_query() {
         // The records and typed values are intact: both verifiers say ok, and name the
         // segment queries must read in full.
         let (code, v) = crate::verify_json(&ledger, &vkey);
-        let py = std::process::Command::new(govtrail_tests::python())
-            .arg(govtrail_tests::repo_root().join("tests/independent-verifier/govtrail_verify.py"))
-            .args([s(&ledger), "--pubkey", s(&vkey)])
-            .output()
-            .unwrap();
-        let p: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+        let (_, p) = crate::python_verify(&ledger, &vkey);
         if code != 0 || v["unvouched"][0]["reason"] != *reason {
             failures.push(format!("{name}: verify said {code} {v}"));
         }

@@ -314,16 +314,8 @@ fn the_callers_mistakes_are_unverified_not_tampered() {
     ]);
     assert_eq!(code, Some(0), "{t}");
     // The Python verifier gives the same verdict and code.
-    let py = std::process::Command::new(govtrail_tests::python())
-        .arg(govtrail_tests::repo_root().join("tests/independent-verifier/govtrail_verify.py"))
-        .args([l, "--pubkey", s(&other_vkey)])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
-    assert_eq!(
-        (py.status.code(), v["status"].as_str()),
-        (Some(7), Some("unverified"))
-    );
+    let (code, v) = crate::python_verify(&ledger, &other_vkey);
+    assert_eq!((code, v["status"].as_str()), (Some(7), Some("unverified")));
 }
 
 /// A WAL cut mid-frame verifies over the records before it, and says so.
@@ -346,12 +338,7 @@ fn a_torn_wal_tail_is_reported() {
     assert_eq!(v["torn"][0]["bytes"], 11, "{v:#}");
     let o = run(&["verify", s(&ledger), "--pubkey", s(&vkey)]);
     assert!(text(&o).contains("torn:"), "{}", text(&o));
-    let py = std::process::Command::new(govtrail_tests::python())
-        .arg(govtrail_tests::repo_root().join("tests/independent-verifier/govtrail_verify.py"))
-        .args([s(&ledger), "--pubkey", s(&vkey)])
-        .output()
-        .unwrap();
-    let p: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    let (_, p) = crate::python_verify(&ledger, &vkey);
     assert_eq!(p["torn"][0]["offset"], len, "{p:#}");
     assert_eq!(p["torn"][0]["bytes"], 11, "{p:#}");
 }
