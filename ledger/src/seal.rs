@@ -381,15 +381,22 @@ pub fn vouch(dir: &Path, policy: &TrustPolicy) -> Result<Vec<SegmentVouch>> {
         policy = TrustPolicy::default();
     }
     let lines = trusted_lines(&layout, &config.origin, &policy);
+    let segments = layout.segments()?;
+    // Hashing is I/O and BLAKE3 over a few hundred KB a segment: spread over the cores.
+    let digests = if lines.is_some() {
+        digests_of(&segments)
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
-    for (start, end, path) in layout.segments()? {
+    for (i, (start, end, path)) in segments.into_iter().enumerate() {
         let line = lines
             .as_ref()
             .map(|ls| ls.iter().find(|l| l.start == start && l.end == end));
         let segment = match line {
             None => Some(Unvouched::NoSealNote),
             Some(None) => Some(Unvouched::NoSealLine),
-            Some(Some(l)) => match skip_digests(&path) {
+            Some(Some(l)) => match digests[i] {
                 Err(why) => Some(why),
                 Ok(d) if d.footer != l.digests.footer => Some(Unvouched::Footer),
                 Ok(d) if d.page_index != l.digests.page_index => Some(Unvouched::PageIndex),
@@ -410,4 +417,34 @@ pub fn vouch(dir: &Path, policy: &TrustPolicy) -> Result<Vec<SegmentVouch>> {
         });
     }
     Ok(out)
+}
+
+/// [`skip_digests`] of each segment, in order, on as many threads as there are cores.
+fn digests_of(
+    segments: &[(u64, u64, PathBuf)],
+) -> Vec<std::result::Result<SkipDigests, Unvouched>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, segments.len().max(1));
+    let chunk = segments.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = segments
+            .chunks(chunk)
+            .map(|part| {
+                let h = s.spawn(move || {
+                    part.iter()
+                        .map(|(_, _, p)| skip_digests(p))
+                        .collect::<Vec<_>>()
+                });
+                (part.len(), h)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(n, h)| {
+                // A thread that died vouches for nothing of its part.
+                h.join().unwrap_or_else(|_| vec![Err(Unvouched::Footer); n])
+            })
+            .collect()
+    })
 }
