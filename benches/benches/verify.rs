@@ -53,6 +53,14 @@ fn bench(c: &mut Criterion) {
                 .sum::<i64>()
         })
     });
+    // The RFC 8785 check verification makes of every record (LEDGER-FORMAT.md §2), apart.
+    g.bench_function("part_canonical_check", |b| {
+        b.iter(|| {
+            recs.iter()
+                .filter(|r| schemas::is_canonical(r.bytes()))
+                .count()
+        })
+    });
     g.bench_function("part_parquet_decode_only", |b| {
         b.iter(|| {
             let f = std::fs::File::open(&segment).unwrap();
