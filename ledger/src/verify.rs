@@ -1058,9 +1058,11 @@ fn verify_wal(
                         Err(f) => return Ok(Err(f)),
                     };
                     // The frame's time is a copy of the record's (it enters the leaf entry).
-                    let agrees = DecisionView::parse(bytes)
-                        .is_ok_and(|v| v.v == schemas::RECORD_VERSION && v.ts_us == ts_us)
-                        && schemas::is_canonical(bytes);
+                    let agrees = DecisionView::parse_checking_canonical(bytes).is_ok_and(
+                        |(v, canonical)| {
+                            canonical && v.v == schemas::RECORD_VERSION && v.ts_us == ts_us
+                        },
+                    );
                     if !agrees {
                         return Ok(Err(fail(
                             FailureClass::ColumnAltered,
@@ -1111,14 +1113,13 @@ fn decode_batches(
             let mut mismatch = None;
             for row in 0..batch.num_rows() {
                 let record = cols.record.value(row);
-                mismatch = match DecisionView::parse(record) {
-                    Ok(view) if view.v == schemas::RECORD_VERSION => {
+                mismatch = match DecisionView::parse_checking_canonical(record) {
+                    Ok((view, canonical)) if view.v == schemas::RECORD_VERSION => {
                         if let Some(s) = summary.as_mut() {
                             s.push(&view);
                         }
-                        cols.typed_mismatch(row, &view).or_else(|| {
-                            (!schemas::is_canonical(record)).then_some("record (not RFC 8785)")
-                        })
+                        cols.typed_mismatch(row, &view)
+                            .or_else(|| (!canonical).then_some("record (not RFC 8785)"))
                     }
                     Ok(_) => Some("v"),
                     Err(_) => Some("record"),

@@ -69,7 +69,7 @@ pub(crate) fn write_decision(d: &Decision, out: &mut Vec<u8>) -> Result<()> {
 /// (LEDGER-FORMAT.md §2): no white space, object keys strictly increasing in UTF-16 code units
 /// (so no key twice), only the escapes JCS writes, numbers in ECMAScript form, and integers
 /// RFC 8785 keeps. One pass over the bytes, no allocation (verification runs it on every
-/// record); the tests check it against re-serialising with [`write_value`].
+/// record); the tests check it against re-serialising the parsed value.
 pub fn is_canonical(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
@@ -80,6 +80,13 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
         depth: 0,
     };
     c.value().is_some() && c.at == c.b.len()
+}
+
+/// Where the canonical JSON value starting at `at` in `b` (valid UTF-8) ends, if it is one.
+pub(crate) fn canonical_value_end(b: &[u8], at: usize) -> Option<usize> {
+    let mut c = Check { b, at, depth: 1 };
+    c.value()?;
+    Some(c.at)
 }
 
 /// The canonical-form checker's cursor over valid UTF-8.
@@ -170,6 +177,12 @@ impl<'a> Check<'a> {
         self.eat(b'"')?;
         let start = self.at;
         loop {
+            // Runs of plain bytes in one step (most strings hold no escape).
+            let rest = &self.b[self.at..];
+            self.at += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
             match self.peek()? {
                 b'"' => break,
                 b'\\' => {
@@ -211,9 +224,15 @@ impl<'a> Check<'a> {
         let text = std::str::from_utf8(&self.b[start..self.at]).ok()?;
         let digits = text.strip_prefix('-').unwrap_or(text);
         let integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-        if integer && digits.len() <= 15 {
-            // Below 10^15 < 2^53: canonical when it has no leading zero and is not -0.
-            return (digits == "0" && text == "0" || !digits.starts_with('0')).then_some(());
+        if integer && digits.len() <= 16 {
+            // Within ±(2^53−1): canonical when it has no leading zero and is not -0.
+            let safe = digits.parse::<u64>().is_ok_and(|n| n <= MAX_SAFE_INTEGER);
+            if safe {
+                return (digits == "0" && text == "0" || !digits.starts_with('0')).then_some(());
+            }
+        }
+        if plain_decimal(digits) {
+            return Some(());
         }
         // Anything else is canonical when it is its own ECMAScript form (serde_json reads it as
         // written; RFC 8785 writes a double's shortest round-trip digits).
@@ -224,12 +243,42 @@ impl<'a> Check<'a> {
     }
 }
 
+/// A decimal `int.frac` (sign removed) that is its own ECMAScript form without converting it:
+/// no leading zero, a fraction not ending in 0, at most 15 significant digits (so it is the
+/// shortest digits that give its double: a shorter string giving the same double would be this
+/// one with trailing zeros), and at least 1e-6 (below, ECMAScript writes an exponent; at most
+/// 15 digits keep it below 1e21). Anything else takes the slow path.
+fn plain_decimal(digits: &str) -> bool {
+    let Some((int, frac)) = digits.split_once('.') else {
+        return false;
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(int) || !all_digits(frac) || frac.ends_with('0') {
+        return false;
+    }
+    if int.len() > 1 && int.starts_with('0') {
+        return false;
+    }
+    let significant = if int == "0" {
+        let zeros = frac.len() - frac.trim_start_matches('0').len();
+        if zeros > 5 {
+            return false;
+        }
+        frac.len() - zeros
+    } else {
+        int.len() + frac.len()
+    };
+    significant <= 15
+}
+
 /// Orders two canonical raw strings as JCS does: by the UTF-16 code units of what they decode
 /// to. Escapes only stand for characters below U+0020, `"` and `\`, so raw bytes compare like
 /// decoded ones except around an escape (decoded then) or characters at or above U+E000
 /// (UTF-16 then).
-fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let plain = |s: &str| !s.contains('\\') && !s.chars().any(|c| c >= '\u{e000}');
+pub(crate) fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let plain = |s: &str| {
+        !s.as_bytes().contains(&b'\\') && (s.is_ascii() || !s.chars().any(|c| c >= '\u{e000}'))
+    };
     if plain(a) && plain(b) {
         return a.as_bytes().cmp(b.as_bytes());
     }
@@ -540,14 +589,26 @@ mod tests {
             assert_eq!(again.canonical_bytes().unwrap(), mine, "case {case}");
             // The canonical-form check says yes, and agrees with the reference on mutations.
             assert!(is_canonical(&mine), "case {case}");
+            let (view, canonical) = crate::DecisionView::parse_checking_canonical(&mine).unwrap();
+            assert!(canonical, "case {case}");
+            assert_eq!(view, crate::DecisionView::parse_any(&mine).unwrap());
             for m in 0..6 {
                 let bent = mutate(&mut r, &mine, m);
+                let want = is_canonical_by_reserialising(&bent);
                 assert_eq!(
                     is_canonical(&bent),
-                    is_canonical_by_reserialising(&bent),
+                    want,
                     "case {case}, mutation {m}: {}",
                     String::from_utf8_lossy(&bent)
                 );
+                // Verification's one-pass path says the same, and reads the same view.
+                if let Ok((view, canonical)) = crate::DecisionView::parse_checking_canonical(&bent)
+                {
+                    assert_eq!(canonical, want, "case {case}, mutation {m}");
+                    if canonical {
+                        assert_eq!(view, crate::DecisionView::parse_any(&bent).unwrap());
+                    }
+                }
             }
         }
         assert!(scanned > 8000, "only {scanned} records took the fast scan");
@@ -608,6 +669,16 @@ mod tests {
             (r#"{"a":0}"#, true),
             (r#"{"a":1.0}"#, false),
             (r#"{"a":1.5}"#, true),
+            (r#"{"a":0.000001}"#, true),
+            (r#"{"a":0.0000001}"#, false),
+            (r#"{"a":1e-7}"#, true),
+            (r#"{"a":0.10}"#, false),
+            (r#"{"a":00.1}"#, false),
+            (r#"{"a":-0.25}"#, true),
+            (r#"{"a":123456789012345.6}"#, true),
+            (r#"{"a":12345678901234.5}"#, true),
+            (r#"{"a":0.30000000000000004}"#, true),
+            (r#"{"a":0.3000000000000000}"#, false),
             (r#"{"a":1e21}"#, false),
             (r#"{"a":1e+21}"#, true),
             (r#"{"a":9007199254740993}"#, false),

@@ -324,6 +324,16 @@ impl<'a> DecisionView<'a> {
         Self::parse_any(bytes)
     }
 
+    /// Parses stored record bytes into the view and says whether they are in RFC 8785 form
+    /// (LEDGER-FORMAT.md §2): one strict scan for canonical records, serde and the full check
+    /// for anything else.
+    pub fn parse_checking_canonical(bytes: &'a [u8]) -> Result<(Self, bool)> {
+        if let Some(view) = crate::view::scan_canonical(bytes) {
+            return Ok((view, true));
+        }
+        Ok((Self::parse(bytes)?, crate::is_canonical(bytes)))
+    }
+
     /// Parses any JSON record into the view (serde).
     pub fn parse_any(bytes: &'a [u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|err| Error::Invalid {

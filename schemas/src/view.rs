@@ -15,6 +15,9 @@ struct Scan<'a> {
     s: &'a [u8],
     text: &'a str,
     i: usize,
+    /// Also require RFC 8785 form everywhere (LEDGER-FORMAT.md §2): untyped values are checked
+    /// by the canonical checker instead of skipped, integers stay within ±(2^53−1).
+    strict: bool,
 }
 
 impl<'a> Scan<'a> {
@@ -28,7 +31,7 @@ impl<'a> Scan<'a> {
         let start = self.i;
         let len = self.s[start..]
             .iter()
-            .position(|&c| c == b'"' || c == b'\\')?;
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
         if self.s[start + len] != b'"' {
             return None;
         }
@@ -60,7 +63,8 @@ impl<'a> Scan<'a> {
         if matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        self.text.get(start..self.i)?.parse().ok()
+        let n: i64 = self.text.get(start..self.i)?.parse().ok()?;
+        (!self.strict || n.unsigned_abs() <= crate::MAX_SAFE_INTEGER).then_some(n)
     }
 
     /// Skips one JSON value of any kind, checking its syntax strictly (RFC 8259 without white
@@ -173,11 +177,23 @@ impl<'a> Scan<'a> {
 
 /// Reads a canonical record; `None` means "not the canonical shape, use serde".
 pub(crate) fn scan(bytes: &[u8]) -> Option<DecisionView<'_>> {
+    scan_with(bytes, false)
+}
+
+/// [`scan`], and the whole record in RFC 8785 form: `Some` proves both (one pass; verification
+/// runs it on every record). `None` says neither: the caller asks serde and
+/// [`crate::is_canonical`].
+pub(crate) fn scan_canonical(bytes: &[u8]) -> Option<DecisionView<'_>> {
+    scan_with(bytes, true)
+}
+
+fn scan_with(bytes: &[u8], strict: bool) -> Option<DecisionView<'_>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut p = Scan {
         s: bytes,
         text,
         i: 0,
+        strict,
     };
     let mut v = DecisionView {
         v: 0,
@@ -201,8 +217,14 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<DecisionView<'_>> {
     let mut last_key: &str = "";
     loop {
         let key = p.plain_str()?;
-        // Canonical order is strictly increasing; a repeat or disorder is not canonical.
-        if key <= last_key {
+        // Canonical order is strictly increasing; a repeat or disorder is not canonical. (JCS
+        // orders by UTF-16 code units, which differ from bytes only beyond ASCII.)
+        let ordered = if strict && !(key.is_ascii() && last_key.is_ascii()) {
+            crate::canonical::utf16_cmp(last_key, key) == std::cmp::Ordering::Less
+        } else {
+            key > last_key
+        };
+        if !ordered {
             return None;
         }
         last_key = key;
@@ -258,6 +280,7 @@ pub(crate) fn scan(bytes: &[u8]) -> Option<DecisionView<'_>> {
             }
             // Other keys (metadata, tool_input, reason, source, …) are not typed: the format
             // says verifiers ignore them (LEDGER-FORMAT.md §7).
+            _ if strict => p.i = crate::canonical::canonical_value_end(p.s, p.i)?,
             _ => p.skip_value()?,
         }
         if p.eat(b'}').is_some() {
