@@ -175,3 +175,7 @@ print("\n".join(out))
 PY
 python3 benches/query_report.py
 python3 benches/replay_report.py
+# The Trust A/B needs the base commit's release binary (see the section's text for the build).
+if [ -n "${TRUST_AB_BASE:-}" ]; then
+  python3 benches/trust_ab.py "$TRUST_AB_BASE" target/release/govtrail 1000000:6 4000000:5 --write
+fi
