@@ -109,10 +109,11 @@ struct Called {
     killed: bool,
 }
 
-/// How long a hook may outlive a forwarded signal before its process group is killed.
+/// How long a hook's process group may outlive a forwarded signal before it is killed.
 const GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
-/// After the kill, how long the output pipes may stay open (a child that escaped the group).
-const PIPE_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+/// After the kill, how long to wait for the hook's exit and for each output pipe (a child that
+/// escaped the group may hold one): at most 1.5 + 3 × 0.1 s in all.
+const PIPE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
 
 enum Event {
     Exit(std::io::Result<std::process::ExitStatus>),
@@ -213,40 +214,66 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
     let group = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw);
-    let status = match rx.recv() {
-        Ok(Event::Exit(s)) => s.ok(),
+    // A signal (Claude Code's timeout) goes to the hook's whole group; whatever of the group
+    // is left by the deadline, 1.9 s after the signal, is killed, so the call ends within 2 s.
+    let forward = |n: i32| {
+        if let (Some(g), Some(sig)) = (group, rustix::process::Signal::from_named_raw(n)) {
+            let _ = rustix::process::kill_process_group(g, sig);
+        }
+        Instant::now() + GRACE
+    };
+    let kill_group = || {
+        group.is_some_and(|g| {
+            rustix::process::kill_process_group(g, rustix::process::Signal::KILL).is_ok()
+        })
+    };
+    let mut deadline = None;
+    let mut status = None;
+    match rx.recv() {
+        Ok(Event::Exit(s)) => status = s.ok(),
         Ok(Event::Signal(n)) => {
             interrupted = Some(n);
-            // Forward the signal to the hook's whole group; whatever of it outlives the grace
-            // period is killed, so the call ends within 2 s of the signal.
-            if let (Some(g), Some(sig)) = (group, rustix::process::Signal::from_named_raw(n)) {
-                let _ = rustix::process::kill_process_group(g, sig);
+            let until = forward(n);
+            deadline = Some(until);
+            if let Ok(Event::Exit(s)) =
+                rx.recv_timeout(until.saturating_duration_since(Instant::now()))
+            {
+                status = s.ok();
             }
-            let status = match rx.recv_timeout(GRACE) {
-                Ok(Event::Exit(s)) => s.ok(),
-                _ => None,
-            };
             // Children the hook left behind would hold its output pipes open: the group goes
             // too, and then the hook itself if it had not exited.
-            if let Some(g) = group {
-                killed |=
-                    rustix::process::kill_process_group(g, rustix::process::Signal::KILL).is_ok();
-            }
-            match status {
-                Some(s) => Some(s),
-                None => match rx.recv_timeout(PIPE_GRACE) {
-                    Ok(Event::Exit(s)) => s.ok(),
-                    _ => None,
-                },
+            killed |= kill_group();
+            if status.is_none()
+                && let Ok(Event::Exit(s)) = rx.recv_timeout(PIPE_GRACE)
+            {
+                status = s.ok();
             }
         }
-        Err(_) => None,
-    };
-    let take = |(buf, done): (Buffer, std::sync::mpsc::Receiver<()>)| {
-        if interrupted.is_some() {
-            let _ = done.recv_timeout(PIPE_GRACE);
-        } else {
-            let _ = done.recv();
+        Err(_) => {}
+    }
+    // The output pipes close when the last process holding them ends. Children a hook left
+    // running (`cmd &`) may hold them: a signal while waiting for them is forwarded and the
+    // group killed by the deadline, as above.
+    let mut take = |(buf, done): (Buffer, std::sync::mpsc::Receiver<()>)| {
+        loop {
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => std::time::Duration::from_millis(50),
+            };
+            match done.recv_timeout(wait) {
+                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    killed |= kill_group();
+                    let _ = done.recv_timeout(PIPE_GRACE);
+                    break;
+                }
+            } else if let Ok(Event::Signal(n)) = rx.try_recv() {
+                interrupted = Some(n);
+                deadline = Some(forward(n));
+            }
         }
         std::mem::take(
             &mut *buf
@@ -256,9 +283,9 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
     };
     let stdout = take(out);
     let stderr = take(err);
-    if interrupted.is_none() {
-        let _ = writer.join();
-    }
+    // The stdin writer is not waited for: a child that holds stdin and never reads it would
+    // block it; it ends with the process.
+    drop(writer);
     use std::os::unix::process::ExitStatusExt as _;
     Called {
         code: status.and_then(|s| s.code()),

@@ -229,6 +229,12 @@ impl TrustPolicy {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            // Never echoed: a line holding a private key is named as such, nothing more.
+            if line.contains("PRIVATE+KEY+") {
+                return Err(at(
+                    "holds a private key; a policy names public (verifier) keys only".into(),
+                ));
+            }
             let words: Vec<&str> = line.split_whitespace().collect();
             let vkey = |v: &str, witness: bool| {
                 let k = NoteVerifier::parse(v).map_err(|e| at(e.to_string()))?;
@@ -316,7 +322,15 @@ impl TrustPolicy {
                             .ok_or_else(|| at(format!("unknown quorum {name}")))?,
                     );
                 }
-                _ => return Err(at(format!("cannot read {line:?}"))),
+                // Only a keyword is echoed, never the line.
+                [word, ..] if word.len() <= 20 && word.bytes().all(|b| b.is_ascii_lowercase()) => {
+                    return Err(at(format!("unknown keyword {word:?}")));
+                }
+                _ => {
+                    return Err(at(
+                        "not a policy line (log, witness, group, quorum, revoked)".into(),
+                    ));
+                }
             }
         }
         Ok(p)

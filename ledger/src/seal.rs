@@ -25,12 +25,12 @@ use std::path::{Path, PathBuf};
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 use parquet::file::reader::ChunkReader as _;
 
+use crate::Result;
 use crate::error::IoContext as _;
 use crate::hash::{Hash, from_hex, hex};
 use crate::layout::Layout;
 use crate::note::{Note, NoteSigner};
 use crate::policy::TrustPolicy;
-use crate::{Error, Result};
 
 /// The seal note's file name in the ledger directory.
 pub const SEALS_FILE: &str = "seals.note";
@@ -200,6 +200,11 @@ fn range(
         (Some(o), Some(l)) => {
             let o = u64::try_from(o).map_err(|_| ())?;
             let l = usize::try_from(l).map_err(|_| ())?;
+            // Lengths come from the footer, which anyone may edit: never past the file's end.
+            let size = file.metadata().map_err(|_| ())?.len();
+            if o.checked_add(l as u64).is_none_or(|e| e > size) {
+                return Err(());
+            }
             h.update(&(l as u64).to_be_bytes());
             h.update(&file.get_bytes(o, l).map_err(|_| ())?);
         }
@@ -342,18 +347,14 @@ pub(crate) fn record(
     crate::layout::write_atomic(&layout.dir().join(SEALS_FILE), note.as_bytes())
 }
 
-/// The seal line of a segment just written (and its summary, if one was written).
+/// The seal line of a segment just written, from its digests (and its summary's, if one was
+/// written).
 pub(crate) fn line_for(
     start: u64,
     end: u64,
-    segment: &Path,
+    digests: SkipDigests,
     summary: Option<&Path>,
 ) -> Result<SealLine> {
-    let digests = skip_digests(segment).map_err(|why| Error::Corrupt {
-        path: segment.to_path_buf(),
-        offset: None,
-        message: format!("cannot hash its {}", why.as_str()),
-    })?;
     let summary = match summary {
         Some(p) => Some(summary_digest(p).ctx("read", p)?),
         None => None,

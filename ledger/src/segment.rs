@@ -314,6 +314,16 @@ impl SegmentWriter {
             offset: None,
             message: format!("record {} is not a decision: {e}", row.idx),
         })?;
+        if view.ts_us != row.ts_us {
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                offset: None,
+                message: format!(
+                    "record {}'s ts_us is {}, its frame says {}",
+                    row.idx, view.ts_us, row.ts_us
+                ),
+            });
+        }
         self.builders
             .push(row, &view)
             .map_err(|message| Error::Parquet {

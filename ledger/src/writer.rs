@@ -697,6 +697,17 @@ impl Ledger {
         if new.verifier() == self.signer.verifier() {
             return Err(refuse("the new key is the current key".into()));
         }
+        // A key that signed before cannot come back: its validity range would be empty.
+        for (_, _, bytes) in crate::policy::read_transitions(self.layout.dir())? {
+            if let Ok(t) = crate::policy::Transition::parse(&bytes)
+                && (t.old == new.verifier() || t.new == new.verifier())
+            {
+                return Err(refuse(format!(
+                    "the ledger used this key before (transition at size {}); rotate to a new key",
+                    t.size
+                )));
+            }
+        }
         self.seal()?;
         // After the seal the WAL holds no records; drop any heartbeat checkpoint frames signed
         // with the old key, so that no WAL mixes keys (open replays a WAL with one key).
@@ -719,9 +730,16 @@ impl Ledger {
         }
         write_atomic(&path, note.as_bytes())?;
         sync_dir(&keys)?;
-        // The transition is durable: from here on only the new key may sign.
-        self.own = own_policy(self.layout.dir(), &new, &self.config.origin)?;
+        // The transition is durable: from here on only the new key may sign. If the policy
+        // cannot be read back, nothing more is signed until the ledger is reopened.
         self.signer = new;
+        self.own = match own_policy(self.layout.dir(), &self.signer, &self.config.origin) {
+            Ok(own) => own,
+            Err(e) => {
+                self.poisoned = true;
+                return Err(e);
+            }
+        };
         self.config.writer_vkey = self.signer.verifier().to_string();
         let json = serde_json::to_vec_pretty(&self.config).map_err(|e| Error::Layout {
             dir: self.layout.dir().to_path_buf(),
@@ -790,7 +808,9 @@ impl SealJob {
         let kept = fs::read(&stored)
             .ok()
             .and_then(|b| SignedCheckpoint::parse(&b).ok())
-            .is_some_and(|cp| cp.note.text == self.checkpoint.note.text);
+            .is_some_and(|cp| {
+                cp.note.text == self.checkpoint.note.text && self.own.check_checkpoint(&cp).is_ok()
+            });
         if !kept {
             write_atomic(&stored, self.checkpoint.bytes.as_bytes())?;
         }
@@ -807,6 +827,17 @@ impl SealJob {
                             else {
                                 break;
                             };
+                            // The closed WAL sat on disk since it was written: seal only the
+                            // bytes the writer hashed (and signed), never what is there now.
+                            if crate::hash::record_hash(&r.bytes) != record_hash {
+                                return Err(Error::Corrupt {
+                                    path: self.wal_path.clone(),
+                                    offset: None,
+                                    message: format!(
+                                        "record {idx} differs from the one committed: refusing to seal it"
+                                    ),
+                                });
+                            }
                             writer.push(&SealRow {
                                 idx,
                                 ts_us: r.ts_us,
@@ -839,12 +870,14 @@ impl SealJob {
                 });
             }
             let summary = writer.finish()?;
+            // Digests of the file as written, before anyone else can reach it (§14).
+            let digests = crate::seal::skip_digests(&tmp).ok();
             fs::rename(&tmp, &final_path).ctx("rename", &final_path)?;
             sync_dir(&self.layout.segments_dir())?;
-            Ok(summary)
+            Ok((summary, digests))
         })();
-        let summary = match written {
-            Ok(summary) => summary,
+        let (summary, digests) = match written {
+            Ok(written) => written,
             Err(err) => {
                 let _ = fs::remove_file(&tmp);
                 return Err(err);
@@ -861,15 +894,17 @@ impl SealJob {
         });
         // The seal note (§14) binds what readers skip on. Best effort too: a segment without
         // a line is scanned, never pruned.
-        let _ = crate::seal::line_for(
-            start,
-            end,
-            &final_path,
-            summary_written.then_some(summary_path.as_path()),
-        )
-        .and_then(|line| {
-            crate::seal::record(&self.layout, &self.origin, &self.own, &self.signer, line)
-        });
+        if let Some(digests) = digests {
+            let _ = crate::seal::line_for(
+                start,
+                end,
+                digests,
+                summary_written.then_some(summary_path.as_path()),
+            )
+            .and_then(|line| {
+                crate::seal::record(&self.layout, &self.origin, &self.own, &self.signer, line)
+            });
+        }
         fs::remove_file(&self.wal_path).ctx("remove", &self.wal_path)?;
         sync_dir(&self.layout.wal_dir())
     }

@@ -283,3 +283,53 @@ fn sigterm_ends_the_hooks_whole_process_group_within_two_seconds() {
         "{d:#}"
     );
 }
+
+/// A hook that exits but leaves a child holding its output open: govtrail waits for the
+/// output, as Claude Code would, but a SIGTERM then still ends the call within 2 s.
+#[test]
+fn sigterm_after_the_hook_exited_ends_its_stray_children_too() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let pidfile = tmp.path().join("child.pid");
+    let script = format!(
+        "cat >/dev/null; echo done-output; sleep 30 & echo $! > {}; exit 0",
+        pidfile.to_str().unwrap()
+    );
+    let mut child = bin()
+        .args(["hook", "--spool", spool.to_str().unwrap(), "--", "sh", "-c"])
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{}").unwrap();
+    let mut waited = 0;
+    while std::fs::read_to_string(&pidfile).map_or(true, |t| t.trim().is_empty()) && waited < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        waited += 1;
+    }
+    let stray = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let sent = std::time::Instant::now();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let alive =
+        std::fs::read_to_string(format!("/proc/{stray}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    assert!(!alive, "the hook's child {stray} still runs");
+    let records = drained(tmp.path(), &spool);
+    assert_eq!(records.len(), 1);
+    assert!(
+        records[0]["source"]["hook"]["stdout"]
+            .as_str()
+            .is_some_and(|o| o.contains("done-output")),
+        "{:#}",
+        records[0]
+    );
+}

@@ -92,6 +92,13 @@ fn no_error_path_that_takes_a_key_prints_the_private_key() {
             s(&policy).into(),
         ]);
     }
+    // The private key file itself given as a policy.
+    calls.push(vec![
+        "verify".into(),
+        l.into(),
+        "--policy".into(),
+        s(&key).into(),
+    ]);
     // Every place a private key is expected, given a damaged one or the public one.
     for k in [&bent, &short, &vkey] {
         let k = s(k).to_owned();
@@ -304,6 +311,16 @@ fn the_callers_mistakes_are_unverified_not_tampered() {
         (Some(7), Some("unverified")),
         "{t}"
     );
+    // A key that signed before cannot come back (its validity range would be empty).
+    let o = run(&[
+        "rotate-key",
+        l,
+        "--key",
+        s(&k2.with_extension("key")),
+        "--new-key",
+        s(&key),
+    ]);
+    crate::assert_input_error(&o, "used this key before");
     // Both keys: ok.
     let (code, _, t) = verdict(&[
         l,

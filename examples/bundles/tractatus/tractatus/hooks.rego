@@ -103,7 +103,7 @@ evaluate(call) := lib.result(verdict(vs), reason, rules) if {
 	count(vs) > 0
 	reason := concat("; ", sort({v.reason | some v in vs}))
 	rules := sort({v.rule | some v in vs})
-} else := lib.result(cfg.uncovered_tool, sprintf("no rule of this bundle applies to %v", [object.get(call, "tool_name", "?")]), [])
+} else := lib.result(object.get(cfg, "uncovered_tool", "defer"), sprintf("no rule of this bundle applies to %v", [object.get(call, "tool_name", "?")]), [])
 
 # Decision for a Claude Code hook payload (replay input kind "claude_code").
 claude_code_decision := evaluate(input) if {
