@@ -776,6 +776,45 @@ struct SealJob {
 }
 
 impl SealJob {
+    /// Reads the closed WAL's records frames up to the committed length, checks each record
+    /// against the hash committed for its index, and sends them on, in order.
+    fn read_checked(&self, tx: std::sync::mpsc::SyncSender<Vec<wal::WalRecord>>) -> Result<()> {
+        let mut reader = WalReader::open(&self.wal_path)?;
+        let mut idx = self.start;
+        while reader.offset < self.wal_len {
+            match reader.next_frame()? {
+                Ok(Frame::Records { records, .. }) => {
+                    for r in &records {
+                        let committed = self.hashes.get((idx - self.start) as usize);
+                        if committed.is_some_and(|h| crate::hash::record_hash(&r.bytes) != h.0) {
+                            return Err(Error::Corrupt {
+                                path: self.wal_path.clone(),
+                                offset: None,
+                                message: format!(
+                                    "record {idx} differs from the one committed: refusing to seal it"
+                                ),
+                            });
+                        }
+                        idx += 1;
+                    }
+                    if tx.send(records).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(Frame::Checkpoint(_)) => {}
+                Err(Tail::Clean) => break,
+                Err(Tail::Torn { offset, reason }) => {
+                    return Err(Error::Corrupt {
+                        path: self.wal_path.clone(),
+                        offset: Some(offset),
+                        message: reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Stores the stable checkpoint, then writes the segment (temporary name, fsync, rename,
     /// directory fsync), then removes the WAL. Gives the job back on failure, for a retry.
     fn run(self) -> SealOutcome {
@@ -816,52 +855,45 @@ impl SealJob {
         }
         let written = (|| {
             let mut writer = SegmentWriter::create(&tmp, &meta)?;
-            let mut reader = WalReader::open(&self.wal_path)?;
+            // One thread reads the closed WAL and checks each record against the hash the
+            // writer committed (the WAL sat on disk since: seal only the bytes the writer
+            // hashed and signed, never what is there now); this one encodes Parquet. The check
+            // costs a BLAKE3 per record, beside the encoding rather than after it.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<wal::WalRecord>>(4);
             let mut idx = start;
-            while reader.offset < self.wal_len {
-                match reader.next_frame()? {
-                    Ok(Frame::Records { records, .. }) => {
-                        for r in records {
-                            let Some(&(record_hash, chain)) =
-                                self.hashes.get((idx - start) as usize)
-                            else {
-                                break;
-                            };
-                            // The closed WAL sat on disk since it was written: seal only the
-                            // bytes the writer hashed (and signed), never what is there now.
-                            if crate::hash::record_hash(&r.bytes) != record_hash {
-                                return Err(Error::Corrupt {
-                                    path: self.wal_path.clone(),
-                                    offset: None,
-                                    message: format!(
-                                        "record {idx} differs from the one committed: refusing to seal it"
-                                    ),
-                                });
-                            }
-                            writer.push(&SealRow {
-                                idx,
-                                ts_us: r.ts_us,
-                                record: &r.bytes,
-                                hashes: crate::hash::RecordHashes {
-                                    record_hash,
-                                    chain,
-                                    leaf: [0; 32],
-                                },
-                            })?;
-                            idx += 1;
-                        }
-                    }
-                    Ok(Frame::Checkpoint(_)) => {}
-                    Err(Tail::Clean) => break,
-                    Err(Tail::Torn { offset, reason }) => {
-                        return Err(Error::Corrupt {
-                            path: self.wal_path.clone(),
-                            offset: Some(offset),
-                            message: reason,
+            let read = std::thread::scope(|scope| {
+                let reader = scope.spawn(move || self.read_checked(tx));
+                let mut pushed = Ok(());
+                for records in rx {
+                    for r in records {
+                        let Some(&(record_hash, chain)) = self.hashes.get((idx - start) as usize)
+                        else {
+                            break;
+                        };
+                        pushed = writer.push(&SealRow {
+                            idx,
+                            ts_us: r.ts_us,
+                            record: &r.bytes,
+                            hashes: crate::hash::RecordHashes {
+                                record_hash,
+                                chain,
+                                leaf: [0; 32],
+                            },
                         });
+                        if pushed.is_err() {
+                            break;
+                        }
+                        idx += 1;
+                    }
+                    if pushed.is_err() {
+                        break;
                     }
                 }
-            }
+                // Dropping the receiver (end of the loop) stops the reader at its next send.
+                let read = reader.join().unwrap_or(Err(Error::Poisoned));
+                pushed.and(read)
+            });
+            read?;
             if idx != end {
                 return Err(Error::Corrupt {
                     path: self.wal_path.clone(),
