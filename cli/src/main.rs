@@ -38,10 +38,10 @@ mod exit {
 
 /// The exit code of a verification verdict (LEDGER-FORMAT.md §7).
 fn verdict_exit(class: FailureClass) -> u8 {
-    match class.verdict() {
-        "truncated-or-forked" => exit::TRUNCATED_OR_FORKED,
-        "unverified-tail" => exit::UNVERIFIED_TAIL,
-        "unverified" => exit::UNVERIFIED,
+    match class {
+        FailureClass::Truncated | FailureClass::Forked => exit::TRUNCATED_OR_FORKED,
+        FailureClass::UnverifiedTail => exit::UNVERIFIED_TAIL,
+        FailureClass::Untrusted => exit::UNVERIFIED,
         _ => exit::TAMPERED,
     }
 }
@@ -1151,7 +1151,7 @@ fn print_pruning(trail: &query::Trail) {
         return;
     }
     for u in p.scanned.iter().chain(&p.summaries_unused) {
-        let what = if u.reason == "summary" {
+        let what = if u.reason == ledger::Unvouched::Summary {
             "its summary is not used"
         } else {
             "read in full, nothing skipped"
@@ -1159,7 +1159,7 @@ fn print_pruning(trail: &query::Trail) {
         eprintln!(
             "note: {}: {what} (not vouched for by the seal note: {})",
             u.segment.display(),
-            u.reason
+            u.reason.as_str()
         );
     }
 }

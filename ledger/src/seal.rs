@@ -26,7 +26,6 @@ use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 use parquet::file::reader::ChunkReader as _;
 
 use crate::Result;
-use crate::error::IoContext as _;
 use crate::hash::{Hash, from_hex, hex};
 use crate::layout::Layout;
 use crate::note::{Note, NoteSigner};
@@ -85,6 +84,12 @@ pub enum Unvouched {
     Summary,
 }
 
+impl serde::Serialize for Unvouched {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl Unvouched {
     /// The reason as the spec and JSON reports name it.
     pub fn as_str(self) -> &'static str {
@@ -112,6 +117,8 @@ pub struct SegmentVouch {
     pub segment: Option<Unvouched>,
     /// Whether its summary file may answer for it (vouched, and present).
     pub summary: bool,
+    /// Whether a summary file is there at all (a link counts, and is never vouched for).
+    pub summary_present: bool,
 }
 
 impl SegmentVouch {
@@ -122,9 +129,9 @@ impl SegmentVouch {
 
     /// The reason to report, if any: the segment's, else a present summary that is not
     /// vouched for.
-    pub fn reason(&self, summary_present: bool) -> Option<Unvouched> {
+    pub fn reason(&self) -> Option<Unvouched> {
         self.segment
-            .or((!self.summary && summary_present).then_some(Unvouched::Summary))
+            .or((!self.summary && self.summary_present).then_some(Unvouched::Summary))
     }
 }
 
@@ -226,10 +233,14 @@ fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// The digest of a summary file's bytes (a link is refused).
 pub fn summary_digest(path: &Path) -> std::io::Result<Hash> {
-    let bytes = read_regular(path)?;
+    Ok(summary_digest_of(&read_regular(path)?))
+}
+
+/// The digest of a summary's bytes.
+pub(crate) fn summary_digest_of(bytes: &[u8]) -> Hash {
     let mut h = derive(SUMMARY_CONTEXT);
-    h.update(&bytes);
-    Ok(*h.finalize().as_bytes())
+    h.update(bytes);
+    *h.finalize().as_bytes()
 }
 
 /// The note's text (unsigned), lines in order.
@@ -347,28 +358,24 @@ pub(crate) fn record(
     crate::layout::write_atomic(&layout.dir().join(SEALS_FILE), note.as_bytes())
 }
 
-/// The seal line of a segment just written, from its digests (and its summary's, if one was
-/// written).
+/// The seal line of a segment just written, from its digests and the bytes of the summary
+/// written beside it, if any.
 pub(crate) fn line_for(
     start: u64,
     end: u64,
     digests: SkipDigests,
-    summary: Option<&Path>,
-) -> Result<SealLine> {
-    let summary = match summary {
-        Some(p) => Some(summary_digest(p).ctx("read", p)?),
-        None => None,
-    };
+    summary: Option<&[u8]>,
+) -> SealLine {
     let time_us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-    Ok(SealLine {
+    SealLine {
         start,
         end,
         time_us,
         digests,
-        summary,
-    })
+        summary: summary.map(summary_digest_of),
+    }
 }
 
 /// What the ledger at `dir` lets a reader trusting `policy` skip on: each sealed segment
@@ -405,16 +412,21 @@ pub fn vouch(dir: &Path, policy: &TrustPolicy) -> Result<Vec<SegmentVouch>> {
                 Ok(_) => None,
             },
         };
+        let summary_path = layout.summary(start, end);
+        let summary_present = fs::symlink_metadata(&summary_path).is_ok();
         let summary = segment.is_none()
-            && line.flatten().and_then(|l| l.summary).is_some_and(|want| {
-                summary_digest(&layout.summary(start, end)).is_ok_and(|got| got == want)
-            });
+            && summary_present
+            && line
+                .flatten()
+                .and_then(|l| l.summary)
+                .is_some_and(|want| summary_digest(&summary_path).is_ok_and(|got| got == want));
         out.push(SegmentVouch {
             start,
             end,
             path,
             segment,
             summary,
+            summary_present,
         });
     }
     Ok(out)

@@ -493,9 +493,7 @@ fn verify_once(dir: &Path, opts: &VerifyOptions, sink: &mut Sink<'_>) -> Result<
         // What queries may skip on (§14): reported, never a verdict. (Records-only
         // verification, replay's, reads no skip structure and checks none.)
         for v in crate::seal::vouch(dir, &opts.policy)? {
-            // Present, even as a link (which is then not vouched for: `summary`).
-            let summary = fs::symlink_metadata(layout.summary(v.start, v.end)).is_ok();
-            if let Some(reason) = v.reason(summary) {
+            if let Some(reason) = v.reason() {
                 report.unvouched.push((v.path, reason));
             }
         }

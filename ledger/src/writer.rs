@@ -917,25 +917,17 @@ impl SealJob {
         };
         // The summary is a query cache (§13): if it cannot be written, queries scan the
         // segment instead, so its failure does not fail the seal.
-        let summary_path = self.layout.summary(start, end);
-        let summary_written = crate::summary::encode(&summary).is_ok_and(|bytes| {
+        let summary = crate::summary::encode(&summary).ok().filter(|bytes| {
             crate::layout::create_private_dir_all(&self.layout.summaries_dir())
                 .ctx("create", &self.layout.summaries_dir())
-                .and_then(|()| write_atomic(&summary_path, &bytes))
+                .and_then(|()| write_atomic(&self.layout.summary(start, end), bytes))
                 .is_ok()
         });
         // The seal note (§14) binds what readers skip on. Best effort too: a segment without
         // a line is scanned, never pruned.
         if let Some(digests) = digests {
-            let _ = crate::seal::line_for(
-                start,
-                end,
-                digests,
-                summary_written.then_some(summary_path.as_path()),
-            )
-            .and_then(|line| {
-                crate::seal::record(&self.layout, &self.origin, &self.own, &self.signer, line)
-            });
+            let line = crate::seal::line_for(start, end, digests, summary.as_deref());
+            let _ = crate::seal::record(&self.layout, &self.origin, &self.own, &self.signer, line);
         }
         fs::remove_file(&self.wal_path).ctx("remove", &self.wal_path)?;
         sync_dir(&self.layout.wal_dir())

@@ -97,7 +97,7 @@ pub struct Unpruned {
     /// The segment file.
     pub segment: std::path::PathBuf,
     /// Why.
-    pub reason: &'static str,
+    pub reason: ledger::Unvouched,
 }
 
 /// Told the rows a query's scans have read so far (see [`Trail::set_progress`]).
@@ -240,7 +240,7 @@ impl Trail {
                     prunable[i] = false;
                     pruning.scanned.push(Unpruned {
                         segment: seg.path.clone(),
-                        reason: r.as_str(),
+                        reason: r,
                     });
                 }
                 if seg.summary.is_some() && !v.is_some_and(|v| v.summary) {
@@ -249,7 +249,7 @@ impl Trail {
                     if reason.is_none() {
                         pruning.summaries_unused.push(Unpruned {
                             segment: seg.path.clone(),
-                            reason: ledger::Unvouched::Summary.as_str(),
+                            reason: ledger::Unvouched::Summary,
                         });
                     }
                 }

@@ -231,23 +231,12 @@ fn drained(tmp: &Path, spool: &Path) -> Vec<serde_json::Value> {
     out
 }
 
-/// A hook that ignores SIGTERM and leaves a long child holding its output open: govtrail still
-/// returns within 2 s of its own SIGTERM, with the output read so far and the call recorded as
-/// killed, and nothing of the hook's process group survives.
-#[test]
-fn sigterm_ends_the_hooks_whole_process_group_within_two_seconds() {
-    use std::os::unix::process::ExitStatusExt as _;
-    let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
-    let pidfile = tmp.path().join("child.pid");
-    // An ignored signal stays ignored across exec: neither the shell nor its sleep reacts.
-    let script = format!(
-        "trap '' TERM; cat >/dev/null; echo partial-output; sleep 30 & echo $! > {}; wait",
-        pidfile.to_str().unwrap()
-    );
+/// `govtrail hook --spool SPOOL -- sh -c SCRIPT` with `{}` on stdin; returns the process
+/// and the pid the script wrote to `pidfile` (its long-running child).
+fn spawn_sh_hook(spool: &Path, script: &str, pidfile: &Path) -> (std::process::Child, String) {
     let mut child = bin()
         .args(["hook", "--spool", spool.to_str().unwrap(), "--", "sh", "-c"])
-        .arg(&script)
+        .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -255,11 +244,18 @@ fn sigterm_ends_the_hooks_whole_process_group_within_two_seconds() {
         .unwrap();
     child.stdin.take().unwrap().write_all(b"{}").unwrap();
     let mut waited = 0;
-    while std::fs::read_to_string(&pidfile).map_or(true, |t| t.trim().is_empty()) && waited < 200 {
+    while std::fs::read_to_string(pidfile).map_or(true, |t| t.trim().is_empty()) && waited < 200 {
         std::thread::sleep(std::time::Duration::from_millis(25));
         waited += 1;
     }
-    let grandchild = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    let pid = std::fs::read_to_string(pidfile).unwrap().trim().to_owned();
+    (child, pid)
+}
+
+/// Sends SIGTERM to `govtrail hook`: it must die of it within 2 s, and `stray` (a process the
+/// hook started) must be gone.
+fn terminate_within_two_seconds(mut child: std::process::Child, stray: &str) {
+    use std::os::unix::process::ExitStatusExt as _;
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     let sent = std::time::Instant::now();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
@@ -268,9 +264,26 @@ fn sigterm_ends_the_hooks_whole_process_group_within_two_seconds() {
     assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
     assert_eq!(status.signal(), Some(15), "{status:?}");
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
-        .is_ok_and(|s| !s.contains(") Z "));
-    assert!(!alive, "the hook's child {grandchild} still runs");
+    let alive =
+        std::fs::read_to_string(format!("/proc/{stray}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    assert!(!alive, "the hook's child {stray} still runs");
+}
+
+/// A hook that ignores SIGTERM and leaves a long child holding its output open: govtrail still
+/// returns within 2 s of its own SIGTERM, with the output read so far and the call recorded as
+/// killed, and nothing of the hook's process group survives.
+#[test]
+fn sigterm_ends_the_hooks_whole_process_group_within_two_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let pidfile = tmp.path().join("child.pid");
+    // An ignored signal stays ignored across exec: neither the shell nor its sleep reacts.
+    let script = format!(
+        "trap '' TERM; cat >/dev/null; echo partial-output; sleep 30 & echo $! > {}; wait",
+        pidfile.to_str().unwrap()
+    );
+    let (child, grandchild) = spawn_sh_hook(&spool, &script, &pidfile);
+    terminate_within_two_seconds(child, &grandchild);
     let records = drained(tmp.path(), &spool);
     assert_eq!(records.len(), 1);
     let d = &records[0];
@@ -288,7 +301,6 @@ fn sigterm_ends_the_hooks_whole_process_group_within_two_seconds() {
 /// output, as Claude Code would, but a SIGTERM then still ends the call within 2 s.
 #[test]
 fn sigterm_after_the_hook_exited_ends_its_stray_children_too() {
-    use std::os::unix::process::ExitStatusExt as _;
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
     let pidfile = tmp.path().join("child.pid");
@@ -296,33 +308,9 @@ fn sigterm_after_the_hook_exited_ends_its_stray_children_too() {
         "cat >/dev/null; echo done-output; sleep 30 & echo $! > {}; exit 0",
         pidfile.to_str().unwrap()
     );
-    let mut child = bin()
-        .args(["hook", "--spool", spool.to_str().unwrap(), "--", "sh", "-c"])
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"{}").unwrap();
-    let mut waited = 0;
-    while std::fs::read_to_string(&pidfile).map_or(true, |t| t.trim().is_empty()) && waited < 200 {
-        std::thread::sleep(std::time::Duration::from_millis(25));
-        waited += 1;
-    }
-    let stray = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    let (child, stray) = spawn_sh_hook(&spool, &script, &pidfile);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    let sent = std::time::Instant::now();
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    let status = child.wait().unwrap();
-    let took = sent.elapsed();
-    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
-    assert_eq!(status.signal(), Some(15), "{status:?}");
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let alive =
-        std::fs::read_to_string(format!("/proc/{stray}/stat")).is_ok_and(|s| !s.contains(") Z "));
-    assert!(!alive, "the hook's child {stray} still runs");
+    terminate_within_two_seconds(child, &stray);
     let records = drained(tmp.path(), &spool);
     assert_eq!(records.len(), 1);
     assert!(
