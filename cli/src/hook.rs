@@ -1,6 +1,6 @@
 //! `govtrail hook -- CMD ARGS…`: runs in place of a Claude Code `command` hook, passes stdin to
 //! the wrapped hook, relays its stdout, stderr and exit code unchanged, and writes the whole
-//! call (input, output, exit status, wall time) durably to a spool directory that `govtrail
+//! call (input, output, exit status, wall time) durably to a spool directory (`ledger::spool`) that `govtrail
 //! ingest --spool` drains into the ledger.
 //!
 //! The spool is the multi-writer path: Claude Code runs hooks concurrently while a ledger has
@@ -12,11 +12,9 @@
 use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::{Map, Value};
+use schemas::{HookEnvelope, HookStream};
 
 /// Runs the wrapped hook; returns the exit code to leave with (the hook's own).
 pub(crate) fn run(
@@ -27,7 +25,7 @@ pub(crate) fn run(
 ) -> u8 {
     let mut stdin = Vec::new();
     let _ = std::io::stdin().lock().read_to_end(&mut stdin);
-    let started_us = now_us();
+    let started_us = ledger::spool::now_us();
     let clock = Instant::now();
     let Called {
         code,
@@ -39,38 +37,19 @@ pub(crate) fn run(
     } = call(command, &stdin);
     let wall_us = i64::try_from(clock.elapsed().as_micros()).unwrap_or(i64::MAX);
 
-    let mut env = Map::new();
-    env.insert("govtrail_hook".into(), Value::from(1));
-    let id = format!("{started_us}-{}-{:016x}", std::process::id(), nonce());
-    env.insert("id".into(), Value::String(id.clone()));
-    env.insert("started_us".into(), Value::from(started_us));
-    env.insert("wall_us".into(), Value::from(wall_us));
-    env.insert(
-        "argv".into(),
-        Value::Array(command.iter().cloned().map(Value::String).collect()),
-    );
-    env.insert("exit_code".into(), code.map_or(Value::Null, Value::from));
-    if let Some(s) = signal {
-        env.insert("signal".into(), Value::String(s.to_string()));
-    }
-    if let Some(n) = interrupted {
-        env.insert("interrupted".into(), Value::from(n));
-    }
-    if killed {
-        env.insert("killed".into(), Value::from(true));
-    }
-    for (k, v) in [("engine", engine), ("service", service)] {
-        if let Some(v) = v {
-            env.insert(k.into(), Value::String(v.to_owned()));
-        }
-    }
-    for (k, bytes) in [("stdin", &stdin), ("stdout", &stdout), ("stderr", &stderr)] {
-        match std::str::from_utf8(bytes) {
-            Ok(t) => env.insert(k.into(), Value::String(t.to_owned())),
-            Err(_) => env.insert(format!("{k}_b64"), Value::String(B64.encode(bytes))),
-        };
-    }
-    let recorded = write_spool(spool, &id, &Value::Object(env));
+    let mut env = HookEnvelope::new(ledger::spool::call_id(started_us), started_us);
+    env.wall_us = Some(wall_us);
+    env.argv = command.to_vec();
+    env.exit_code = code.map(i64::from);
+    env.signal = signal.map(|s| s.to_string());
+    env.interrupted = interrupted.map(i64::from);
+    env.killed = killed;
+    env.engine = engine.map(str::to_owned);
+    env.service = service.map(str::to_owned);
+    env.set(HookStream::Stdin, &stdin);
+    env.set(HookStream::Stdout, &stdout);
+    env.set(HookStream::Stderr, &stderr);
+    let recorded = ledger::spool::write_call(spool, &env);
 
     // Relay exactly what the hook said, then report a recording failure after it.
     let _ = std::io::stdout().lock().write_all(&stdout);
@@ -297,25 +276,6 @@ fn call(command: &[String], stdin: &[u8]) -> Called {
     }
 }
 
-/// Now, in µs since the epoch (0 before it, saturating far after).
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
-/// 64 random bits from the standard library's per-process random hasher keys.
-pub(crate) fn nonce() -> u64 {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
 /// Runs the command after `--` with the caller's stdin, stdout and stderr, when `govtrail hook`
 /// itself was called wrongly: the hook still decides (governance does not fail open because
 /// of govtrail), nothing is recorded, and the usage error follows the hook's own stderr.
@@ -343,65 +303,4 @@ pub(crate) fn passthrough(args: &[String], usage: &str) -> Option<u8> {
             127
         }
     })
-}
-
-/// Creates the spool directory, mode 0700, unless it exists (an existing one keeps its mode).
-pub(crate) fn create_spool(spool: &Path) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    ledger::create_private_dir_all(spool).with_context(|| format!("create {}", spool.display()))
-}
-
-/// `OpenOptions` for a new file in `spool`: mode 0600, or 0640 when the spool directory
-/// grants its group read and search (`install -d -m 2770 -g GROUP SPOOL`: a spool shared with
-/// the group a draining server runs as, RECORD.md §5). Records hold full tool inputs: nobody
-/// else ever reads them.
-pub(crate) fn spool_file_options(spool: &Path) -> std::fs::OpenOptions {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let shared = std::fs::metadata(spool).is_ok_and(|m| m.permissions().mode() & 0o050 == 0o050);
-    let mut o = std::fs::OpenOptions::new();
-    o.mode(if shared { 0o640 } else { ledger::FILE_MODE });
-    o
-}
-
-/// Writes one envelope as `<spool>/<id>.hook.json`: temporary file, fsync, rename, directory
-/// fsync, so that a drained file is always whole.
-pub(crate) fn write_spool(spool: &Path, id: &str, env: &Value) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    create_spool(spool)?;
-    let name = format!("{id}.hook.json");
-    let tmp = spool.join(format!(".tmp-{name}"));
-    let mut line = serde_json::to_vec(env)?;
-    line.push(b'\n');
-    let mut f = spool_file_options(spool)
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .with_context(|| format!("create {}", tmp.display()))?;
-    f.write_all(&line)
-        .with_context(|| format!("write {}", tmp.display()))?;
-    f.sync_data()
-        .with_context(|| format!("fsync {}", tmp.display()))?;
-    drop(f);
-    std::fs::rename(&tmp, spool.join(&name))
-        .with_context(|| format!("rename {}", tmp.display()))?;
-    std::fs::File::open(spool)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("fsync {}", spool.display()))
-}
-
-/// The spool's files named `*<suffix>` (not dot-files, which are being written), oldest first:
-/// `.hook.json` for the calls' own files, `hooklog::SUFFIX` for the servers' logs.
-pub(crate) fn spool_files(spool: &Path, suffix: &str) -> anyhow::Result<Vec<std::path::PathBuf>> {
-    use anyhow::Context as _;
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(spool).with_context(|| format!("list {}", spool.display()))? {
-        let e = e.with_context(|| format!("list {}", spool.display()))?;
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(suffix) && !name.starts_with('.') && e.file_type()?.is_file() {
-            out.push(e.path());
-        }
-    }
-    out.sort();
-    Ok(out)
 }

@@ -1,13 +1,133 @@
-//! `govtrail bundle` and `govtrail replay`.
+//! `govtrail bundle` and `govtrail replay`: the replay crate's bundles, tests and flip reports,
+//! printed or written.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
-use serde_json::{Map, Value, json};
 
-use crate::args::{BundleCommand, ReplayFormat};
 use crate::exit;
+use crate::keys::read_pubkeys;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// Ledger directory.
+    pub(crate) ledger: PathBuf,
+    /// The bundle directory.
+    #[arg(long)]
+    pub(crate) bundle: PathBuf,
+    /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
+    #[arg(long = "pubkey", required_unless_present = "no_verify")]
+    pub(crate) pubkeys: Vec<String>,
+    /// Replay without verifying (the report says so).
+    #[arg(long)]
+    pub(crate) no_verify: bool,
+    /// Only this session.
+    #[arg(long)]
+    pub(crate) session: Option<String>,
+    /// Only decisions at or after this time (RFC 3339).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only decisions before this time (RFC 3339).
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// Worker threads, 1 to 256 (the report is the same for any number).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) threads: u16,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+    pub(crate) format: ReplayFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long, short)]
+    pub(crate) out: Option<PathBuf>,
+    /// Exit 6 if any decision flips this way: FROM->TO, with * for any (e.g. deny->allow,
+    /// *->deny, any). Repeatable.
+    #[arg(long = "fail-on")]
+    pub(crate) fail_on: Vec<String>,
+    /// Incidents (JSON or CSV, as for `report roi`): the report says, per incident, whether
+    /// the bundle would have denied or asked about a call of its session before it, and at
+    /// what cost in extra denies and asks.
+    #[arg(long)]
+    pub(crate) incidents: Option<PathBuf>,
+    /// Judge only this incident (from --incidents), replaying only its session.
+    #[arg(long, requires = "incidents")]
+    pub(crate) incident: Option<String>,
+}
+
+/// Bundle subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Check a bundle (every file parses, data resolves, the entrypoint exists) and print its
+    /// id; with --out, also write that description as JSON.
+    Build {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Write the description (id, revision, entrypoint, file digests) here.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Describe a bundle: id, revision, entrypoint, packages, files, rule-set ids, tests.
+    Inspect {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the bundle's Rego tests (rules named test_* must be true), like `opa test`.
+    Test {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A replay report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReplayFormat {
+    /// Plain text.
+    Text,
+    /// JSON.
+    Json,
+    /// Markdown (for a pull request).
+    Markdown,
+    /// JUnit XML (for CI).
+    Junit,
+}
+
+/// `govtrail replay`: verify, replay, report, and exit 6 on a flip `--fail-on` forbids.
+pub(crate) fn run(a: ReplayArgs) -> Result<u8> {
+    let (incidents, session) = incidents(a.incidents.as_deref(), a.incident.as_deref(), a.session)?;
+    let trusted = if a.no_verify {
+        None
+    } else {
+        Some(ledger::VerifyOptions::new(read_pubkeys(&a.pubkeys)?))
+    };
+    let time = |flag: &str, v: Option<String>| -> Result<Option<i64>> {
+        v.map(|t| {
+            schemas::rfc3339_us(&t).with_context(|| format!("--{flag} {t}: not an RFC 3339 time"))
+        })
+        .transpose()
+    };
+    replay(Run {
+        ledger: &a.ledger,
+        bundle: &a.bundle,
+        trusted,
+        opts: replay::Options {
+            session,
+            since_us: time("since", a.since)?,
+            until_us: time("until", a.until)?,
+            threads: usize::from(a.threads),
+            samples: 5,
+            incidents,
+        },
+        format: a.format,
+        out: a.out.as_deref(),
+        fail_on: &a.fail_on,
+    })
+}
 
 /// `govtrail bundle build|inspect|test`.
 pub(crate) fn bundle(cmd: BundleCommand) -> Result<u8> {
@@ -18,16 +138,15 @@ pub(crate) fn bundle(cmd: BundleCommand) -> Result<u8> {
             let tests = b.tests()?;
             println!("{}", b.id);
             if let Some(out) = out {
-                let doc = describe(&b, Some(&tests))?;
-                std::fs::write(&out, serde_json::to_vec_pretty(&doc)?)
-                    .with_context(|| format!("write {}", out.display()))?;
+                let doc = b.describe(Some(&tests));
+                ledger::write_output(&out, &serde_json::to_vec_pretty(&doc)?)?;
             }
             Ok(exit::OK)
         }
         BundleCommand::Inspect { dir, json } => {
             let b = replay::Bundle::load(&dir)?;
             let tests = b.tests()?;
-            let doc = describe(&b, Some(&tests))?;
+            let doc = b.describe(Some(&tests));
             if json {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
@@ -56,19 +175,7 @@ pub(crate) fn bundle(cmd: BundleCommand) -> Result<u8> {
                 .filter(|r| r.outcome != replay::TestOutcome::Pass)
                 .count();
             if json {
-                let rows: Vec<Value> = results
-                    .iter()
-                    .map(|r| match &r.outcome {
-                        replay::TestOutcome::Pass => json!({"test": r.name, "result": "pass"}),
-                        replay::TestOutcome::Fail(m) => {
-                            json!({"test": r.name, "result": "fail", "message": m})
-                        }
-                        replay::TestOutcome::Error(m) => {
-                            json!({"test": r.name, "result": "error", "message": m})
-                        }
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                println!("{}", serde_json::to_string_pretty(&results)?);
             } else {
                 for r in &results {
                     match &r.outcome {
@@ -93,34 +200,18 @@ pub(crate) fn bundle(cmd: BundleCommand) -> Result<u8> {
     }
 }
 
-fn describe(b: &replay::Bundle, tests: Option<&[String]>) -> Result<Value> {
-    let mut doc = json!({
-        "id": b.id,
-        "revision": b.revision,
-        "entrypoint": b.entrypoint,
-        "roots": b.roots,
-        "files": b.files.iter().map(|(p, d)| (p.clone(), Value::String(d.clone()))).collect::<Map<_, _>>(),
-        "rule_set_ids": b.rule_set_ids().into_iter().map(|(p, id)| (p, Value::String(id))).collect::<Map<_, _>>(),
-    });
-    if let Some(t) = tests {
-        doc["tests"] = json!(t);
-    }
-    Ok(doc)
+/// One replay's settings, checked.
+struct Run<'a> {
+    ledger: &'a Path,
+    bundle: &'a Path,
+    trusted: Option<ledger::VerifyOptions>,
+    opts: replay::Options,
+    format: ReplayFormat,
+    out: Option<&'a Path>,
+    fail_on: &'a [String],
 }
 
-/// The arguments of `govtrail replay`.
-pub(crate) struct ReplayArgs<'a> {
-    pub(crate) ledger: &'a Path,
-    pub(crate) bundle: &'a Path,
-    pub(crate) trusted: Option<ledger::VerifyOptions>,
-    pub(crate) opts: replay::Options,
-    pub(crate) format: ReplayFormat,
-    pub(crate) out: Option<&'a Path>,
-    pub(crate) fail_on: &'a [String],
-}
-
-/// `govtrail replay`.
-pub(crate) fn replay(a: ReplayArgs<'_>) -> Result<u8> {
+fn replay(a: Run<'_>) -> Result<u8> {
     let rules: Vec<(String, String)> = a
         .fail_on
         .iter()
@@ -138,13 +229,10 @@ pub(crate) fn replay(a: ReplayArgs<'_>) -> Result<u8> {
             message,
         }) => {
             eprintln!(
-                "govtrail: the ledger did not verify ({class}: {message}); nothing was replayed"
+                "govtrail: the ledger did not verify ({}: {message}); nothing was replayed",
+                class.as_str()
             );
-            return Ok(if verdict == "truncated-or-forked" {
-                exit::TRUNCATED_OR_FORKED
-            } else {
-                exit::TAMPERED
-            });
+            return Ok(exit::of_verdict(verdict));
         }
         Err(e) => return Err(e.into()),
     };
@@ -158,7 +246,7 @@ pub(crate) fn replay(a: ReplayArgs<'_>) -> Result<u8> {
         ReplayFormat::Junit => replay::junit(&report),
     };
     match a.out {
-        Some(path) => crate::write_file(path, text.as_bytes())?,
+        Some(path) => ledger::write_output(path, text.as_bytes())?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     let hit: Vec<String> = rules
@@ -175,7 +263,7 @@ pub(crate) fn replay(a: ReplayArgs<'_>) -> Result<u8> {
 
 /// The incidents to judge, from `--incidents FILE` (only `--incident ID` when given), and the
 /// session to replay: `--incident` narrows the replay to its incident's session.
-pub(crate) fn incidents(
+fn incidents(
     file: Option<&Path>,
     only: Option<&str>,
     session: Option<String>,
@@ -183,25 +271,15 @@ pub(crate) fn incidents(
     let Some(file) = file else {
         return Ok((Vec::new(), session));
     };
-    let mut all = Vec::new();
-    for i in query::report::roi::read_incidents(file)? {
-        let ts_us = match &i.ts {
-            None => None,
-            Some(t) => Some(schemas::rfc3339_us(t).with_context(|| {
-                format!(
-                    "{}: incident {}: ts {t:?} is not an RFC 3339 time",
-                    file.display(),
-                    i.id
-                )
-            })?),
-        };
-        all.push(replay::Incident {
-            id: i.id,
-            session_id: i.session_id,
-            ts_us,
-            tokens_wasted: i.tokens_wasted,
-            minutes_lost: i.minutes_lost,
-        });
+    let all = query::report::roi::read_incidents(file)?;
+    // Replay judges each incident at its time: one that does not parse is an error here.
+    if let Some(i) = all.iter().find(|i| i.ts.is_some() && i.ts_us.is_none()) {
+        bail!(
+            "{}: incident {}: ts {:?} is not an RFC 3339 time",
+            file.display(),
+            i.id,
+            i.ts.as_deref().unwrap_or_default()
+        );
     }
     let Some(id) = only else {
         return Ok((all, session));

@@ -65,6 +65,23 @@ impl Committer {
     /// Appends records and waits until they are durable. The commit may hold other callers'
     /// records too; [`Acked`] gives this caller's own index range.
     pub fn append(&self, records: Vec<Record>) -> Result<Acked> {
+        self.send(records)?.wait()
+    }
+
+    /// Streams records from one caller: they are submitted `chunk` at a time without waiting,
+    /// and [`Appender::finish`] waits until all are durable. Other callers' records may
+    /// interleave between chunks.
+    pub fn appender(&self, chunk: usize) -> Appender<'_> {
+        Appender {
+            committer: self,
+            chunk: Vec::with_capacity(chunk.max(1)),
+            size: chunk.max(1),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Queues records and returns where their commit's acknowledgement will arrive.
+    fn send(&self, records: Vec<Record>) -> Result<Pending> {
         let tx = self.tx.as_ref().ok_or(Error::Poisoned)?;
         let (reply, rx) = sync_channel(1);
         let n = records.len() as u64;
@@ -73,15 +90,7 @@ impl Committer {
             reply: Some(reply),
         })
         .map_err(|_| Error::Poisoned)?;
-        match rx.recv() {
-            Ok(Ok(commit)) => Ok(Acked {
-                first: commit.first,
-                end: commit.first + n,
-                commit,
-            }),
-            Ok(Err(message)) => Err(Error::Commit { message }),
-            Err(_) => Err(Error::Poisoned),
-        }
+        Ok(Pending { rx, n })
     }
 
     /// Waits for every queued record to commit and returns the ledger, or the first error.
@@ -91,6 +100,60 @@ impl Committer {
             Some(Ok(result)) => result,
             _ => Err(Error::Poisoned),
         }
+    }
+}
+
+/// A submission waiting for its commit.
+#[derive(Debug)]
+struct Pending {
+    rx: Receiver<Result<Commit, String>>,
+    n: u64,
+}
+
+impl Pending {
+    fn wait(self) -> Result<Acked> {
+        match self.rx.recv() {
+            Ok(Ok(commit)) => Ok(Acked {
+                first: commit.first,
+                end: commit.first + self.n,
+                commit,
+            }),
+            Ok(Err(message)) => Err(Error::Commit { message }),
+            Err(_) => Err(Error::Poisoned),
+        }
+    }
+}
+
+/// One caller's stream of records through a [`Committer`] (see [`Committer::appender`]): the
+/// one loop that batches records into submissions, for every front-end.
+#[derive(Debug)]
+pub struct Appender<'a> {
+    committer: &'a Committer,
+    chunk: Vec<Record>,
+    size: usize,
+    pending: Vec<Pending>,
+}
+
+impl Appender<'_> {
+    /// Adds a record; submits the chunk when it is full (blocking while the queue is). Fails
+    /// if the commit thread has stopped ([`Committer::finish`] says why).
+    pub fn push(&mut self, record: Record) -> Result<()> {
+        self.chunk.push(record);
+        if self.chunk.len() >= self.size {
+            let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(self.size));
+            self.pending.push(self.committer.send(chunk)?);
+        }
+        Ok(())
+    }
+
+    /// Submits what is left and waits until every record pushed is durable: one
+    /// acknowledgement per submission, in order.
+    pub fn finish(mut self) -> Result<Vec<Acked>> {
+        if !self.chunk.is_empty() {
+            let chunk = std::mem::take(&mut self.chunk);
+            self.pending.push(self.committer.send(chunk)?);
+        }
+        self.pending.into_iter().map(Pending::wait).collect()
     }
 }
 

@@ -92,6 +92,14 @@ pub enum Error {
     /// An earlier write failed and could not be undone; reopen the ledger to recover.
     #[error("ledger writer is unusable after an earlier failure; reopen the ledger to recover")]
     Poisoned,
+    /// A spool file or hook log is not what the spool's layout says (docs/RECORD.md §5).
+    #[error("{}: {message}", path.display())]
+    Spool {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Parquet encoding or decoding failed.
     #[error("parquet {}: {message}", path.display())]
     Parquet {

@@ -1,4 +1,6 @@
-//! Witnessing (C2SP tlog-cosignature, LEDGER-FORMAT.md §10) and evidence packs (§12).
+//! Evidence packs (LEDGER-FORMAT.md §12): a self-contained folder proving records `[from, to)`
+//! against a signed checkpoint ([`export_evidence`]), its [`Manifest`], and the reading of a
+//! pack's files for the verifier. Witnessing is in `witness.rs`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -6,14 +8,12 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::checkpoint::SignedCheckpoint;
 use crate::error::IoContext as _;
 use crate::hash::{CHAIN_GENESIS, Hash, hash_record};
 use crate::layout::{Layout, write_atomic};
 use crate::merkle::Frontier;
-use crate::note::NoteSigner;
-use crate::policy::{TrustPolicy, read_transitions};
-use crate::proof::ConsistencyProof;
+use crate::policy::read_transitions;
 use crate::segment::{SealRow, SegmentMeta, SegmentWriter};
 use crate::{Error, Result};
 
@@ -21,176 +21,6 @@ use crate::{Error, Result};
 pub const EVIDENCE_HEADER: &str = "govtrail-evidence/v1";
 /// The manifest's file name in a pack.
 pub const EVIDENCE_FILE: &str = "EVIDENCE";
-
-/// What a witness did.
-#[derive(Debug, Clone)]
-pub struct Witnessed {
-    /// The checkpoint with the witness's cosignature added.
-    pub cosigned: SignedCheckpoint,
-    /// The cosignature line.
-    pub line: String,
-    /// The size the witness had seen before (0 when it had no state).
-    pub old_size: u64,
-    /// True when the witness had no state and trusted this first checkpoint.
-    pub first_seen: bool,
-}
-
-/// Acts as a witness: checks `request` (a consistency proof from the size in `state` to a new
-/// checkpoint) against the log keys in `policy` and the witness's state file, cosigns the
-/// checkpoint at Unix `time`, and stores it as the new state (fsync, rename) before returning.
-/// Refusals are `Error::Key` with a sentence saying why.
-pub fn witness(
-    key: &NoteSigner,
-    policy: &TrustPolicy,
-    state: &Path,
-    request: &ConsistencyProof,
-    time: u64,
-) -> Result<Witnessed> {
-    let refuse = |message: String| Error::Key {
-        what: format!("witness {}", key.name()),
-        message,
-    };
-    if !key.is_witness() {
-        return Err(refuse(
-            "the witness key must be a cosignature key (keygen --witness)".into(),
-        ));
-    }
-    let new = &request.checkpoint;
-    policy
-        .check_checkpoint(new)
-        .map_err(|e| refuse(format!("the checkpoint's log signature: {e}")))?;
-    if let Some(parent) = state.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::layout::create_private_dir_all(parent).ctx("create", parent)?;
-    }
-    // One witness run at a time per state: two concurrent runs could otherwise each extend
-    // the same state with a different (forked) checkpoint.
-    let mut lock_name = state.as_os_str().to_owned();
-    lock_name.push(".lock");
-    let lock_path = PathBuf::from(lock_name);
-    let lock = crate::layout::private_options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .ctx("open", &lock_path)?;
-    lock.lock().ctx("lock", &lock_path)?;
-    let previous = match fs::read(state) {
-        Ok(bytes) => Some(
-            SignedCheckpoint::parse(&bytes).map_err(|message| Error::Corrupt {
-                path: state.to_path_buf(),
-                offset: None,
-                message,
-            })?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).ctx("read", state),
-    };
-    let anchor = match &previous {
-        Some(p) => p.checkpoint.clone(),
-        None => Checkpoint {
-            origin: new.checkpoint.origin.clone(),
-            size: 0,
-            root: crate::hash::empty_root(),
-        },
-    };
-    if anchor.origin != new.checkpoint.origin {
-        return Err(refuse(format!(
-            "the state is for origin {:?}, the checkpoint for {:?}",
-            anchor.origin, new.checkpoint.origin
-        )));
-    }
-    if request.old_size != anchor.size {
-        return Err(refuse(format!(
-            "the proof starts at size {}, but this witness last cosigned size {} (tlog-witness 409)",
-            request.old_size, anchor.size
-        )));
-    }
-    let inconsistent = |message: String| Error::Inconsistent {
-        what: format!("witness {}", key.name()),
-        message,
-    };
-    if new.checkpoint.size < anchor.size {
-        return Err(inconsistent(format!(
-            "the checkpoint's size {} is smaller than the {} this witness cosigned: the log was cut short",
-            new.checkpoint.size, anchor.size
-        )));
-    }
-    request
-        .verify(policy, &anchor)
-        .map_err(|e| inconsistent(format!("not consistent with what this witness saw: {e}")))?;
-    let line = key.cosignature_line(&new.note.text, time);
-    let cosigned = add_signature_lines(new, std::slice::from_ref(&line))?;
-    write_atomic(state, cosigned.bytes.as_bytes())?;
-    drop(lock);
-    Ok(Witnessed {
-        cosigned,
-        line,
-        old_size: anchor.size,
-        first_seen: previous.is_none(),
-    })
-}
-
-/// The checkpoint with extra signature lines (lines it already has are not repeated).
-fn add_signature_lines(cp: &SignedCheckpoint, lines: &[String]) -> Result<SignedCheckpoint> {
-    let mut bytes = cp.bytes.clone();
-    for line in lines {
-        if !bytes.contains(line.as_str()) {
-            bytes.push_str(line);
-        }
-    }
-    SignedCheckpoint::parse(bytes.as_bytes()).map_err(|message| Error::Key {
-        what: "cosigned checkpoint".into(),
-        message,
-    })
-}
-
-/// Witnesses the ledger at `dir` directly: computes the consistency proof from the witness's
-/// state to the newest checkpoint, cosigns it, and stores the cosigned note in the ledger as
-/// `checkpoints/<size>.note` (merging with a note already there).
-pub fn witness_ledger(
-    dir: &Path,
-    key: &NoteSigner,
-    policy: &TrustPolicy,
-    state: &Path,
-    time: u64,
-) -> Result<Witnessed> {
-    let seen = match fs::read(state) {
-        Ok(bytes) => {
-            SignedCheckpoint::parse(&bytes)
-                .map_err(|message| Error::Corrupt {
-                    path: state.to_path_buf(),
-                    offset: None,
-                    message,
-                })?
-                .checkpoint
-                .size
-        }
-        Err(_) => 0,
-    };
-    let newest = crate::inspect(dir)?.latest.map_or(0, |c| c.checkpoint.size);
-    if seen > newest {
-        return Err(Error::Inconsistent {
-            what: format!("witness {}", key.name()),
-            message: format!(
-                "the ledger's newest checkpoint has size {newest}, smaller than the {seen} this witness cosigned: the log was cut short"
-            ),
-        });
-    }
-    let request = crate::proof::prove_consistency(dir, seen)?;
-    let out = witness(key, policy, state, &request, time)?;
-    let layout = Layout::new(dir);
-    let path = layout.checkpoint(out.cosigned.checkpoint.size);
-    let stored = match fs::read(&path)
-        .ok()
-        .and_then(|b| SignedCheckpoint::parse(&b).ok())
-        .filter(|cp| cp.note.text == out.cosigned.note.text)
-    {
-        Some(existing) => add_signature_lines(&existing, std::slice::from_ref(&out.line))?,
-        None => out.cosigned.clone(),
-    };
-    write_atomic(&path, stored.bytes.as_bytes())?;
-    Ok(out)
-}
 
 /// An evidence pack's manifest (LEDGER-FORMAT.md §12).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -81,6 +81,67 @@ impl Inspection {
     }
 }
 
+/// The inspection's JSON (`govtrail inspect --json`): the configuration's origin, format and
+/// segment size, the record count, each segment and WAL, and the newest checkpoint's size.
+impl serde::Serialize for Inspection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct SegmentJson<'a> {
+            start: u64,
+            end: u64,
+            bytes: u64,
+            path: &'a Path,
+        }
+        #[derive(serde::Serialize)]
+        struct WalJson<'a> {
+            start: u64,
+            committed: u64,
+            bytes: u64,
+            path: &'a Path,
+        }
+        #[derive(serde::Serialize)]
+        struct InspectionJson<'a> {
+            origin: &'a str,
+            format: u32,
+            segment_records: u64,
+            records: u64,
+            segments: Vec<SegmentJson<'a>>,
+            wal: Vec<WalJson<'a>>,
+            checkpoint_files: usize,
+            latest_checkpoint_size: Option<u64>,
+        }
+        InspectionJson {
+            origin: &self.config.origin,
+            format: self.config.format,
+            segment_records: self.config.segment_records,
+            records: self.records(),
+            segments: self
+                .segments
+                .iter()
+                .map(|x| SegmentJson {
+                    start: x.start,
+                    end: x.end,
+                    bytes: x.size_bytes,
+                    path: &x.path,
+                })
+                .collect(),
+            wal: self
+                .wals
+                .iter()
+                .map(|w| WalJson {
+                    start: w.start,
+                    committed: w.committed,
+                    bytes: w.size_bytes,
+                    path: &w.path,
+                })
+                .collect(),
+            checkpoint_files: self.checkpoint_files,
+            latest_checkpoint_size: self.latest.as_ref().map(|c| c.checkpoint.size),
+        }
+        .serialize(s)
+    }
+}
+
 /// Lists a ledger's files and reads its newest checkpoint.
 pub fn inspect(dir: &Path) -> Result<Inspection> {
     let layout = Layout::new(dir);

@@ -230,6 +230,11 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, FILE_MODE)
+}
+
+/// [`write_atomic`] with the new file's mode (a shared spool's files are 0640).
+pub(crate) fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -240,7 +245,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".tmp-{name}-{}-{seq}", std::process::id()));
     let result = (|| {
-        let create = || private_options().write(true).create_new(true).open(&tmp);
+        let create = || {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            fs::OpenOptions::new()
+                .mode(mode)
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+        };
         let mut f = match create() {
             // Left by a crashed process that had the same pid: it is ours to replace.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -275,4 +287,30 @@ pub(crate) fn remove_temporaries(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Creates `path` (mode [`FILE_MODE`]; an existing file is an error, never overwritten) and
+/// writes `bytes` durably: a private key, a new credential.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = private_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .ctx("create", path)?;
+    f.write_all(bytes).ctx("write", path)?;
+    f.sync_all().ctx("fsync", path)
+}
+
+/// Writes an output file a user asked for (a query result, a report, a plot, a proof):
+/// created with mode [`FILE_MODE`] (outputs hold records) or replaced in place (its mode
+/// kept), and fsynced.
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .ctx("create", path)?;
+    f.write_all(bytes).ctx("write", path)?;
+    f.sync_all().ctx("fsync", path)
 }

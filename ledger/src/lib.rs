@@ -46,23 +46,26 @@ mod proof;
 mod records;
 mod seal;
 mod segment;
+pub mod spool;
 mod summary;
 mod tiles;
 mod verify;
 mod wal;
+mod witness;
 mod writer;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
-pub use committer::{Acked, Committer};
+pub use committer::{Acked, Appender, Committer};
 pub use error::{Error, Result};
-pub use evidence::{
-    EVIDENCE_FILE, EVIDENCE_HEADER, Manifest, Witnessed, export_evidence, witness, witness_ledger,
-};
+pub use evidence::{EVIDENCE_FILE, EVIDENCE_HEADER, Manifest, export_evidence};
 pub use inspect::{
     Inspection, SegmentInfo, Snapshot, WalInfo, inspect, read_checkpoint_file, scan, scan_records,
     snapshot,
 };
-pub use layout::{CONFIG_FILE, Config, DIR_MODE, FILE_MODE, Layout, create_private_dir_all};
+pub use layout::{
+    CONFIG_FILE, Config, DIR_MODE, FILE_MODE, Layout, create_private_dir_all, write_new_private,
+    write_output,
+};
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
 pub use policy::{
     Distrust, TRANSITION_HEADER, Transition, TransitionFault, TrustPolicy, read_transitions,
@@ -80,8 +83,10 @@ pub use summary::{
     bucket_range as overhead_bucket_range, read as read_summary, summary_schema,
 };
 pub use verify::{
-    Failure, FailureClass, Report, TornTail, VerifyOptions, verify, verify_evidence, verify_with,
+    Failure, FailureClass, Report, TornTail, Verdict, VerifyOptions, verify, verify_evidence,
+    verify_with,
 };
+pub use witness::{Witnessed, witness, witness_ledger};
 pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};
 
 /// The ledger format version this build writes and reads.

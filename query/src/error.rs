@@ -48,9 +48,6 @@ pub enum Error {
         /// What the drawing library said.
         message: String,
     },
-    /// The async runtime could not start.
-    #[error("cannot start the query runtime: {0}")]
-    Runtime(#[source] std::io::Error),
     /// DataFusion failed while setting up a table.
     #[error("{0}")]
     DataFusion(#[source] DataFusionError),

@@ -15,14 +15,20 @@
 //! checkpoint frame as well as the sealed segments. Queries never write (the session refuses
 //! DDL, DML and `COPY`). Nothing here verifies the ledger: `govtrail verify` does.
 //!
+//! The API is async and runs on the caller's tokio runtime: nothing in this crate builds a
+//! runtime or blocks on one, so a server's handlers call it directly; the CLI blocks on it.
+//!
 //! ```
 //! use ledger::{Ledger, NoteSigner, Record};
 //! let dir = tempfile::tempdir().unwrap();
 //! let mut ledger = Ledger::create(dir.path(), NoteSigner::from_seed("example.org/q", [1; 32]), 1024).unwrap();
 //! let rec = Record::from_json(br#"{"decision_id":"a","ts_us":1,"decision":"deny","service":"BoundaryEnforcer"}"#, &"doc").unwrap();
 //! ledger.append(&rec).unwrap();
-//! let trail = govtrail_query::Trail::open(dir.path()).unwrap();
-//! let batches = trail.sql("SELECT service, count(*) AS n FROM decisions GROUP BY service").unwrap();
+//! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let batches = rt.block_on(async {
+//!     let trail = govtrail_query::Trail::open(dir.path()).await.unwrap();
+//!     trail.sql("SELECT service, count(*) AS n FROM decisions GROUP BY service").await.unwrap()
+//! });
 //! assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
 //! ```
 #![warn(

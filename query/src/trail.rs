@@ -70,7 +70,6 @@ const VIEWS: &[(&str, &str)] = &[
 /// A read-only SQL session over a ledger snapshot.
 pub struct Trail {
     ctx: SessionContext,
-    runtime: tokio::runtime::Runtime,
     snapshot: ledger::Snapshot,
     progress: Option<(std::time::Duration, Progress)>,
     pruning: Pruning,
@@ -180,15 +179,15 @@ impl std::fmt::Debug for Trail {
 impl Trail {
     /// Opens the ledger at `dir`: takes a snapshot (every acknowledged record, sealed or not)
     /// and registers `ledger_rows`, the views and the JSON functions.
-    pub fn open(dir: &Path) -> Result<Self> {
-        Self::open_with(dir, None)
+    pub async fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, None).await
     }
 
     /// Like [`Trail::open`], with `partitions` parallel partitions per plan instead of one per
     /// core. With one partition, approximate percentiles (whose t-digests merge in arrival
     /// order) are the same on every run; exact results never depend on it.
-    pub fn open_with(dir: &Path, partitions: Option<usize>) -> Result<Self> {
-        Self::open_checked(dir, partitions, None)
+    pub async fn open_with(dir: &Path, partitions: Option<usize>) -> Result<Self> {
+        Self::open_checked(dir, partitions, None).await
     }
 
     /// Like [`Trail::open_with`]; with `trust`, the seal note (LEDGER-FORMAT.md §14) is
@@ -196,7 +195,7 @@ impl Trail {
     /// only vouched segments are pruned or answered from summaries: the others are scanned in
     /// full. [`Trail::pruning`] says what was found. Without `trust`, pruning rests on
     /// unverified metadata.
-    pub fn open_checked(
+    pub async fn open_checked(
         dir: &Path,
         partitions: Option<usize>,
         trust: Option<&ledger::TrustPolicy>,
@@ -209,7 +208,7 @@ impl Trail {
         }
         let snapshot = ledger::snapshot(dir)?;
         let vouched = trust.map(|t| ledger::vouch(dir, t)).transpose()?;
-        Self::from_snapshot(snapshot, partitions, vouched)
+        Self::from_snapshot(snapshot, partitions, vouched).await
     }
 
     /// What pruning rested on.
@@ -219,7 +218,7 @@ impl Trail {
 
     /// Builds the session over a snapshot already taken; `vouched` says which segments (and
     /// summaries) may be pruned on, `None` for all of them (unchecked).
-    fn from_snapshot(
+    async fn from_snapshot(
         mut snapshot: ledger::Snapshot,
         partitions: Option<usize>,
         vouched: Option<Vec<ledger::SegmentVouch>>,
@@ -255,11 +254,6 @@ impl Trail {
                 }
             }
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("govtrail-query")
-            .build()
-            .map_err(Error::Runtime)?;
         let mut config = SessionConfig::new().with_information_schema(true);
         if let Some(n) = partitions {
             config = config.with_target_partitions(n.max(1));
@@ -300,12 +294,11 @@ impl Trail {
         ctx.add_optimizer_rule(Arc::new(crate::viewcmp::ShortStringEquality));
         let trail = Self {
             ctx,
-            runtime,
             snapshot,
             progress: None,
             pruning,
         };
-        trail.register(&prunable)?;
+        trail.register(&prunable).await?;
         Ok(trail)
     }
 
@@ -353,7 +346,7 @@ impl Trail {
         Ok(())
     }
 
-    fn register(&self, prunable: &[bool]) -> Result<()> {
+    async fn register(&self, prunable: &[bool]) -> Result<()> {
         // Strings are read as Utf8View: the reader points into its pages instead of copying
         // every value (the two-key GROUP BY of `query_bench` went from 2.4× to 1.5× DuckDB).
         let schema = view_schema(&schemas::segment_schema());
@@ -401,8 +394,9 @@ impl Trail {
         }
         ddl.push(self.register_summaries(prune_all)?);
         for stmt in ddl {
-            self.runtime
-                .block_on(async { self.ctx.sql(&stmt).await?.collect().await })
+            let registered = async { self.ctx.sql(&stmt).await?.collect().await };
+            registered
+                .await
                 .map_err(|e| Error::Internal(format!("registering views: {e}")))?;
         }
         Ok(())
@@ -507,45 +501,45 @@ impl Trail {
     }
 
     /// Runs one read-only SQL query and collects its result: at least one batch, so that an
-    /// empty result still carries its schema.
-    pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+    /// empty result still carries its schema. Runs on the caller's tokio runtime (any flavour);
+    /// nothing here builds a runtime or blocks on one.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let (schema, plan) = self.runtime.block_on(async {
-            let df = self
-                .ctx
-                .sql_with_options(sql, options)
-                .await
-                .map_err(Error::sql)?;
-            let schema = Arc::clone(df.schema().inner());
-            let plan = df.create_physical_plan().await.map_err(Error::sql)?;
-            Ok::<_, Error>((schema, plan))
-        })?;
-        let run = || {
-            self.runtime.block_on(datafusion::physical_plan::collect(
-                Arc::clone(&plan),
-                self.ctx.task_ctx(),
-            ))
-        };
+        let df = self
+            .ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(Error::sql)?;
+        let schema = Arc::clone(df.schema().inner());
+        let plan = df.create_physical_plan().await.map_err(Error::sql)?;
+        let run = datafusion::physical_plan::collect(Arc::clone(&plan), self.ctx.task_ctx());
         let collected = match &self.progress {
-            None => run(),
+            None => run.await,
             Some((every, progress)) => {
-                let done = std::sync::atomic::AtomicBool::new(false);
-                std::thread::scope(|s| {
-                    let watcher = s.spawn(|| {
+                // A watcher thread reads the scans' counters while the query runs; told to stop,
+                // it ends within one tick (it is not waited for).
+                let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let watcher = {
+                    let (done, plan, progress, every) = (
+                        Arc::clone(&done),
+                        Arc::clone(&plan),
+                        Arc::clone(progress),
+                        *every,
+                    );
+                    std::thread::spawn(move || {
                         while !done.load(std::sync::atomic::Ordering::Acquire) {
                             progress(rows_read(&plan));
-                            std::thread::park_timeout(*every);
+                            std::thread::park_timeout(every);
                         }
-                    });
-                    let collected = run();
-                    done.store(true, std::sync::atomic::Ordering::Release);
-                    watcher.thread().unpark();
-                    collected
-                })
-                .inspect(|_| progress(rows_read(&plan)))
+                    })
+                };
+                let collected = run.await;
+                done.store(true, std::sync::atomic::Ordering::Release);
+                watcher.thread().unpark();
+                collected.inspect(|_| progress(rows_read(&plan)))
             }
         };
         let mut batches = collected.map_err(Error::sql)?;

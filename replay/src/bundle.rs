@@ -315,6 +315,20 @@ impl Bundle {
         Ok(out)
     }
 
+    /// The bundle's description: id, revision, entrypoint, roots, file digests, rule-set ids,
+    /// and the tests when given (`govtrail bundle inspect --json`, the server's bundle list).
+    pub fn describe(&self, tests: Option<&[String]>) -> BundleDescription {
+        BundleDescription {
+            id: self.id.clone(),
+            revision: self.revision.clone(),
+            entrypoint: self.entrypoint.clone(),
+            roots: self.roots.clone(),
+            files: self.files.iter().cloned().collect(),
+            rule_set_ids: self.rule_set_ids().into_iter().collect(),
+            tests: tests.map(<[String]>::to_vec),
+        }
+    }
+
     /// Each data file that is a Tractatus rule set, with the rule-set id a decision recorded
     /// under it carries (docs/RECORD.md §9: SHA-256 of the file's RFC 8785 bytes).
     pub fn rule_set_ids(&self) -> Vec<(String, String)> {
@@ -416,6 +430,50 @@ pub struct TestResult {
     pub name: String,
     /// What it gave.
     pub outcome: TestOutcome,
+}
+
+/// A test's result as JSON: `{"test", "result": "pass"|"fail"|"error", "message"?}`.
+impl serde::Serialize for TestResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct TestJson<'a> {
+            test: &'a str,
+            result: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message: Option<&'a str>,
+        }
+        let (result, message) = match &self.outcome {
+            TestOutcome::Pass => ("pass", None),
+            TestOutcome::Fail(m) => ("fail", Some(m.as_str())),
+            TestOutcome::Error(m) => ("error", Some(m.as_str())),
+        };
+        TestJson {
+            test: &self.name,
+            result,
+            message,
+        }
+        .serialize(s)
+    }
+}
+
+/// A bundle's description (see [`Bundle::describe`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BundleDescription {
+    /// The bundle's id.
+    pub id: String,
+    /// Its manifest's revision.
+    pub revision: Option<String>,
+    /// The rule its decisions come from.
+    pub entrypoint: String,
+    /// Its manifest's roots.
+    pub roots: Vec<String>,
+    /// Each file's digest, by path.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Each data file's rule-set id, by path (docs/RECORD.md §9).
+    pub rule_set_ids: std::collections::BTreeMap<String, String>,
+    /// The bundle's tests, when listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Vec<String>>,
 }
 
 /// Pass, fail (false or undefined) or error (the evaluation failed).

@@ -7,21 +7,26 @@
 //! clippy.toml forbids the clock and hash-ordered maps.
 
 mod bundle;
+pub mod decide;
 mod eval;
 mod input;
+mod options;
 mod render;
-mod replay;
+mod report;
+mod run;
+mod summary;
 
-pub use bundle::{Bundle, DEFAULT_ENTRYPOINT, TestOutcome, TestResult};
+pub use bundle::{Bundle, BundleDescription, DEFAULT_ENTRYPOINT, TestOutcome, TestResult};
 pub use eval::{DECISIONS, Engine, Evaluator, Outcome};
 pub use input::{RecordView, Replayable, claude_code, replay_input};
+pub use options::{Incident, MAX_THREADS, Options};
 /// The Rego engine, for callers of [`Evaluator::eval_value`].
 pub use regorus;
 pub use render::{json, junit, markdown, text};
-pub use replay::{
-    Divergence, FlipCell, Flipped, Incident, IncidentVerdict, MAX_THREADS, Options, RecordError,
-    Report, Stop, Verification, replay, replay_records,
+pub use report::{
+    Divergence, FlipCell, Flipped, IncidentVerdict, RecordError, Report, Stop, Verification,
 };
+pub use run::{replay, replay_records};
 
 use std::path::{Path, PathBuf};
 
@@ -54,13 +59,13 @@ pub enum Error {
         /// regorus's message.
         message: String,
     },
-    /// The ledger did not verify; `verdict` is `tampered` or `truncated-or-forked`.
-    #[error("the ledger did not verify ({class}: {message}); nothing was replayed")]
+    /// The ledger did not verify.
+    #[error("the ledger did not verify ({}: {message}); nothing was replayed", class.as_str())]
     Refused {
-        /// The failure class (LEDGER-FORMAT names).
-        class: &'static str,
-        /// The verdict group.
-        verdict: &'static str,
+        /// The failure class.
+        class: ledger::FailureClass,
+        /// Its verdict group.
+        verdict: ledger::Verdict,
         /// What differs.
         message: String,
     },

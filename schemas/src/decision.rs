@@ -386,7 +386,7 @@ fn escape_pointer(key: &str) -> Cow<'_, str> {
     }
 }
 
-fn pointer_of(path: &serde_path_to_error::Path) -> String {
+pub(crate) fn pointer_of(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut pointer = String::new();
     for segment in path.iter() {

@@ -32,15 +32,17 @@
 
 mod canonical;
 mod decision;
-mod ejson;
+mod envelope;
 mod error;
+mod incident;
 pub mod ingest;
-mod otlp_proto;
 mod segment;
 mod view;
 
 pub use canonical::is_canonical;
 pub use decision::{Decision, DecisionKind, DecisionView, MAX_SAFE_INTEGER, RECORD_VERSION};
-pub use ejson::rfc3339_us;
+pub use envelope::{HOOK_ENVELOPE_VERSION, HookEnvelope, HookStream};
 pub use error::{Error, Result};
+pub use incident::{Incident, parse_incidents};
+pub use ingest::ejson::rfc3339_us;
 pub use segment::{COLUMNS, segment_schema};

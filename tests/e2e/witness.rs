@@ -49,7 +49,7 @@ fn check(dir: &Path, policy: &str, anchors: &[PathBuf]) -> Verdict {
     let rust = match &report.failure {
         None => ("ok".to_owned(), None, None, report.verified),
         Some(f) => (
-            f.class.verdict().to_owned(),
+            f.class.verdict().as_str().to_owned(),
             Some(f.class.as_str().to_owned()),
             f.index,
             report.verified,

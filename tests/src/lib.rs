@@ -75,7 +75,7 @@ pub fn rust_verdict(
     match report.failure {
         None => ("ok".into(), None, None, report.verified),
         Some(f) => (
-            f.class.verdict().into(),
+            f.class.verdict().as_str().into(),
             Some(f.class.as_str().into()),
             f.index,
             report.verified,

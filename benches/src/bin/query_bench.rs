@@ -7,6 +7,7 @@
 //! RECORDS records. Prints and writes `benches/query.json`: the median of RUNS timed runs after
 //! one warm-up, per query and engine.
 
+use std::future::Future;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -171,9 +172,14 @@ const QUERIES: [(&str, &str); 6] = [
 
 /// The median time of `sql` over `runs` runs after a warm-up, and its row count.
 fn time_sql(trail: &Trail, sql: &str, runs: usize) -> anyhow::Result<(f64, usize)> {
-    let rows = trail.sql(sql)?.iter().map(|b| b.num_rows()).sum::<usize>();
+    let rows = trail
+        .sql(sql)
+        .block()?
+        .iter()
+        .map(|b| b.num_rows())
+        .sum::<usize>();
     let secs = time(runs, || {
-        trail.sql(sql)?;
+        trail.sql(sql).block()?;
         Ok(())
     })?;
     Ok((secs, rows))
@@ -191,20 +197,20 @@ fn main() -> anyhow::Result<()> {
         }
         build(&dir, n)?;
     }
-    let trail = Trail::open(&dir)?;
+    let trail = Trail::open(&dir).block()?;
     // Session settings to try, e.g. GOVTRAIL_BENCH_SET="datafusion.execution.batch_size=32768".
     if let Ok(settings) = std::env::var("GOVTRAIL_BENCH_SET") {
-        let rt = tokio::runtime::Builder::new_current_thread().build()?;
         for kv in settings.split(';').filter(|s| !s.is_empty()) {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            rt.block_on(async {
+            let set = async {
                 trail
                     .context()
                     .sql(&format!("SET {k} = {v}"))
                     .await?
                     .collect()
                     .await
-            })?;
+            };
+            set.block()?;
             eprintln!("set {k} = {v}");
         }
     }
@@ -296,7 +302,7 @@ fn govtrail_pass(trail: &Trail, session: &str, runs: usize) -> anyhow::Result<Fi
         ("report_overhead_by_model", overhead::Dim::Model),
     ] {
         let secs = time(runs, || {
-            overhead::report(trail, &opts(vec![dim]))?;
+            overhead::report(trail, &opts(vec![dim])).block()?;
             Ok(())
         })?;
         eprintln!("govtrail {name}: {secs:.3} s");
@@ -309,7 +315,8 @@ fn govtrail_pass(trail: &Trail, session: &str, runs: usize) -> anyhow::Result<Fi
                 session_id: session.to_owned(),
                 ..rca::Options::default()
             },
-        )?;
+        )
+        .block()?;
         Ok(())
     })?;
     eprintln!("govtrail report_rca_one_session: {secs:.3} s");
@@ -339,3 +346,21 @@ fn duckdb_pass(dir: &Path, runs: usize, session: &str) -> anyhow::Result<Figures
     );
     Ok(serde_json::from_slice(&out.stdout)?)
 }
+
+/// Runs the query crate's async API to completion on this binary's runtime (the crate builds
+/// none), as the CLI does.
+trait Block: Future + Sized {
+    fn block(self) -> Self::Output {
+        static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+        RUNTIME
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .build()
+                    .unwrap_or_else(|e| panic!("runtime: {e}"))
+            })
+            .block_on(self)
+    }
+}
+
+impl<F: Future> Block for F {}

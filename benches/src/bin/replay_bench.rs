@@ -84,36 +84,35 @@ fn payload(i: u64, rng: &mut Rng) -> Value {
     })
 }
 
-/// Decide's envelope for call `i`: the payload, the bundle's answer, the bundle id.
-fn envelope(i: u64, eval: &mut Evaluator, bundle: &Bundle, rng: &mut Rng) -> anyhow::Result<Value> {
+/// Decide's envelope for call `i`: the payload decided as `govtrail decide` decides it
+/// (replay::decide), recorded as it records it.
+fn envelope(
+    i: u64,
+    eval: &mut Evaluator,
+    bundle: &Bundle,
+    rng: &mut Rng,
+) -> anyhow::Result<schemas::HookEnvelope> {
+    use replay::decide::{CallFacts, FailMode, decide_stdin, envelope};
     let started_us = 1_764_000_000_000_000i64 + i as i64 * 40_000;
     let stdin = payload(i, rng).to_string();
-    let input =
-        replay::claude_code(&stdin).ok_or_else(|| anyhow::anyhow!("call {i}: not an object"))?;
-    let outcome = eval
-        .eval(input, started_us * 1000)
-        .map_err(|e| anyhow::anyhow!("call {i}: {e}"))?;
-    let stdout = outcome
-        .hook_answer("PreToolUse")
-        .map(|a| format!("{a}\n"))
-        .unwrap_or_default();
-    Ok(json!({
-        "govtrail_hook": 1,
-        "id": format!("{started_us}-4242-{i:016x}"),
-        "started_us": started_us,
-        "wall_us": 900 + rng.next_u64() % 600,
-        "overhead_source": "govtrail.decide.eval",
-        "argv": ["govtrail", "decide"],
-        "exit_code": 0,
-        "engine": "govtrail",
-        "service": "govtrail.decide",
-        "fail_mode": "closed",
-        "rule_set": bundle.id,
-        "rule_ids": outcome.rules,
-        "stdin": stdin,
-        "stdout": stdout,
-        "stderr": "",
-    }))
+    let decided = decide_stdin(Ok(&stdin), |input| {
+        (Some(bundle.id.clone()), eval.eval(input, started_us * 1000))
+    });
+    if let Some(e) = &decided.error {
+        anyhow::bail!("call {i}: {e}");
+    }
+    let answer = decided.answer(FailMode::Closed);
+    let id = format!("{started_us}-4242-{i:016x}");
+    let facts = CallFacts {
+        id: &id,
+        started_us,
+        wall_us: 900 + (rng.next_u64() % 600) as i64,
+        fail: FailMode::Closed,
+        evaluator: "in-process",
+        server_error: None,
+        stdin: stdin.as_bytes(),
+    };
+    Ok(envelope(&facts, &decided, &answer))
 }
 
 fn build(dir: &Path, n: u64, bundle: &Bundle) -> anyhow::Result<()> {
@@ -133,7 +132,9 @@ fn build(dir: &Path, n: u64, bundle: &Bundle) -> anyhow::Result<()> {
                 text.push_str(&mongoexport_json(k));
                 text.push('\n');
             } else {
-                hooks.push_str(&envelope(k, &mut eval, bundle, &mut rng)?.to_string());
+                hooks.push_str(&String::from_utf8(
+                    envelope(k, &mut eval, bundle, &mut rng)?.to_line(),
+                )?);
                 hooks.push('\n');
             }
         }

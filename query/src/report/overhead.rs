@@ -205,7 +205,7 @@ const STATS_SQL: &str = "count(*) AS decisions, count(o) AS measured, avg(o) AS 
 
 /// Computes the report: from segment summaries when they can answer (no window, at most one
 /// dimension, no comparison, `exact` not asked), else by scanning.
-pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
+pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let summarised = |d: &Dim| !matches!(d, Dim::Event | Dim::OverheadSource);
     let method = if !opts.exact
         && opts.window == Window::default()
@@ -220,35 +220,39 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let filter = opts.window.condition();
     let (total, groups) = match method {
         Method::Summaries => {
-            let total = from_summaries(trail, None)?
+            let total = from_summaries(trail, None)
+                .await?
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| empty(Vec::new()));
             let groups = match opts.group_by.first() {
-                Some(d) => from_summaries(trail, Some(*d))?,
+                Some(d) => from_summaries(trail, Some(*d)).await?,
                 None => Vec::new(),
             };
             (total, groups)
         }
         Method::Scan => {
-            let total = stats(trail, &[], &filter)?
+            let total = stats(trail, &[], &filter)
+                .await?
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::Internal("a total has one row".into()))?;
             let groups = if opts.group_by.is_empty() {
                 Vec::new()
             } else {
-                stats(trail, &opts.group_by, &filter)?
+                stats(trail, &opts.group_by, &filter).await?
             };
             (total, groups)
         }
     };
     let mut overhead_sources = Vec::new();
     if opts.sources {
-        let batches = trail.sql(&format!(
-            "SELECT overhead_source, count(*) AS n FROM decisions WHERE {filter} \
+        let batches = trail
+            .sql(&format!(
+                "SELECT overhead_source, count(*) AS n FROM decisions WHERE {filter} \
              GROUP BY overhead_source ORDER BY overhead_source NULLS FIRST"
-        ))?;
+            ))
+            .await?;
         for b in &batches {
             overhead_sources.extend(
                 strings(b, "overhead_source")?
@@ -259,7 +263,7 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     }
     let comparison = match &opts.compare {
         None => None,
-        Some((a, b)) => Some(compare(trail, &opts.group_by, &filter, a, b)?),
+        Some((a, b)) => Some(compare(trail, &opts.group_by, &filter, a, b).await?),
     };
     Ok(Report {
         method,
@@ -329,7 +333,7 @@ fn quantile(buckets: &[Bucket], n: i64, q: f64) -> Option<f64> {
 }
 
 /// Statistics per value of `dim` (or the total) from `overhead_summary`.
-fn from_summaries(trail: &Trail, dim: Option<Dim>) -> Result<Vec<Stats>> {
+async fn from_summaries(trail: &Trail, dim: Option<Dim>) -> Result<Vec<Stats>> {
     let name = dim.map_or("", |d| d.column());
     let sql = format!(
         "SELECT value, bucket, CAST(sum(count) AS BIGINT) AS n, CAST(sum(sum_us) AS BIGINT) AS s, \
@@ -340,7 +344,7 @@ fn from_summaries(trail: &Trail, dim: Option<Dim>) -> Result<Vec<Stats>> {
     // value → (decisions, measured, sum, buckets)
     let mut groups: std::collections::BTreeMap<Option<String>, (i64, i64, i64, Vec<Bucket>)> =
         std::collections::BTreeMap::new();
-    for b in &trail.sql(&sql)? {
+    for b in &trail.sql(&sql).await? {
         let (value, bucket, n, sum, lo, hi) = (
             strings(b, "value")?,
             ints(b, "bucket")?,
@@ -398,7 +402,7 @@ fn from_summaries(trail: &Trail, dim: Option<Dim>) -> Result<Vec<Stats>> {
     Ok(out)
 }
 
-fn stats(trail: &Trail, dims: &[Dim], filter: &str) -> Result<Vec<Stats>> {
+async fn stats(trail: &Trail, dims: &[Dim], filter: &str) -> Result<Vec<Stats>> {
     let cols: Vec<&str> = dims.iter().map(|d| d.column()).collect();
     let (select, group) = if cols.is_empty() {
         (String::new(), String::new())
@@ -414,7 +418,7 @@ fn stats(trail: &Trail, dims: &[Dim], filter: &str) -> Result<Vec<Stats>> {
          (SELECT *, CAST(overhead_us AS DOUBLE) AS o FROM decisions WHERE {filter}){group}"
     );
     let mut out = Vec::new();
-    for b in &trail.sql(&sql)? {
+    for b in &trail.sql(&sql).await? {
         let groups: Vec<Vec<Option<String>>> =
             cols.iter().map(|c| strings(b, c)).collect::<Result<_>>()?;
         let f = |n: &str| floats(b, n);
@@ -468,11 +472,17 @@ fn order(cols: &[&str]) -> String {
         .join(", ")
 }
 
-fn compare(trail: &Trail, dims: &[Dim], filter: &str, a: &str, b: &str) -> Result<Comparison> {
+async fn compare(
+    trail: &Trail,
+    dims: &[Dim],
+    filter: &str,
+    a: &str,
+    b: &str,
+) -> Result<Comparison> {
     let mut all = vec![Dim::RuleSet];
     all.extend(dims.iter().copied().filter(|d| *d != Dim::RuleSet));
     let filter = format!("{filter} AND rule_set IN ({}, {})", quote(a), quote(b));
-    let rows = stats(trail, &all, &filter)?;
+    let rows = stats(trail, &all, &filter).await?;
     let mut groups: Vec<Paired> = Vec::new();
     for mut s in rows {
         let rule_set = s.group.remove(0);

@@ -177,7 +177,7 @@ const ATTRIBUTES: [(&str, &str); 6] = [
 ];
 
 /// Computes the report.
-pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
+pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let sid = quote(&opts.session_id);
     let sql = format!(
         "SELECT idx, CAST(ts AS BIGINT) AS ts_us, to_char(ts, '%Y-%m-%dT%H:%M:%S%.6fZ') AS ts_text, \
@@ -188,7 +188,7 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
          FROM decisions WHERE session_id = {sid} ORDER BY ts, idx"
     );
     let mut timeline = Vec::new();
-    for b in &trail.sql(&sql)? {
+    for b in &trail.sql(&sql).await? {
         let (idx, ts_us, ts) = (ints(b, "idx")?, ints(b, "ts_us")?, strings(b, "ts_text")?);
         let s = |n: &str| strings(b, n);
         let (id, service, event, tool, decision) = (
@@ -256,7 +256,7 @@ pub fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let (adverse, attribution) = match opts.baseline {
         // The timeline holds every row the comparison needs: no second read.
         Baseline::Session => attribute_in_session(&timeline),
-        Baseline::Ledger => attribute(trail, &sid)?,
+        Baseline::Ledger => attribute(trail, &sid).await?,
     };
     Ok(Report {
         session_id: opts.session_id.clone(),
@@ -385,13 +385,13 @@ fn rank(out: &mut Vec<Attribution>) {
 /// Counts per attribute value among the session's adverse decisions and among every other
 /// decision of the ledger: one scan for the totals and one aggregate per attribute, each
 /// decision counted once per value (its distinct rule ids, for `rule_id`).
-fn attribute(trail: &Trail, sid: &str) -> Result<(i64, Vec<Attribution>)> {
+async fn attribute(trail: &Trail, sid: &str) -> Result<(i64, Vec<Attribution>)> {
     // `adv` is 1 for the session's adverse decisions, 0 for every other decision.
     let adv = format!("CASE WHEN session_id = {sid} AND {ADVERSE_SQL} THEN 1 ELSE 0 END");
     let totals = trail.sql(&format!(
         "SELECT CAST(sum(adv) AS BIGINT) AS adverse, CAST(count(*) - sum(adv) AS BIGINT) AS base \
          FROM (SELECT {adv} AS adv FROM decisions WHERE NOT is_rule_set)"
-    ))?;
+    )).await?;
     let (adverse, base) = match totals.first() {
         Some(b) if b.num_rows() > 0 => (
             ints(b, "adverse")?[0].unwrap_or_default(),
@@ -410,7 +410,7 @@ fn attribute(trail: &Trail, sid: &str) -> Result<(i64, Vec<Attribution>)> {
              FROM (SELECT {value} AS value, {adv} AS adv FROM decisions WHERE NOT is_rule_set) \
              WHERE value IS NOT NULL GROUP BY value"
         );
-        for b in &trail.sql(&sql)? {
+        for b in &trail.sql(&sql).await? {
             let (values, a, bs) = (strings(b, "value")?, ints(b, "a")?, ints(b, "b")?);
             for r in 0..b.num_rows() {
                 let (a, bn) = (a[r].unwrap_or_default(), bs[r].unwrap_or_default());

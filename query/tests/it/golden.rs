@@ -2,6 +2,7 @@
 //! compared with `NAME.out`; the three reports are compared with `query/tests/golden/*`.
 //! `UPDATE_EXPECT=1` rewrites the expected files.
 
+use crate::Block as _;
 use std::path::Path;
 
 use govtrail_query::Trail;
@@ -38,7 +39,7 @@ fn dir(sub: &str) -> std::path::PathBuf {
 
 /// One partition: the approximate percentiles in the goldens are then the same on every run.
 pub(crate) fn trail() -> Trail {
-    Trail::open_with(golden_ledger(), Some(1)).unwrap()
+    Trail::open_with(golden_ledger(), Some(1)).block().unwrap()
 }
 
 #[test]
@@ -55,6 +56,7 @@ fn sql_cases() {
         let sql = std::fs::read_to_string(&case).unwrap();
         let batches = trail
             .sql(&sql)
+            .block()
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let text = govtrail_query::output::to_text(&batches).unwrap() + "\n";
         expect_file(&case.with_extension("out"), &text);
@@ -74,6 +76,7 @@ fn overhead_report() {
             sources: true,
         },
     )
+    .block()
     .unwrap();
     expect_file(&dir("golden/overhead.txt"), &r.to_text());
     let json = serde_json::to_string_pretty(&r).unwrap() + "\n";
@@ -82,6 +85,7 @@ fn overhead_report() {
     let mut values: Vec<f64> = Vec::new();
     for b in trail
         .sql("SELECT CAST(overhead_us AS DOUBLE) AS v FROM decisions WHERE overhead_us IS NOT NULL")
+        .block()
         .unwrap()
     {
         use datafusion::arrow::array::AsArray as _;
@@ -123,6 +127,7 @@ fn overhead_report_window_and_comparison() {
             sources: false,
         },
     )
+    .block()
     .unwrap();
     expect_file(&dir("golden/overhead-window.txt"), &r.to_text());
 }
@@ -154,8 +159,8 @@ fn overhead_report_from_summaries_matches_the_scan() {
             exact,
             ..overhead::Options::default()
         };
-        let fast = overhead::report(&trail, &opts(false)).unwrap();
-        let scan = overhead::report(&trail, &opts(true)).unwrap();
+        let fast = overhead::report(&trail, &opts(false)).block().unwrap();
+        let scan = overhead::report(&trail, &opts(true)).block().unwrap();
         assert_eq!(fast.method, overhead::Method::Summaries);
         assert_eq!(scan.method, overhead::Method::Scan);
         let all_f = std::iter::once(&fast.total).chain(&fast.groups);
@@ -202,6 +207,7 @@ fn overhead_report_from_summaries_matches_the_scan() {
             ..overhead::Options::default()
         },
     )
+    .block()
     .unwrap();
     expect_file(&dir("golden/overhead-summaries.txt"), &r.to_text());
 }
@@ -222,6 +228,7 @@ fn roi_report() {
             cost,
         },
     )
+    .block()
     .unwrap();
     expect_file(&dir("golden/roi.txt"), &r.to_text());
     // The same incidents as CSV give the same report.
@@ -244,6 +251,7 @@ fn rca_report() {
                 incident: Some("INC-001".into()),
             },
         )
+        .block()
         .unwrap();
         expect_file(&dir(&format!("golden/{name}")), &r.to_text());
         if baseline == rca::Baseline::Session {
@@ -279,6 +287,7 @@ fn incidents_table_in_sql() {
              JOIN rule_hits h ON array_has(i.rule_ids, h.rule_id) \
              WHERE h.decision IN ('deny', 'ask', 'escalate') GROUP BY i.id ORDER BY i.id",
         )
+        .block()
         .unwrap();
     let text = govtrail_query::output::to_text(&b).unwrap() + "\n";
     expect_file(&dir("golden/incidents-join.txt"), &text);
@@ -299,6 +308,7 @@ fn progress_reports_rows_read() {
     );
     let batches = trail
         .sql("SELECT service, sum(length(record)) FROM ledger_rows GROUP BY service")
+        .block()
         .unwrap();
     assert!(!batches.is_empty());
     let seen = seen.lock().unwrap().clone();

@@ -3,6 +3,7 @@
 //! shapes and counts of the real ones, see `data.rs`); each that cannot says why. Every row of
 //! the file must be classified here, so a new row fails the test until it is.
 
+use crate::Block as _;
 use datafusion::arrow::array::AsArray as _;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -105,7 +106,7 @@ fn published_figures_reproduced_or_explained() {
         let figure = classify(metric).unwrap_or_else(|| panic!("unclassified metric {metric:?}"));
         match figure {
             Figure::Sql(sql) => {
-                let b = trail.sql(sql).unwrap();
+                let b = trail.sql(sql).block().unwrap();
                 let col = cast(b[0].column(0), &DataType::Utf8).unwrap();
                 let got = col.as_string::<i32>().value(0).to_owned();
                 let want = value.trim_end_matches('+');

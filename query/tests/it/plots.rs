@@ -1,6 +1,7 @@
 //! The plots are real images: the SVG parses as XML with one box per group and the expected
 //! labels, the PNG decodes to the expected size with more than background pixels.
 
+use crate::Block as _;
 use govtrail_query::plot::{self, ImageFormat};
 use govtrail_query::report::{Window, overhead, rca};
 
@@ -18,6 +19,7 @@ fn overhead_report() -> overhead::Report {
             sources: false,
         },
     )
+    .block()
     .unwrap()
 }
 
@@ -85,6 +87,7 @@ fn rca_plot_svg_and_png() {
             ..rca::Options::default()
         },
     )
+    .block()
     .unwrap();
     let svg = String::from_utf8(plot::rca(&r, ImageFormat::Svg).unwrap()).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

@@ -1,6 +1,7 @@
 //! What a query reads: every acknowledged record, sealed or not, and nothing else; and how bad
 //! SQL and bad ledgers fail.
 
+use crate::Block as _;
 use govtrail_query::{Error, Trail};
 use ledger::{Committer, Ledger, NoteSigner, Record};
 
@@ -16,7 +17,7 @@ fn record(i: u64, decision: &str) -> Record {
 
 fn count(trail: &Trail, sql: &str) -> i64 {
     use datafusion::arrow::array::AsArray as _;
-    let b = trail.sql(sql).unwrap();
+    let b = trail.sql(sql).block().unwrap();
     let col = datafusion::arrow::compute::cast(
         b[0].column(0),
         &datafusion::arrow::datatypes::DataType::Int64,
@@ -36,7 +37,7 @@ fn acknowledged_records_are_visible_before_any_seal() {
     for i in 0..10 {
         ledger.append(&record(i, "allow")).unwrap();
         // Writer open, nothing sealed: the query sees exactly the records acknowledged so far.
-        let trail = Trail::open(dir.path()).unwrap();
+        let trail = Trail::open(dir.path()).block().unwrap();
         assert!(trail.snapshot().segments.is_empty());
         assert_eq!(
             count(&trail, "SELECT count(*) FROM decisions"),
@@ -52,7 +53,7 @@ fn acknowledged_records_are_visible_before_any_seal() {
     }
     ledger.seal().unwrap();
     ledger.append(&record(10, "deny")).unwrap();
-    let trail = Trail::open(dir.path()).unwrap();
+    let trail = Trail::open(dir.path()).block().unwrap();
     assert_eq!(trail.snapshot().segments.len(), 1);
     assert!(trail.snapshot().tail.is_some());
     assert_eq!(count(&trail, "SELECT count(*) FROM decisions"), 11);
@@ -82,13 +83,13 @@ fn concurrent_acks_are_visible() {
         }
         // While appends flow, each snapshot is a prefix of the log.
         for _ in 0..5 {
-            let trail = Trail::open(dir.path()).unwrap();
+            let trail = Trail::open(dir.path()).block().unwrap();
             let n = count(&trail, "SELECT count(*) FROM decisions");
             let max = count(&trail, "SELECT coalesce(max(idx), -1) FROM decisions");
             assert_eq!(max + 1, n);
         }
     });
-    let trail = Trail::open(dir.path()).unwrap();
+    let trail = Trail::open(dir.path()).block().unwrap();
     assert_eq!(count(&trail, "SELECT count(*) FROM decisions"), 200);
     committer.finish().unwrap();
 }
@@ -98,7 +99,7 @@ fn small_trail() -> (tempfile::TempDir, Trail) {
     let signer = NoteSigner::from_seed("example.org/q", [5; 32]);
     let mut ledger = Ledger::create(dir.path(), signer, 1_000).unwrap();
     ledger.append(&record(0, "allow")).unwrap();
-    let trail = Trail::open(dir.path()).unwrap();
+    let trail = Trail::open(dir.path()).block().unwrap();
     (dir, trail)
 }
 
@@ -115,7 +116,7 @@ fn bad_sql_is_a_clear_error() {
         ),
     ];
     for (sql, want) in cases {
-        let err = trail.sql(sql).unwrap_err();
+        let err = trail.sql(sql).block().unwrap_err();
         assert!(matches!(err, Error::Sql { .. }), "{sql}: {err:?}");
         assert!(err.to_string().contains(want), "{sql}: {err}");
     }
@@ -127,7 +128,7 @@ fn bad_sql_is_a_clear_error() {
         "SET datafusion.execution.batch_size = 1",
         "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/etc'",
     ] {
-        let err = trail.sql(sql).unwrap_err();
+        let err = trail.sql(sql).block().unwrap_err();
         assert!(matches!(err, Error::ReadOnly { .. }), "{sql}: {err:?}");
         assert!(err.to_string().contains("read-only"), "{sql}: {err}");
     }
@@ -138,10 +139,12 @@ fn bad_sql_is_a_clear_error() {
 
 #[test]
 fn missing_or_foreign_directory_is_a_clear_error() {
-    let err = Trail::open(std::path::Path::new("/no/such/ledger")).unwrap_err();
+    let err = Trail::open(std::path::Path::new("/no/such/ledger"))
+        .block()
+        .unwrap_err();
     assert!(err.to_string().contains("no such directory"), "{err}");
     let empty = tempfile::tempdir().unwrap();
-    let err = Trail::open(empty.path()).unwrap_err();
+    let err = Trail::open(empty.path()).block().unwrap_err();
     assert!(err.to_string().contains("not a govtrail ledger"), "{err}");
 }
 
@@ -165,8 +168,10 @@ fn corrupt_segment_is_named() {
     let n = bytes.len();
     bytes[n - 12..n - 8].copy_from_slice(&[0xff; 4]);
     std::fs::write(&seg, &bytes).unwrap();
-    let result = Trail::open(dir.path())
-        .and_then(|t| t.sql("SELECT count(*), sum(overhead_us) FROM decisions"));
+    let result = Trail::open(dir.path()).block().and_then(|t| {
+        t.sql("SELECT count(*), sum(overhead_us) FROM decisions")
+            .block()
+    });
     let err = result.unwrap_err().to_string();
     assert!(
         err.contains(".parquet") || err.to_lowercase().contains("parquet"),

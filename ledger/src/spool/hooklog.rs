@@ -1,26 +1,43 @@
-//! The resident evaluator's hook log (docs/RECORD.md §5.2): the calls `govtrail decide --serve`
-//! decides, one framed envelope after another in one preallocated file, each made durable
-//! (fdatasync) before its call is answered.
+//! The resident evaluator's hook log (docs/RECORD.md §5.2): the calls a resident evaluator
+//! (`govtrail decide --serve`, a server's decide endpoint) decides, one framed envelope after
+//! another in one preallocated file, each made durable (fdatasync) before its call is answered.
+//!
+//! ```text
+//! log   := frame* ‖ zeros
+//! frame := u32le(n > 0) ‖ u32le(CRC-32 IEEE of envelope) ‖ envelope[n]   (one JSON line, no newline)
+//! end   := the first 8-byte header that is all zeros
+//! ```
+//!
+//! The frame is the WAL's (a length, the payload's CRC-32, the payload: `wal.rs`), in
+//! little-endian where the WAL is big-endian. The two stay apart for a stated reason: both are
+//! v1 formats on disk, and an older server's log must always drain; a hook log also ends at its
+//! first all-zero header (its blocks are written as zeros ahead of use), where a WAL ends at the
+//! end of its file.
 //!
 //! A call's own spool file costs a new inode, a rename and a directory fsync: two journal
 //! commits. A log's blocks are written (as zeros) before calls need them, so a call's
 //! fdatasync writes data only. Each log has a fixed size; the next one is made, off any call's
 //! path, once the current one is half full, so no call waits for a log to be made or grown
 //! (unless calls fill a log before its successor is ready). The server holds an exclusive lock
-//! on its logs while it runs; `govtrail ingest --spool` drains a log up to its last whole
-//! frame, remembers how far it got, and removes the log once no server holds it and all of it
-//! is in the ledger.
+//! on its logs while it runs; a drain reads a log up to its last whole frame, remembers how far
+//! it got ([`mark`]), and removes the log once no server holds it and all of it is in the
+//! ledger ([`finish`]).
+//!
+//! Invariants: frames are written in offset order under one lock, so a frame whose fdatasync
+//! returned has every earlier frame of its file durable with it; a log is never removed while
+//! a server holds it, nor while bytes that are not whole frames follow its last frame (those
+//! move to `rejected/`).
 
 use std::fs::File;
-use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context as _, Result, bail};
+use crate::error::IoContext as _;
+use crate::{Error, Result};
 
 /// A log file's name ends so.
-pub(crate) const SUFFIX: &str = ".hooklog";
+pub const HOOK_LOG_SUFFIX: &str = ".hooklog";
 /// A log's size: this many bytes of zeros, written when it is made (about 20,000 calls). The
 /// server then moves on to its next log, so that drained logs are removed while it runs.
 const LOG_BYTES: u64 = 16 << 20;
@@ -28,7 +45,8 @@ const LOG_BYTES: u64 = 16 << 20;
 const HEADER: usize = 8;
 
 /// An open log, appended to by the server's workers.
-pub(crate) struct HookLog {
+#[derive(Debug)]
+pub struct HookLog {
     spool: PathBuf,
     state: Mutex<State>,
     /// [`LOG_BYTES`], smaller in tests.
@@ -36,6 +54,7 @@ pub(crate) struct HookLog {
 }
 
 /// The log being written, and the next one once it is made.
+#[derive(Debug)]
 struct State {
     open: Open,
     next: Option<Open>,
@@ -46,6 +65,7 @@ struct State {
 }
 
 /// A log file, where its next frame goes, and how many bytes it has.
+#[derive(Debug)]
 struct Open {
     file: Arc<File>,
     path: PathBuf,
@@ -55,12 +75,12 @@ struct Open {
 
 impl HookLog {
     /// Creates the server's first log in `spool`.
-    pub(crate) fn create(spool: &Path) -> Result<Self> {
+    pub fn create(spool: &Path) -> Result<Self> {
         Self::with_size(spool, LOG_BYTES)
     }
 
     fn with_size(spool: &Path, size: u64) -> Result<Self> {
-        crate::hook::create_spool(spool)?;
+        super::create(spool)?;
         Ok(Self {
             spool: spool.to_path_buf(),
             state: Mutex::new(State {
@@ -74,7 +94,7 @@ impl HookLog {
     }
 
     /// The log being written.
-    pub(crate) fn path(&self) -> PathBuf {
+    pub fn path(&self) -> PathBuf {
         self.lock().open.path.clone()
     }
 
@@ -85,7 +105,7 @@ impl HookLog {
     /// Makes the next log if the current one is half full and none is made or being made. A
     /// worker calls it after answering a call, so that making a log (writing its zeros and
     /// syncing them) is on no call's path; appends go on meanwhile.
-    pub(crate) fn prepare(&self) -> Result<()> {
+    pub fn prepare(&self) -> Result<()> {
         let moves = {
             let mut state = self.lock();
             if state.next.is_some() || state.making || state.open.next < state.open.allocated / 2 {
@@ -110,11 +130,14 @@ impl HookLog {
     /// does not fit in the current log, that log is closed (a drain then takes the rest of it
     /// and removes it) and the next one begun: the one [`Self::prepare`] made, or, when it is
     /// not ready or too small for this frame, one made now (of the frame's size at least).
-    pub(crate) fn append(&self, envelope: &[u8]) -> Result<()> {
+    pub fn append(&self, envelope: &[u8]) -> Result<()> {
         let len = u32::try_from(envelope.len())
             .ok()
             .filter(|&n| n > 0)
-            .with_context(|| format!("an envelope of {} bytes", envelope.len()))?;
+            .ok_or_else(|| Error::Spool {
+                path: self.spool.clone(),
+                message: format!("an envelope of {} bytes cannot be framed", envelope.len()),
+            })?;
         let mut frame = Vec::with_capacity(HEADER + envelope.len());
         frame.extend_from_slice(&len.to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(envelope).to_le_bytes());
@@ -136,12 +159,11 @@ impl HookLog {
             let at = open.next;
             open.file
                 .write_all_at(&frame, at)
-                .with_context(|| format!("write {} at {at}", open.path.display()))?;
+                .ctx("write", &open.path)?;
             open.next = at + frame.len() as u64;
             (Arc::clone(&open.file), open.path.clone())
         };
-        file.sync_data()
-            .with_context(|| format!("fsync {}", path.display()))
+        file.sync_data().ctx("fsync", &path)
     }
 }
 
@@ -153,20 +175,24 @@ impl Open {
         // The sequence number keeps two logs begun in one microsecond apart.
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!(
-            "{}-{}-{}{SUFFIX}",
-            crate::hook::now_us(),
+            "{}-{}-{}{HOOK_LOG_SUFFIX}",
+            super::now_us(),
             std::process::id(),
             SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let tmp = spool.join(format!(".tmp-{name}"));
-        let file = crate::hook::spool_file_options(spool)
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let file = std::fs::OpenOptions::new()
+            .mode(super::file_mode(spool))
             .read(true)
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .with_context(|| format!("create {}", tmp.display()))?;
-        file.try_lock()
-            .with_context(|| format!("lock {}", tmp.display()))?;
+            .ctx("create", &tmp)?;
+        file.try_lock().map_err(|e| Error::Spool {
+            path: tmp.clone(),
+            message: format!("lock: {e}"),
+        })?;
         let mut open = Self {
             file: Arc::new(file),
             path: tmp,
@@ -175,12 +201,9 @@ impl Open {
         };
         open.fill(size)?;
         let path = spool.join(name);
-        std::fs::rename(&open.path, &path)
-            .with_context(|| format!("rename {}", open.path.display()))?;
+        std::fs::rename(&open.path, &path).ctx("rename", &open.path)?;
         open.path = path;
-        File::open(spool)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("fsync {}", spool.display()))?;
+        crate::layout::sync_dir(spool)?;
         Ok(open)
     }
 
@@ -192,12 +215,10 @@ impl Open {
             let n = (size - at).min(zeros.len() as u64);
             self.file
                 .write_all_at(&zeros[..n as usize], at)
-                .with_context(|| format!("write {}", self.path.display()))?;
+                .ctx("write", &self.path)?;
             at += n;
         }
-        self.file
-            .sync_all()
-            .with_context(|| format!("fsync {}", self.path.display()))?;
+        self.file.sync_all().ctx("fsync", &self.path)?;
         self.allocated = size;
         Ok(())
     }
@@ -205,7 +226,7 @@ impl Open {
 
 /// The logs in `spool`, oldest first.
 pub(crate) fn logs(spool: &Path) -> Result<Vec<PathBuf>> {
-    crate::hook::spool_files(spool, SUFFIX)
+    super::files(spool, HOOK_LOG_SUFFIX)
 }
 
 /// What a drain read from one log.
@@ -234,27 +255,24 @@ fn mark(log: &Path) -> PathBuf {
 
 /// Reads the frames of `log` a previous drain did not take.
 pub(crate) fn read(log: &Path) -> Result<Drained> {
-    let file = File::open(log).with_context(|| format!("open {}", log.display()))?;
+    let file = File::open(log).ctx("open", log)?;
     // A server holds its log exclusively: a shared lock means none writes it any more.
     let finished = file.try_lock_shared().is_ok();
     let from = match std::fs::read_to_string(mark(log)) {
-        Ok(s) => s
-            .trim()
-            .parse::<u64>()
-            .with_context(|| format!("{}: not an offset", mark(log).display()))?,
+        Ok(s) => s.trim().parse::<u64>().map_err(|e| Error::Spool {
+            path: mark(log),
+            message: format!("not an offset: {e}"),
+        })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e).with_context(|| format!("read {}", mark(log).display())),
+        Err(e) => return Err(e).ctx("read", &mark(log)),
     };
     // Only what the last drain did not take is read.
-    let size = file
-        .metadata()
-        .with_context(|| format!("stat {}", log.display()))?
-        .len();
+    let size = file.metadata().ctx("stat", log)?.len();
     if from > size {
-        bail!(
-            "{}: drained to {from}, but the log has {size} bytes",
-            log.display()
-        );
+        return Err(Error::Spool {
+            path: log.to_path_buf(),
+            message: format!("drained to {from}, but the log has {size} bytes"),
+        });
     }
     let mut bytes = Vec::new();
     {
@@ -262,7 +280,7 @@ pub(crate) fn read(log: &Path) -> Result<Drained> {
         let mut f = &file;
         f.seek(SeekFrom::Start(from))
             .and_then(|_| f.read_to_end(&mut bytes))
-            .with_context(|| format!("read {}", log.display()))?;
+            .ctx("read", log)?;
     }
     let base = from;
     let mut at = 0usize;
@@ -316,41 +334,29 @@ pub(crate) fn read(log: &Path) -> Result<Drained> {
 
 /// After the drained frames are in the ledger: removes a finished log (moving it to
 /// `rejected/` when it ends in a torn frame), or remembers where the next drain starts.
-pub(crate) fn done(d: &Drained) -> Result<()> {
+pub(crate) fn finish(d: &Drained) -> Result<()> {
     let spool = d.path.parent().unwrap_or_else(|| Path::new("."));
     let mark = mark(&d.path);
     if d.finished {
         if d.torn.is_some() {
-            let dest = spool.join("rejected");
-            crate::hook::create_spool(&dest)?;
-            let name = d.path.file_name().unwrap_or_default();
-            std::fs::rename(&d.path, dest.join(name))
-                .and_then(|()| File::open(&dest)?.sync_all())
-                .with_context(|| format!("move {}", d.path.display()))?;
+            super::reject(spool, &d.path)?;
         } else {
-            std::fs::remove_file(&d.path)
-                .with_context(|| format!("remove {}", d.path.display()))?;
+            std::fs::remove_file(&d.path).ctx("remove", &d.path)?;
         }
         match std::fs::remove_file(&mark) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("remove {}", mark.display()));
+                return Err(e).ctx("remove", &mark);
             }
             _ => {}
         }
+        Ok(())
     } else {
-        let tmp = mark.with_extension("tmp");
-        let mut f = crate::hook::spool_file_options(spool)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .with_context(|| format!("create {}", tmp.display()))?;
-        writeln!(f, "{}", d.end).with_context(|| format!("write {}", tmp.display()))?;
-        f.sync_data()
-            .with_context(|| format!("fsync {}", tmp.display()))?;
-        std::fs::rename(&tmp, &mark).with_context(|| format!("rename {}", tmp.display()))?;
+        crate::layout::write_atomic_mode(
+            &mark,
+            format!("{}\n", d.end).as_bytes(),
+            super::file_mode(spool),
+        )
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -368,14 +374,14 @@ mod tests {
         assert_eq!(d.ndjson, b"{\"a\":1}\n{\"b\":2}\n");
         assert!(!d.finished, "the server still holds it");
         assert!(d.torn.is_none());
-        done(&d).unwrap();
+        finish(&d).unwrap();
         log.append(br#"{"c":3}"#).unwrap();
         let d = read(&path).unwrap();
         assert_eq!(
             d.ndjson, b"{\"c\":3}\n",
             "a drain starts where the last ended"
         );
-        done(&d).unwrap();
+        finish(&d).unwrap();
         // A frame whose bytes were not all written, then the server gone.
         log.lock()
             .open
@@ -391,7 +397,7 @@ mod tests {
                 .as_ref()
                 .is_some_and(|(at, why)| *at == d.end && why.contains("CRC"))
         );
-        done(&d).unwrap();
+        finish(&d).unwrap();
         assert!(!path.exists());
         assert!(
             tmp.path()
@@ -409,7 +415,7 @@ mod tests {
         let d = read(&path).unwrap();
         assert!(d.finished && d.frames == 0);
         assert!(d.torn.as_ref().is_some_and(|(at, _)| *at == 0));
-        done(&d).unwrap();
+        finish(&d).unwrap();
         assert!(tmp.path().join("rejected/1-2-0.hooklog").exists());
     }
 
@@ -445,7 +451,7 @@ mod tests {
             drained.iter().map(|d| d.finished).collect::<Vec<_>>(),
             [true, true, false]
         );
-        drained.iter().for_each(|d| done(d).unwrap());
+        drained.iter().for_each(|d| finish(d).unwrap());
         assert!(!first.exists());
         assert!(log.path().exists());
         // The server stops with a next log made and never written: it drains to nothing, and
@@ -456,7 +462,7 @@ mod tests {
         for p in logs(tmp.path()).unwrap() {
             let d = read(&p).unwrap();
             assert!(d.finished && d.torn.is_none(), "{}", p.display());
-            done(&d).unwrap();
+            finish(&d).unwrap();
         }
         assert!(logs(tmp.path()).unwrap().is_empty());
     }

@@ -1,0 +1,58 @@
+//! Exit codes, mapped in one place: from a verification's [`ledger::Verdict`], and from an
+//! error that ends a command.
+
+use std::io;
+
+/// Every command exits 0 when it did what was asked.
+pub(crate) const OK: u8 = 0;
+/// Something a trusted signature covers was altered.
+pub(crate) const TAMPERED: u8 = 1;
+/// Fewer records than trusted, or a fork.
+pub(crate) const TRUNCATED_OR_FORKED: u8 = 2;
+/// Records after the newest trusted checkpoint.
+pub(crate) const UNVERIFIED_TAIL: u8 = 3;
+/// A usage, input or I/O error.
+pub(crate) const ERROR: u8 = 4;
+/// Ingest kept the good units but rejected some.
+pub(crate) const PARTIAL: u8 = 5;
+/// Replay found a flip `--fail-on` forbids, or a bundle test failed.
+pub(crate) const FLIPPED: u8 = 6;
+/// No checkpoint is signed by a key the caller trusts: a wrong key, or checkpoints removed
+/// or re-signed. Never `ok`, never `tampered`.
+pub(crate) const UNVERIFIED: u8 = 7;
+
+/// The exit codes, for `--help`.
+pub(crate) const HELP: &str = "Exit codes: 0 ok; 1 tampered; 2 truncated or forked; 3 unverified tail; \
+4 usage, input or I/O error; 5 ingest kept the good units but rejected some; 6 replay found a flip \
+--fail-on forbids, or a bundle test failed; 7 unverified: no checkpoint is signed by a trusted key.";
+
+/// The exit code of a verification verdict (LEDGER-FORMAT.md §7).
+pub(crate) fn of_verdict(verdict: ledger::Verdict) -> u8 {
+    match verdict {
+        ledger::Verdict::Ok => OK,
+        ledger::Verdict::Tampered => TAMPERED,
+        ledger::Verdict::TruncatedOrForked => TRUNCATED_OR_FORKED,
+        ledger::Verdict::UnverifiedTail => UNVERIFIED_TAIL,
+        ledger::Verdict::Unverified => UNVERIFIED,
+    }
+}
+
+/// The exit code of an error that ended a command. A witness's refusal of a log that was cut
+/// short or forked is a finding, not a usage error: it exits like `verify` does for one.
+pub(crate) fn of_error(err: &anyhow::Error) -> u8 {
+    let refused = err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<ledger::Error>(),
+            Some(ledger::Error::Inconsistent { .. })
+        )
+    });
+    if refused { TRUNCATED_OR_FORKED } else { ERROR }
+}
+
+/// Whether the error is a closed standard output (`govtrail query … | head`): not a failure.
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

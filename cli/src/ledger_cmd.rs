@@ -1,0 +1,276 @@
+//! The writer's commands: `init`, `append`, `ingest` (and draining a spool), `seal`,
+//! `rotate-key`. Each opens the ledger (taking its writer lock), calls the ledger crate and
+//! prints what it did; durability is the library's.
+
+use std::fs;
+use std::io::{self, BufRead as _, BufReader, Read, Write as _};
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ledger::spool::{IngestReport, Source};
+use ledger::{Committer, Ledger, Record};
+use schemas::ingest::{Format, Options};
+
+use crate::args::{AppendArgs, IngestArgs, InitArgs, RotateKeyArgs, SealArgs};
+use crate::exit;
+use crate::keys::read_key;
+
+/// `govtrail init`.
+pub(crate) fn init(a: InitArgs) -> Result<u8> {
+    let signer = read_key(&a.key)?;
+    let origin = signer.name().to_owned();
+    Ledger::create(&a.ledger, signer, a.segment_records)?;
+    println!("created ledger {} with origin {origin}", a.ledger.display());
+    Ok(exit::OK)
+}
+
+/// `govtrail seal`.
+pub(crate) fn seal(a: SealArgs) -> Result<u8> {
+    let (mut l, _) = Ledger::open(&a.ledger, read_key(&a.key)?)?;
+    match l.seal()? {
+        Some((start, end)) => println!("sealed records [{start}, {end})"),
+        None => println!("nothing to seal"),
+    }
+    Ok(exit::OK)
+}
+
+/// `govtrail rotate-key`.
+pub(crate) fn rotate_key(a: RotateKeyArgs) -> Result<u8> {
+    let old = read_key(&a.key)?;
+    let old_vkey = old.verifier();
+    let (mut l, _) = Ledger::open(&a.ledger, old)?;
+    let new = read_key(&a.new_key)?;
+    let vkey = new.verifier();
+    let path = l.rotate_key(new)?;
+    let n = l.size();
+    // The lines an auditor pins in a policy file, so that deleting the transition note cannot
+    // make the old key valid above N again.
+    println!("log {old_vkey} until {n}\nlog {vkey} from {n}");
+    eprintln!(
+        "rotated at size {n}: {}; append with the new key from now on",
+        path.display()
+    );
+    Ok(exit::OK)
+}
+
+/// `govtrail append`: NDJSON records, acknowledged after fsync; stops at the first bad line
+/// (the records before it are committed).
+pub(crate) fn append(a: AppendArgs) -> Result<u8> {
+    let (ledger, recovery) = Ledger::open(&a.ledger, read_key(&a.key)?)?;
+    if let Some(reason) = &recovery.cut_reason {
+        eprintln!(
+            "govtrail: recovered: cut {} bytes of an unacknowledged commit from the write-ahead log ({reason})",
+            recovery.cut_bytes
+        );
+    }
+    let start_size = ledger.size();
+    let (reader, total_bytes): (Box<dyn Read>, Option<u64>) = if a.input == Path::new("-") {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let f = fs::File::open(&a.input).with_context(|| format!("open {}", a.input.display()))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let progress = match total_bytes {
+        Some(len) => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let print_acks = a.print_acks;
+    let committer = Committer::spawn(ledger, a.batch, 4, move |commit| {
+        if print_acks {
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "acked {}", commit.size);
+            let _ = out.flush();
+        }
+    });
+    let name = a.input.display().to_string();
+    let mut lines = BufReader::with_capacity(1 << 20, reader);
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let mut bad_line = None;
+    let mut appender = committer.appender(1024);
+    loop {
+        line.clear();
+        let n = lines
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("read {name}"))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        progress.inc(n as u64);
+        let text = trim_line(&line);
+        if text.is_empty() {
+            continue;
+        }
+        match Record::from_json(text, &format_args!("{name}:{line_no}")) {
+            // A refused submission means the commit thread stopped; finish() says why.
+            Ok(r) => {
+                if appender.push(r).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                bad_line = Some(e);
+                break;
+            }
+        }
+    }
+    let acked = appender.finish();
+    let mut ledger = committer.finish()?;
+    acked?;
+    progress.finish_and_clear();
+    let appended = ledger.size() - start_size;
+    if a.seal {
+        ledger.seal()?;
+    }
+    eprintln!(
+        "appended {appended} records (indices [{start_size}, {})) to {}",
+        ledger.size(),
+        a.ledger.display()
+    );
+    if let Some(err) = bad_line {
+        eprintln!("govtrail: error: {err}");
+        eprintln!("govtrail: stopped there; the records before it are committed");
+        return Ok(exit::ERROR);
+    }
+    Ok(exit::OK)
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// `govtrail ingest`: normalise each input (schemas::ingest), append what it yields, then
+/// drain the spool if one is given (ledger::spool::drain).
+pub(crate) fn ingest(a: IngestArgs) -> Result<u8> {
+    let masking = schemas::ingest::Masking {
+        erase: a.erase,
+        mask: a.mask,
+    };
+    masking.check().map_err(anyhow::Error::msg)?;
+    let forced = match a.format.as_deref() {
+        None => None,
+        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            anyhow::anyhow!("unknown --format {name:?}; one of {}", names.join(", "))
+        })?),
+    };
+    let opts = Options {
+        format: forced,
+        received_us: ledger::spool::now_us(),
+        masking,
+    };
+    // Read and normalise everything first: a file that cannot be read stops before any append.
+    let mut sources = Vec::new();
+    for input in &a.inputs {
+        let bytes = if input == Path::new("-") {
+            let mut b = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut b)
+                .context("read standard input")?;
+            b
+        } else {
+            fs::read(input).with_context(|| format!("read {}", input.display()))?
+        };
+        sources.push(Source {
+            name: input.display().to_string(),
+            output: schemas::ingest::ingest(&bytes, &opts),
+        });
+    }
+    // The writer lock is taken before the spool is listed, so two drains never read one file.
+    let (ledger, _) = Ledger::open(&a.ledger, read_key(&a.key)?)?;
+    let start = ledger.size();
+    let progress = ProgressBar::with_draw_target(
+        Some(sources.iter().map(|s| s.output.records.len() as u64).sum()),
+        ProgressDrawTarget::stderr(),
+    );
+    let committer = Committer::spawn(ledger, 8192, 4, |_| {});
+    let appended = (|| {
+        let mut report =
+            ledger::spool::append_sources(&committer, &sources, &mut || progress.inc(1))?;
+        let mut torn = Vec::new();
+        if let Some(spool) = &a.spool {
+            let drained = ledger::spool::drain(&committer, spool, &opts)?;
+            report.merge(drained.ingest);
+            torn = drained.torn;
+        }
+        Ok::<_, ledger::Error>((report, torn))
+    })();
+    let ledger = committer.finish()?;
+    let (report, torn) = appended?;
+    progress.finish_and_clear();
+    for t in &torn {
+        eprintln!(
+            "govtrail: {}: at byte {}, {} (a call the server was recording when it stopped, never answered): the log is moved to rejected/",
+            t.log.display(),
+            t.at,
+            t.why
+        );
+    }
+    print_ingest(&report, a.json, start, ledger.size(), &a.ledger)?;
+    Ok(if report.rejected.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+fn print_ingest(r: &IngestReport, json: bool, start: u64, end: u64, dir: &Path) -> Result<()> {
+    for x in &r.rejected {
+        eprintln!(
+            "govtrail: rejected {}:{}{}: {}",
+            x.file,
+            x.line,
+            if x.pointer.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", x.pointer)
+            },
+            x.message
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        return Ok(());
+    }
+    for f in &r.files {
+        println!(
+            "{}: {} ({} records, {} rejected{})",
+            f.file,
+            f.format.unwrap_or("unknown format"),
+            f.records,
+            f.rejected,
+            if f.skipped > 0 {
+                format!(", {} not decisions skipped", f.skipped)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let list = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("by source format: {}", list(&r.per_format));
+    println!("by decision: {}", list(&r.per_decision));
+    println!(
+        "appended {} records (indices [{start}, {end})) to {}; {} rejected",
+        r.appended,
+        dir.display(),
+        r.rejected.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Sealing: a full WAL is rotated after the commit that fills it and sealed into a Parquet
+//! segment by a [`SealJob`] on its own thread (one at a time), while appends go on in a new WAL.
+//!
+//! Invariants: the stable checkpoint for a segment's end is stored before the segment appears;
+//! the segment is written under a temporary name, fsynced and renamed into place, and holds only
+//! the bytes the writer committed (each WAL record is checked against its committed hash); the
+//! WAL is removed last. A failed seal is kept and retried before the next commit.
+
+use std::fs;
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+use super::{Ledger, create_wal};
+use crate::checkpoint::SignedCheckpoint;
+use crate::error::IoContext as _;
+use crate::hash::Hash;
+use crate::layout::{Layout, sync_dir, write_atomic};
+use crate::merkle::Frontier;
+use crate::note::NoteSigner;
+use crate::segment::{SealRow, SegmentMeta, SegmentWriter};
+use crate::wal::{self, Frame, Tail, WalReader};
+use crate::{Error, Result};
+
+pub(super) type SealOutcome = std::result::Result<(u64, u64), (Error, Box<SealJob>)>;
+
+impl Ledger {
+    /// Collects the background seal: waits for it when `wait`, else only if it has finished.
+    /// A failed seal is kept for a retry and its error returned.
+    pub(super) fn reap_seal(&mut self, wait: bool) -> Result<()> {
+        let done = self.sealing.as_ref().is_some_and(JoinHandle::is_finished);
+        if !(wait || done) {
+            return Ok(());
+        }
+        let Some(handle) = self.sealing.take() else {
+            return Ok(());
+        };
+        match handle.join() {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((err, job))) => {
+                self.failed_seal = Some(job);
+                Err(err)
+            }
+            Err(_) => {
+                self.poisoned = true;
+                Err(Error::Poisoned)
+            }
+        }
+    }
+
+    pub(super) fn run_seal(&mut self, job: SealJob) -> Result<(u64, u64)> {
+        job.run().map_err(|(err, job)| {
+            self.failed_seal = Some(job);
+            err
+        })
+    }
+
+    /// Closes the current WAL and starts a new one at the current size; returns the job that
+    /// seals the closed WAL.
+    pub(super) fn rotate(&mut self) -> Result<SealJob> {
+        let Some(checkpoint) = self.last_checkpoint.clone() else {
+            return Err(Error::Poisoned);
+        };
+        let end = self.frontier.size();
+        let (wal, wal_path) = create_wal(&self.layout, end)?;
+        let job = SealJob {
+            layout: self.layout.clone(),
+            origin: self.config.origin.clone(),
+            signer: self.signer.clone(),
+            own: self.own.clone(),
+            wal_path: std::mem::replace(&mut self.wal_path, wal_path),
+            wal_len: self.wal_len,
+            start: self.wal_start,
+            end,
+            hashes: std::mem::take(&mut self.wal_hashes),
+            chain_end: self.chain,
+            frontier: self.frontier.clone(),
+            checkpoint,
+        };
+        self.wal = wal;
+        self.wal_start = end;
+        self.wal_len = wal::HEADER_LEN;
+        Ok(job)
+    }
+
+    /// Seals the WAL's records into a Parquet segment now (after any seal running in the
+    /// background), stores a stable checkpoint for its end, and starts a new WAL. Returns the
+    /// sealed range, or `None` when nothing was unsealed.
+    pub fn seal(&mut self) -> Result<Option<(u64, u64)>> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        self.reap_seal(true)?;
+        if let Some(job) = self.failed_seal.take() {
+            self.run_seal(*job)?;
+        }
+        if self.wal_start == self.frontier.size() {
+            return Ok(None);
+        }
+        let job = self.rotate()?;
+        self.run_seal(job).map(Some)
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        // Let a background seal finish; if it fails, the next open seals the WAL again.
+        let _ = self.reap_seal(true);
+    }
+}
+
+/// Everything needed to seal one closed WAL; it runs on its own thread.
+#[derive(Debug)]
+pub(super) struct SealJob {
+    pub(super) layout: Layout,
+    pub(super) origin: String,
+    /// Signs the seal note; `own` checks the note it extends.
+    pub(super) signer: NoteSigner,
+    pub(super) own: crate::TrustPolicy,
+    pub(super) wal_path: PathBuf,
+    pub(super) wal_len: u64,
+    pub(super) start: u64,
+    pub(super) end: u64,
+    pub(super) hashes: Vec<(Hash, Hash)>,
+    pub(super) chain_end: Hash,
+    pub(super) frontier: Frontier,
+    pub(super) checkpoint: SignedCheckpoint,
+}
+
+impl SealJob {
+    /// Reads the closed WAL's records frames up to the committed length, checks each record
+    /// against the hash committed for its index, and sends them on, in order.
+    fn read_checked(&self, tx: std::sync::mpsc::SyncSender<Vec<wal::WalRecord>>) -> Result<()> {
+        let mut reader = WalReader::open(&self.wal_path)?;
+        let mut idx = self.start;
+        while reader.offset < self.wal_len {
+            match reader.next_frame()? {
+                Ok(Frame::Records { records, .. }) => {
+                    for r in &records {
+                        let committed = self.hashes.get((idx - self.start) as usize);
+                        if committed.is_some_and(|h| crate::hash::record_hash(&r.bytes) != h.0) {
+                            return Err(Error::Corrupt {
+                                path: self.wal_path.clone(),
+                                offset: None,
+                                message: format!(
+                                    "record {idx} differs from the one committed: refusing to seal it"
+                                ),
+                            });
+                        }
+                        idx += 1;
+                    }
+                    if tx.send(records).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(Frame::Checkpoint(_)) => {}
+                Err(Tail::Clean) => break,
+                Err(Tail::Torn { offset, reason }) => {
+                    return Err(Error::Corrupt {
+                        path: self.wal_path.clone(),
+                        offset: Some(offset),
+                        message: reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the stable checkpoint, then writes the segment (temporary name, fsync, rename,
+    /// directory fsync), then removes the WAL. Gives the job back on failure, for a retry.
+    pub(super) fn run(self) -> SealOutcome {
+        match self.write() {
+            Ok(()) => Ok((self.start, self.end)),
+            Err(err) => Err((err, Box::new(self))),
+        }
+    }
+
+    fn write(&self) -> Result<()> {
+        let (start, end) = (self.start, self.end);
+        let final_path = self.layout.segment(start, end);
+        let tmp = self
+            .layout
+            .segments_dir()
+            .join(format!(".tmp-{}", crate::segment::file_name(start, end)));
+        let meta = SegmentMeta {
+            origin: self.origin.clone(),
+            start,
+            end,
+            chain_end: Some(self.chain_end),
+            frontier: Some(self.frontier.clone()),
+        };
+        // The checkpoint for `end` is stored before the segment appears: a reader skips the WAL
+        // once a segment covers its records, and with it the WAL's checkpoint frames, so a
+        // segment must never be visible without a stored checkpoint for its end. (Stored after
+        // the rename, a kill between the two left records that verified only as an unverified
+        // tail.) A witness may have stored this checkpoint already, with its cosignatures: keep it.
+        let stored = self.layout.checkpoint(end);
+        let kept = fs::read(&stored)
+            .ok()
+            .and_then(|b| SignedCheckpoint::parse(&b).ok())
+            .is_some_and(|cp| {
+                cp.note.text == self.checkpoint.note.text && self.own.check_checkpoint(&cp).is_ok()
+            });
+        if !kept {
+            write_atomic(&stored, self.checkpoint.bytes.as_bytes())?;
+        }
+        let written = (|| {
+            let mut writer = SegmentWriter::create(&tmp, &meta)?;
+            // One thread reads the closed WAL and checks each record against the hash the
+            // writer committed (the WAL sat on disk since: seal only the bytes the writer
+            // hashed and signed, never what is there now); this one encodes Parquet. The check
+            // costs a BLAKE3 per record, beside the encoding rather than after it.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<wal::WalRecord>>(4);
+            let mut idx = start;
+            let read = std::thread::scope(|scope| {
+                let reader = scope.spawn(move || self.read_checked(tx));
+                let mut pushed = Ok(());
+                for records in rx {
+                    for r in records {
+                        let Some(&(record_hash, chain)) = self.hashes.get((idx - start) as usize)
+                        else {
+                            break;
+                        };
+                        pushed = writer.push(&SealRow {
+                            idx,
+                            ts_us: r.ts_us,
+                            record: &r.bytes,
+                            hashes: crate::hash::RecordHashes {
+                                record_hash,
+                                chain,
+                                leaf: [0; 32],
+                            },
+                        });
+                        if pushed.is_err() {
+                            break;
+                        }
+                        idx += 1;
+                    }
+                    if pushed.is_err() {
+                        break;
+                    }
+                }
+                // Dropping the receiver (end of the loop) stops the reader at its next send.
+                let read = reader.join().unwrap_or(Err(Error::Poisoned));
+                pushed.and(read)
+            });
+            read?;
+            if idx != end {
+                return Err(Error::Corrupt {
+                    path: self.wal_path.clone(),
+                    offset: None,
+                    message: format!("WAL holds records up to {idx}, expected {end}"),
+                });
+            }
+            let summary = writer.finish()?;
+            // Digests of the file as written, before anyone else can reach it (§14).
+            let digests = crate::seal::skip_digests(&tmp).ok();
+            fs::rename(&tmp, &final_path).ctx("rename", &final_path)?;
+            sync_dir(&self.layout.segments_dir())?;
+            Ok((summary, digests))
+        })();
+        let (summary, digests) = match written {
+            Ok(written) => written,
+            Err(err) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(err);
+            }
+        };
+        // The summary is a query cache (§13): if it cannot be written, queries scan the
+        // segment instead, so its failure does not fail the seal.
+        let summary = crate::summary::encode(&summary).ok().filter(|bytes| {
+            crate::layout::create_private_dir_all(&self.layout.summaries_dir())
+                .ctx("create", &self.layout.summaries_dir())
+                .and_then(|()| write_atomic(&self.layout.summary(start, end), bytes))
+                .is_ok()
+        });
+        // The seal note (§14) binds what readers skip on. Best effort too: a segment without
+        // a line is scanned, never pruned.
+        if let Some(digests) = digests {
+            let line = crate::seal::line_for(start, end, digests, summary.as_deref());
+            let _ = crate::seal::record(&self.layout, &self.origin, &self.own, &self.signer, line);
+        }
+        fs::remove_file(&self.wal_path).ctx("remove", &self.wal_path)?;
+        sync_dir(&self.layout.wal_dir())
+    }
+}
