@@ -49,6 +49,31 @@ pub(crate) fn of_error(err: &anyhow::Error) -> u8 {
     if refused { TRUNCATED_OR_FORKED } else { ERROR }
 }
 
+/// The flag that helps with an error, where one does: libraries say what and where and never
+/// name a flag; the CLI adds them.
+pub(crate) fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain().find_map(|e| {
+        if let Some(e) = e.downcast_ref::<ledger::Error>() {
+            return match e {
+                ledger::Error::NotAnEvidencePack { .. } => Some("verify it without --evidence"),
+                ledger::Error::AnchorsWithEvidencePack => {
+                    Some("check the pack's checkpoint with `govtrail verify-proof --anchor`")
+                }
+                ledger::Error::NotAWitnessKey { .. } => {
+                    Some("make one with `govtrail keygen --witness`")
+                }
+                _ => None,
+            };
+        }
+        match e.downcast_ref::<query::Error>() {
+            Some(query::Error::DamagedSummary { .. }) => {
+                Some("run `govtrail verify`, or --exact to scan the records instead")
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Whether the error is a closed standard output (`govtrail query … | head`): not a failure.
 pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {

@@ -240,6 +240,12 @@ fn print_ingest(r: &IngestReport, json: bool, start: u64, end: u64, dir: &Path) 
             x.message
         );
     }
+    if r.rejected
+        .iter()
+        .any(|x| x.message == schemas::ingest::UNKNOWN_FORMAT)
+    {
+        eprintln!("govtrail: hint: force a format with --format");
+    }
     if json {
         println!("{}", serde_json::to_string(r)?);
         return Ok(());

@@ -51,6 +51,9 @@ fn main() -> ExitCode {
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
             eprintln!("govtrail: error: {err:#}");
+            if let Some(hint) = exit::hint(&err) {
+                eprintln!("govtrail: hint: {hint}");
+            }
             ExitCode::from(exit::of_error(&err))
         }
     }

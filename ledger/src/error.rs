@@ -100,6 +100,24 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A directory given as an evidence pack is a ledger.
+    #[error("{}: a ledger, not an evidence pack", dir.display())]
+    NotAnEvidencePack {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Anchors were given with an evidence pack, which proves its range against its own
+    /// checkpoint: that checkpoint is checked against an anchor with a consistency proof.
+    #[error(
+        "anchors are not used with an evidence pack: it proves its range against its own checkpoint; check that checkpoint against your anchor with a consistency proof"
+    )]
+    AnchorsWithEvidencePack,
+    /// A witness was given a key that is not a cosignature key.
+    #[error("{what}: the witness key must be a cosignature key")]
+    NotAWitnessKey {
+        /// The witness.
+        what: String,
+    },
     /// Parquet encoding or decoding failed.
     #[error("parquet {}: {message}", path.display())]
     Parquet {

@@ -212,7 +212,7 @@ impl TrustPolicy {
     pub fn add_log_key(&mut self, key: NoteVerifier) -> std::result::Result<(), String> {
         if key.is_witness() {
             return Err(format!(
-                "{key} is a witness (cosignature) key, not a log key; list witnesses in a --policy file"
+                "{key} is a witness (cosignature) key, not a log key; list witnesses as `witness` lines of a trust policy"
             ));
         }
         self.add_log(key, false);

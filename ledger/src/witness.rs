@@ -46,9 +46,9 @@ pub fn witness(
         message,
     };
     if !key.is_witness() {
-        return Err(refuse(
-            "the witness key must be a cosignature key (keygen --witness)".into(),
-        ));
+        return Err(Error::NotAWitnessKey {
+            what: format!("witness {}", key.name()),
+        });
     }
     let new = &request.checkpoint;
     policy

@@ -48,6 +48,15 @@ pub enum Error {
         /// What the drawing library said.
         message: String,
     },
+    /// A segment summary holds an impossible count: the summary files are damaged (they are
+    /// read without verification; scanning the records instead does not use them).
+    #[error(
+        "a segment summary holds an impossible count ({count}); verify the ledger, or scan the records instead of the summaries"
+    )]
+    DamagedSummary {
+        /// The count found.
+        count: i64,
+    },
     /// DataFusion failed while setting up a table.
     #[error("{0}")]
     DataFusion(#[source] DataFusionError),

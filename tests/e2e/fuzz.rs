@@ -227,8 +227,8 @@ fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A `govtrail hook` envelope around the Tractatus PreToolUse fixtures (cli/src/hook.rs writes
-/// this shape).
+/// A `govtrail hook` envelope (`schemas::HookEnvelope`, as `govtrail hook` writes it) around
+/// the Tractatus PreToolUse fixtures.
 fn hook_envelope_seed() -> Vec<u8> {
     let stdin = String::from_utf8(fixture(
         "tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json",

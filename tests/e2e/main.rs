@@ -5,6 +5,7 @@ mod format_v1;
 mod fuzz;
 mod ingest;
 mod interop;
+mod operator_day;
 mod proofs;
 mod tamper;
 mod tidy;

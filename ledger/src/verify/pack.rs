@@ -21,16 +21,12 @@ use crate::{Error, Result};
 /// narrow what is verified.
 pub fn verify_evidence(dir: &Path, opts: &VerifyOptions) -> Result<Report> {
     if dir.join(crate::CONFIG_FILE).exists() {
-        return Err(Error::Layout {
+        return Err(Error::NotAnEvidencePack {
             dir: dir.to_path_buf(),
-            message: "this is a ledger, not an evidence pack: verify it without --evidence".into(),
         });
     }
     if !opts.anchors.is_empty() {
-        return Err(Error::Key {
-            what: "verification".into(),
-            message: "anchors are not used with an evidence pack: it proves its range against its own checkpoint; check that checkpoint against your anchor with a consistency proof (verify-proof --anchor)".into(),
-        });
+        return Err(Error::AnchorsWithEvidencePack);
     }
     require_keys(opts)?;
     let manifest_path = dir.join(crate::evidence::EVIDENCE_FILE);

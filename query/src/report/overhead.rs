@@ -358,12 +358,7 @@ async fn from_summaries(trail: &Trail, dim: Option<Dim>) -> Result<Vec<Stats>> {
             let count = n[r].unwrap_or_default();
             // Summary files are read without verification: a count that is negative or
             // overflows is a damaged file, reported rather than trusted.
-            let bad = || Error::Sql {
-                message: format!(
-                    "a segment summary holds an impossible count ({count}); run govtrail verify, \
-                     or --exact to scan instead"
-                ),
-            };
+            let bad = || Error::DamagedSummary { count };
             if count < 0 {
                 return Err(bad());
             }

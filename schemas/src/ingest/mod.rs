@@ -111,6 +111,9 @@ impl Format {
     }
 }
 
+/// The rejection of a unit no format is detected for (a caller may offer to force one).
+pub const UNKNOWN_FORMAT: &str = "unknown format: not a govtrail record, Claude Code hook payload, Tractatus audit log or rule set";
+
 /// How to ingest.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -335,11 +338,7 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
                     f
                 }
                 None => {
-                    out.rejected.push(reject(
-                        unit.line,
-                        "",
-                        "unknown format: not a govtrail record, Claude Code hook payload, Tractatus audit log or rule set (force one with --format)",
-                    ));
+                    out.rejected.push(reject(unit.line, "", UNKNOWN_FORMAT));
                     continue;
                 }
             },
