@@ -179,3 +179,7 @@ python3 benches/replay_report.py
 if [ -n "${TRUST_AB_BASE:-}" ]; then
   python3 benches/trust_ab.py "$TRUST_AB_BASE" target/release/govtrail 1000000:6 4000000:5 --write
 fi
+# The One house A/B needs the release binary of the commit before it (see the section's text).
+if [ -n "${HOUSE_AB_BASE:-}" ]; then
+  python3 benches/house_ab.py "$HOUSE_AB_BASE" target/release/govtrail 5 --write
+fi

@@ -200,7 +200,7 @@ fn decide(call: &Call<'_>) -> u8 {
         // stdout that could read as another decision, unless fail-open.
         eprintln!("govtrail decide: this call was not recorded: {e:#}");
         if !call.fail_open {
-            return 2;
+            return exit::BLOCK_CALL;
         }
     }
     let _ = std::io::stdout().lock().write_all(stdout.as_bytes());

@@ -21,6 +21,22 @@ pub(crate) const FLIPPED: u8 = 6;
 /// or re-signed. Never `ok`, never `tampered`.
 pub(crate) const UNVERIFIED: u8 = 7;
 
+/// `govtrail decide` could not record a call and fails closed: Claude Code's exit code that
+/// blocks the call (its stdout is then empty).
+pub(crate) const BLOCK_CALL: u8 = 2;
+/// `govtrail hook` could not start the wrapped command: a shell's code for that.
+pub(crate) const CANNOT_RUN: u8 = 127;
+
+/// The exit code that relays a wrapped hook's end as a shell gives it: its own code, or 128 +
+/// the signal that ended it (1 when there is neither).
+pub(crate) fn relayed(code: Option<i32>, signal: Option<i32>) -> u8 {
+    match (code, signal) {
+        (Some(c), _) => u8::try_from(c).unwrap_or(1),
+        (None, Some(s)) => u8::try_from(128 + s).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
 /// The exit codes, for `--help`.
 pub(crate) const HELP: &str = "Exit codes: 0 ok; 1 tampered; 2 truncated or forked; 3 unverified tail; \
 4 usage, input or I/O error; 5 ingest kept the good units but rejected some; 6 replay found a flip \

