@@ -85,6 +85,9 @@ pub(crate) fn hint(err: &anyhow::Error) -> Option<&'static str> {
             Some(query::Error::DamagedSummary { .. }) => {
                 Some("run `govtrail verify`, or --exact to scan the records instead")
             }
+            Some(query::Error::NoSession { .. }) => Some(
+                "list sessions with: govtrail query LEDGER \"SELECT session_id, decisions FROM sessions\"",
+            ),
             _ => None,
         }
     })

@@ -121,9 +121,9 @@ pub(crate) fn append(a: AppendArgs) -> Result<u8> {
             }
         }
     }
-    let acked = appender.finish();
+    let appended = appender.finish();
     let mut ledger = committer.finish()?;
-    acked?;
+    appended?;
     progress.finish_and_clear();
     let appended = ledger.size() - start_size;
     if a.seal {
@@ -188,20 +188,27 @@ pub(crate) fn ingest(a: IngestArgs) -> Result<u8> {
             output: schemas::ingest::ingest(&bytes, &opts),
         });
     }
-    // The writer lock is taken before the spool is listed, so two drains never read one file.
+    // The writer lock is taken before the spool is listed, so two drains never read one file;
+    // the spool is read before anything is appended, so one that cannot be read stops here.
     let (ledger, _) = Ledger::open(&a.ledger, read_key(&a.key)?)?;
+    let spooled = match &a.spool {
+        Some(spool) => Some(ledger::spool::read(spool, &opts)?),
+        None => None,
+    };
     let start = ledger.size();
-    let progress = ProgressBar::with_draw_target(
-        Some(sources.iter().map(|s| s.output.records.len() as u64).sum()),
-        ProgressDrawTarget::stderr(),
-    );
+    let total = sources
+        .iter()
+        .chain(spooled.iter().flat_map(|s| &s.sources))
+        .map(|s| s.output.records.len() as u64)
+        .sum();
+    let progress = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let committer = Committer::spawn(ledger, 8192, 4, |_| {});
     let appended = (|| {
         let mut report =
             ledger::spool::append_sources(&committer, &sources, &mut || progress.inc(1))?;
         let mut torn = Vec::new();
-        if let Some(spool) = &a.spool {
-            let drained = ledger::spool::drain(&committer, spool, &opts)?;
+        if let Some(spooled) = spooled {
+            let drained = spooled.append(&committer, &mut || progress.inc(1))?;
             report.merge(drained.ingest);
             torn = drained.torn;
         }

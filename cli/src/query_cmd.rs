@@ -14,17 +14,20 @@ use crate::keys::trust_policy;
 
 /// Runs a future of the query crate to completion on the CLI's runtime (two workers, built on
 /// first use).
-fn block<F: Future>(f: F) -> F::Output {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("govtrail-query")
-                .build()
-                .unwrap_or_else(|e| panic!("cannot start the query runtime: {e}"))
-        })
-        .block_on(f)
+fn block<F: Future>(f: F) -> Result<F::Output> {
+    static RUNTIME: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("govtrail-query")
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match runtime {
+        Ok(rt) => Ok(rt.block_on(f)),
+        Err(e) => bail!("cannot start the query runtime: {e}"),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -225,7 +228,7 @@ fn open_trail(ledger: &Path, trust: &PruneTrust) -> Result<(query::Trail, Progre
     } else {
         Some(trust_policy(&trust.pubkeys, None)?)
     };
-    let mut trail = block(query::Trail::open_checked(ledger, None, policy.as_ref()))?;
+    let mut trail = block(query::Trail::open_checked(ledger, None, policy.as_ref()))??;
     print_pruning(&trail);
     let snap = trail.snapshot();
     bar.set_length(snap.records);
@@ -267,7 +270,7 @@ pub(crate) fn query(a: QueryArgs) -> Result<u8> {
     if let Some(path) = incidents {
         trail.register_incidents(&query::report::roi::read_incidents(path)?)?;
     }
-    let batches = block(trail.sql(sql))?;
+    let batches = block(trail.sql(sql))??;
     spinner.finish_and_clear();
     let bytes = match format {
         QueryFormat::Table => query::output::to_text(&batches)?.into_bytes(),
@@ -367,7 +370,7 @@ pub(crate) fn report(report: ReportCommand) -> Result<u8> {
                 exact,
                 sources,
             };
-            let r = block(overhead::report(&trail, &opts))?;
+            let r = block(overhead::report(&trail, &opts))??;
             spinner.finish_and_clear();
             plot_to(&plot, |f| query::plot::overhead(&r, f))?;
             print_output(json, &r, || r.to_text())?;
@@ -387,7 +390,7 @@ pub(crate) fn report(report: ReportCommand) -> Result<u8> {
                 cost: roi::CostModel::from_file(&cost)?,
             };
             let (trail, spinner) = open_trail(&ledger, &trust)?;
-            let r = block(roi::report(&trail, &opts))?;
+            let r = block(roi::report(&trail, &opts))??;
             spinner.finish_and_clear();
             print_output(json, &r, || r.to_text())?;
         }
@@ -424,7 +427,7 @@ pub(crate) fn report(report: ReportCommand) -> Result<u8> {
                 },
                 incident,
             };
-            let r = block(rca::report(&trail, &opts))?;
+            let r = block(rca::report(&trail, &opts))??;
             spinner.finish_and_clear();
             plot_to(&plot, |f| query::plot::rca(&r, f))?;
             print_output(json, &r, || r.to_text())?;

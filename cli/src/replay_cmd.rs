@@ -139,7 +139,8 @@ pub(crate) fn bundle(cmd: BundleCommand) -> Result<u8> {
             println!("{}", b.id);
             if let Some(out) = out {
                 let doc = b.describe(Some(&tests));
-                ledger::write_output(&out, &serde_json::to_vec_pretty(&doc)?)?;
+                std::fs::write(&out, serde_json::to_vec_pretty(&doc)?)
+                    .with_context(|| format!("write {}", out.display()))?;
             }
             Ok(exit::OK)
         }

@@ -76,7 +76,8 @@ impl Committer {
             committer: self,
             chunk: Vec::with_capacity(chunk.max(1)),
             size: chunk.max(1),
-            pending: Vec::new(),
+            pending: std::collections::VecDeque::new(),
+            appended: Appended::default(),
         }
     }
 
@@ -113,25 +114,51 @@ struct Pending {
 impl Pending {
     fn wait(self) -> Result<Acked> {
         match self.rx.recv() {
-            Ok(Ok(commit)) => Ok(Acked {
+            Ok(reply) => Self::acked(reply, self.n),
+            Err(_) => Err(Error::Poisoned),
+        }
+    }
+
+    fn acked(reply: Result<Commit, String>, n: u64) -> Result<Acked> {
+        match reply {
+            Ok(commit) => Ok(Acked {
                 first: commit.first,
-                end: commit.first + self.n,
+                end: commit.first + n,
                 commit,
             }),
-            Ok(Err(message)) => Err(Error::Commit { message }),
-            Err(_) => Err(Error::Poisoned),
+            Err(message) => Err(Error::Commit { message }),
         }
     }
 }
 
 /// One caller's stream of records through a [`Committer`] (see [`Committer::appender`]): the
-/// one loop that batches records into submissions, for every front-end.
+/// one loop that batches records into submissions, for every front-end. Acknowledgements are
+/// taken as they arrive, so its memory stays that of the submissions in flight.
 #[derive(Debug)]
 pub struct Appender<'a> {
     committer: &'a Committer,
     chunk: Vec<Record>,
     size: usize,
-    pending: Vec<Pending>,
+    pending: std::collections::VecDeque<Pending>,
+    appended: Appended,
+}
+
+/// What an [`Appender`] appended, all of it durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// The ledger index of its first record, when it appended any.
+    pub first: Option<u64>,
+    /// How many records.
+    pub records: u64,
+}
+
+impl Appended {
+    fn add(&mut self, acked: &Acked) {
+        if acked.end > acked.first {
+            self.first.get_or_insert(acked.first);
+            self.records += acked.end - acked.first;
+        }
+    }
 }
 
 impl Appender<'_> {
@@ -141,19 +168,32 @@ impl Appender<'_> {
         self.chunk.push(record);
         if self.chunk.len() >= self.size {
             let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(self.size));
-            self.pending.push(self.committer.send(chunk)?);
+            self.pending.push_back(self.committer.send(chunk)?);
+            // Take the acknowledgements that have arrived (in order).
+            while let Some(p) = self.pending.front() {
+                match p.rx.try_recv() {
+                    Ok(reply) => {
+                        let n = p.n;
+                        self.pending.pop_front();
+                        self.appended.add(&Pending::acked(reply, n)?);
+                    }
+                    Err(_) => break,
+                }
+            }
         }
         Ok(())
     }
 
-    /// Submits what is left and waits until every record pushed is durable: one
-    /// acknowledgement per submission, in order.
-    pub fn finish(mut self) -> Result<Vec<Acked>> {
+    /// Submits what is left and waits until every record pushed is durable.
+    pub fn finish(mut self) -> Result<Appended> {
         if !self.chunk.is_empty() {
             let chunk = std::mem::take(&mut self.chunk);
-            self.pending.push(self.committer.send(chunk)?);
+            self.pending.push_back(self.committer.send(chunk)?);
         }
-        self.pending.into_iter().map(Pending::wait).collect()
+        for p in self.pending {
+            self.appended.add(&p.wait()?);
+        }
+        Ok(self.appended)
     }
 }
 

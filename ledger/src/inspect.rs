@@ -90,6 +90,7 @@ impl serde::Serialize for Inspection {
             start: u64,
             end: u64,
             bytes: u64,
+            #[serde(serialize_with = "crate::layout::path_lossy")]
             path: &'a Path,
         }
         #[derive(serde::Serialize)]
@@ -97,6 +98,7 @@ impl serde::Serialize for Inspection {
             start: u64,
             committed: u64,
             bytes: u64,
+            #[serde(serialize_with = "crate::layout::path_lossy")]
             path: &'a Path,
         }
         #[derive(serde::Serialize)]

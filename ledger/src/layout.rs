@@ -314,3 +314,30 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes).ctx("write", path)?;
     f.sync_all().ctx("fsync", path)
 }
+
+/// Serializes a path as text, lossily: a report's JSON never fails on a name that is not UTF-8.
+pub(crate) fn path_lossy<S: serde::Serializer>(
+    p: &Path,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
+/// [`path_lossy`] for an optional path.
+pub(crate) fn opt_path_lossy<S: serde::Serializer>(
+    p: &Option<PathBuf>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => path_lossy(p, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// [`path_lossy`] for a list of paths.
+pub(crate) fn paths_lossy<S: serde::Serializer>(
+    ps: &[PathBuf],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(ps.iter().map(|p| p.to_string_lossy()))
+}

@@ -48,6 +48,13 @@ pub enum Error {
         /// What the drawing library said.
         message: String,
     },
+    /// The session asked about has no decisions in the ledger (the `sessions` view lists
+    /// those it has).
+    #[error("no decisions with session_id '{session_id}' in this ledger")]
+    NoSession {
+        /// The session asked about.
+        session_id: String,
+    },
     /// A segment summary holds an impossible count: the summary files are damaged (they are
     /// read without verification; scanning the records instead does not use them).
     #[error(

@@ -99,6 +99,55 @@ pub struct Unpruned {
     pub reason: ledger::Unvouched,
 }
 
+/// The thread that reports a running query's progress; stopped when dropped.
+struct Watcher {
+    done: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(
+        plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        progress: &Progress,
+        every: std::time::Duration,
+    ) -> Self {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop, plan, progress) = (Arc::clone(&done), Arc::clone(plan), Arc::clone(progress));
+        let thread = std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                progress(rows_read(&plan));
+                std::thread::park_timeout(every);
+            }
+        });
+        Self {
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the thread and waits for it (at most one progress call), so that no count it
+    /// reports comes after the caller's last.
+    fn stop(mut self) {
+        self.signal();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    fn signal(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.signal();
+    }
+}
+
 /// What opening a trail reads from disk (see [`Trail::read_files`]).
 #[derive(Debug)]
 pub struct TrailFiles {
@@ -201,15 +250,17 @@ impl Trail {
     /// checked against the caller's keys once, each segment's skip structures against it, and
     /// only vouched segments are pruned or answered from summaries: the others are scanned in
     /// full. [`Trail::pruning`] says what was found. Without `trust`, pruning rests on
-    /// unverified metadata. The files are read on the calling thread
-    /// ([`Trail::read_files`]); a server reads them on a blocking thread and calls
-    /// [`Trail::from_files`].
+    /// unverified metadata. The files are read on the runtime's blocking pool
+    /// ([`Trail::read_files`]), never on the thread that awaits.
     pub async fn open_checked(
         dir: &Path,
         partitions: Option<usize>,
         trust: Option<&ledger::TrustPolicy>,
     ) -> Result<Self> {
-        let files = Self::read_files(dir, trust)?;
+        let (dir, trust) = (dir.to_path_buf(), trust.cloned());
+        let files = tokio::task::spawn_blocking(move || Self::read_files(&dir, trust.as_ref()))
+            .await
+            .map_err(|e| Error::Internal(format!("reading the ledger's files: {e}")))??;
         Self::from_files(files, partitions).await
     }
 
@@ -540,26 +591,11 @@ impl Trail {
         let collected = match &self.progress {
             None => run.await,
             Some((every, progress)) => {
-                // A watcher thread reads the scans' counters while the query runs; told to stop,
-                // it ends within one tick (it is not waited for).
-                let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-                let watcher = {
-                    let (done, plan, progress, every) = (
-                        Arc::clone(&done),
-                        Arc::clone(&plan),
-                        Arc::clone(progress),
-                        *every,
-                    );
-                    std::thread::spawn(move || {
-                        while !done.load(std::sync::atomic::Ordering::Acquire) {
-                            progress(rows_read(&plan));
-                            std::thread::park_timeout(every);
-                        }
-                    })
-                };
+                // A watcher thread reads the scans' counters while the query runs. It stops
+                // when the query ends, or when this future is dropped (the guard tells it).
+                let watcher = Watcher::start(&plan, progress, *every);
                 let collected = run.await;
-                done.store(true, std::sync::atomic::Ordering::Release);
-                watcher.thread().unpark();
+                watcher.stop();
                 collected.inspect(|_| progress(rows_read(&plan)))
             }
         };

@@ -23,7 +23,7 @@ fn horizon(r: &Report) -> String {
     }
 }
 
-/// The report's JSON is [`json`]'s: what `govtrail replay --format json` prints, and what a
+/// The report's JSON is [`json()`]'s: what `govtrail replay --format json` prints, and what a
 /// server returns.
 impl serde::Serialize for Report {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

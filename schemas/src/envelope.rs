@@ -6,7 +6,10 @@
 //! read under another. A stream that is valid UTF-8 is kept as text (`stdin`); one that is not
 //! is kept as base64 (`stdin_b64`), so the bytes round-trip exactly. [`HookEnvelope::to_line`]
 //! writes the keys sorted (the bytes earlier versions wrote); readers ignore keys they do not
-//! know, so a newer writer's additions never make an envelope unreadable.
+//! know, so a newer writer's additions never make an envelope unreadable, and read the keys a
+//! record does not depend on leniently (a value of another type is as if absent), as the
+//! normaliser always has: only `id`, `started_us`, the streams, `exit_code`, `signal`,
+//! `interrupted`, `wall_us`, the rule keys and `decision` are checked.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -19,6 +22,7 @@ pub const HOOK_ENVELOPE_VERSION: u32 = 1;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookEnvelope {
     /// The envelope's version ([`HOOK_ENVELOPE_VERSION`]).
+    #[serde(default, deserialize_with = "lenient")]
     pub govtrail_hook: u32,
     /// The call's id, unique per call: the record's decision id is `hook:<id>`, so a call
     /// drained twice is the same decision.
@@ -32,7 +36,7 @@ pub struct HookEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overhead_source: Option<String>,
     /// The wrapped command line.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub argv: Vec<String>,
     /// The hook's exit code; `null` when it ended by a signal or never ran.
     #[serde(default)]
@@ -44,7 +48,11 @@ pub struct HookEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<i64>,
     /// The hook's process group outlived the grace period after `interrupted` and was killed.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "lenient"
+    )]
     pub killed: bool,
     /// The policy engine (`--engine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,13 +61,25 @@ pub struct HookEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// `open` or `closed`: what a decide call answers when it cannot decide.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub fail_mode: Option<String>,
     /// Which evaluator decided: `resident` or `in-process`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub evaluator: Option<String>,
     /// Why the resident evaluator could not be used, when it could not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub server_error: Option<String>,
     /// The bundle's id a decide call decided with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,10 +92,18 @@ pub struct HookEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,
     /// The intended decision's reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub reason: Option<String>,
     /// Why a decide call could not decide (it answered its fail mode).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub error: Option<String>,
     /// The hook's stdin, when it is UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +123,17 @@ pub struct HookEnvelope {
     /// The hook's stderr, base64, when it is not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr_b64: Option<String>,
+}
+
+/// A value of the expected type, or the default when it has another type: for keys no record
+/// depends on.
+fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(T::deserialize(v).unwrap_or_default())
 }
 
 /// One of the call's three streams.
@@ -142,8 +181,9 @@ impl HookEnvelope {
         }
     }
 
-    /// The stream's bytes (empty when absent). `Err` names the key whose base64 is invalid.
-    pub fn bytes(&self, stream: HookStream) -> Result<Vec<u8>, String> {
+    /// The stream's bytes (empty when absent). `Err` is the JSON pointer of the key whose
+    /// base64 is invalid, and why.
+    pub fn bytes(&self, stream: HookStream) -> Result<Vec<u8>, (String, String)> {
         let (text, b64, key) = match stream {
             HookStream::Stdin => (&self.stdin, &self.stdin_b64, "stdin_b64"),
             HookStream::Stdout => (&self.stdout, &self.stdout_b64, "stdout_b64"),
@@ -153,7 +193,7 @@ impl HookEnvelope {
             (Some(t), _) => Ok(t.as_bytes().to_vec()),
             (None, Some(b)) => B64
                 .decode(b)
-                .map_err(|e| format!("{key} is not base64: {e}")),
+                .map_err(|e| (format!("/{key}"), format!("not base64: {e}"))),
             (None, None) => Ok(Vec::new()),
         }
     }
@@ -220,5 +260,20 @@ mod tests {
             HookEnvelope::from_map(v.as_object().unwrap()).is_ok(),
             "unknown keys are ignored"
         );
+    }
+
+    #[test]
+    fn keys_no_record_depends_on_are_read_leniently() {
+        let v = serde_json::json!({
+            "id": "x", "started_us": 1, "argv": null, "killed": "yes", "evaluator": 3,
+            "stdout_b64": "%%",
+        });
+        let env = HookEnvelope::from_map(v.as_object().unwrap()).unwrap();
+        assert_eq!(
+            (env.argv.len(), env.killed, env.evaluator.as_deref()),
+            (0, false, None)
+        );
+        let (at, _) = env.bytes(HookStream::Stdout).unwrap_err();
+        assert_eq!(at, "/stdout_b64");
     }
 }

@@ -66,7 +66,11 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 /// log with a drain mark after its first frame, and a call file a drain must reject) drains to
 /// the result pinned in `tests/vectors/spool-v1.DRAINED`: written once by this test when absent
 /// (then committed), and from then on every build must reproduce it, so that a log an older
-/// writer left always drains the same way.
+/// writer left always drains the same way. Against the drain of 964eb82 itself (its release
+/// binary's `ingest --spool` on the same files): the same six records under the same ids,
+/// decisions and native decisions, five of them byte for byte, and the same files left; the
+/// record of the call whose stdout is not UTF-8 now keeps it (`source.hook.stdout_b64`, read
+/// since the envelope became one type), and the rejection's message is serde's.
 #[test]
 fn committed_v1_spool_drains_to_its_pinned_result() {
     use arrow_array::cast::AsArray as _;

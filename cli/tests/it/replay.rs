@@ -219,6 +219,28 @@ fn a_tampered_ledger_is_refused_and_no_report_is_given() {
 }
 
 #[test]
+fn a_key_that_signed_nothing_is_unverified_like_verify_says() {
+    // A key the ledger never used: nothing contradicts a trusted signature, nothing is vouched
+    // for. Replay refuses it with verify's own exit code for that verdict (7), not `tampered`.
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, _) = fixture_ledger(tmp.path());
+    let other = tmp.path().join("other");
+    let o = run(&[
+        "keygen",
+        "--name",
+        "other.example/ledger",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let vkey = format!("{}.vkey", other.display());
+    let verify = run(&["verify", ledger.to_str().unwrap(), "--pubkey", &vkey]);
+    let (v, said, code) = replay_json(&ledger, &bundle(), &["--pubkey", &vkey]);
+    assert_eq!((verify.status.code(), code), (Some(7), 7), "{said}");
+    assert!(v.is_null(), "a report was given: {v:#}");
+}
+
+#[test]
 fn reports_are_byte_identical_across_runs_and_thread_counts() {
     let tmp = tempfile::tempdir().unwrap();
     let (ledger, vkey) = fixture_ledger(tmp.path());

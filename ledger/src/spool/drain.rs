@@ -3,8 +3,9 @@
 //!
 //! [`append_sources`] appends what the normaliser (`schemas::ingest`) made of each input
 //! through a shared [`Committer`], and says per input whether every unit reached the ledger.
-//! [`drain`] lists the spool, appends its calls and hook logs that way, and only after the
-//! ledger has acknowledged them removes what is now in the ledger: a call file or log with a
+//! [`drain`] lists and reads the spool ([`read`]: nothing changes yet), appends its calls and
+//! hook logs that way, and only after the ledger has acknowledged them removes what is now in
+//! the ledger ([`SpoolRead::append`]): a call file or log with a
 //! unit that did not append moves to `rejected/` instead (docs/RECORD.md §5).
 //!
 //! Invariant: one drain of a spool at a time. The ledger's writer lock (held by the
@@ -106,8 +107,10 @@ pub struct DrainReport {
     #[serde(flatten)]
     pub ingest: IngestReport,
     /// Call files removed: all of each is in the ledger.
+    #[serde(serialize_with = "crate::layout::paths_lossy")]
     pub removed: Vec<PathBuf>,
     /// Call files and logs moved to `rejected/`, and the copies of log frames kept there.
+    #[serde(serialize_with = "crate::layout::paths_lossy")]
     pub kept: Vec<PathBuf>,
     /// Logs no server holds that end in bytes that are not a whole frame: a call the server
     /// was recording when it stopped, never answered. Each is moved to `rejected/`.
@@ -118,6 +121,7 @@ pub struct DrainReport {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TornLog {
     /// The log.
+    #[serde(serialize_with = "crate::layout::path_lossy")]
     pub log: PathBuf,
     /// Where the torn frame begins.
     pub at: u64,
@@ -177,18 +181,32 @@ pub fn append_sources(
         }
         report.files.push(input);
     }
-    let acked = appender.finish()?;
-    report.appended = acked.iter().map(|a| a.end - a.first).sum();
-    report.first_index = acked.iter().find(|a| a.end > a.first).map(|a| a.first);
+    let appended = appender.finish()?;
+    report.appended = appended.records;
+    report.first_index = appended.first;
     Ok(report)
 }
 
-/// Drains `spool` into the ledger: its call files and hook logs, oldest first, normalised as
-/// `govtrail.hook` envelopes with `opts` (its format is ignored), appended through
-/// `committer`; then each call file all of whose units are durable in the ledger is removed,
-/// and the rest moved to `rejected/`; each log is marked drained to its last whole frame, and
-/// removed once no server holds it.
+/// Drains `spool` into the ledger: [`read`], then [`SpoolRead::append`].
 pub fn drain(committer: &Committer, spool: &Path, opts: &Options) -> Result<DrainReport> {
+    read(spool, opts)?.append(committer, &mut || {})
+}
+
+/// What [`read`] took from a spool: its call files and the new frames of its hook logs,
+/// normalised, not yet appended.
+#[derive(Debug)]
+pub struct SpoolRead {
+    spool: PathBuf,
+    calls: Vec<PathBuf>,
+    logs: Vec<hooklog::Drained>,
+    /// The calls' files, then the logs' new frames (`<log>@<offset>`), normalised.
+    pub sources: Vec<Source>,
+}
+
+/// Lists and reads `spool`: its call files and hook logs, oldest first, normalised as
+/// `govtrail.hook` envelopes with `opts` (its format is ignored). Nothing is appended or
+/// changed yet, so a spool that cannot be read stops a caller before it appends anything.
+pub fn read(spool: &Path, opts: &Options) -> Result<SpoolRead> {
     let opts = Options {
         format: Some(Format::GovtrailHook),
         ..opts.clone()
@@ -212,56 +230,73 @@ pub fn drain(committer: &Committer, spool: &Path, opts: &Options) -> Result<Drai
             output: schemas::ingest::ingest(&d.ndjson, &opts),
         });
     }
-    let ingest = append_sources(committer, &sources, &mut || {})?;
-    // Everything appended is durable now: the spool's copies can go.
-    let mut report = DrainReport {
-        ingest,
-        ..DrainReport::default()
-    };
-    let (call_reports, log_reports) = report.ingest.files.split_at(calls.len());
-    for (path, input) in calls.iter().zip(call_reports) {
-        if input.complete {
-            std::fs::remove_file(path).ctx("remove", path)?;
-            report.removed.push(path.clone());
-        } else {
-            super::reject(spool, path)?;
-            report.kept.push(
-                spool
-                    .join("rejected")
-                    .join(path.file_name().unwrap_or_default()),
-            );
+    Ok(SpoolRead {
+        spool: spool.to_path_buf(),
+        calls,
+        logs,
+        sources,
+    })
+}
+
+impl SpoolRead {
+    /// Appends what was read through `committer`; then each call file all of whose units are
+    /// durable in the ledger is removed and the rest moved to `rejected/`; each log is marked
+    /// drained to its last whole frame, and removed once no server holds it. `on_record` is
+    /// called once per record handled (for progress).
+    pub fn append(self, committer: &Committer, on_record: &mut dyn FnMut()) -> Result<DrainReport> {
+        let ingest = append_sources(committer, &self.sources, on_record)?;
+        let spool = self.spool.as_path();
+        // Everything appended is durable now: the spool's copies can go.
+        let mut report = DrainReport {
+            ingest,
+            ..DrainReport::default()
+        };
+        let calls = self.calls.len();
+        let (call_reports, log_reports) = report.ingest.files.split_at(calls);
+        for (path, input) in self.calls.iter().zip(call_reports) {
+            if input.complete {
+                std::fs::remove_file(path).ctx("remove", path)?;
+                report.removed.push(path.clone());
+            } else {
+                super::reject(spool, path)?;
+                report.kept.push(
+                    spool
+                        .join("rejected")
+                        .join(path.file_name().unwrap_or_default()),
+                );
+            }
         }
-    }
-    for (d, input) in logs.iter().zip(log_reports) {
-        if !input.complete {
-            // Kept whole beside the log, for the lines the rejections name; durable before
-            // `finish` moves past these frames or removes the log.
-            let dest = spool.join("rejected");
-            super::create(&dest)?;
-            let copy = dest.join(format!(
-                "{}@{}.ndjson",
-                d.path.file_name().unwrap_or_default().to_string_lossy(),
-                d.start
-            ));
-            crate::layout::write_atomic_mode(&copy, &d.ndjson, super::file_mode(spool))?;
-            report.kept.push(copy);
+        for (d, input) in self.logs.iter().zip(log_reports) {
+            if !input.complete {
+                // Kept whole beside the log, for the lines the rejections name; durable before
+                // `finish` moves past these frames or removes the log.
+                let dest = spool.join("rejected");
+                super::create(&dest)?;
+                let copy = dest.join(format!(
+                    "{}@{}.ndjson",
+                    d.path.file_name().unwrap_or_default().to_string_lossy(),
+                    d.start
+                ));
+                crate::layout::write_atomic_mode(&copy, &d.ndjson, super::file_mode(&dest))?;
+                report.kept.push(copy);
+            }
+            if let (true, Some((at, why))) = (d.finished, &d.torn) {
+                report.torn.push(TornLog {
+                    log: d.path.clone(),
+                    at: *at,
+                    why: why.clone(),
+                });
+                report.kept.push(
+                    spool
+                        .join("rejected")
+                        .join(d.path.file_name().unwrap_or_default()),
+                );
+            }
+            hooklog::finish(d)?;
         }
-        if let (true, Some((at, why))) = (d.finished, &d.torn) {
-            report.torn.push(TornLog {
-                log: d.path.clone(),
-                at: *at,
-                why: why.clone(),
-            });
-            report.kept.push(
-                spool
-                    .join("rejected")
-                    .join(d.path.file_name().unwrap_or_default()),
-            );
+        if !self.calls.is_empty() || !self.logs.is_empty() {
+            crate::layout::sync_dir(spool)?;
         }
-        hooklog::finish(d)?;
+        Ok(report)
     }
-    if !calls.is_empty() || !logs.is_empty() {
-        crate::layout::sync_dir(spool)?;
-    }
-    Ok(report)
 }

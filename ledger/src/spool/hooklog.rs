@@ -230,6 +230,7 @@ pub(crate) fn logs(spool: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// What a drain read from one log.
+#[derive(Debug)]
 pub(crate) struct Drained {
     pub(crate) path: PathBuf,
     /// Where this drain started.

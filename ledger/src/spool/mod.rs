@@ -36,7 +36,8 @@ use crate::Result;
 use crate::error::IoContext as _;
 
 pub use drain::{
-    DrainReport, IngestReport, InputReport, Rejection, Source, TornLog, append_sources, drain,
+    DrainReport, IngestReport, InputReport, Rejection, Source, SpoolRead, TornLog, append_sources,
+    drain, read,
 };
 pub use hooklog::{HOOK_LOG_SUFFIX, HookLog};
 

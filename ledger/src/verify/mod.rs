@@ -171,7 +171,7 @@ fn verify_inner(
             return Err(Error::Key {
                 what: format!("anchor {name}"),
                 message: format!(
-                    "not a checkpoint note ({e}); an anchor is a checkpoint saved earlier (govtrail checkpoint)"
+                    "not a checkpoint note ({e}); an anchor is a checkpoint note saved earlier"
                 ),
             });
         }

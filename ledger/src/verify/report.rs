@@ -158,6 +158,7 @@ pub struct Failure {
     /// The first record index known to be bad, when one is.
     pub index: Option<u64>,
     /// The file concerned, when one is.
+    #[serde(serialize_with = "crate::layout::opt_path_lossy")]
     pub path: Option<PathBuf>,
     /// A sentence saying what differs.
     pub detail: String,
@@ -196,6 +197,7 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TornTail {
     /// The WAL file.
+    #[serde(serialize_with = "crate::layout::path_lossy")]
     pub path: PathBuf,
     /// Where the torn bytes start (just after the last whole frame).
     pub offset: u64,

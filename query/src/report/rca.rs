@@ -238,10 +238,8 @@ pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
         }
     }
     if timeline.is_empty() {
-        return Err(Error::Sql {
-            message: format!(
-                "no decisions with session_id {sid} in this ledger (list sessions with: govtrail query LEDGER \"SELECT session_id, decisions FROM sessions\")"
-            ),
+        return Err(Error::NoSession {
+            session_id: opts.session_id.clone(),
         });
     }
     let mut counts = BTreeMap::new();

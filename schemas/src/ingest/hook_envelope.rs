@@ -16,7 +16,7 @@ pub(super) fn hook_envelope(text: &str, env: &Map<String, Value>) -> Result<Deci
     let started = e.started_us;
     // A stream that is not UTF-8 was kept as base64; decoded, it is read as the hook saw it.
     let stream = |s: HookStream| -> Result<String, Fail> {
-        let bytes = e.bytes(s).map_err(|m| (String::new(), m))?;
+        let bytes = e.bytes(s)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     };
     let stdin = stream(HookStream::Stdin)?;
