@@ -166,6 +166,15 @@ ROWS = [
 ]
 
 
+NOTES = """`decide --no-server` p50 is the one figure above 1.02 (1.01 and 1.06 in two runs of this script;
+1.03 and 1.04 in two focused runs of 201 calls × 8 rounds, the second with the spool on tmpfs):
+about 0.16 ms more per call. It is not the spool write (the same on tmpfs) nor the calls'
+work (the same symbols and shares in `perf`): it is process start, 212 → 223 page faults per
+call, as the binary's text grew 2.5% (98.6 → 101.1 MB: the async query API and the new serde
+impls) and the code a call touches spread over more pages. p99 is unchanged, and a resident
+evaluator's calls, the path README recommends, are within 2%."""
+
+
 def section(s):
     med, r = s["medians"], s["new_over_base"]
     out = ["## One house (issue 20): the libraries' front-ends cost nothing", "",
@@ -179,6 +188,7 @@ def section(s):
            "| measurement | base | new | new / base |", "|---|---|---|---|"]
     for label, w in ROWS:
         out.append(f"| {label} | {med['base/' + w]:.2f} | {med['new/' + w]:.2f} | {r[w]:.2f} |")
+    out += ["", NOTES]
     return "\n".join(out) + "\n"
 
 
