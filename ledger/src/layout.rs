@@ -292,25 +292,22 @@ pub(crate) fn remove_temporaries(dir: &Path) -> Result<()> {
 /// Creates `path` (mode [`FILE_MODE`]; an existing file is an error, never overwritten) and
 /// writes `bytes` durably: a private key, a new credential.
 pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = private_options()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .ctx("create", path)?;
-    f.write_all(bytes).ctx("write", path)?;
-    f.sync_all().ctx("fsync", path)
+    write_synced(private_options().write(true).create_new(true), path, bytes)
 }
 
 /// Writes an output file a user asked for (a query result, a report, a plot, a proof):
 /// created with mode [`FILE_MODE`] (outputs hold records) or replaced in place (its mode
 /// kept), and fsynced.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = private_options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .ctx("create", path)?;
+    write_synced(
+        private_options().write(true).create(true).truncate(true),
+        path,
+        bytes,
+    )
+}
+
+fn write_synced(options: &fs::OpenOptions, path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = options.open(path).ctx("create", path)?;
     f.write_all(bytes).ctx("write", path)?;
     f.sync_all().ctx("fsync", path)
 }
