@@ -1,6 +1,7 @@
 //! Cross-crate end-to-end tests: format vectors, the tamper suite (Rust and the independent
 //! Python verifier side by side), and reading segments with other engines.
 
+mod claude_code_events;
 mod format_v1;
 mod fuzz;
 mod ingest;

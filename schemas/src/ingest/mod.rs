@@ -424,7 +424,13 @@ pub fn detect(obj: &Map<String, Value>) -> Option<Format> {
         "decision",
         "reason",
     ];
-    if !obj.is_empty() && obj.keys().all(|k| output_keys.contains(&k.as_str())) {
+    // A hook output: only its keys, or one of those no other format has (then keys added
+    // later are kept, not a reason to reject it).
+    let distinctive = ["continue", "stopReason", "suppressOutput", "systemMessage"];
+    if !obj.is_empty()
+        && (obj.keys().all(|k| output_keys.contains(&k.as_str()))
+            || distinctive.iter().any(|k| has(k)))
+    {
         return Some(Format::ClaudeCodeHook);
     }
     None
