@@ -25,6 +25,10 @@ pub(crate) fn write_decision(d: &Decision, out: &mut Vec<u8>) -> Result<()> {
         w.key("extra");
         object(w.out, m)?;
     }
+    if let Some(v) = &d.input {
+        w.key("input");
+        value(w.out, v)?;
+    }
     if let Some(m) = &d.metadata {
         w.key("metadata");
         object(w.out, m)?;
@@ -537,6 +541,7 @@ mod tests {
                 session_id: opt(&mut r),
                 tool_name: opt(&mut r),
                 tool_input: Some(random_value(&mut r, 0)).filter(|v| !v.is_null()),
+                input: Some(random_value(&mut r, 0)).filter(|v| !v.is_null()),
                 reason: opt(&mut r),
                 rule_ids: (0..r.below(3)).map(|_| text(&mut r)).collect(),
                 rule_set: opt(&mut r),

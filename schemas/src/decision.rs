@@ -110,6 +110,10 @@ pub struct Decision {
     /// The tool's input, verbatim JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_input: Option<Value>,
+    /// The input the policy saw, verbatim JSON (a native record's; OPA's `input`): replay
+    /// evaluates a bundle with it (docs/REPLAY.md §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
     /// Why the engine decided so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -188,6 +192,7 @@ impl Decision {
             session_id: None,
             tool_name: None,
             tool_input: None,
+            input: None,
             reason: None,
             rule_ids: Vec::new(),
             rule_set: None,
@@ -245,6 +250,9 @@ impl Decision {
         }
         if let Some(input) = &self.tool_input {
             check_value("/tool_input", input)?;
+        }
+        if let Some(input) = &self.input {
+            check_value("/input", input)?;
         }
         for (name, map) in [
             ("metadata", &self.metadata),
@@ -451,7 +459,7 @@ mod tests {
             ),
             (
                 br#"{"decision_id":"x","ts_us":1,"decision":"allow","colour":"red"}"#,
-                "invalid record at /colour: unknown field `colour`, expected one of `v`, `decision_id`, `ts_us`, `decision`, `decision_native`, `platform`, `engine`, `service`, `session_id`, `tool_name`, `tool_input`, `reason`, `rule_ids`, `rule_set`, `overhead_us`, `outcome`, `model`, `metadata`, `event`, `source_format`, `prompt_id`, `tool_use_id`, `agent_id`, `trace_id`, `span_id`, `overhead_source`, `rules_fired`, `extra`, `source` (column 56)",
+                "invalid record at /colour: unknown field `colour`, expected one of `v`, `decision_id`, `ts_us`, `decision`, `decision_native`, `platform`, `engine`, `service`, `session_id`, `tool_name`, `tool_input`, `input`, `reason`, `rule_ids`, `rule_set`, `overhead_us`, `outcome`, `model`, `metadata`, `event`, `source_format`, `prompt_id`, `tool_use_id`, `agent_id`, `trace_id`, `span_id`, `overhead_source`, `rules_fired`, `extra`, `source` (column 56)",
             ),
             (
                 br#"{"decision_id":"x","ts_us":1,"#,

@@ -973,3 +973,27 @@ fn incidents_say_whether_the_bundle_would_have_stopped_them_and_at_what_cost() {
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("no incident \"INC-9\""), "{}", text(&o));
 }
+
+/// Native records carry the input their policy saw (RECORD.md §2, `input`): the demo ledger,
+/// built from examples/decisions.ndjson, replays against the shipped bundle with every record
+/// replayed from its input (none "not replayable"), to a pinned report.
+#[test]
+fn native_records_with_an_input_replay_the_demo_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let o = run(&["demo", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let vkey = tmp.path().join("demo.vkey");
+    let (v, said, code) = replay_json(&dir, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(v["decisions"], 8, "{v:#}");
+    assert_eq!(v["replayed"], 8, "{v:#}");
+    assert_eq!(v["not_replayable"], serde_json::json!([]), "{v:#}");
+    // The report without the verification (whose origin and counts are the demo key's).
+    let mut report = v.clone();
+    report["verification"] = serde_json::json!("verified");
+    pinned(
+        "demo.native.json",
+        &format!("{}\n", serde_json::to_string_pretty(&report).unwrap()),
+    );
+}
