@@ -20,13 +20,15 @@ pub(crate) enum Command {
     Keygen(KeygenArgs),
     /// Create an empty ledger in a new or empty directory.
     Init(InitArgs),
-    /// Append NDJSON decision records durably (acknowledged after fsync).
+    /// Append NDJSON decision records durably (acknowledged after fsync); a record is at most
+    /// 8 MiB of canonical JSON.
     Append(AppendArgs),
     /// Ingest decisions from other engines' files (format detected per file, or --format):
     /// Tractatus audit logs (admin API JSON, mongoexport Extended JSON, --jsonArray, the API
     /// envelope, legacy decisions-*.jsonl) and rule sets, Claude Code hook payloads and
     /// outputs, OPA decision logs (gzip too), OTLP/JSON logs and traces, and native NDJSON. Bad units are reported with file, line and JSON pointer and
-    /// skipped; the rest are appended durably (exit 5 when some were rejected).
+    /// skipped; the rest are appended durably (exit 5 when some were rejected). A unit (a line,
+    /// an element, a document) and its record are at most 8 MiB.
     Ingest(IngestArgs),
     /// Run as a Claude Code `command` hook in front of an existing one: pass stdin to CMD, relay
     /// its stdout, stderr and exit code unchanged, and write the call (input, output, exit

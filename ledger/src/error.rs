@@ -74,7 +74,9 @@ pub enum Error {
         source: schemas::Error,
     },
     /// A record is larger than the ledger accepts.
-    #[error("record {position} is {size_bytes} bytes; the limit is {limit_bytes} bytes")]
+    #[error(
+        "record {position} is {size_bytes} bytes; a record may hold {limit_bytes} bytes (8 MiB)"
+    )]
     TooLarge {
         /// Where the record came from.
         position: String,

@@ -72,6 +72,10 @@ impl DecisionKind {
     }
 }
 
+/// The largest record, in canonical bytes: 8 MiB. A unit of input is at most as large
+/// (`ingest::MAX_UNIT_BYTES`), since its record holds at least what it says.
+pub const MAX_RECORD_BYTES: usize = 8 << 20;
+
 /// One governance decision, as appended to a ledger.
 ///
 /// Times and durations are integers (microseconds): nothing the ledger types or hashes as a

@@ -40,7 +40,9 @@ mod segment;
 mod view;
 
 pub use canonical::is_canonical;
-pub use decision::{Decision, DecisionKind, DecisionView, MAX_SAFE_INTEGER, RECORD_VERSION};
+pub use decision::{
+    Decision, DecisionKind, DecisionView, MAX_RECORD_BYTES, MAX_SAFE_INTEGER, RECORD_VERSION,
+};
 pub use envelope::{HOOK_ENVELOPE_VERSION, HookEnvelope, HookStream};
 pub use error::{Error, Result};
 pub use incident::{Incident, parse_incidents};

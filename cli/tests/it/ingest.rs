@@ -85,3 +85,67 @@ fn fixtures_ingest_and_bad_units_are_reported_not_fatal() {
     ]);
     crate::assert_input_error(&o, "unknown --format");
 }
+
+/// One limit, 8 MiB, the same in the error, the docs and the summary: a unit above it is one
+/// rejection; a unit below it whose record comes out above it (a hook payload's record keeps
+/// its text and its fields) is one rejection too, and the file's line never says otherwise;
+/// a unit and record within it is appended.
+#[test]
+fn one_size_limit_and_the_summary_agrees_with_the_append() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let native = |id: &str, n: usize| {
+        format!(
+            r#"{{"decision_id":"{id}","ts_us":1,"decision":"allow","reason":"{}"}}"#,
+            "x".repeat(n)
+        )
+    };
+    let big = tmp.path().join("big.ndjson");
+    fs::write(&big, native("ten-mib", 10 << 20) + "\n").unwrap();
+    let hook = tmp.path().join("hook.json");
+    // 5 MiB of command: the record holds it twice (source.raw and tool_input).
+    let payload = format!(
+        r#"{{"hook_event_name":"PreToolUse","session_id":"s","tool_use_id":"t","tool_name":"Bash","tool_input":{{"command":"{}"}}}}"#,
+        "y".repeat(5 << 20)
+    );
+    fs::write(&hook, payload).unwrap();
+    // Canonical, so its record is its own bytes (no `source.raw` beside them).
+    let fits = tmp.path().join("fits.ndjson");
+    let canonical = format!(
+        r#"{{"decision":"allow","decision_id":"seven-mib","reason":"{}","ts_us":1,"v":1}}"#,
+        "x".repeat(7 << 20)
+    );
+    fs::write(&fits, canonical + "\n").unwrap();
+    let o = run(&[
+        "ingest",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        big.to_str().unwrap(),
+        hook.to_str().unwrap(),
+        fits.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{t}");
+    assert!(
+        t.contains("big.ndjson: unknown format (0 records, 1 rejected)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("hook.json: claude-code (0 records, 1 rejected)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("fits.ndjson: native (1 records, 0 rejected)"),
+        "{t}"
+    );
+    assert!(t.contains("appended 1 records"), "{t}");
+    assert!(t.contains("; 2 rejected"), "{t}");
+    // The limit named in both errors is the documented one.
+    assert_eq!(t.matches("may hold 8388608 bytes (8 MiB)").count(), 2, "{t}");
+    let doc = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/RECORD.md"),
+    )
+    .unwrap();
+    assert!(doc.contains("8 MiB (8,388,608 bytes)"));
+}

@@ -168,7 +168,11 @@ pub fn append_sources(
                     appender.push(rec)?;
                 }
                 Err(e) => {
+                    // The ledger refused what the normaliser made: this unit is a rejection,
+                    // in the input's counts as in the report's, never a record.
                     input.complete = false;
+                    input.records -= 1;
+                    input.rejected += 1;
                     report.rejected.push(Rejection {
                         file: name.clone(),
                         line: *line,

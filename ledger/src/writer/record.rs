@@ -8,7 +8,7 @@ use schemas::Decision;
 use crate::{Error, Result};
 
 /// Largest canonical record the ledger accepts.
-pub const MAX_RECORD_BYTES: usize = 8 << 20;
+pub use schemas::MAX_RECORD_BYTES;
 
 /// A decision ready to append: its canonical bytes and time.
 #[derive(Debug, Clone, PartialEq, Eq)]

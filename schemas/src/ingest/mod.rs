@@ -43,8 +43,10 @@ use tractatus::tractatus;
 use tractatus_rules::rules;
 use units::{Unit, split};
 
-/// The largest unit (line or document) accepted.
-pub const MAX_UNIT_BYTES: usize = 16 << 20;
+/// The largest unit (line or document) accepted: the record limit, 8 MiB (a unit's record holds
+/// at least what the unit says; one that still comes out larger is refused by the ledger, and
+/// counted as this unit's rejection).
+pub const MAX_UNIT_BYTES: usize = crate::MAX_RECORD_BYTES;
 
 /// An input format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -302,9 +304,8 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
                 unit.line,
                 "",
                 format!(
-                    "{} bytes is more than the {} a unit may hold",
+                    "a unit of {} bytes; a unit or its record may hold {MAX_UNIT_BYTES} bytes (8 MiB)",
                     unit.text.len(),
-                    MAX_UNIT_BYTES
                 ),
             ));
             continue;
