@@ -138,6 +138,11 @@ pub(crate) struct IngestArgs {
     /// removed once durable (files with rejected units move to `SPOOL/rejected/`).
     #[arg(long)]
     pub(crate) spool: Option<PathBuf>,
+    /// With --spool, also drain what earlier drains moved to SPOOL/rejected/ (each with its
+    /// reason beside it), e.g. after an upgrade that reads them: what appends is removed, the
+    /// rest stays with its new reason.
+    #[arg(long, requires = "spool")]
+    pub(crate) retry_rejected: bool,
     /// Force a format: native, claude-code, govtrail-hook, opa, otlp, otlp-proto-logs,
     /// otlp-proto-traces (binary: never detected), tractatus, tractatus-legacy,
     /// tractatus-rules.

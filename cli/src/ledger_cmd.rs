@@ -192,7 +192,14 @@ pub(crate) fn ingest(a: IngestArgs) -> Result<u8> {
     // the spool is read before anything is appended, so one that cannot be read stops here.
     let (ledger, _) = Ledger::open(&a.ledger, read_key(&a.key)?)?;
     let spooled = match &a.spool {
-        Some(spool) => Some(ledger::spool::read(spool, &opts)?),
+        Some(spool) => {
+            let retry = if a.retry_rejected {
+                ledger::spool::Retry::AlsoRejected
+            } else {
+                ledger::spool::Retry::New
+            };
+            Some(ledger::spool::read(spool, &opts, retry)?)
+        }
         None => None,
     };
     let start = ledger.size();

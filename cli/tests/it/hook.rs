@@ -321,3 +321,83 @@ fn sigterm_after_the_hook_exited_ends_its_stray_children_too() {
         records[0]
     );
 }
+
+/// An envelope of `govtrail hook` around a payload of `event`, as a spool file holds it.
+fn envelope_of(id: &str, event: &str) -> String {
+    let stdin = serde_json::json!({
+        "session_id": "retry", "cwd": "/w", "hook_event_name": event,
+        "tool_name": "Bash", "tool_input": {"command": "echo"}, "tool_use_id": format!("toolu_{id}"),
+    })
+    .to_string();
+    serde_json::json!({
+        "govtrail_hook": 1, "id": id, "started_us": 1_765_000_000_000_000i64, "wall_us": 10,
+        "argv": ["hook.sh"], "exit_code": 0, "stdin": stdin, "stdout": "", "stderr": "",
+    })
+    .to_string()
+        + "\n"
+}
+
+/// Nothing a drain rejects is discarded: it stays in `rejected/` with the reason beside it,
+/// and `ingest --spool --retry-rejected` drains it again once the normaliser reads it (here:
+/// calls of events an older normaliser refused). What appends is removed; what still does not
+/// stays, with its new reason.
+#[test]
+fn rejected_calls_keep_their_reason_and_drain_again_with_retry_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let spool = tmp.path().join("spool");
+    let rejected = spool.join("rejected");
+    std::fs::create_dir_all(&rejected).unwrap();
+    // As an older drain left them: moved, no reason file (events it did not know).
+    for (id, event) in [("old-1", "TaskCreated"), ("old-2", "PermissionDenied")] {
+        std::fs::write(
+            rejected.join(format!("{id}.hook.json")),
+            envelope_of(id, event),
+        )
+        .unwrap();
+    }
+    let ingest = |extra: &[&str]| {
+        let mut args = vec![
+            "ingest",
+            ledger.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--spool",
+            spool.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+        (o.status.code(), v)
+    };
+    // A drain without the flag leaves rejected/ alone.
+    let (code, v) = ingest(&[]);
+    assert_eq!((code, v["appended"].as_u64()), (Some(0), Some(0)), "{v}");
+    assert_eq!(std::fs::read_dir(&rejected).unwrap().count(), 2);
+    let (code, v) = ingest(&["--retry-rejected"]);
+    assert_eq!((code, v["appended"].as_u64()), (Some(0), Some(2)), "{v}");
+    assert_eq!(v["rejected"], serde_json::json!([]), "{v}");
+    assert_eq!(
+        std::fs::read_dir(&rejected).unwrap().count(),
+        0,
+        "retried files are removed"
+    );
+
+    // A call file no normaliser reads: moved with its reason, kept by a retry, reason renewed.
+    let bad = r#"{"govtrail_hook":1,"id":"bad","started_us":"soon"}"#;
+    std::fs::write(spool.join("bad.hook.json"), bad).unwrap();
+    let (code, v) = ingest(&[]);
+    assert_eq!(code, Some(5), "{v}");
+    let reason = rejected.join("bad.hook.json.reason");
+    let said: serde_json::Value = serde_json::from_slice(&std::fs::read(&reason).unwrap()).unwrap();
+    assert_eq!(said["rejected"][0]["pointer"], "/started_us", "{said}");
+    assert_eq!(
+        std::fs::read(rejected.join("bad.hook.json")).unwrap(),
+        bad.as_bytes()
+    );
+    let (code, v) = ingest(&["--retry-rejected"]);
+    assert_eq!((code, v["appended"].as_u64()), (Some(5), Some(0)), "{v}");
+    assert!(rejected.join("bad.hook.json").exists() && reason.exists());
+}

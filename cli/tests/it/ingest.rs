@@ -142,7 +142,11 @@ fn one_size_limit_and_the_summary_agrees_with_the_append() {
     assert!(t.contains("appended 1 records"), "{t}");
     assert!(t.contains("; 2 rejected"), "{t}");
     // The limit named in both errors is the documented one.
-    assert_eq!(t.matches("may hold 8388608 bytes (8 MiB)").count(), 2, "{t}");
+    assert_eq!(
+        t.matches("may hold 8388608 bytes (8 MiB)").count(),
+        2,
+        "{t}"
+    );
     let doc = fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/RECORD.md"),
     )

@@ -12,7 +12,7 @@
 //! committer's ledger) keeps other processes out; a caller that drains from several tasks
 //! serialises them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use schemas::ingest::{Format, Ingested, Options};
@@ -193,7 +193,19 @@ pub fn append_sources(
 
 /// Drains `spool` into the ledger: [`read`], then [`SpoolRead::append`].
 pub fn drain(committer: &Committer, spool: &Path, opts: &Options) -> Result<DrainReport> {
-    read(spool, opts)?.append(committer, &mut || {})
+    read(spool, opts, Retry::New)?.append(committer, &mut || {})
+}
+
+/// Which files a drain takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The spool's new calls and hook-log frames.
+    New,
+    /// Those, and what earlier drains moved to `rejected/`: call files, and the rejected frames
+    /// of hook logs (`<log>@<offset>.rejected.ndjson`), for a normaliser that has learnt to
+    /// read them. Torn logs there are not retried: their whole frames were appended when they
+    /// were moved.
+    AlsoRejected,
 }
 
 /// What [`read`] took from a spool: its call files and the new frames of its hook logs,
@@ -202,22 +214,34 @@ pub fn drain(committer: &Committer, spool: &Path, opts: &Options) -> Result<Drai
 pub struct SpoolRead {
     spool: PathBuf,
     calls: Vec<PathBuf>,
+    retried: Vec<PathBuf>,
     logs: Vec<hooklog::Drained>,
-    /// The calls' files, then the logs' new frames (`<log>@<offset>`), normalised.
+    /// The calls' files, then the retried rejected files, then the logs' new frames
+    /// (`<log>@<offset>`), normalised.
     pub sources: Vec<Source>,
 }
 
-/// Lists and reads `spool`: its call files and hook logs, oldest first, normalised as
-/// `govtrail.hook` envelopes with `opts` (its format is ignored). Nothing is appended or
-/// changed yet, so a spool that cannot be read stops a caller before it appends anything.
-pub fn read(spool: &Path, opts: &Options) -> Result<SpoolRead> {
+/// Lists and reads `spool`: its call files and hook logs, oldest first (and with
+/// [`Retry::AlsoRejected`], the files earlier drains rejected), normalised as `govtrail.hook`
+/// envelopes with `opts` (its format is ignored). Nothing is appended or changed yet, so a
+/// spool that cannot be read stops a caller before it appends anything.
+pub fn read(spool: &Path, opts: &Options, retry: Retry) -> Result<SpoolRead> {
     let opts = Options {
         format: Some(Format::GovtrailHook),
         ..opts.clone()
     };
     let calls = super::files(spool, super::CALL_SUFFIX)?;
+    let rejected = spool.join(super::REJECTED);
+    let retried = match retry {
+        Retry::AlsoRejected if rejected.is_dir() => {
+            let mut r = super::files(&rejected, super::CALL_SUFFIX)?;
+            r.extend(super::files(&rejected, REJECTED_FRAMES)?);
+            r
+        }
+        _ => Vec::new(),
+    };
     let mut sources = Vec::new();
-    for path in &calls {
+    for path in calls.iter().chain(&retried) {
         let bytes = std::fs::read(path).ctx("read", path)?;
         sources.push(Source {
             name: path.display().to_string(),
@@ -237,51 +261,101 @@ pub fn read(spool: &Path, opts: &Options) -> Result<SpoolRead> {
     Ok(SpoolRead {
         spool: spool.to_path_buf(),
         calls,
+        retried,
         logs,
         sources,
     })
 }
 
+/// A hook log's rejected frames, kept in `rejected/` for a later retry, end so.
+const REJECTED_FRAMES: &str = ".rejected.ndjson";
+
+/// Why a file is in `rejected/`: written beside it as `<name>.reason` (JSON).
+#[derive(Debug, serde::Serialize)]
+struct Reason<'a> {
+    /// The file the units came from.
+    file: &'a str,
+    /// When the drain rejected them, µs since the epoch.
+    at_us: i64,
+    /// The build that rejected them.
+    by: &'a str,
+    /// Each unit's line (in the file the units came from), pointer and message.
+    rejected: Vec<&'a Rejection>,
+}
+
 impl SpoolRead {
-    /// Appends what was read through `committer`; then each call file all of whose units are
-    /// durable in the ledger is removed and the rest moved to `rejected/`; each log is marked
-    /// drained to its last whole frame, and removed once no server holds it. `on_record` is
-    /// called once per record handled (for progress).
+    /// Appends what was read through `committer`; then each call file (or retried file) all of
+    /// whose units are durable in the ledger is removed, and the rest moved to (or left in)
+    /// `rejected/` with the reason beside them; each log's rejected frames are copied there,
+    /// the log marked drained to its last whole frame, and removed once no server holds it.
+    /// `on_record` is called once per record handled (for progress).
     pub fn append(self, committer: &Committer, on_record: &mut dyn FnMut()) -> Result<DrainReport> {
         let ingest = append_sources(committer, &self.sources, on_record)?;
         let spool = self.spool.as_path();
+        let dest = spool.join(super::REJECTED);
         // Everything appended is durable now: the spool's copies can go.
         let mut report = DrainReport {
             ingest,
             ..DrainReport::default()
         };
-        let calls = self.calls.len();
-        let (call_reports, log_reports) = report.ingest.files.split_at(calls);
+        let files = report.ingest.files.clone();
+        let (call_reports, rest) = files.split_at(self.calls.len());
+        let (retried_reports, log_reports) = rest.split_at(self.retried.len());
         for (path, input) in self.calls.iter().zip(call_reports) {
             if input.complete {
                 std::fs::remove_file(path).ctx("remove", path)?;
                 report.removed.push(path.clone());
             } else {
+                let kept = dest.join(path.file_name().unwrap_or_default());
+                write_reason(&report.ingest, &input.file, &kept)?;
                 super::reject(spool, path)?;
-                report.kept.push(
-                    spool
-                        .join("rejected")
-                        .join(path.file_name().unwrap_or_default()),
-                );
+                report.kept.push(kept);
             }
+        }
+        for (path, input) in self.retried.iter().zip(retried_reports) {
+            let reason = reason_path(path);
+            if input.complete {
+                std::fs::remove_file(path).ctx("remove", path)?;
+                match std::fs::remove_file(&reason) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).ctx("remove", &reason);
+                    }
+                    _ => {}
+                }
+                report.removed.push(path.clone());
+            } else {
+                write_reason(&report.ingest, &input.file, path)?;
+                report.kept.push(path.clone());
+            }
+        }
+        if !self.retried.is_empty() {
+            crate::layout::sync_dir(&dest)?;
         }
         for (d, input) in self.logs.iter().zip(log_reports) {
             if !input.complete {
-                // Kept whole beside the log, for the lines the rejections name; durable before
-                // `finish` moves past these frames or removes the log.
-                let dest = spool.join("rejected");
+                // The rejected frames alone (the others are in the ledger), durable before
+                // `finish` moves past them or removes the log, with the reason beside them.
+                let lines: BTreeSet<usize> = report
+                    .ingest
+                    .rejected
+                    .iter()
+                    .filter(|r| r.file == input.file)
+                    .map(|r| r.line)
+                    .collect();
+                let mut frames = Vec::new();
+                for (n, line) in d.ndjson.split_inclusive(|&b| b == b'\n').enumerate() {
+                    if lines.contains(&(n + 1)) {
+                        frames.extend_from_slice(line);
+                    }
+                }
                 super::create(&dest)?;
                 let copy = dest.join(format!(
-                    "{}@{}.ndjson",
+                    "{}@{}{REJECTED_FRAMES}",
                     d.path.file_name().unwrap_or_default().to_string_lossy(),
                     d.start
                 ));
-                crate::layout::write_atomic_mode(&copy, &d.ndjson, super::file_mode(&dest))?;
+                crate::layout::write_atomic_mode(&copy, &frames, super::file_mode(&dest))?;
+                write_reason(&report.ingest, &input.file, &copy)?;
                 report.kept.push(copy);
             }
             if let (true, Some((at, why))) = (d.finished, &d.torn) {
@@ -290,11 +364,9 @@ impl SpoolRead {
                     at: *at,
                     why: why.clone(),
                 });
-                report.kept.push(
-                    spool
-                        .join("rejected")
-                        .join(d.path.file_name().unwrap_or_default()),
-                );
+                report
+                    .kept
+                    .push(dest.join(d.path.file_name().unwrap_or_default()));
             }
             hooklog::finish(d)?;
         }
@@ -303,4 +375,26 @@ impl SpoolRead {
         }
         Ok(report)
     }
+}
+
+/// `rejected/<name>.reason` of a file in `rejected/`.
+fn reason_path(kept: &Path) -> PathBuf {
+    let mut name = kept.file_name().unwrap_or_default().to_os_string();
+    name.push(".reason");
+    kept.with_file_name(name)
+}
+
+/// Writes why the units of `file` (a source's name) were rejected beside `kept`, durably.
+fn write_reason(report: &IngestReport, file: &str, kept: &Path) -> Result<()> {
+    let reason = Reason {
+        file,
+        at_us: super::now_us(),
+        by: concat!("govtrail ", env!("CARGO_PKG_VERSION")),
+        rejected: report.rejected.iter().filter(|r| r.file == file).collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&reason).unwrap_or_default();
+    bytes.push(b'\n');
+    let dir = kept.parent().unwrap_or_else(|| Path::new("."));
+    super::create(dir)?;
+    crate::layout::write_atomic_mode(&reason_path(kept), &bytes, super::file_mode(dir))
 }

@@ -11,7 +11,10 @@
 //!   <µs>-<pid>-<n>.hooklog     a resident evaluator's hook log: framed envelopes (hooklog.rs)
 //!   .<log>.drained             how far a drain has taken a log still held by its server
 //!   .tmp-*                     being written; never read
-//!   rejected/                  calls and logs a drain could not append whole, kept for a person
+//!   rejected/                  what a drain could not append, each with <name>.reason beside it:
+//!     <id>.hook.json             a call file whose unit was rejected
+//!     <log>@<offset>.rejected.ndjson  a log's rejected frames (the others are in the ledger)
+//!     <log>.hooklog              a log no server holds that ends in a torn frame
 //! ```
 //!
 //! Invariants:
@@ -19,6 +22,8 @@
 //!   the directory fsynced ([`write_call`]); logs are locked before they are renamed into view.
 //! - Nothing is removed from the spool before the ledger has acknowledged (fsynced) every
 //!   record it yields; a unit that could not be appended moves to `rejected/`, never away.
+//! - Nothing in `rejected/` is discarded: `read` with `Retry::AlsoRejected` takes its call
+//!   files and rejected frames again (after an upgrade taught the normaliser to read them).
 //! - A drain is at-least-once: a crash between the ledger's fsync and a file's removal drains
 //!   it again, under the same decision ids (`hook:<id>`).
 //! - Files are 0600, or 0640 when the spool directory grants its group read and search (a
@@ -36,8 +41,8 @@ use crate::Result;
 use crate::error::IoContext as _;
 
 pub use drain::{
-    DrainReport, IngestReport, InputReport, Rejection, Source, SpoolRead, TornLog, append_sources,
-    drain, read,
+    DrainReport, IngestReport, InputReport, Rejection, Retry, Source, SpoolRead, TornLog,
+    append_sources, drain, read,
 };
 pub use hooklog::{HOOK_LOG_SUFFIX, HookLog};
 
@@ -89,9 +94,12 @@ pub fn files(spool: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Where a drain keeps what it could not append, with the reason beside each file.
+const REJECTED: &str = "rejected";
+
 /// Moves `path` into `spool/rejected/` (made if missing), durably.
 fn reject(spool: &Path, path: &Path) -> Result<()> {
-    let dest = spool.join("rejected");
+    let dest = spool.join(REJECTED);
     create(&dest)?;
     let name = path.file_name().unwrap_or_default();
     std::fs::rename(path, dest.join(name)).ctx("move", path)?;
