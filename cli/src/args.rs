@@ -156,6 +156,15 @@ pub(crate) struct IngestArgs {
     /// Repeatable.
     #[arg(long)]
     pub(crate) mask: Vec<String>,
+    /// Also mask what this regular expression matches in hook payloads (repeatable); a group
+    /// named `keep` is kept (docs/RECORD.md §12).
+    #[arg(long)]
+    pub(crate) secret_pattern: Vec<String>,
+    /// Do not mask the default secret patterns (private keys, authorization headers, secret
+    /// assignments, provider tokens) in hook payloads: they would then reach the ledger,
+    /// which never forgets.
+    #[arg(long)]
+    pub(crate) no_secret_masking: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub(crate) json: bool,

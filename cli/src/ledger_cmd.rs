@@ -156,6 +156,8 @@ pub(crate) fn ingest(a: IngestArgs) -> Result<u8> {
     let masking = schemas::ingest::Masking {
         erase: a.erase,
         mask: a.mask,
+        secrets: schemas::ingest::Secrets::with_patterns(!a.no_secret_masking, &a.secret_pattern)
+            .map_err(anyhow::Error::msg)?,
     };
     masking.check().map_err(anyhow::Error::msg)?;
     let forced = match a.format.as_deref() {

@@ -308,3 +308,90 @@ fn reconstruct(d: &schemas::Decision, raw: &str) -> String {
         part("scope")
     )
 }
+
+/// Secrets the default patterns match, in a hook payload (bare, inside a `govtrail hook`
+/// envelope's stdin and stdout, under a key named like a secret) never reach the ledger's
+/// bytes: its records as the write-ahead log holds them. With masking off they do (so the
+/// check below can see them).
+#[test]
+fn secrets_in_hook_payloads_never_reach_the_ledger() {
+    const SECRETS: [&str; 8] = [
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl",
+        "hunter2-hunter2",
+        "AKIAIOSFODNN7EXAMPLE",
+        "sk-ant-abcdefghijklmnopqrstuvwx",
+        "b3BlbnNzaC1rZXktdjEAAAAA",
+        "xoxb-1234567890-abcdefghij",
+        "correct-horse-battery",
+    ];
+    let command = format!(
+        "export GITHUB_TOKEN={} && curl -H 'Authorization: Bearer {}' -u x:y https://x \
+         && DB_PASSWORD={} AWS={} ANTHROPIC={} ./deploy && echo '-----BEGIN OPENSSH PRIVATE \
+         KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----' && notify {}",
+        SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3], SECRETS[4], SECRETS[5], SECRETS[6]
+    );
+    let payload = serde_json::json!({
+        "hook_event_name": "PreToolUse", "session_id": "s", "tool_use_id": "t1",
+        "tool_name": "Bash", "tool_input": {"command": command, "password": SECRETS[7]},
+    })
+    .to_string();
+    let mut env = schemas::HookEnvelope::new("secret-call".into(), 1_765_000_000_000_000);
+    env.set(schemas::HookStream::Stdin, payload.as_bytes());
+    env.set(
+        schemas::HookStream::Stdout,
+        format!("token={}", SECRETS[0]).as_bytes(),
+    );
+    let input = format!("{payload}\n{}\n", String::from_utf8(env.to_line()).unwrap());
+    let ledger_bytes = |secrets: schemas::ingest::Secrets| {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut opts = Options {
+            received_us: 1_765_000_000_000_000,
+            ..Options::default()
+        };
+        opts.masking.secrets = secrets;
+        let mut records = Vec::new();
+        for (format, text) in [
+            (None, payload.as_str()),
+            (None, input.lines().nth(1).unwrap()),
+        ] {
+            opts.format = format;
+            let out = ingest(text.as_bytes(), &opts);
+            assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+            records.extend(
+                out.records
+                    .into_iter()
+                    .map(|(_, d)| ledger::Record::from_decision(&d, &"secret").unwrap()),
+            );
+        }
+        assert_eq!(records.len(), 2);
+        let mut l = ledger::Ledger::create(tmp.path(), govtrail_tests::signer(), 1024).unwrap();
+        // Unsealed: the write-ahead log holds the records' bytes as they are (a sealed
+        // segment compresses them, where a search would find nothing either way).
+        l.append_batch(&records).unwrap();
+        drop(l);
+        let mut all = Vec::new();
+        let mut stack = vec![tmp.path().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    all.extend(std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    };
+    let masked = ledger_bytes(schemas::ingest::Secrets::default());
+    for s in SECRETS {
+        assert!(!masked.contains(s), "{s} reached the ledger");
+    }
+    assert!(masked.contains("**MASKED**"));
+    let unmasked = ledger_bytes(schemas::ingest::Secrets::off());
+    assert!(
+        SECRETS.iter().all(|s| unmasked.contains(s)),
+        "the check sees secrets"
+    );
+}

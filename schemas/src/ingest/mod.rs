@@ -26,6 +26,7 @@ mod native;
 mod opa;
 mod otlp;
 mod otlp_proto;
+mod secrets;
 mod tractatus;
 mod tractatus_rules;
 mod units;
@@ -41,6 +42,8 @@ use opa::opa;
 use otlp::{otlp, otlp_proto};
 use tractatus::tractatus;
 use tractatus_rules::rules;
+
+pub use secrets::{DEFAULT_PATTERNS as DEFAULT_SECRET_PATTERNS, Secrets};
 use units::{Unit, split};
 
 /// The largest unit (line or document) accepted: the record limit, 8 MiB (a unit's record holds
@@ -130,13 +133,16 @@ pub struct Options {
 /// JSON pointers (RFC 6901) into the record, the same for every format: `erase` removes the
 /// value, `mask` replaces it with [`MASK`]. When either applies, the exact source text is not
 /// kept (it holds what was masked): `source.raw` is dropped and `source.masking` lists the
-/// pointers applied.
+/// pointers applied. Then, for hook payloads, the secrets `secrets` finds are masked
+/// (`secrets.rs`; on by default).
 #[derive(Debug, Clone, Default)]
 pub struct Masking {
     /// Pointers whose values are removed.
     pub erase: Vec<String>,
     /// Pointers whose values are replaced with [`MASK`].
     pub mask: Vec<String>,
+    /// The secrets masked in hook payloads (the default patterns unless turned off).
+    pub secrets: Secrets,
 }
 
 /// What a masked value becomes.
@@ -443,6 +449,14 @@ fn masked(mut d: Decision, opts: &Options) -> Result<Decision, Fail> {
     if !opts.masking.is_empty() {
         opts.masking.apply(&mut d)?;
     }
+    // Hook payloads carry tool inputs verbatim: secrets in them are masked by default.
+    let hook = d
+        .source_format
+        .as_deref()
+        .is_some_and(|f| f.starts_with("claude-code.hook") || f == "govtrail.hook");
+    if hook {
+        opts.masking.secrets.apply(&mut d)?;
+    }
     Ok(d)
 }
 
@@ -555,6 +569,7 @@ mod tests {
             masking: Masking {
                 erase: vec!["/extra/cwd".into()],
                 mask: vec!["/tool_input/command".into(), "/nothing/here".into()],
+                ..Masking::default()
             },
             ..Options::default()
         };
@@ -572,14 +587,14 @@ mod tests {
         assert!(
             Masking {
                 erase: vec!["/decision".into()],
-                mask: vec![]
+                ..Masking::default()
             }
             .check()
             .is_err()
         );
         assert_eq!(out.records.len(), 2);
         assert_eq!((out.rejected[0].line, out.rejected.len()), (2, 1));
-        assert!(out.rejected[0].message.contains("more than"));
+        assert!(out.rejected[0].message.contains("may hold"));
         let bad_utf8 = b"{\"decision_id\":\"a\",\"ts_us\":1,\"decision\":\"allow\"}\n\xff\xfe\n";
         let out = ingest(bad_utf8, &Options::default());
         assert_eq!((out.records.len(), out.rejected[0].line), (1, 2));
