@@ -144,7 +144,8 @@ pub(crate) struct IngestArgs {
     #[arg(long, requires = "spool")]
     pub(crate) retry_rejected: bool,
     /// Force a format: native, claude-code, govtrail-hook, opa, otlp, otlp-proto-logs,
-    /// otlp-proto-traces (binary: never detected), tractatus, tractatus-legacy,
+    /// otlp-proto-traces (detected too: every byte parses as the request), tractatus,
+    /// tractatus-legacy,
     /// tractatus-rules.
     #[arg(long)]
     pub(crate) format: Option<String>,

@@ -256,10 +256,13 @@ fn print_ingest(r: &IngestReport, json: bool, start: u64, end: u64, dir: &Path) 
             x.message
         );
     }
-    if r.rejected
-        .iter()
-        .any(|x| x.message == schemas::ingest::UNKNOWN_FORMAT)
-    {
+    if r.rejected.iter().any(|x| {
+        [
+            schemas::ingest::UNKNOWN_FORMAT,
+            schemas::ingest::UNKNOWN_BINARY,
+        ]
+        .contains(&x.message.as_str())
+    }) {
         eprintln!("govtrail: hint: force a format with --format");
     }
     if json {

@@ -395,3 +395,38 @@ fn secrets_in_hook_payloads_never_reach_the_ledger() {
         "the check sees secrets"
     );
 }
+
+/// OTLP protobuf export requests are detected without a format (traces apart from logs), with
+/// the same records as with it; binary input that is none of the formats is one rejection,
+/// not one per "line".
+#[test]
+fn otlp_protobuf_is_detected_without_a_format() {
+    for (file, format) in [
+        ("claude-code-logs.derived.pb", Format::OtlpProtoLogs),
+        ("guardrail-spans.derived.pb", Format::OtlpProtoTraces),
+    ] {
+        let bytes = std::fs::read(repo_root().join("tests/fixtures/otlp").join(file)).unwrap();
+        let opts = |format| Options {
+            format,
+            received_us: 1_765_000_000_000_000,
+            ..Options::default()
+        };
+        let detected = ingest(&bytes, &opts(None));
+        let forced = ingest(&bytes, &opts(Some(format)));
+        assert_eq!(detected.format, Some(format), "{file}");
+        assert!(
+            detected.rejected.is_empty(),
+            "{file}: {:?}",
+            detected.rejected
+        );
+        assert!(!detected.records.is_empty(), "{file}");
+        assert_eq!(detected.records, forced.records, "{file}");
+    }
+    let junk = [
+        0x0a_u8, 0xff, 0x01, 0x02, 0x80, 0x80, 0x00, 0x9c, 0x0a, 0x0a,
+    ];
+    let out = ingest(&junk, &Options::default());
+    assert_eq!(out.records.len(), 0);
+    assert_eq!(out.rejected.len(), 1, "{:?}", out.rejected);
+    assert_eq!(out.rejected[0].message, schemas::ingest::UNKNOWN_BINARY);
+}

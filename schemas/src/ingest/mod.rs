@@ -119,6 +119,10 @@ impl Format {
 /// The rejection of a unit no format is detected for (a caller may offer to force one).
 pub const UNKNOWN_FORMAT: &str = "unknown format: not a govtrail record, Claude Code hook payload, Tractatus audit log or rule set";
 
+/// The rejection of binary input that is no format detected (a caller may offer to force one).
+pub const UNKNOWN_BINARY: &str = "binary input that is neither gzip, JSON text nor an OTLP \
+     protobuf export request (traces or logs)";
+
 /// How to ingest.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -298,6 +302,26 @@ pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
         out.format = Some(f);
         otlp_proto(bytes, f == Format::OtlpProtoTraces, opts, &mut out);
         return out;
+    }
+    // An OTLP protobuf export request (every byte parses as one, traces told from logs); other
+    // input that does not begin as text does is one clear error, not one per "line".
+    if opts.format.is_none() {
+        if let Some(traces) = otlp_proto::detect(bytes) {
+            let f = if traces {
+                Format::OtlpProtoTraces
+            } else {
+                Format::OtlpProtoLogs
+            };
+            out.format = Some(f);
+            otlp_proto(bytes, traces, opts, &mut out);
+            return out;
+        }
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        // Text begins with a printable character or a UTF-8 lead byte.
+        if first.is_some_and(|&b| !(b.is_ascii_graphic() || (0xc2..=0xf4).contains(&b))) {
+            out.rejected.push(reject(1, "", UNKNOWN_BINARY));
+            return out;
+        }
     }
     let units = match split(bytes, &mut out.rejected) {
         Some(u) => u,

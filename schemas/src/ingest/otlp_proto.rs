@@ -289,6 +289,44 @@ fn scope(b: &[u8]) -> R<Value> {
     })
 }
 
+/// Which export request `b` is, without `--format`: `Some(true)` for traces, `Some(false)` for
+/// logs, `None` when it is neither. Both requests nest resource → scope → record in field 1 →
+/// field 2 → field 2; a span's field 1 is its 16-byte trace id (length-delimited), a log
+/// record's its time (fixed64), which tells them apart (a request of empty resources is read
+/// as traces: it yields nothing either way). Every byte must parse as protobuf.
+pub(crate) fn detect(b: &[u8]) -> Option<bool> {
+    fn first(b: &[u8], field: u64) -> Option<Option<&[u8]>> {
+        let mut r = Reader::new(b);
+        let mut found = None;
+        while let Some((n, f)) = r.next().ok()? {
+            if let (true, Field::Bytes(x)) = (n == field, f) {
+                found.get_or_insert(x);
+            }
+        }
+        Some(found)
+    }
+    let resource = first(b, 1)?;
+    let Some(resource) = resource else {
+        // Every byte parsed, but no resource: an empty request only if there were no bytes.
+        return b.is_empty().then_some(true);
+    };
+    let Some(scope) = first(resource, 2)? else {
+        return Some(true);
+    };
+    let Some(record) = first(scope, 2)? else {
+        return Some(true);
+    };
+    let mut r = Reader::new(record);
+    while let Some((n, f)) = r.next().ok()? {
+        match (n, f) {
+            (1, Field::Bytes(id)) if id.len() == 16 => return Some(true),
+            (1, Field::Fixed64(_)) | (11, Field::Fixed64(_)) => return Some(false),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// One log record or span, in JSON form, with the bytes it and its parents came from.
 pub(crate) struct Item<'a> {
     pub(crate) value: Value,
