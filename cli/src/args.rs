@@ -54,7 +54,7 @@ pub(crate) enum Command {
     /// Show a ledger's segments, write-ahead log and checkpoints.
     Inspect(InspectArgs),
     /// Run one read-only SQL query over a ledger: sealed segments and every acknowledged record
-    /// not yet sealed. Views: decisions, rule_hits (one row per rule id), sessions, rule_sets,
+    /// not yet sealed. Views: decisions, rule_hits (one row per rule id), sessions, rule_sets, effective (intended vs effective, by tool-use id),
     /// ledger_rows (the raw segment columns), incidents (with --incidents). Functions:
     /// json_str / json_int / json_float / json_text(record, '/json/pointer').
     Query(crate::query_cmd::QueryArgs),

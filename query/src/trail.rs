@@ -58,6 +58,45 @@ const VIEWS: &[(&str, &str)] = &[
          min(idx) AS first_idx, max(idx) AS last_idx \
          FROM ledger_rows WHERE session_id IS NOT NULL GROUP BY session_id",
     ),
+    // Intended vs effective (docs/REPORTS.md): each gate decision with a tool-use id (a
+    // PreToolUse hook or decide answer) joined by session and tool-use id to what happened
+    // after it (PostToolUse: it ran; PostToolUseFailure: it failed; PermissionDenied: the
+    // user refused; none, in a session that records those events: it did not run; none in a
+    // session that records none of them: unknown, NULL), and the divergences that shows.
+    (
+        "effective",
+        "WITH after AS (\
+           SELECT session_id, tool_use_id, \
+             max(CASE WHEN event = 'PostToolUse' THEN 1 ELSE 0 END) AS ran, \
+             max(CASE WHEN event = 'PostToolUseFailure' THEN 1 ELSE 0 END) AS failed, \
+             max(CASE WHEN event = 'PermissionDenied' THEN 1 ELSE 0 END) AS refused \
+           FROM decisions \
+           WHERE tool_use_id IS NOT NULL \
+             AND event IN ('PostToolUse', 'PostToolUseFailure', 'PermissionDenied') \
+           GROUP BY session_id, tool_use_id), \
+         observed AS (SELECT DISTINCT session_id FROM after), \
+         gates AS (\
+           SELECT g.idx, g.ts, g.decision_id, g.session_id, g.tool_use_id, g.tool_name, \
+             g.event, g.decision, g.outcome, \
+             CASE WHEN a.failed = 1 THEN 'failed' WHEN a.ran = 1 THEN 'ran' \
+               WHEN a.refused = 1 THEN 'refused' \
+               WHEN o.session_id IS NOT NULL THEN 'not_run' END AS effective \
+           FROM decisions g \
+             LEFT JOIN after a \
+               ON g.session_id = a.session_id AND g.tool_use_id = a.tool_use_id \
+             LEFT JOIN observed o ON g.session_id = o.session_id \
+           WHERE g.tool_use_id IS NOT NULL AND g.event = 'PreToolUse') \
+         SELECT *, CASE \
+             WHEN decision IN ('deny', 'escalate') AND effective IN ('ran', 'failed') \
+               THEN 'denied but ran' \
+             WHEN decision = 'allow' AND effective = 'failed' THEN 'allowed but failed' \
+             WHEN decision = 'allow' AND effective = 'refused' THEN 'allowed but refused' \
+             WHEN decision = 'ask' AND effective = 'refused' THEN 'asked and refused' \
+             WHEN decision = 'error' AND effective IN ('ran', 'failed') \
+               THEN 'failed open and ran' \
+             ELSE NULL END AS divergence \
+         FROM gates",
+    ),
     (
         "rule_sets",
         "SELECT rule_set, idx, ts, engine, decision_id, cardinality(rule_ids) AS n_rules, \

@@ -2,6 +2,7 @@
 //! Python verifier side by side), and reading segments with other engines.
 
 mod claude_code_events;
+mod effective;
 mod format_v1;
 mod fuzz;
 mod ingest;

@@ -93,6 +93,14 @@ pub struct Step {
     pub pressure_level: Option<String>,
     /// The platform did something other than what the policy intended.
     pub divergent: bool,
+    /// What happened to the tool call after this gate decision (the `effective` view: `ran`,
+    /// `failed`, `refused`, `not_run`), when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective: Option<String>,
+    /// The intended and the effective outcome disagree: how (`denied but ran`, `allowed but
+    /// failed`, `asked and refused`, `failed open and ran`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<String>,
 }
 
 /// The pressure trend over the session.
@@ -180,12 +188,18 @@ const ATTRIBUTES: [(&str, &str); 6] = [
 pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let sid = quote(&opts.session_id);
     let sql = format!(
-        "SELECT idx, CAST(ts AS BIGINT) AS ts_us, to_char(ts, '%Y-%m-%dT%H:%M:%S%.6fZ') AS ts_text, \
-         decision_id, service, event, tool_name, platform, decision, decision_native, outcome, rule_ids, \
-         rule_set, model, reason, overhead_us, \
-         json_float(record, '/metadata/overall_pressure') AS pressure, \
-         json_str(record, '/metadata/pressure_level') AS pressure_level \
-         FROM decisions WHERE session_id = {sid} ORDER BY ts, idx"
+        "SELECT d.idx AS idx, CAST(d.ts AS BIGINT) AS ts_us, \
+         to_char(d.ts, '%Y-%m-%dT%H:%M:%S%.6fZ') AS ts_text, \
+         d.decision_id AS decision_id, d.service AS service, d.event AS event, \
+         d.tool_name AS tool_name, d.platform AS platform, d.decision AS decision, \
+         d.decision_native AS decision_native, d.outcome AS outcome, d.rule_ids AS rule_ids, \
+         d.rule_set AS rule_set, d.model AS model, d.reason AS reason, \
+         d.overhead_us AS overhead_us, \
+         json_float(d.record, '/metadata/overall_pressure') AS pressure, \
+         json_str(d.record, '/metadata/pressure_level') AS pressure_level, \
+         e.effective AS effective, e.divergence AS divergence \
+         FROM decisions d LEFT JOIN effective e ON d.idx = e.idx \
+         WHERE d.session_id = {sid} ORDER BY d.ts, d.idx"
     );
     let mut timeline = Vec::new();
     for b in &trail.sql(&sql).await? {
@@ -207,6 +221,7 @@ pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
             s("reason")?,
             s("pressure_level")?,
         );
+        let (effective, divergence) = (s("effective")?, s("divergence")?);
         let (rules, overhead, pressure) = (
             string_lists(b, "rule_ids")?,
             ints(b, "overhead_us")?,
@@ -223,7 +238,9 @@ pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
                 event: event[r].clone(),
                 tool_name: tool[r].clone(),
                 platform: platform[r].clone(),
-                divergent: divergent(&decision, outcome[r].as_deref()),
+                divergent: divergent(&decision, outcome[r].as_deref()) || divergence[r].is_some(),
+                effective: effective[r].clone(),
+                divergence: divergence[r].clone(),
                 decision,
                 decision_native: native[r].clone(),
                 outcome: outcome[r].clone(),
@@ -530,7 +547,10 @@ impl Report {
                         .or_else(|| s.event.clone())
                         .unwrap_or_default(),
                     s.decision.clone(),
-                    s.outcome.clone().unwrap_or_default(),
+                    match (&s.outcome, &s.effective) {
+                        (Some(o), Some(e)) => format!("{o}, {e}"),
+                        (o, e) => o.clone().or_else(|| e.clone()).unwrap_or_default(),
+                    },
                     if s.divergent {
                         "≠".into()
                     } else {
