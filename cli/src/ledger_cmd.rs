@@ -94,6 +94,10 @@ pub(crate) fn append(a: AppendArgs) -> Result<u8> {
     let mut line_no = 0u64;
     let mut bad_line = None;
     let mut appender = committer.appender(1024);
+    // Line numbers of pushed records, as (position, line) where they stop counting together
+    // (blank lines): to name a conflict's line without a number per record.
+    let mut anchors: Vec<(u64, u64)> = Vec::new();
+    let mut position = 0u64;
     loop {
         line.clear();
         let n = lines
@@ -111,6 +115,13 @@ pub(crate) fn append(a: AppendArgs) -> Result<u8> {
         match Record::from_json(text, &format_args!("{name}:{line_no}")) {
             // A refused submission means the commit thread stopped; finish() says why.
             Ok(r) => {
+                if anchors
+                    .last()
+                    .is_none_or(|&(p, l)| l + (position - p) != line_no)
+                {
+                    anchors.push((position, line_no));
+                }
+                position += 1;
                 if appender.push(r).is_err() {
                     break;
                 }
@@ -123,23 +134,45 @@ pub(crate) fn append(a: AppendArgs) -> Result<u8> {
     }
     let appended = appender.finish();
     let mut ledger = committer.finish()?;
-    appended?;
+    let appended = appended?;
     progress.finish_and_clear();
-    let appended = ledger.size() - start_size;
     if a.seal {
         ledger.seal()?;
     }
+    let line_of = |p: u64| {
+        let k = anchors.partition_point(|&(q, _)| q <= p).saturating_sub(1);
+        anchors.get(k).map_or(0, |&(q, l)| l + (p - q))
+    };
+    for &(p, index) in &appended.conflicts {
+        eprintln!(
+            "govtrail: conflict: {name}:{}: its decision_id is at index {index} with other bytes; not appended",
+            line_of(p)
+        );
+    }
     eprintln!(
-        "appended {appended} records (indices [{start_size}, {})) to {}",
+        "appended {} records (indices [{start_size}, {})) to {}{}",
+        appended.records,
         ledger.size(),
-        a.ledger.display()
+        a.ledger.display(),
+        if appended.duplicates.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} duplicates (already in the ledger, not appended again)",
+                appended.duplicates.len()
+            )
+        }
     );
     if let Some(err) = bad_line {
         eprintln!("govtrail: error: {err}");
         eprintln!("govtrail: stopped there; the records before it are committed");
         return Ok(exit::ERROR);
     }
-    Ok(exit::OK)
+    Ok(if appended.conflicts.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
 }
 
 fn trim_line(line: &[u8]) -> &[u8] {
@@ -271,10 +304,15 @@ fn print_ingest(r: &IngestReport, json: bool, start: u64, end: u64, dir: &Path) 
     }
     for f in &r.files {
         println!(
-            "{}: {} ({} records, {} rejected{})",
+            "{}: {} ({} records, {}{} rejected{})",
             f.file,
             f.format.unwrap_or("unknown format"),
             f.records,
+            if f.duplicates > 0 {
+                format!("{} duplicates, ", f.duplicates)
+            } else {
+                String::new()
+            },
             f.rejected,
             if f.skipped > 0 {
                 format!(", {} not decisions skipped", f.skipped)
@@ -292,9 +330,17 @@ fn print_ingest(r: &IngestReport, json: bool, start: u64, end: u64, dir: &Path) 
     println!("by source format: {}", list(&r.per_format));
     println!("by decision: {}", list(&r.per_decision));
     println!(
-        "appended {} records (indices [{start}, {end})) to {}; {} rejected",
+        "appended {} records (indices [{start}, {end})) to {}; {}{} rejected",
         r.appended,
         dir.display(),
+        if r.duplicates > 0 {
+            format!(
+                "{} duplicates (already in the ledger, not appended again); ",
+                r.duplicates
+            )
+        } else {
+            String::new()
+        },
         r.rejected.len()
     );
     Ok(())

@@ -14,6 +14,8 @@ pub type Hash = [u8; 32];
 pub const RECORD_CONTEXT: &str = "govtrail ledger v1 record hash";
 /// BLAKE3 derive-key context for the hash chain.
 pub const CHAIN_CONTEXT: &str = "govtrail ledger v1 chain";
+/// BLAKE3 derive-key context for decision-id hashes (the id index, LEDGER-FORMAT.md §15).
+pub const DECISION_ID_CONTEXT: &str = "govtrail ledger v1 decision id";
 /// The leaf entry's version byte.
 pub const ENTRY_VERSION: u8 = 1;
 /// Size of a leaf entry in bytes.
@@ -28,6 +30,8 @@ thread_local! {
         RefCell::new(blake3::Hasher::new_derive_key(RECORD_CONTEXT));
     static CHAIN_HASHER: RefCell<blake3::Hasher> =
         RefCell::new(blake3::Hasher::new_derive_key(CHAIN_CONTEXT));
+    static ID_HASHER: RefCell<blake3::Hasher> =
+        RefCell::new(blake3::Hasher::new_derive_key(DECISION_ID_CONTEXT));
 }
 
 fn keyed(cell: &'static std::thread::LocalKey<RefCell<blake3::Hasher>>, input: &[u8]) -> Hash {
@@ -42,6 +46,19 @@ fn keyed(cell: &'static std::thread::LocalKey<RefCell<blake3::Hasher>>, input: &
 /// `record_hash = BLAKE3-derive-key(RECORD_CONTEXT, record)`.
 pub fn record_hash(record: &[u8]) -> Hash {
     keyed(&RECORD_HASHER, record)
+}
+
+/// A decision id's 128-bit hash, `BLAKE3-derive-key(DECISION_ID_CONTEXT, id)`'s first 16 bytes
+/// as two little-endian `u64`s: the id index's key (two ids with equal hashes are taken as one:
+/// finding two that collide costs about 2^64 work).
+pub fn decision_id_hash(id: &str) -> (u64, u64) {
+    let h = keyed(&ID_HASHER, id.as_bytes());
+    let word = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&h[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    (word(0), word(8))
 }
 
 /// `chain_i = BLAKE3-derive-key(CHAIN_CONTEXT, chain_{i-1} ‖ u64be(i) ‖ record_hash_i)`.
@@ -100,7 +117,11 @@ pub struct RecordHashes {
 
 /// Hashes record `idx` (timestamp `ts_us`, bytes `record`) after chain value `prev`.
 pub fn hash_record(prev: &Hash, idx: u64, ts_us: i64, record: &[u8]) -> RecordHashes {
-    let record_hash = record_hash(record);
+    hash_record_from(prev, idx, ts_us, record_hash(record))
+}
+
+/// [`hash_record`] given the record's hash already.
+pub fn hash_record_from(prev: &Hash, idx: u64, ts_us: i64, record_hash: Hash) -> RecordHashes {
     let chain = chain(prev, idx, &record_hash);
     let leaf = leaf_hash(&entry(idx, ts_us, &record_hash, &chain));
     RecordHashes {

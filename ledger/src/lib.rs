@@ -37,6 +37,7 @@ mod committer;
 mod error;
 mod evidence;
 pub mod hash;
+mod ids;
 mod inspect;
 mod layout;
 pub mod merkle;
@@ -87,7 +88,9 @@ pub use verify::{
     verify_with,
 };
 pub use witness::{Witnessed, witness, witness_ledger};
-pub use writer::{Commit, DEFAULT_SEGMENT_RECORDS, Ledger, MAX_RECORD_BYTES, Record, Recovery};
+pub use writer::{
+    Commit, DEFAULT_SEGMENT_RECORDS, Fate, Ledger, MAX_RECORD_BYTES, Record, Recovery,
+};
 
 /// The ledger format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -5,6 +5,7 @@ mod auditor;
 mod bad_input;
 mod crash;
 mod hook;
+mod idempotent;
 mod ingest;
 mod pruning;
 mod query;

@@ -16,9 +16,10 @@ fn bundle() -> PathBuf {
 }
 
 /// The derived Tractatus records (audit logs, legacy decisions, a rule set, a hook payload).
-const FIXTURES: [&str; 5] = [
+// (auditLogs.mongoexport.derived.jsonl holds two of auditLogs.derived.jsonl's records, under
+// the same decision ids: appends are idempotent, so it would add conflicts, not records.)
+const FIXTURES: [&str; 4] = [
     "auditLogs.derived.jsonl",
-    "auditLogs.mongoexport.derived.jsonl",
     "decisions-2025-10-10.derived.jsonl",
     "pretooluse-input.derived.json",
     "instruction-history.derived.json",
@@ -96,11 +97,11 @@ fn own_bundle_reproduces_every_recorded_decision_and_a_changed_one_flips_as_hand
     let (r, out, code) = replay_json(&ledger, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(r["verification"]["status"], "verified");
-    assert_eq!(r["verification"]["verified"], 12);
-    // 10 audit decisions and the hook payload (the rule set is not a decision).
-    assert_eq!(r["decisions"], 11, "{r:#}");
+    assert_eq!(r["verification"]["verified"], 10);
+    // 8 audit decisions and the hook payload (the rule set is not a decision).
+    assert_eq!(r["decisions"], 9, "{r:#}");
     assert_eq!(r["flips"], 0, "{r:#}");
-    assert_eq!(r["unchanged"], 10);
+    assert_eq!(r["unchanged"], 8);
     assert_eq!(r["errors"].as_array().unwrap().len(), 0);
     // The bare PreToolUse payload has no recorded decision; the bundle denies it (inst_027).
     assert_eq!(r["unrecorded"][0]["to"], "deny");
@@ -894,23 +895,22 @@ fn incidents_say_whether_the_bundle_would_have_stopped_them_and_at_what_cost() {
     let v = |id: &str, verdict: &str, steps, denies, asks| {
         (id.to_owned(), verdict.to_owned(), steps, denies, asks)
     };
-    // Session 2025-10-07-001 holds three records in ledger order: the boundary check c701
+    // Session 2025-10-07-001 holds two records in ledger order: the boundary check c701
     // (NONE, allowed) and the pressure check c702 (PROCEED, allowed) from the admin API
-    // export, then c701 again from the mongoexport file. The recorded rules: nothing changes,
-    // nothing is stopped.
+    // export. The recorded rules: nothing changes, nothing is stopped.
     let (r, out, code) = replay_json(&ledger, &bundle(), &["--pubkey", key, "--incidents", inc]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         verdicts(&r),
         [
-            v("INC-1", "not stopped", 3, 0, 0),
+            v("INC-1", "not stopped", 2, 0, 0),
             v("INC-2", "not stopped", 1, 0, 0),
             v("INC-3", "not in selection", 0, 0, 0)
         ]
     );
-    // Stricter rules: boundary NONE now denies (c701 at 03:19:07.261, twice) and pressure
-    // PROCEED now asks (c702): INC-1 is stopped at step 1, 0.739 s before it, at a cost of two
-    // more denied and one more asked. The pressure session's MANDATORY_VERIFICATION warn
+    // Stricter rules: boundary NONE now denies (c701 at 03:19:07.261) and pressure PROCEED
+    // now asks (c702): INC-1 is stopped at step 1, 0.739 s before it, at a cost of one more
+    // denied and one more asked. The pressure session's MANDATORY_VERIFICATION warn
     // becomes ask: INC-2 would have been asked.
     let stricter = changed_bundle(tmp.path(), |c| {
         c["decision_map"]["boundary_enforcement"]["NONE"] = "deny".into();
@@ -922,7 +922,7 @@ fn incidents_say_whether_the_bundle_would_have_stopped_them_and_at_what_cost() {
     assert_eq!(
         verdicts(&r),
         [
-            v("INC-1", "stopped", 3, 2, 1),
+            v("INC-1", "stopped", 2, 1, 1),
             v("INC-2", "asked", 1, 0, 1),
             v("INC-3", "not in selection", 0, 0, 0)
         ]
@@ -952,7 +952,7 @@ fn incidents_say_whether_the_bundle_would_have_stopped_them_and_at_what_cost() {
     assert!(out.contains("selection  session 2025-10-07-001"), "{out}");
     assert!(
         out.contains(
-            "INC-1 (session 2025-10-07-001; 48000 tokens, 35 min): STOPPED: denied at step 1/3"
+            "INC-1 (session 2025-10-07-001; 48000 tokens, 35 min): STOPPED: denied at step 1/2"
         ),
         "{out}"
     );

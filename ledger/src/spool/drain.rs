@@ -41,6 +41,8 @@ pub struct Source {
 pub struct IngestReport {
     /// Records appended.
     pub appended: u64,
+    /// Records the ledger held already (the same decision id and bytes): not appended again.
+    pub duplicates: u64,
     /// The ledger index of the first appended record, when any was.
     pub first_index: Option<u64>,
     /// Each input, in order.
@@ -60,9 +62,11 @@ pub struct InputReport {
     pub file: String,
     /// The format read (detected or forced), when any could be.
     pub format: Option<&'static str>,
-    /// Records the normaliser made.
+    /// Records the normaliser made that were appended.
     pub records: usize,
-    /// Units it rejected.
+    /// Records the ledger held already: not appended again.
+    pub duplicates: usize,
+    /// Units it rejected, and records the ledger refused (conflicts among them).
     pub rejected: usize,
     /// OTLP log records and spans that are not decisions.
     pub skipped: usize,
@@ -88,6 +92,7 @@ impl IngestReport {
     /// Adds `other`'s inputs and counts to this report.
     pub fn merge(&mut self, other: Self) {
         self.appended += other.appended;
+        self.duplicates += other.duplicates;
         self.first_index = self.first_index.or(other.first_index);
         self.files.extend(other.files);
         for (k, v) in other.per_format {
@@ -139,11 +144,14 @@ pub fn append_sources(
 ) -> Result<IngestReport> {
     let mut report = IngestReport::default();
     let mut appender = committer.appender(CHUNK);
-    for Source { name, output } in sources {
+    // Which record each pushed one is (source, record), to name duplicates and conflicts.
+    let mut pushed: Vec<(usize, usize)> = Vec::new();
+    for (s, Source { name, output }) in sources.iter().enumerate() {
         let mut input = InputReport {
             file: name.clone(),
             format: output.format.map(Format::name),
             records: output.records.len(),
+            duplicates: 0,
             rejected: output.rejected.len(),
             skipped: output.skipped,
             complete: output.rejected.is_empty(),
@@ -156,7 +164,7 @@ pub fn append_sources(
                 pointer: r.pointer.clone(),
                 message: r.message.clone(),
             }));
-        for (line, d) in &output.records {
+        for (k, (line, d)) in output.records.iter().enumerate() {
             match Record::from_decision(d, &format_args!("{name}:{line}")) {
                 Ok(rec) => {
                     let format = d.source_format.as_deref().unwrap_or("native");
@@ -165,6 +173,7 @@ pub fn append_sources(
                         .per_decision
                         .entry(d.decision.as_str().to_owned())
                         .or_default() += 1;
+                    pushed.push((s, k));
                     appender.push(rec)?;
                 }
                 Err(e) => {
@@ -188,6 +197,49 @@ pub fn append_sources(
     let appended = appender.finish()?;
     report.appended = appended.records;
     report.first_index = appended.first;
+    // Records the ledger did not append: not counted as appended, each said apart.
+    let not_appended = appended
+        .duplicates
+        .iter()
+        .map(|&(p, i)| (p, i, false))
+        .chain(appended.conflicts.iter().map(|&(p, i)| (p, i, true)));
+    for (position, index, conflict) in not_appended {
+        let Some(&(s, k)) = usize::try_from(position).ok().and_then(|p| pushed.get(p)) else {
+            continue;
+        };
+        let (line, d) = &sources[s].output.records[k];
+        let format = d.source_format.as_deref().unwrap_or("native");
+        for (map, key) in [
+            (&mut report.per_format, format),
+            (&mut report.per_decision, d.decision.as_str()),
+        ] {
+            if let Some(n) = map.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        let input = &mut report.files[s];
+        input.records -= 1;
+        if conflict {
+            input.rejected += 1;
+            input.complete = false;
+            report.rejected.push(Rejection {
+                file: input.file.clone(),
+                line: *line,
+                pointer: "/decision_id".into(),
+                message: format!(
+                    "decision_id {:?} is at index {index} with other bytes: a conflict, not \
+                     appended",
+                    d.decision_id
+                ),
+            });
+        } else {
+            input.duplicates += 1;
+            report.duplicates += 1;
+        }
+    }
     Ok(report)
 }
 

@@ -24,6 +24,7 @@ mod record;
 mod recovery;
 mod sealing;
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,8 @@ use std::thread::JoinHandle;
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::error::IoContext as _;
-use crate::hash::{CHAIN_GENESIS, Hash, hash_record};
+use crate::hash::{CHAIN_GENESIS, Hash};
+use crate::ids::{Found, IdIndex};
 use crate::layout::{Config, Layout, remove_temporaries, sync_dir, write_atomic};
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
@@ -84,6 +86,20 @@ pub struct Ledger {
     tiles: Option<TileBuilder>,
     /// The checkpoints and seal notes this writer can verify under its own keys.
     own: crate::TrustPolicy,
+    /// Which decision ids the ledger holds (idempotent appends, `ids.rs`).
+    ids: IdIndex,
+}
+
+/// What became of one record given to [`Ledger::append_unique`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "fate", content = "index")]
+pub enum Fate {
+    /// Appended at this index.
+    Appended(u64),
+    /// Its decision id is at this index with the same bytes: not appended again.
+    Duplicate(u64),
+    /// Its decision id is at this index with other bytes: refused.
+    Conflict(u64),
 }
 
 fn lock(layout: &Layout) -> Result<File> {
@@ -171,6 +187,7 @@ impl Ledger {
         let (wal, wal_path) = create_wal(&layout, 0)?;
         let layout_tiles = layout.tiles_dir();
         let signer_key = signer.verifier();
+        let ids = IdIndex::open(&layout, 0, Vec::new())?;
         Ok(Self {
             layout,
             config,
@@ -190,6 +207,7 @@ impl Ledger {
             failed_seal: None,
             tiles: TileBuilder::empty(layout_tiles).ok(),
             own: crate::TrustPolicy::from_keys(vec![signer_key]),
+            ids,
         })
     }
 
@@ -351,7 +369,7 @@ impl Ledger {
                     wal_len: replay.valid_len,
                     start,
                     end: next,
-                    hashes: replay.hashes,
+                    hashes: std::sync::Arc::new(replay.hashes),
                     chain_end: chain,
                     frontier: frontier.clone(),
                     checkpoint,
@@ -368,22 +386,25 @@ impl Ledger {
                 recovery.cut_bytes = replay.file_len - replay.valid_len;
                 recovery.cut_reason = Some(reason.clone());
             }
-            active = Some((start, path, replay.hashes, replay.valid_len));
+            active = Some((start, path, replay.hashes, replay.valid_len, replay.ids));
         }
         refuse_signed_beyond(&layout, &own, next)?;
         for job in full {
             job.run().map_err(|(err, _)| err)?;
             recovery.sealed = true;
         }
-        let (wal_start, wal_path, wal_hashes, wal_len) = match active {
+        let (wal_start, wal_path, wal_hashes, wal_len, wal_ids) = match active {
             Some(active) => active,
             None => (
                 next,
                 create_wal(&layout, next)?.1,
                 Vec::new(),
                 wal::HEADER_LEN,
+                Vec::new(),
             ),
         };
+        // After the closed WALs are sealed: a run for every segment, the active WAL's ids.
+        let ids = IdIndex::open(&layout, wal_start, wal_ids)?;
         let wal = OpenOptions::new()
             .append(true)
             .open(&wal_path)
@@ -408,6 +429,7 @@ impl Ledger {
             failed_seal: None,
             tiles,
             own,
+            ids,
         };
         if ledger.wal_hashes.len() as u64 >= ledger.config.segment_records {
             recovery.sealed |= ledger.seal()?.is_some();
@@ -436,8 +458,60 @@ impl Ledger {
     }
 
     /// Appends records as one commit: one WAL write, one fsync, one signed checkpoint. An empty
-    /// batch writes a checkpoint of the current tree (a heartbeat).
+    /// batch writes a checkpoint of the current tree (a heartbeat). Every record is appended,
+    /// whatever the ledger holds already: [`Ledger::append_unique`] is the idempotent append.
     pub fn append_batch(&mut self, records: &[Record]) -> Result<Commit> {
+        self.before_commit()?;
+        let hashed: Vec<(&Record, Hash)> = records
+            .iter()
+            .map(|r| (r, crate::hash::record_hash(&r.bytes)))
+            .collect();
+        self.commit(&hashed)
+    }
+
+    /// Appends the records whose decision ids the ledger does not hold yet, as one commit, and
+    /// says what became of each (LEDGER-FORMAT.md §15): a record whose id is in the ledger with
+    /// the same bytes is a duplicate, not appended again; with other bytes, a conflict, refused
+    /// (both indices named); the second of two with one id in `records` likewise. When nothing
+    /// is new, nothing is written and the commit is the current tree's.
+    pub fn append_unique(&mut self, records: &[Record]) -> Result<(Commit, Vec<Fate>)> {
+        self.before_commit()?;
+        let first = self.frontier.size();
+        let mut fates = Vec::with_capacity(records.len());
+        let mut kept: Vec<(&Record, Hash)> = Vec::with_capacity(records.len());
+        let mut in_batch: HashMap<(u64, u64), usize> = HashMap::new();
+        for r in records {
+            let record_hash = crate::hash::record_hash(&r.bytes);
+            let found = match in_batch.get(&r.id) {
+                Some(&k) if kept[k].1 == record_hash => Found::Duplicate(first + k as u64),
+                Some(&k) => Found::Conflict(first + k as u64),
+                None => self.ids.find(r.id, &record_hash, &self.wal_hashes)?,
+            };
+            fates.push(match found {
+                Found::New => {
+                    in_batch.insert(r.id, kept.len());
+                    kept.push((r, record_hash));
+                    Fate::Appended(first + kept.len() as u64 - 1)
+                }
+                Found::Duplicate(i) => Fate::Duplicate(i),
+                Found::Conflict(i) => Fate::Conflict(i),
+            });
+        }
+        if kept.is_empty()
+            && let Some(checkpoint) = &self.last_checkpoint
+        {
+            let commit = Commit {
+                first,
+                size: first,
+                checkpoint: checkpoint.clone(),
+            };
+            return Ok((commit, fates));
+        }
+        Ok((self.commit(&kept)?, fates))
+    }
+
+    /// Collects a finished seal (so the id index covers it) and retries a failed one.
+    fn before_commit(&mut self) -> Result<()> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
@@ -445,13 +519,18 @@ impl Ledger {
         if let Some(job) = self.failed_seal.take() {
             self.run_seal(*job)?;
         }
+        Ok(())
+    }
+
+    /// One commit of `records` with their record hashes.
+    fn commit(&mut self, records: &[(&Record, Hash)]) -> Result<Commit> {
         let first = self.frontier.size();
         let mut chain = self.chain;
         let mut frontier = self.frontier.clone();
         let mut hashes = Vec::with_capacity(records.len());
         let mut leaves = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            let h = hash_record(&chain, first + i as u64, r.ts_us, &r.bytes);
+        for (i, (r, record_hash)) in records.iter().enumerate() {
+            let h = crate::hash::hash_record_from(&chain, first + i as u64, r.ts_us, *record_hash);
             chain = h.chain;
             frontier.push(h.leaf);
             hashes.push((h.record_hash, h.chain));
@@ -471,9 +550,9 @@ impl Ledger {
             let mut bytes = 0usize;
             let mut end = at;
             while end < records.len()
-                && (end == at || bytes + records[end].bytes.len() + 12 <= wal::FRAME_TARGET_BYTES)
+                && (end == at || bytes + records[end].0.bytes.len() + 12 <= wal::FRAME_TARGET_BYTES)
             {
-                bytes += records[end].bytes.len() + 12;
+                bytes += records[end].0.bytes.len() + 12;
                 end += 1;
             }
             wal::encode_records(
@@ -481,7 +560,7 @@ impl Ledger {
                 first + at as u64,
                 records[at..end]
                     .iter()
-                    .map(|r| (r.ts_us, r.bytes.as_slice())),
+                    .map(|(r, _)| (r.ts_us, r.bytes.as_slice())),
             );
             at = end;
         }
@@ -505,6 +584,9 @@ impl Ledger {
         }
         self.wal_len += self.buf.len() as u64;
         self.wal_hashes.extend(hashes);
+        for (r, _) in records {
+            self.ids.push(r.id);
+        }
         self.chain = chain;
         self.frontier = frontier;
         self.last_checkpoint = Some(checkpoint.clone());

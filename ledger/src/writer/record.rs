@@ -15,6 +15,8 @@ pub use schemas::MAX_RECORD_BYTES;
 pub struct Record {
     pub(super) ts_us: i64,
     pub(super) bytes: Vec<u8>,
+    /// Its decision id's hash (`hash::decision_id_hash`): what the id index keys on.
+    pub(super) id: (u64, u64),
 }
 
 impl Record {
@@ -38,6 +40,7 @@ impl Record {
         Ok(Self {
             ts_us: decision.ts_us,
             bytes,
+            id: crate::hash::decision_id_hash(&decision.decision_id),
         })
     }
 

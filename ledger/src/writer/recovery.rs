@@ -43,6 +43,8 @@ pub(super) struct WalRecovery {
     pub(super) valid_len: u64,
     pub(super) file_len: u64,
     pub(super) hashes: Vec<(Hash, Hash)>,
+    /// Each committed record's decision-id hash (`hash::decision_id_hash`).
+    pub(super) ids: Vec<(u64, u64)>,
     pub(super) leaves: Vec<Hash>,
     pub(super) checkpoint: Option<SignedCheckpoint>,
     pub(super) cut_reason: Option<String>,
@@ -249,6 +251,21 @@ pub(super) fn refuse_signed_beyond(
 }
 
 /// Re-hashes the active WAL, keeping what its last valid checkpoint frame covers.
+/// A WAL record's decision-id hash; a record whose id cannot be read (never one this writer
+/// appended) gets its bytes' hash instead, which no other id has.
+pub(super) fn record_id(bytes: &[u8]) -> (u64, u64) {
+    match schemas::DecisionView::parse(bytes) {
+        Ok(v) => crate::hash::decision_id_hash(&v.decision_id),
+        Err(_) => {
+            let h = crate::hash::record_hash(bytes);
+            (
+                u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]),
+                u64::from_le_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]),
+            )
+        }
+    }
+}
+
 pub(super) fn replay_wal(
     path: &Path,
     start: u64,
@@ -281,10 +298,12 @@ pub(super) fn replay_wal(
         valid_len: wal::HEADER_LEN,
         file_len,
         hashes: Vec::new(),
+        ids: Vec::new(),
         leaves: Vec::new(),
         checkpoint: None,
         cut_reason: None,
     };
+    let mut pending_ids = Vec::new();
     let (mut t_chain, mut t_frontier) = (*chain, frontier.clone());
     let mut pending = Vec::new();
     let mut pending_leaves = Vec::new();
@@ -308,6 +327,7 @@ pub(super) fn replay_wal(
                     t_frontier.push(h.leaf);
                     pending.push((h.record_hash, h.chain));
                     pending_leaves.push(h.leaf);
+                    pending_ids.push(record_id(&r.bytes));
                 }
             }
             Ok(Frame::Checkpoint(bytes)) => {
@@ -337,6 +357,7 @@ pub(super) fn replay_wal(
                 *chain = t_chain;
                 *frontier = t_frontier.clone();
                 out.hashes.append(&mut pending);
+                out.ids.append(&mut pending_ids);
                 out.leaves.append(&mut pending_leaves);
                 out.checkpoint = Some(cp);
                 out.valid_len = reader.offset;

@@ -35,7 +35,7 @@ impl Ledger {
             return Ok(());
         };
         match handle.join() {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok((start, end))) => self.ids_sealed(start, end),
             Ok(Err((err, job))) => {
                 self.failed_seal = Some(job);
                 Err(err)
@@ -48,10 +48,18 @@ impl Ledger {
     }
 
     pub(super) fn run_seal(&mut self, job: SealJob) -> Result<(u64, u64)> {
-        job.run().map_err(|(err, job)| {
+        let (start, end) = job.run().map_err(|(err, job)| {
             self.failed_seal = Some(job);
             err
-        })
+        })?;
+        self.ids_sealed(start, end)?;
+        Ok((start, end))
+    }
+
+    /// A seal finished: the segment's id run replaces its ids in memory.
+    fn ids_sealed(&mut self, start: u64, end: u64) -> Result<()> {
+        let segment = self.layout.segment(start, end);
+        self.ids.sealed(start, end, &segment)
     }
 
     /// Closes the current WAL and starts a new one at the current size; returns the job that
@@ -71,11 +79,12 @@ impl Ledger {
             wal_len: self.wal_len,
             start: self.wal_start,
             end,
-            hashes: std::mem::take(&mut self.wal_hashes),
+            hashes: std::sync::Arc::new(std::mem::take(&mut self.wal_hashes)),
             chain_end: self.chain,
             frontier: self.frontier.clone(),
             checkpoint,
         };
+        self.ids.rotate(end, std::sync::Arc::clone(&job.hashes));
         self.wal = wal;
         self.wal_start = end;
         self.wal_len = wal::HEADER_LEN;
@@ -120,7 +129,7 @@ pub(super) struct SealJob {
     pub(super) wal_len: u64,
     pub(super) start: u64,
     pub(super) end: u64,
-    pub(super) hashes: Vec<(Hash, Hash)>,
+    pub(super) hashes: std::sync::Arc<Vec<(Hash, Hash)>>,
     pub(super) chain_end: Hash,
     pub(super) frontier: Frontier,
     pub(super) checkpoint: SignedCheckpoint,
@@ -212,6 +221,8 @@ impl SealJob {
             // costs a BLAKE3 per record, beside the encoding rather than after it.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<wal::WalRecord>>(4);
             let mut idx = start;
+            // The segment's decision-id run (ids.rs), written beside it.
+            let mut ids = Vec::with_capacity((end - start) as usize);
             let read = std::thread::scope(|scope| {
                 let reader = scope.spawn(move || self.read_checked(tx));
                 let mut pushed = Ok(());
@@ -221,6 +232,11 @@ impl SealJob {
                         else {
                             break;
                         };
+                        ids.push(crate::ids::Entry {
+                            id: super::recovery::record_id(&r.bytes),
+                            index: idx,
+                            record_hash,
+                        });
                         pushed = writer.push(&SealRow {
                             idx,
                             ts_us: r.ts_us,
@@ -257,15 +273,19 @@ impl SealJob {
             let digests = crate::seal::skip_digests(&tmp).ok();
             fs::rename(&tmp, &final_path).ctx("rename", &final_path)?;
             sync_dir(&self.layout.segments_dir())?;
-            Ok((summary, digests))
+            Ok((summary, digests, ids))
         })();
-        let (summary, digests) = match written {
+        let (summary, digests, ids) = match written {
             Ok(written) => written,
             Err(err) => {
                 let _ = fs::remove_file(&tmp);
                 return Err(err);
             }
         };
+        // The id run is a cache (§15): if it cannot be written, the writer rebuilds it from
+        // the segment.
+        let run = crate::ids::IdIndex::run_path(self.layout.dir(), start, end);
+        let _ = crate::ids::write_run(&run, start, end, ids);
         // The summary is a query cache (§13): if it cannot be written, queries scan the
         // segment instead, so its failure does not fail the seal.
         let summary = crate::summary::encode(&summary).ok().filter(|bytes| {

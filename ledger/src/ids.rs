@@ -1,0 +1,483 @@
+//! The decision-id index (LEDGER-FORMAT.md §15): which decision ids the ledger holds, so that an
+//! append is idempotent. A record whose decision id is already in the ledger with the same
+//! bytes is a duplicate (not appended again); with other bytes it is a conflict (refused, both
+//! indices named). Exact over the whole ledger: ids compare by their 128-bit BLAKE3 hash
+//! (`hash::decision_id_hash`), records by their record hash, and nothing else decides.
+//!
+//! ```text
+//! sealed segment [s, e)  ──▶ ids/<s>-<e>.ids   run: header, bloom filter, fence, sorted entries
+//! unsealed records       ──▶ memory            hash map of the WAL's ids (one per WAL)
+//! ```
+//!
+//! A run is a cache: written by the seal after its segment, rebuilt from the segment's
+//! `decision_id` and `record_hash` columns when missing or unreadable, never evidence (no
+//! verdict reads it). In memory, per sealed record: its bloom filter's 12 bits and a fence word
+//! per 64 entries (about 1.6 bytes); per unsealed record: a map entry and its id (about 40
+//! bytes). An append probes each run's filter (one cache line) and reads a run's entries
+//! (one 3.5 KiB read) only when the filter says the id may be there: a duplicate, or about 0.3%
+//! of new ids per run.
+//!
+//! Invariant: a lookup never misses an id the ledger holds (filters have no false negatives,
+//! runs cover every sealed segment, the maps every unsealed record): a false "new" could append
+//! a duplicate, and a false "present" is ruled out by comparing hashes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+
+use crate::error::IoContext as _;
+use crate::hash::Hash;
+use crate::{Error, Result};
+
+/// The first 16 bytes of every run file.
+const MAGIC: &[u8; 16] = b"govtrail-ids-v1\n";
+/// Magic, then `start`, `end`, `count`, `bloom_blocks` (u64 little-endian each).
+const HEADER: u64 = 48;
+/// An entry: id hash (two u64 LE), index (u64 LE), record hash (32 bytes).
+const ENTRY: usize = 56;
+/// Entries per fence word (one read of a run's entries).
+const BLOCK: usize = 64;
+/// Filter bits per id.
+const BITS_PER_ID: u64 = 12;
+/// A filter block: 512 bits, one cache line; an id sets 8 bits of one block.
+const BLOCK_WORDS: usize = 8;
+
+/// A blocked Bloom filter over ids' first hash word.
+#[derive(Debug, Clone)]
+struct Bloom {
+    words: Vec<u64>,
+}
+
+/// splitmix64: the bit positions of an id in its block.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl Bloom {
+    fn for_ids(n: usize) -> Self {
+        let blocks = ((n as u64 * BITS_PER_ID).div_ceil(512)).max(1) as usize;
+        Self {
+            words: vec![0; blocks * BLOCK_WORDS],
+        }
+    }
+
+    fn blocks(&self) -> usize {
+        self.words.len() / BLOCK_WORDS
+    }
+
+    /// The block and the 8 bits an id sets in it.
+    fn bits(&self, h: u64) -> (usize, [u16; 8]) {
+        let block = ((u128::from(h) * self.blocks() as u128) >> 64) as usize;
+        let (a, b) = (mix(h), mix(h ^ 0x5bd1_e995));
+        let mut bits = [0u16; 8];
+        for (i, bit) in bits.iter_mut().enumerate() {
+            let x = if i < 4 {
+                a >> (i * 16)
+            } else {
+                b >> ((i - 4) * 16)
+            };
+            *bit = (x & 511) as u16;
+        }
+        (block, bits)
+    }
+
+    fn insert(&mut self, h: u64) {
+        let (block, bits) = self.bits(h);
+        for bit in bits {
+            self.words[block * BLOCK_WORDS + usize::from(bit / 64)] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_hold(&self, h: u64) -> bool {
+        let (block, bits) = self.bits(h);
+        bits.iter().all(|&bit| {
+            self.words[block * BLOCK_WORDS + usize::from(bit / 64)] & (1 << (bit % 64)) != 0
+        })
+    }
+}
+
+/// One record in a run: its id's hash, its index and its record hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Entry {
+    pub(crate) id: (u64, u64),
+    pub(crate) index: u64,
+    pub(crate) record_hash: Hash,
+}
+
+/// The id index of one sealed segment, `ids/<start>-<end>.ids`.
+#[derive(Debug)]
+struct Run {
+    start: u64,
+    end: u64,
+    count: u64,
+    bloom: Bloom,
+    /// The first id word of each block of [`BLOCK`] entries.
+    fence: Vec<u64>,
+    file: File,
+    path: PathBuf,
+    entries_at: u64,
+}
+
+fn corrupt(path: &Path, message: impl Into<String>) -> Error {
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: None,
+        message: message.into(),
+    }
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Writes the run of segment `[start, end)` durably (it is a cache: a failure leaves the next
+/// open to rebuild it).
+pub(crate) fn write_run(path: &Path, start: u64, end: u64, mut entries: Vec<Entry>) -> Result<()> {
+    entries.sort_unstable();
+    let mut bloom = Bloom::for_ids(entries.len());
+    for e in &entries {
+        bloom.insert(e.id.0);
+    }
+    let mut out = Vec::with_capacity(
+        HEADER as usize + bloom.words.len() * 8 + entries.len() / BLOCK * 8 + entries.len() * ENTRY,
+    );
+    out.extend_from_slice(MAGIC);
+    for w in [start, end, entries.len() as u64, bloom.blocks() as u64] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in &bloom.words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    for chunk in entries.chunks(BLOCK) {
+        out.extend_from_slice(&chunk[0].id.0.to_le_bytes());
+    }
+    for e in &entries {
+        out.extend_from_slice(&e.id.0.to_le_bytes());
+        out.extend_from_slice(&e.id.1.to_le_bytes());
+        out.extend_from_slice(&e.index.to_le_bytes());
+        out.extend_from_slice(&e.record_hash);
+    }
+    if let Some(dir) = path.parent() {
+        crate::layout::create_private_dir_all(dir).ctx("create", dir)?;
+    }
+    crate::layout::write_atomic(path, &out)
+}
+
+impl Run {
+    /// Reads a run's header, filter and fence (its entries stay on disk).
+    fn load(path: &Path, start: u64, end: u64) -> Result<Self> {
+        let file = File::open(path).ctx("open", path)?;
+        let len = file.metadata().ctx("stat", path)?.len();
+        let mut head = [0u8; HEADER as usize];
+        file.read_exact_at(&mut head, 0).ctx("read", path)?;
+        if &head[..16] != MAGIC {
+            return Err(corrupt(path, "not a decision-id run"));
+        }
+        let (s, e, count, blocks) = (
+            u64_at(&head, 16),
+            u64_at(&head, 24),
+            u64_at(&head, 32),
+            u64_at(&head, 40),
+        );
+        let fences = count.div_ceil(BLOCK as u64);
+        let expected = HEADER
+            .checked_add(blocks.saturating_mul(64))
+            .and_then(|x| x.checked_add(fences * 8))
+            .and_then(|x| x.checked_add(count.saturating_mul(ENTRY as u64)));
+        if (s, e) != (start, end) || count != end - start || expected != Some(len) {
+            return Err(corrupt(path, "run does not fit its segment"));
+        }
+        let mut buf = vec![0u8; (blocks * 64 + fences * 8) as usize];
+        file.read_exact_at(&mut buf, HEADER).ctx("read", path)?;
+        let words: Vec<u64> = buf.chunks_exact(8).map(|c| u64_at(c, 0)).collect();
+        let split = (blocks as usize) * BLOCK_WORDS;
+        Ok(Self {
+            start,
+            end,
+            count,
+            bloom: Bloom {
+                words: words[..split].to_vec(),
+            },
+            fence: words[split..].to_vec(),
+            file,
+            path: path.to_path_buf(),
+            entries_at: HEADER + blocks * 64 + fences * 8,
+        })
+    }
+
+    /// The entries of `id` (an index holds an id once; a ledger written before the index
+    /// existed may hold it more than once).
+    fn find(&self, id: (u64, u64), out: &mut Vec<(u64, Hash)>) -> Result<()> {
+        if !self.bloom.may_hold(id.0) {
+            return Ok(());
+        }
+        // Blocks whose range may hold id.0: from the last one starting below it to the last
+        // one starting at it.
+        let first = self.fence.partition_point(|&f| f < id.0).saturating_sub(1);
+        let last = self.fence.partition_point(|&f| f <= id.0);
+        let mut buf = vec![0u8; BLOCK * ENTRY];
+        for b in first..last.max(first + 1) {
+            let n = (self.count as usize - b * BLOCK).min(BLOCK);
+            let bytes = &mut buf[..n * ENTRY];
+            self.file
+                .read_exact_at(bytes, self.entries_at + (b * BLOCK * ENTRY) as u64)
+                .ctx("read", &self.path)?;
+            for e in bytes.chunks_exact(ENTRY) {
+                if (u64_at(e, 0), u64_at(e, 8)) == id {
+                    let mut h = [0u8; 32];
+                    h.copy_from_slice(&e[24..56]);
+                    out.push((u64_at(e, 16), h));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The run entries of a sealed segment, from its `decision_id` and `record_hash` columns.
+pub(crate) fn entries_of_segment(path: &Path, start: u64) -> Result<Vec<Entry>> {
+    use arrow_array::cast::AsArray as _;
+    let (_, reader) = crate::segment::open(path)?;
+    let mut out = Vec::new();
+    let mut index = start;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let (Some(ids), Some(hashes)) = (
+            batch.column_by_name("decision_id"),
+            batch.column_by_name("record_hash"),
+        ) else {
+            return Err(corrupt(
+                path,
+                "segment has no decision_id or record_hash column",
+            ));
+        };
+        let (Some(ids), Some(hashes)) = (
+            ids.as_string_opt::<i32>(),
+            hashes.as_fixed_size_binary_opt(),
+        ) else {
+            return Err(corrupt(
+                path,
+                "decision_id or record_hash of an unexpected type",
+            ));
+        };
+        for r in 0..batch.num_rows() {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(hashes.value(r));
+            out.push(Entry {
+                id: crate::hash::decision_id_hash(ids.value(r)),
+                index,
+                record_hash: h,
+            });
+            index += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The ids of one WAL's records, in memory.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    /// The WAL's first index.
+    start: u64,
+    /// Each record's id, in index order.
+    ids: Vec<(u64, u64)>,
+    /// First id word → index of the first record with it.
+    first: HashMap<u64, u64>,
+    /// Later records whose first id word was already in `first` (rare).
+    more: Vec<u64>,
+}
+
+impl Tail {
+    fn new(start: u64) -> Self {
+        Self {
+            start,
+            ..Self::default()
+        }
+    }
+
+    fn push(&mut self, id: (u64, u64)) {
+        use std::collections::hash_map::Entry as Slot;
+        let index = self.start + self.ids.len() as u64;
+        self.ids.push(id);
+        match self.first.entry(id.0) {
+            Slot::Occupied(_) => self.more.push(index),
+            Slot::Vacant(slot) => {
+                slot.insert(index);
+            }
+        }
+    }
+
+    fn find(&self, id: (u64, u64), hashes: &[(Hash, Hash)], out: &mut Vec<(u64, Hash)>) {
+        let hit = |index: u64| {
+            let at = (index - self.start) as usize;
+            (self.ids.get(at) == Some(&id))
+                .then(|| hashes.get(at).map(|h| (index, h.0)))
+                .flatten()
+        };
+        if let Some(&index) = self.first.get(&id.0) {
+            out.extend(hit(index));
+            out.extend(self.more.iter().filter_map(|&i| hit(i)));
+        }
+    }
+}
+
+/// A WAL's record hashes and chain values, shared with the seal that reads them.
+pub(crate) type WalHashes = std::sync::Arc<Vec<(Hash, Hash)>>;
+
+/// The whole index: a run per sealed segment, the ids of the WAL being sealed, and of the
+/// current WAL.
+#[derive(Debug)]
+pub(crate) struct IdIndex {
+    /// The ledger directory.
+    root: PathBuf,
+    runs: Vec<Run>,
+    /// The WAL a background seal is sealing, and its record hashes.
+    sealing: Option<(Tail, WalHashes)>,
+    current: Tail,
+}
+
+/// What the index knows of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// No record of its id.
+    New,
+    /// A record with its id and its bytes, at this index.
+    Duplicate(u64),
+    /// A record with its id and other bytes, at this index.
+    Conflict(u64),
+}
+
+impl IdIndex {
+    /// The index of a ledger: a run for each sealed segment (loaded, or rebuilt from the segment
+    /// when missing or unreadable), and the ids of the current WAL (from `start`).
+    pub(crate) fn open(
+        layout: &crate::layout::Layout,
+        current_start: u64,
+        current_ids: Vec<(u64, u64)>,
+    ) -> Result<Self> {
+        let mut index = Self {
+            root: layout.dir().to_path_buf(),
+            runs: Vec::new(),
+            sealing: None,
+            current: Tail::new(current_start),
+        };
+        for (start, end, path) in layout.segments()? {
+            index.add_run(start, end, &path)?;
+        }
+        for id in current_ids {
+            index.current.push(id);
+        }
+        Ok(index)
+    }
+
+    /// The run file of segment `[start, end)` in the ledger `root`.
+    pub(crate) fn run_path(root: &Path, start: u64, end: u64) -> PathBuf {
+        root.join("ids").join(format!("{start:020}-{end:020}.ids"))
+    }
+
+    /// Loads the run of a sealed segment, rebuilding it from the segment when needed.
+    fn add_run(&mut self, start: u64, end: u64, segment: &Path) -> Result<()> {
+        let path = Self::run_path(&self.root, start, end);
+        let run = match Run::load(&path, start, end) {
+            Ok(run) => run,
+            Err(_) => {
+                write_run(&path, start, end, entries_of_segment(segment, start)?)?;
+                Run::load(&path, start, end)?
+            }
+        };
+        self.runs.push(run);
+        Ok(())
+    }
+
+    /// What the index knows of `id` with `record_hash`; `current_hashes` are the current WAL's
+    /// record hashes.
+    pub(crate) fn find(
+        &self,
+        id: (u64, u64),
+        record_hash: &Hash,
+        current_hashes: &[(Hash, Hash)],
+    ) -> Result<Found> {
+        let mut hits = Vec::new();
+        for run in &self.runs {
+            run.find(id, &mut hits)?;
+        }
+        if let Some((tail, hashes)) = &self.sealing {
+            tail.find(id, hashes, &mut hits);
+        }
+        self.current.find(id, current_hashes, &mut hits);
+        Ok(match hits.iter().find(|(_, h)| h == record_hash) {
+            Some(&(index, _)) => Found::Duplicate(index),
+            None => hits
+                .first()
+                .map_or(Found::New, |&(index, _)| Found::Conflict(index)),
+        })
+    }
+
+    /// Records an appended record's id (its index is the current WAL's next).
+    pub(crate) fn push(&mut self, id: (u64, u64)) {
+        self.current.push(id);
+    }
+
+    /// The current WAL was closed at `end` and is being sealed with these record hashes.
+    pub(crate) fn rotate(&mut self, end: u64, hashes: WalHashes) {
+        let tail = std::mem::replace(&mut self.current, Tail::new(end));
+        self.sealing = Some((tail, hashes));
+    }
+
+    /// The WAL being sealed is now segment `[start, end)`: its run replaces its ids in memory.
+    pub(crate) fn sealed(&mut self, start: u64, end: u64, segment: &Path) -> Result<()> {
+        if self.runs.iter().any(|r| r.start == start && r.end == end) {
+            return Ok(());
+        }
+        self.add_run(start, end, segment)?;
+        if self.sealing.as_ref().is_some_and(|(t, _)| t.start == start) {
+            self.sealing = None;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_finds_every_id_it_holds_and_its_filter_few_it_does_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ids/run.ids");
+        let entries: Vec<Entry> = (0..10_000u64)
+            .map(|i| Entry {
+                id: crate::hash::decision_id_hash(&format!("id-{i}")),
+                index: 100 + i,
+                record_hash: [i as u8; 32],
+            })
+            .collect();
+        write_run(&path, 100, 10_100, entries.clone()).unwrap();
+        let run = Run::load(&path, 100, 10_100).unwrap();
+        for e in &entries {
+            let mut out = Vec::new();
+            run.find(e.id, &mut out).unwrap();
+            assert_eq!(out, [(e.index, e.record_hash)]);
+        }
+        let maybe = (0..100_000u64)
+            .filter(|i| {
+                run.bloom
+                    .may_hold(crate::hash::decision_id_hash(&format!("other-{i}")).0)
+            })
+            .count();
+        assert!(maybe < 1_000, "{maybe} false positives in 100,000");
+        assert!(
+            Run::load(&path, 100, 10_101).is_err(),
+            "a run of another segment"
+        );
+    }
+}
