@@ -11,10 +11,10 @@
 //!
 //! A run is a cache: written by the seal after its segment, rebuilt from the segment's
 //! `decision_id` and `record_hash` columns when missing or unreadable, never evidence (no
-//! verdict reads it). In memory, per sealed record: its bloom filter's 12 bits and a fence word
-//! per 64 entries (about 1.6 bytes); per unsealed record: a map entry and its id (about 40
+//! verdict reads it). In memory, per sealed record: its bloom filter's 16 bits and a fence word
+//! per 64 entries (about 2.1 bytes); per unsealed record: a map entry and its id (about 40
 //! bytes). An append probes each run's filter (one cache line) and reads a run's entries
-//! (one 3.5 KiB read) only when the filter says the id may be there: a duplicate, or about 0.3%
+//! (one 2.5 KiB read) only when the filter says the id may be there: a duplicate, or about 0.1%
 //! of new ids per run.
 //!
 //! Invariant: a lookup never misses an id the ledger holds (filters have no false negatives,
@@ -34,14 +34,43 @@ use crate::{Error, Result};
 const MAGIC: &[u8; 16] = b"govtrail-ids-v1\n";
 /// Magic, then `start`, `end`, `count`, `bloom_blocks` (u64 little-endian each).
 const HEADER: u64 = 48;
-/// An entry: id hash (two u64 LE), index (u64 LE), record hash (32 bytes).
-const ENTRY: usize = 56;
+/// An entry: id hash (two u64 LE), index (u64 LE), the record hash's first 16 bytes.
+const ENTRY: usize = 40;
 /// Entries per fence word (one read of a run's entries).
 const BLOCK: usize = 64;
-/// Filter bits per id.
-const BITS_PER_ID: u64 = 12;
+/// Filter bits per id: about 0.1% false positives per run, so that an append to a ledger of
+/// tens of segments rarely reads a run.
+const BITS_PER_ID: u64 = 16;
 /// A filter block: 512 bits, one cache line; an id sets 8 bits of one block.
 const BLOCK_WORDS: usize = 8;
+
+/// Hashes the map keys here, which are BLAKE3 output already: they are their own hash (the
+/// standard SipHash would cost more than the lookup).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(29) ^ n;
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// `HashMap`s keyed by id hashes.
+pub(crate) type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// A blocked Bloom filter over ids' first hash word.
 #[derive(Debug, Clone)]
@@ -69,9 +98,35 @@ impl Bloom {
         self.words.len() / BLOCK_WORDS
     }
 
-    /// The block and the 8 bits an id sets in it.
-    fn bits(&self, h: u64) -> (usize, [u16; 8]) {
-        let block = ((u128::from(h) * self.blocks() as u128) >> 64) as usize;
+    /// The block of an id (whose bits in it are the same in every filter: [`Probe`]).
+    fn block(&self, h: u64) -> usize {
+        ((u128::from(h) * self.blocks() as u128) >> 64) as usize
+    }
+
+    fn insert(&mut self, h: u64) {
+        let block = self.block(h);
+        for bit in Probe::new(h).bits {
+            self.words[block * BLOCK_WORDS + usize::from(bit / 64)] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_hold(&self, p: &Probe) -> bool {
+        let words = &self.words[self.block(p.h) * BLOCK_WORDS..][..BLOCK_WORDS];
+        p.bits
+            .iter()
+            .all(|&bit| words[usize::from(bit / 64)] & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// The 8 bits an id sets in its block, computed once for every filter it is looked up in.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    h: u64,
+    bits: [u16; 8],
+}
+
+impl Probe {
+    fn new(h: u64) -> Self {
         let (a, b) = (mix(h), mix(h ^ 0x5bd1_e995));
         let mut bits = [0u16; 8];
         for (i, bit) in bits.iter_mut().enumerate() {
@@ -82,22 +137,18 @@ impl Bloom {
             };
             *bit = (x & 511) as u16;
         }
-        (block, bits)
+        Self { h, bits }
     }
+}
 
-    fn insert(&mut self, h: u64) {
-        let (block, bits) = self.bits(h);
-        for bit in bits {
-            self.words[block * BLOCK_WORDS + usize::from(bit / 64)] |= 1 << (bit % 64);
-        }
-    }
+/// The first 16 bytes of a record hash: what a duplicate is told by (finding another record
+/// with the same id and the same 128 bits costs about 2^128 work).
+type Prefix = [u8; 16];
 
-    fn may_hold(&self, h: u64) -> bool {
-        let (block, bits) = self.bits(h);
-        bits.iter().all(|&bit| {
-            self.words[block * BLOCK_WORDS + usize::from(bit / 64)] & (1 << (bit % 64)) != 0
-        })
-    }
+fn prefix(h: &Hash) -> Prefix {
+    let mut p = [0u8; 16];
+    p.copy_from_slice(&h[..16]);
+    p
 }
 
 /// One record in a run: its id's hash, its index and its record hash.
@@ -161,7 +212,7 @@ pub(crate) fn write_run(path: &Path, start: u64, end: u64, mut entries: Vec<Entr
         out.extend_from_slice(&e.id.0.to_le_bytes());
         out.extend_from_slice(&e.id.1.to_le_bytes());
         out.extend_from_slice(&e.index.to_le_bytes());
-        out.extend_from_slice(&e.record_hash);
+        out.extend_from_slice(&e.record_hash[..16]);
     }
     if let Some(dir) = path.parent() {
         crate::layout::create_private_dir_all(dir).ctx("create", dir)?;
@@ -213,15 +264,15 @@ impl Run {
 
     /// The entries of `id` (an index holds an id once; a ledger written before the index
     /// existed may hold it more than once).
-    fn find(&self, id: (u64, u64), out: &mut Vec<(u64, Hash)>) -> Result<()> {
-        if !self.bloom.may_hold(id.0) {
+    fn find(&self, id: (u64, u64), probe: &Probe, out: &mut Vec<(u64, Prefix)>) -> Result<()> {
+        if !self.bloom.may_hold(probe) {
             return Ok(());
         }
         // Blocks whose range may hold id.0: from the last one starting below it to the last
         // one starting at it.
         let first = self.fence.partition_point(|&f| f < id.0).saturating_sub(1);
         let last = self.fence.partition_point(|&f| f <= id.0);
-        let mut buf = vec![0u8; BLOCK * ENTRY];
+        let mut buf = [0u8; BLOCK * ENTRY];
         for b in first..last.max(first + 1) {
             let n = (self.count as usize - b * BLOCK).min(BLOCK);
             let bytes = &mut buf[..n * ENTRY];
@@ -230,8 +281,8 @@ impl Run {
                 .ctx("read", &self.path)?;
             for e in bytes.chunks_exact(ENTRY) {
                 if (u64_at(e, 0), u64_at(e, 8)) == id {
-                    let mut h = [0u8; 32];
-                    h.copy_from_slice(&e[24..56]);
+                    let mut h = [0u8; 16];
+                    h.copy_from_slice(&e[24..40]);
                     out.push((u64_at(e, 16), h));
                 }
             }
@@ -291,7 +342,7 @@ pub(crate) struct Tail {
     /// Each record's id, in index order.
     ids: Vec<(u64, u64)>,
     /// First id word → index of the first record with it.
-    first: HashMap<u64, u64>,
+    first: IdMap<u64, u64>,
     /// Later records whose first id word was already in `first` (rare).
     more: Vec<u64>,
 }
@@ -316,11 +367,11 @@ impl Tail {
         }
     }
 
-    fn find(&self, id: (u64, u64), hashes: &[(Hash, Hash)], out: &mut Vec<(u64, Hash)>) {
+    fn find(&self, id: (u64, u64), hashes: &[(Hash, Hash)], out: &mut Vec<(u64, Prefix)>) {
         let hit = |index: u64| {
             let at = (index - self.start) as usize;
             (self.ids.get(at) == Some(&id))
-                .then(|| hashes.get(at).map(|h| (index, h.0)))
+                .then(|| hashes.get(at).map(|h| (index, prefix(&h.0))))
                 .flatten()
         };
         if let Some(&index) = self.first.get(&id.0) {
@@ -407,14 +458,16 @@ impl IdIndex {
         current_hashes: &[(Hash, Hash)],
     ) -> Result<Found> {
         let mut hits = Vec::new();
+        let probe = Probe::new(id.0);
         for run in &self.runs {
-            run.find(id, &mut hits)?;
+            run.find(id, &probe, &mut hits)?;
         }
         if let Some((tail, hashes)) = &self.sealing {
             tail.find(id, hashes, &mut hits);
         }
         self.current.find(id, current_hashes, &mut hits);
-        Ok(match hits.iter().find(|(_, h)| h == record_hash) {
+        let record = prefix(record_hash);
+        Ok(match hits.iter().find(|(_, h)| *h == record) {
             Some(&(index, _)) => Found::Duplicate(index),
             None => hits
                 .first()
@@ -427,10 +480,13 @@ impl IdIndex {
         self.current.push(id);
     }
 
-    /// The current WAL was closed at `end` and is being sealed with these record hashes.
-    pub(crate) fn rotate(&mut self, end: u64, hashes: WalHashes) {
+    /// The current WAL was closed at `end` and is being sealed with these record hashes;
+    /// returns its records' ids, in index order, for the seal's run.
+    pub(crate) fn rotate(&mut self, end: u64, hashes: WalHashes) -> Vec<(u64, u64)> {
         let tail = std::mem::replace(&mut self.current, Tail::new(end));
+        let ids = tail.ids.clone();
         self.sealing = Some((tail, hashes));
+        ids
     }
 
     /// The WAL being sealed is now segment `[start, end)`: its run replaces its ids in memory.
@@ -465,16 +521,17 @@ mod tests {
         let run = Run::load(&path, 100, 10_100).unwrap();
         for e in &entries {
             let mut out = Vec::new();
-            run.find(e.id, &mut out).unwrap();
-            assert_eq!(out, [(e.index, e.record_hash)]);
+            run.find(e.id, &Probe::new(e.id.0), &mut out).unwrap();
+            assert_eq!(out, [(e.index, prefix(&e.record_hash))]);
         }
         let maybe = (0..100_000u64)
             .filter(|i| {
-                run.bloom
-                    .may_hold(crate::hash::decision_id_hash(&format!("other-{i}")).0)
+                run.bloom.may_hold(&Probe::new(
+                    crate::hash::decision_id_hash(&format!("other-{i}")).0,
+                ))
             })
             .count();
-        assert!(maybe < 1_000, "{maybe} false positives in 100,000");
+        assert!(maybe < 300, "{maybe} false positives in 100,000");
         assert!(
             Run::load(&path, 100, 10_101).is_err(),
             "a run of another segment"

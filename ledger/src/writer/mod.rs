@@ -24,7 +24,6 @@ mod record;
 mod recovery;
 mod sealing;
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,7 +32,7 @@ use std::thread::JoinHandle;
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::error::IoContext as _;
 use crate::hash::{CHAIN_GENESIS, Hash};
-use crate::ids::{Found, IdIndex};
+use crate::ids::{Found, IdIndex, IdMap};
 use crate::layout::{Config, Layout, remove_temporaries, sync_dir, write_atomic};
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
@@ -370,6 +369,7 @@ impl Ledger {
                     start,
                     end: next,
                     hashes: std::sync::Arc::new(replay.hashes),
+                    ids: Some(replay.ids),
                     chain_end: chain,
                     frontier: frontier.clone(),
                     checkpoint,
@@ -479,7 +479,7 @@ impl Ledger {
         let first = self.frontier.size();
         let mut fates = Vec::with_capacity(records.len());
         let mut kept: Vec<(&Record, Hash)> = Vec::with_capacity(records.len());
-        let mut in_batch: HashMap<(u64, u64), usize> = HashMap::new();
+        let mut in_batch: IdMap<(u64, u64), usize> = IdMap::default();
         for r in records {
             let record_hash = crate::hash::record_hash(&r.bytes);
             let found = match in_batch.get(&r.id) {

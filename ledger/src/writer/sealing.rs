@@ -70,7 +70,8 @@ impl Ledger {
         };
         let end = self.frontier.size();
         let (wal, wal_path) = create_wal(&self.layout, end)?;
-        let job = SealJob {
+        let mut job = SealJob {
+            ids: None,
             layout: self.layout.clone(),
             origin: self.config.origin.clone(),
             signer: self.signer.clone(),
@@ -84,7 +85,7 @@ impl Ledger {
             frontier: self.frontier.clone(),
             checkpoint,
         };
-        self.ids.rotate(end, std::sync::Arc::clone(&job.hashes));
+        job.ids = Some(self.ids.rotate(end, std::sync::Arc::clone(&job.hashes)));
         self.wal = wal;
         self.wal_start = end;
         self.wal_len = wal::HEADER_LEN;
@@ -130,6 +131,9 @@ pub(super) struct SealJob {
     pub(super) start: u64,
     pub(super) end: u64,
     pub(super) hashes: std::sync::Arc<Vec<(Hash, Hash)>>,
+    /// The records' decision-id hashes, in index order, when the writer has them (else the
+    /// seal reads them from the records).
+    pub(super) ids: Option<Vec<(u64, u64)>>,
     pub(super) chain_end: Hash,
     pub(super) frontier: Frontier,
     pub(super) checkpoint: SignedCheckpoint,
@@ -232,8 +236,13 @@ impl SealJob {
                         else {
                             break;
                         };
+                        let k = (idx - start) as usize;
+                        let id = match &self.ids {
+                            Some(known) if k < known.len() => known[k],
+                            _ => super::recovery::record_id(&r.bytes),
+                        };
                         ids.push(crate::ids::Entry {
-                            id: super::recovery::record_id(&r.bytes),
+                            id,
                             index: idx,
                             record_hash,
                         });
