@@ -430,3 +430,143 @@ fn otlp_protobuf_is_detected_without_a_format() {
     assert_eq!(out.rejected.len(), 1, "{:?}", out.rejected);
     assert_eq!(out.rejected[0].message, schemas::ingest::UNKNOWN_BINARY);
 }
+
+/// Guardrail spans say what they decided, in each shape in use (docs/research/
+/// otel-guardrail-shapes.md): the OpenTelemetry GenAI proposal's enforced action and verdict,
+/// the Microsoft distro's `microsoft.security.decision.type`, and OpenInference emitters'
+/// `guardrail.triggered`, guardrails-ai's `validation_passed` and a textual `output.value`. A
+/// span that blocked is never `info`; the guardrail's name is the rule id.
+#[test]
+fn guardrail_spans_map_their_verdicts_in_every_shape() {
+    let attr = |k: &str, v: serde_json::Value| {
+        let value = match v {
+            serde_json::Value::Bool(b) => serde_json::json!({"boolValue": b}),
+            serde_json::Value::String(s) => serde_json::json!({"stringValue": s}),
+            other => other,
+        };
+        serde_json::json!({"key": k, "value": value})
+    };
+    let span = |n: u8, name: &str, attrs: Vec<serde_json::Value>| {
+        serde_json::json!({
+            "traceId": "5b8aa5a2d2c872e8321cf37308d69df2", "spanId": format!("{n:016x}"),
+            "name": name, "startTimeUnixNano": "1765000000000000000",
+            "endTimeUnixNano": "1765000000002000000", "attributes": attrs,
+        })
+    };
+    let s = serde_json::Value::String;
+    let spans = vec![
+        span(
+            1,
+            "run_guardrail pii",
+            vec![
+                attr("gen_ai.operation.name", s("apply_guardrail".into())),
+                attr("gen_ai.security.guardrail.name", s("pii-filter".into())),
+                attr("gen_ai.security.verdict.type", s("warn".into())),
+                attr("gen_ai.security.action.type", s("block".into())),
+                attr("gen_ai.security.policy.rule.id", s("PII-7".into())),
+                attr(
+                    "gen_ai.security.verdict.reason",
+                    s("an email address".into()),
+                ),
+                attr("gen_ai.conversation.id", s("conv-1".into())),
+            ],
+        ),
+        span(
+            2,
+            "run_guardrail approval",
+            vec![
+                attr(
+                    "gen_ai.guardrail.component.name",
+                    s("human-approval".into()),
+                ),
+                attr("gen_ai.guardrail.verdict.type", s("escalate".into())),
+            ],
+        ),
+        span(
+            3,
+            "apply_guardrail content tool_call",
+            vec![
+                attr("gen_ai.operation.name", s("apply_guardrail".into())),
+                attr("microsoft.guardian.name", s("content-safety".into())),
+                attr("microsoft.security.decision.type", s("deny".into())),
+                attr("microsoft.security.decision.reason", s("violence".into())),
+            ],
+        ),
+        span(
+            4,
+            "no_secrets",
+            vec![
+                attr("openinference.span.kind", s("GUARDRAIL".into())),
+                attr("guardrail.triggered", serde_json::Value::Bool(true)),
+            ],
+        ),
+        span(
+            5,
+            "guard",
+            vec![
+                attr("openinference.span.kind", s("GUARDRAIL".into())),
+                attr("guard.name", s("json-guard".into())),
+                attr("validation_passed", serde_json::Value::Bool(true)),
+            ],
+        ),
+        span(
+            6,
+            "topic",
+            vec![
+                attr("openinference.span.kind", s("GUARDRAIL".into())),
+                attr("output.value", s("FLAGGED".into())),
+            ],
+        ),
+        span(
+            7,
+            "plain tool span",
+            vec![attr("gen_ai.tool.name", s("Bash".into()))],
+        ),
+    ];
+    let request = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [attr("service.name", s("agent".into()))]},
+        "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}],
+    }]});
+    let out = ingest(
+        request.to_string().as_bytes(),
+        &Options {
+            received_us: 1,
+            ..Options::default()
+        },
+    );
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    assert_eq!(out.skipped, 1, "the tool span is not a decision");
+    let got: Vec<(String, Vec<String>, Option<String>)> = out
+        .records
+        .iter()
+        .map(|(_, d)| {
+            (
+                d.decision.as_str().to_owned(),
+                d.rule_ids.clone(),
+                d.reason.clone(),
+            )
+        })
+        .collect();
+    let want = |d: &str, rules: &[&str], reason: Option<&str>| {
+        (
+            d.to_owned(),
+            rules.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>(),
+            reason.map(str::to_owned),
+        )
+    };
+    assert_eq!(
+        got,
+        [
+            want("deny", &["pii-filter", "PII-7"], Some("an email address")),
+            want("ask", &["human-approval"], None),
+            want("deny", &["content-safety"], Some("violence")),
+            want("deny", &[], None),
+            want("allow", &["json-guard"], None),
+            want("warn", &[], None),
+        ]
+    );
+    assert_eq!(out.records[0].1.session_id.as_deref(), Some("conv-1"));
+    for (_, d) in &out.records {
+        assert_round_trip(d, out.format, "guardrail span");
+    }
+}

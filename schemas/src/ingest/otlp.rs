@@ -297,9 +297,112 @@ fn otlp_log(item: &Value, service_name: Option<&str>) -> Option<Decision> {
 }
 
 /// An OpenInference `GUARDRAIL` span (docs/RECORD.md §6.4), or `None` for other spans.
+/// A guardrail span's verdict, in the shapes in use (docs/RECORD.md §11,
+/// docs/research/otel-guardrail-shapes.md): the enforced action first, then the verdict, of
+/// the OpenTelemetry GenAI proposal (`gen_ai.security.*`, `gen_ai.guardrail.*`) and the
+/// Microsoft distro (`microsoft.security.*`); then OpenInference emitters' own attributes
+/// (`guardrail.triggered`, guardrails-ai's `validation_passed` and validator outcome, a
+/// textual `output.value`). `None` when the span states none.
+fn guardrail_verdict(attrs: &Map<String, Value>) -> Option<(DecisionKind, String)> {
+    let text = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    };
+    for key in [
+        "gen_ai.guardrail.action.type",
+        "gen_ai.security.action.type",
+        "gen_ai.guardrail.verdict.type",
+        "gen_ai.security.verdict.type",
+        "gen_ai.security.decision.type",
+        "microsoft.security.decision.type",
+    ] {
+        if let Some(v) = text(key) {
+            let kind = match v.as_str() {
+                "block" | "deny" => DecisionKind::Deny,
+                "escalate" => DecisionKind::Ask,
+                "warn" | "audit" | "modify" => DecisionKind::Warn,
+                "allow" => DecisionKind::Allow,
+                _ => continue,
+            };
+            return Some((kind, format!("{key}:{v}")));
+        }
+    }
+    if let Some(t) = attrs.get("guardrail.triggered").and_then(Value::as_bool) {
+        let kind = if t {
+            DecisionKind::Deny
+        } else {
+            DecisionKind::Allow
+        };
+        return Some((kind, format!("guardrail.triggered:{t}")));
+    }
+    if let Some(p) = attrs.get("validation_passed").and_then(Value::as_bool) {
+        let kind = if p {
+            DecisionKind::Allow
+        } else {
+            DecisionKind::Deny
+        };
+        return Some((kind, format!("validation_passed:{p}")));
+    }
+    let on_fail = text("validator.on_fail").or_else(|| text("validator_on_fail"));
+    let failed = |native: String| {
+        // A failed validator blocks when its on-fail action stops the call.
+        let blocks = on_fail
+            .as_deref()
+            .is_some_and(|a| matches!(a, "exception" | "refrain" | "filter"));
+        let kind = if blocks {
+            DecisionKind::Deny
+        } else {
+            DecisionKind::Warn
+        };
+        (kind, native)
+    };
+    if let Some(v) = text("validator.validate.output.outcome") {
+        return match v.as_str() {
+            "pass" => Some((DecisionKind::Allow, format!("outcome:{v}"))),
+            "fail" => Some(failed(format!("outcome:{v}"))),
+            _ => None,
+        };
+    }
+    let output = text("output.value")?;
+    let word = output.trim().trim_matches('"');
+    match word {
+        "blocked" | "block" | "deny" | "denied" | "guardrail_intervened" => {
+            Some((DecisionKind::Deny, format!("output.value:{word}")))
+        }
+        "flagged" | "warn" => Some((DecisionKind::Warn, format!("output.value:{word}"))),
+        "passed" | "pass" | "allowed" | "allow" | "none" => {
+            Some((DecisionKind::Allow, format!("output.value:{word}")))
+        }
+        "fail" | "failed" => Some(failed(format!("output.value:{word}"))),
+        _ if output.contains("\"action\":\"guardrail_intervened\"") => Some((
+            DecisionKind::Deny,
+            "output.value:guardrail_intervened".into(),
+        )),
+        _ => None,
+    }
+}
+
+/// Whether a span is a guardrail's: OpenInference's kind, or the GenAI proposal's or the
+/// Microsoft distro's operation and attributes.
+fn is_guardrail(item: &Value, attrs: &Map<String, Value>) -> bool {
+    let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
+    attrs.get("openinference.span.kind").and_then(Value::as_str) == Some("GUARDRAIL")
+        || attrs.get("gen_ai.operation.name").and_then(Value::as_str) == Some("apply_guardrail")
+        || name.starts_with("apply_guardrail")
+        || name.starts_with("run_guardrail")
+        || name.starts_with("gen_ai.run_guardrail")
+        || attrs.keys().any(|k| {
+            k.starts_with("gen_ai.guardrail.")
+                || k.starts_with("gen_ai.security.")
+                || k.starts_with("microsoft.security.decision")
+        })
+}
+
 fn otlp_span(item: &Value, service_name: Option<&str>) -> Option<Decision> {
     let attrs = attrs_of(item);
-    if attrs.get("openinference.span.kind").and_then(Value::as_str) != Some("GUARDRAIL") {
+    if !is_guardrail(item, &attrs) {
         return None;
     }
     let trace = otlp_hex(item.get("traceId"), 32);
@@ -312,10 +415,12 @@ fn otlp_span(item: &Value, service_name: Option<&str>) -> Option<Decision> {
     let status = item.get("status").and_then(|s| s.get("code"));
     let error = status.and_then(Value::as_i64) == Some(2)
         || status.and_then(Value::as_str) == Some("STATUS_CODE_ERROR");
-    let (decision, native) = if error {
-        (DecisionKind::Error, "status:ERROR")
-    } else {
-        (DecisionKind::Info, "status:OK")
+    // A span saying what its guardrail decided is that decision; one saying nothing is its
+    // status (an error, or info).
+    let (decision, native) = match guardrail_verdict(&attrs) {
+        Some(v) => v,
+        None if error => (DecisionKind::Error, "status:ERROR".to_owned()),
+        None => (DecisionKind::Info, "status:OK".to_owned()),
     };
     let id = match (&trace, &span) {
         (Some(t), Some(s)) => format!("otel:{t}:{s}"),
@@ -325,8 +430,53 @@ fn otlp_span(item: &Value, service_name: Option<&str>) -> Option<Decision> {
         ),
     };
     let mut d = empty(id, ts_us, decision);
-    d.decision_native = Some(native.into());
-    d.event = Some("openinference.GUARDRAIL".into());
+    d.decision_native = Some(native);
+    d.event = Some(
+        if attrs.get("openinference.span.kind").is_some() {
+            "openinference.GUARDRAIL"
+        } else {
+            "gen_ai.guardrail"
+        }
+        .into(),
+    );
+    let text = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_owned);
+    // The guardrail is the rule; a policy rule id, when given, is one more.
+    let guardrail = [
+        "gen_ai.guardrail.component.name",
+        "gen_ai.security.guardrail.name",
+        "gen_ai.guardian.name",
+        "microsoft.guardian.name",
+        "guard.name",
+        "validator.name",
+        "validator_name",
+    ]
+    .iter()
+    .find_map(|k| text(k));
+    d.rule_ids = guardrail.into_iter().collect();
+    d.rule_ids.extend(
+        [
+            "gen_ai.guardrail.security.policy.rule.id",
+            "gen_ai.guardrail.policy.rule.id",
+            "gen_ai.security.policy.rule.id",
+        ]
+        .iter()
+        .find_map(|k| text(k)),
+    );
+    d.reason = [
+        "gen_ai.guardrail.verdict.reason",
+        "gen_ai.security.verdict.reason",
+        "gen_ai.security.decision.reason",
+        "microsoft.security.decision.reason",
+    ]
+    .iter()
+    .find_map(|k| text(k));
+    d.session_id = [
+        "session.id",
+        "gen_ai.conversation.id",
+        "microsoft.session.id",
+    ]
+    .iter()
+    .find_map(|k| text(k));
     d.source_format = Some("otlp.json.traces".into());
     d.platform = service_name.map(str::to_owned);
     d.service = item.get("name").and_then(Value::as_str).map(str::to_owned);

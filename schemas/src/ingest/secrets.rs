@@ -2,7 +2,7 @@
 //! (`export TOKEN=…`, `Authorization:` headers, private key blocks, provider API keys), and a
 //! ledger is immutable, so a secret that reaches it stays. Before a hook record is hashed, every
 //! string in it is searched for the [`DEFAULT_PATTERNS`] (and any the caller adds), each match
-//! replaced with [`MASK`](super::MASK), and the values of object keys named like secrets masked
+//! replaced with [`MASK`], and the values of object keys named like secrets masked
 //! whole. When anything matched, the record's exact source text is dropped (it holds the
 //! secret) and `source.masking.secrets` lists the pointers masked.
 //!
