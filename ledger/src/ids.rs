@@ -31,9 +31,10 @@ use crate::hash::Hash;
 use crate::{Error, Result};
 
 /// The first 16 bytes of every run file.
-const MAGIC: &[u8; 16] = b"govtrail-ids-v1\n";
-/// Magic, then `start`, `end`, `count`, `bloom_blocks` (u64 little-endian each).
-const HEADER: u64 = 48;
+const MAGIC: &[u8; 16] = b"govtrail-ids-v2\n";
+/// Magic, then `start`, `end`, `count`, `bloom_blocks` (u64 little-endian each), then the
+/// BLAKE3 hash of the filter and the fence (what a load reads whole, so checks whole).
+const HEADER: u64 = 80;
 /// An entry: id hash (two u64 LE), index (u64 LE), the record hash's first 16 bytes.
 const ENTRY: usize = 40;
 /// Entries per fence word (one read of a run's entries).
@@ -168,7 +169,8 @@ struct Run {
     bloom: Bloom,
     /// The first id word of each block of [`BLOCK`] entries.
     fence: Vec<u64>,
-    file: File,
+    /// Opened when a lookup reads entries (rarely), so that a ledger of many segments holds no
+    /// file open per segment.
     path: PathBuf,
     entries_at: u64,
 }
@@ -202,12 +204,15 @@ pub(crate) fn write_run(path: &Path, start: u64, end: u64, mut entries: Vec<Entr
     for w in [start, end, entries.len() as u64, bloom.blocks() as u64] {
         out.extend_from_slice(&w.to_le_bytes());
     }
+    let mut body = Vec::with_capacity(bloom.words.len() * 8 + entries.len() / BLOCK * 8 + 8);
     for w in &bloom.words {
-        out.extend_from_slice(&w.to_le_bytes());
+        body.extend_from_slice(&w.to_le_bytes());
     }
     for chunk in entries.chunks(BLOCK) {
-        out.extend_from_slice(&chunk[0].id.0.to_le_bytes());
+        body.extend_from_slice(&chunk[0].id.0.to_le_bytes());
     }
+    out.extend_from_slice(blake3::hash(&body).as_bytes());
+    out.extend_from_slice(&body);
     for e in &entries {
         out.extend_from_slice(&e.id.0.to_le_bytes());
         out.extend_from_slice(&e.id.1.to_le_bytes());
@@ -241,11 +246,17 @@ impl Run {
             .checked_add(blocks.saturating_mul(64))
             .and_then(|x| x.checked_add(fences * 8))
             .and_then(|x| x.checked_add(count.saturating_mul(ENTRY as u64)));
-        if (s, e) != (start, end) || count != end - start || expected != Some(len) {
+        if (s, e) != (start, end) || count != end - start || blocks == 0 || expected != Some(len) {
             return Err(corrupt(path, "run does not fit its segment"));
         }
         let mut buf = vec![0u8; (blocks * 64 + fences * 8) as usize];
         file.read_exact_at(&mut buf, HEADER).ctx("read", path)?;
+        if blake3::hash(&buf).as_bytes()[..] != head[48..80] {
+            return Err(corrupt(
+                path,
+                "run's filter or fence does not match its hash",
+            ));
+        }
         let words: Vec<u64> = buf.chunks_exact(8).map(|c| u64_at(c, 0)).collect();
         let split = (blocks as usize) * BLOCK_WORDS;
         Ok(Self {
@@ -256,7 +267,6 @@ impl Run {
                 words: words[..split].to_vec(),
             },
             fence: words[split..].to_vec(),
-            file,
             path: path.to_path_buf(),
             entries_at: HEADER + blocks * 64 + fences * 8,
         })
@@ -273,11 +283,11 @@ impl Run {
         let first = self.fence.partition_point(|&f| f < id.0).saturating_sub(1);
         let last = self.fence.partition_point(|&f| f <= id.0);
         let mut buf = [0u8; BLOCK * ENTRY];
+        let file = File::open(&self.path).ctx("open", &self.path)?;
         for b in first..last.max(first + 1) {
             let n = (self.count as usize - b * BLOCK).min(BLOCK);
             let bytes = &mut buf[..n * ENTRY];
-            self.file
-                .read_exact_at(bytes, self.entries_at + (b * BLOCK * ENTRY) as u64)
+            file.read_exact_at(bytes, self.entries_at + (b * BLOCK * ENTRY) as u64)
                 .ctx("read", &self.path)?;
             for e in bytes.chunks_exact(ENTRY) {
                 if (u64_at(e, 0), u64_at(e, 8)) == id {
@@ -343,8 +353,9 @@ pub(crate) struct Tail {
     ids: Vec<(u64, u64)>,
     /// First id word → index of the first record with it.
     first: IdMap<u64, u64>,
-    /// Later records whose first id word was already in `first` (rare).
-    more: Vec<u64>,
+    /// Later records whose first id word was already in `first` (rare: a collision, or an id a
+    /// ledger written before the index held twice), by that word.
+    more: IdMap<u64, Vec<u64>>,
 }
 
 impl Tail {
@@ -360,7 +371,7 @@ impl Tail {
         let index = self.start + self.ids.len() as u64;
         self.ids.push(id);
         match self.first.entry(id.0) {
-            Slot::Occupied(_) => self.more.push(index),
+            Slot::Occupied(_) => self.more.entry(id.0).or_default().push(index),
             Slot::Vacant(slot) => {
                 slot.insert(index);
             }
@@ -376,7 +387,9 @@ impl Tail {
         };
         if let Some(&index) = self.first.get(&id.0) {
             out.extend(hit(index));
-            out.extend(self.more.iter().filter_map(|&i| hit(i)));
+            if let Some(more) = self.more.get(&id.0) {
+                out.extend(more.iter().filter_map(|&i| hit(i)));
+            }
         }
     }
 }
@@ -391,8 +404,10 @@ pub(crate) struct IdIndex {
     /// The ledger directory.
     root: PathBuf,
     runs: Vec<Run>,
-    /// The WAL a background seal is sealing, and its record hashes.
-    sealing: Option<(Tail, WalHashes)>,
+    /// The WALs closed but not yet covered by a run (the one a background seal is sealing; one
+    /// whose run could not be loaded or rebuilt stays here until the next open), and their
+    /// record hashes.
+    sealing: Vec<(Tail, WalHashes)>,
     current: Tail,
 }
 
@@ -418,9 +433,10 @@ impl IdIndex {
         let mut index = Self {
             root: layout.dir().to_path_buf(),
             runs: Vec::new(),
-            sealing: None,
+            sealing: Vec::new(),
             current: Tail::new(current_start),
         };
+        crate::layout::remove_temporaries(&layout.dir().join("ids"))?;
         for (start, end, path) in layout.segments()? {
             index.add_run(start, end, &path)?;
         }
@@ -462,7 +478,7 @@ impl IdIndex {
         for run in &self.runs {
             run.find(id, &probe, &mut hits)?;
         }
-        if let Some((tail, hashes)) = &self.sealing {
+        for (tail, hashes) in &self.sealing {
             tail.find(id, hashes, &mut hits);
         }
         self.current.find(id, current_hashes, &mut hits);
@@ -485,7 +501,7 @@ impl IdIndex {
     pub(crate) fn rotate(&mut self, end: u64, hashes: WalHashes) -> Vec<(u64, u64)> {
         let tail = std::mem::replace(&mut self.current, Tail::new(end));
         let ids = tail.ids.clone();
-        self.sealing = Some((tail, hashes));
+        self.sealing.push((tail, hashes));
         ids
     }
 
@@ -494,10 +510,9 @@ impl IdIndex {
         if self.runs.iter().any(|r| r.start == start && r.end == end) {
             return Ok(());
         }
+        // The WAL's ids stay in memory until a run covers them.
         self.add_run(start, end, segment)?;
-        if self.sealing.as_ref().is_some_and(|(t, _)| t.start == start) {
-            self.sealing = None;
-        }
+        self.sealing.retain(|(t, _)| t.start != start);
         Ok(())
     }
 }
