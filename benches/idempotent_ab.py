@@ -34,7 +34,9 @@ record to read its decision id and whose runs kept 32-byte record hashes; 0.65×
 bits per id (from 12) and an identity hasher for the id maps; 0.71-0.73× once the open read
 each id straight from the canonical bytes (the open then costs what BASE's does, 1.00×);
 0.79× with 16-byte record-hash prefixes in the runs and the seal taking the ids the writer
-already hashed instead of parsing each record again. What is left is on the writer's thread:
+already hashed instead of parsing each record again (opening a run's file only when a lookup
+reads it, rather than keeping it open, gave 0.73× and was reverted). What is left is on the
+writer's thread:
 a filter probe per sealed segment for every record (11 segments here: one cache miss each)
 and the in-memory maps of the unsealed ids. One filter over all runs (probed once), or the
 probes moved to the submitting thread, is the next step."""
