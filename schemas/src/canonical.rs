@@ -86,6 +86,34 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
     c.value().is_some() && c.at == c.b.len()
 }
 
+/// The `decision_id` of a record's canonical bytes, read without parsing the record (the
+/// writer's id index reads every WAL record's on open): keys are sorted (as `write_decision` writes them),
+/// so after `{` come only `"agent_id":…,` when present and `"decision":…,`, then the id.
+/// `None` for bytes not laid out so (the caller then parses).
+pub fn canonical_decision_id(bytes: &[u8]) -> Option<String> {
+    use serde::Deserialize as _;
+    let text = std::str::from_utf8(bytes).ok()?;
+    let b = text.as_bytes();
+    let mut i = 1;
+    for (key, optional) in [(&br#""agent_id":"#[..], true), (br#""decision":"#, false)] {
+        if b.get(i..i + key.len()) == Some(key) {
+            i = canonical_value_end(b, i + key.len())?;
+            if b.get(i) != Some(&b',') {
+                return None;
+            }
+            i += 1;
+        } else if !optional {
+            return None;
+        }
+    }
+    let key = br#""decision_id":"#;
+    if b.get(i..i + key.len()) != Some(&key[..]) {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_slice(&b[i + key.len()..]);
+    String::deserialize(&mut de).ok()
+}
+
 /// Where the canonical JSON value starting at `at` in `b` (valid UTF-8) ends, if it is one.
 pub(crate) fn canonical_value_end(b: &[u8], at: usize) -> Option<usize> {
     let mut c = Check { b, at, depth: 1 };
@@ -705,6 +733,21 @@ mod tests {
             let b = text.as_bytes();
             assert_eq!(is_canonical(b), want, "{text}");
             assert_eq!(is_canonical_by_reserialising(b), want, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    #[test]
+    fn the_decision_id_is_read_from_canonical_bytes_as_a_parse_reads_it() {
+        for id in ["a", "with \"quotes\" and \\ and é", "\u{1}", ""] {
+            for agent in [None, Some("x\"decision_id\":\"forged")] {
+                let mut d = crate::Decision::new(id.into(), 1, crate::DecisionKind::Deny);
+                d.agent_id = agent.map(str::to_owned);
+                let bytes = d.canonical_bytes().unwrap();
+                assert_eq!(super::canonical_decision_id(&bytes).as_deref(), Some(id));
+            }
         }
     }
 }

@@ -39,7 +39,7 @@ pub mod ingest;
 mod segment;
 mod view;
 
-pub use canonical::is_canonical;
+pub use canonical::{canonical_decision_id, is_canonical};
 pub use decision::{
     Decision, DecisionKind, DecisionView, MAX_RECORD_BYTES, MAX_SAFE_INTEGER, RECORD_VERSION,
 };

@@ -322,21 +322,6 @@ fn sigterm_after_the_hook_exited_ends_its_stray_children_too() {
     );
 }
 
-/// An envelope of `govtrail hook` around a payload of `event`, as a spool file holds it.
-fn envelope_of(id: &str, event: &str) -> String {
-    let stdin = serde_json::json!({
-        "session_id": "retry", "cwd": "/w", "hook_event_name": event,
-        "tool_name": "Bash", "tool_input": {"command": "echo"}, "tool_use_id": format!("toolu_{id}"),
-    })
-    .to_string();
-    serde_json::json!({
-        "govtrail_hook": 1, "id": id, "started_us": 1_765_000_000_000_000i64, "wall_us": 10,
-        "argv": ["hook.sh"], "exit_code": 0, "stdin": stdin, "stdout": "", "stderr": "",
-    })
-    .to_string()
-        + "\n"
-}
-
 /// Nothing a drain rejects is discarded: it stays in `rejected/` with the reason beside it,
 /// and `ingest --spool --retry-rejected` drains it again once the normaliser reads it (here:
 /// calls of events an older normaliser refused). What appends is removed; what still does not
@@ -352,7 +337,7 @@ fn rejected_calls_keep_their_reason_and_drain_again_with_retry_rejected() {
     for (id, event) in [("old-1", "TaskCreated"), ("old-2", "PermissionDenied")] {
         std::fs::write(
             rejected.join(format!("{id}.hook.json")),
-            envelope_of(id, event),
+            crate::spool_call(id, 1_765_000_000_000_000, "retry", event, "echo"),
         )
         .unwrap();
     }

@@ -134,20 +134,15 @@ fn a_drain_killed_midway_and_run_again_appends_each_call_once() {
     fs::create_dir_all(&spool).unwrap();
     let calls: u64 = 1000;
     for i in 0..calls {
-        let stdin = serde_json::json!({
-            "session_id": "drain", "hook_event_name": "PreToolUse", "tool_name": "Bash",
-            "tool_input": {"command": format!("echo {i}")}, "tool_use_id": format!("toolu_{i}"),
-        })
-        .to_string();
-        let env = serde_json::json!({
-            "govtrail_hook": 1, "id": format!("call-{i:04}"), "started_us": 1_765_000_000_000_000 + i,
-            "wall_us": 10, "argv": ["h"], "exit_code": 0, "stdin": stdin, "stdout": "", "stderr": "",
-        });
-        fs::write(
-            spool.join(format!("call-{i:04}.hook.json")),
-            format!("{env}\n"),
-        )
-        .unwrap();
+        let id = format!("call-{i:04}");
+        let call = crate::spool_call(
+            &id,
+            1_765_000_000_000_000 + i,
+            "drain",
+            "PreToolUse",
+            &format!("echo {i}"),
+        );
+        fs::write(spool.join(format!("{id}.hook.json")), call).unwrap();
     }
     for delay_ms in [3u64, 12, 40] {
         let mut child = bin()

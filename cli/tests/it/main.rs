@@ -158,3 +158,25 @@ pub(crate) fn hook_spool_len(spool: &Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// A `govtrail hook` envelope of call `id` as a spool file holds it (one line): a Bash call of
+/// `event` in `session` running `command`, exit 0.
+pub(crate) fn spool_call(
+    id: &str,
+    started_us: u64,
+    session: &str,
+    event: &str,
+    command: &str,
+) -> String {
+    let stdin = serde_json::json!({
+        "session_id": session, "cwd": "/w", "hook_event_name": event, "tool_name": "Bash",
+        "tool_input": {"command": command}, "tool_use_id": format!("toolu_{id}"),
+    })
+    .to_string();
+    serde_json::json!({
+        "govtrail_hook": 1, "id": id, "started_us": started_us, "wall_us": 10,
+        "argv": ["hook.sh"], "exit_code": 0, "stdin": stdin, "stdout": "", "stderr": "",
+    })
+    .to_string()
+        + "\n"
+}

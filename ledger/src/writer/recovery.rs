@@ -250,50 +250,10 @@ pub(super) fn refuse_signed_beyond(
     Ok(())
 }
 
-/// Re-hashes the active WAL, keeping what its last valid checkpoint frame covers.
-/// The `decision_id` of a record's canonical bytes, read without parsing the record: its keys
-/// are sorted, so the top-level `"decision_id":"` comes before any nested value (only the
-/// `agent_id` and `decision` strings precede it, inside which a quote is always escaped), and
-/// its string ends at the first unescaped quote after it.
-pub(super) fn canonical_decision_id(bytes: &[u8]) -> Option<String> {
-    use serde::Deserialize as _;
-    // After a string's opening quote: the index past its closing one (an escape is `\` and
-    // one more byte, or `\u` and four hex digits, never a bare quote).
-    fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
-        while i < b.len() {
-            match b[i] {
-                b'\\' => i += 2,
-                b'"' => return Some(i + 1),
-                _ => i += 1,
-            }
-        }
-        None
-    }
-    // `{`, then `"agent_id":"…",` when present, then `"decision":"…",`, then the id.
-    let mut i = 1;
-    for (key, optional) in [(&br#""agent_id":""#[..], true), (br#""decision":""#, false)] {
-        if bytes.get(i..i + key.len()) == Some(key) {
-            i = string_end(bytes, i + key.len())?;
-            if bytes.get(i) != Some(&b',') {
-                return None;
-            }
-            i += 1;
-        } else if !optional {
-            return None;
-        }
-    }
-    let key = br#""decision_id":"#;
-    if bytes.get(i..i + key.len()) != Some(&key[..]) {
-        return None;
-    }
-    let mut de = serde_json::Deserializer::from_slice(&bytes[i + key.len()..]);
-    String::deserialize(&mut de).ok()
-}
-
 /// A WAL record's decision-id hash; a record whose id cannot be read (never one this writer
 /// appended) gets its bytes' hash instead, which no other id has.
 pub(super) fn record_id(bytes: &[u8]) -> (u64, u64) {
-    let id = canonical_decision_id(bytes).or_else(|| {
+    let id = schemas::canonical_decision_id(bytes).or_else(|| {
         schemas::DecisionView::parse(bytes)
             .ok()
             .map(|v| v.decision_id.into_owned())
@@ -310,6 +270,7 @@ pub(super) fn record_id(bytes: &[u8]) -> (u64, u64) {
     }
 }
 
+/// Re-hashes the active WAL, keeping what its last valid checkpoint frame covers.
 pub(super) fn replay_wal(
     path: &Path,
     start: u64,
@@ -490,20 +451,5 @@ mod tests {
         assert!(report.is_ok() && report.verified == 15, "{report:?}");
         let want: Vec<String> = (0..15).map(|i| format!("r-{i}")).collect();
         assert_eq!(ids(&dir), want);
-    }
-}
-
-#[cfg(test)]
-mod id_tests {
-    #[test]
-    fn the_decision_id_is_read_from_canonical_bytes_as_a_parse_reads_it() {
-        for id in ["a", "with \"quotes\" and \\ and é", "\u{1}", ""] {
-            for agent in [None, Some("x\"decision_id\":\"forged")] {
-                let mut d = schemas::Decision::new(id.into(), 1, schemas::DecisionKind::Deny);
-                d.agent_id = agent.map(str::to_owned);
-                let bytes = d.canonical_bytes().unwrap();
-                assert_eq!(super::canonical_decision_id(&bytes).as_deref(), Some(id));
-            }
-        }
     }
 }
