@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Python tools the tests use into .venv (the independent
-# verifier, DuckDB), then runs the gates: fmt, clippy, docs, tests.
+# verifier, DuckDB, the OpenTelemetry SDK), then runs the gates: fmt, clippy, docs, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, blake3, cryptography, duckdb' 2>/dev/null; then
+# The OpenTelemetry SDK and its OTLP/HTTP exporter are the real clients of tests/otel/emit.py.
+PY_PACKAGES="pyarrow blake3 cryptography duckdb opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, blake3, cryptography, duckdb, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check pyarrow blake3 cryptography duckdb
+  # shellcheck disable=SC2086
+  .venv/bin/pip install --quiet --disable-pip-version-check $PY_PACKAGES
 fi
 export GOVTRAIL_PYTHON="$PWD/.venv/bin/python"
 

@@ -13,7 +13,7 @@
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use schemas::ingest::{Format, Options, ingest};
+use schemas::ingest::{Format, Options, Secrets, ingest};
 use serde_json::Value;
 
 use crate::ingest::{RECEIVED_US, assert_round_trip};
@@ -64,6 +64,26 @@ const INTERESTING: &[&str] = &[
     "GUARDRAIL",
     "tool_decision",
     "openinference.span.kind",
+    "parentSpanId",
+    "0000000000000001",
+    "session.id",
+    "gen_ai.tool.call.id",
+    "apply_guardrail",
+    "microsoft.security.decision.type",
+    "gen_ai.security.decision.type",
+    "block",
+    "escalate",
+    "PostToolUseFailure",
+    "PermissionRequest",
+    "PermissionDenied",
+    "SomeEventNoReleaseHas",
+    "tool_use_id",
+    "permissionDecision",
+    "export API_TOKEN=s3cr3t-value",
+    "Authorization: Bearer abc.def.ghi",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "password",
     "",
     "\u{0}",
     "\u{feff}",
@@ -228,12 +248,9 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 /// A `govtrail hook` envelope (`schemas::HookEnvelope`, as `govtrail hook` writes it) around
-/// the Tractatus PreToolUse fixtures.
-fn hook_envelope_seed() -> Vec<u8> {
-    let stdin = String::from_utf8(fixture(
-        "tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json",
-    ))
-    .unwrap();
+/// `stdin` and the Tractatus deny output.
+fn hook_envelope_seed(stdin: Vec<u8>) -> Vec<u8> {
+    let stdin = String::from_utf8(stdin).unwrap();
     let stdout = String::from_utf8(fixture(
         "tests/fixtures/tractatus/derived-from-code/pretooluse-output-deny.derived.json",
     ))
@@ -244,6 +261,17 @@ fn hook_envelope_seed() -> Vec<u8> {
         "stderr": "", "exit_code": 0,
     });
     serde_json::to_vec(&env).unwrap()
+}
+
+/// A PreToolUse payload whose command holds secrets the default patterns match.
+fn secret_payload_seed() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "hook_event_name": "PreToolUse", "session_id": "s-secret", "tool_use_id": "toolu_9",
+        "cwd": "/repo", "permission_mode": "default", "tool_name": "Bash",
+        "tool_input": {"command": "export GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789 \
+            && curl -H 'Authorization: Bearer abc.def.ghi' https://x", "api_key": "k-123"},
+    }))
+    .unwrap()
 }
 
 fn cases() -> u32 {
@@ -280,12 +308,38 @@ fn check(input: &[u8], format: Format) -> (usize, usize) {
                 "canonical bytes round trip"
             );
             assert_round_trip(d, out.format, format.name());
+            assert_no_secret(&back);
         }
         if forced.is_some() {
             counts = (out.records.len(), out.rejected.len());
         }
     }
     counts
+}
+
+/// A hook record holds no string the default secret patterns would still mask (masking is on
+/// by default for hook payloads, docs/RECORD.md §12.1): each string masks to itself or not at all.
+fn assert_no_secret(d: &schemas::Decision) {
+    let hook = d
+        .source_format
+        .as_deref()
+        .is_some_and(|f| f.starts_with("claude-code.hook") || f == "govtrail.hook");
+    if !hook {
+        return;
+    }
+    fn walk(v: &Value, secrets: &Secrets) {
+        match v {
+            Value::String(s) => {
+                if let Some(m) = secrets.mask_text(s) {
+                    assert_eq!(&m, s, "a secret left in a hook record");
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, secrets)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, secrets)),
+            _ => {}
+        }
+    }
+    walk(&serde_json::to_value(d).unwrap(), &Secrets::default());
 }
 
 /// Fails unless the generated inputs both produced records and were rejected: a target whose
@@ -340,21 +394,24 @@ fn fuzz_json(format: Format, seeds: Vec<Vec<u8>>, seed: u8) {
     assert_explored(format, totals.get());
 }
 
-/// Runs the byte-level target for a binary format.
-fn fuzz_bytes(format: Format, seed_file: &str, seed: u8) {
-    let original = fixture(seed_file);
+/// Runs the byte-level target for a binary format over `seed_files`.
+fn fuzz_bytes(format: Format, seed_files: &[&str], seed: u8) {
+    let originals: Vec<Vec<u8>> = seed_files.iter().map(|f| fixture(f)).collect();
     let totals = std::cell::Cell::new((0, 0));
     runner(seed)
-        .run(&vec(arb_byte_edit(), 0..4), |edits| {
-            let mut bytes = original.clone();
-            for e in &edits {
-                apply_bytes(&mut bytes, e);
-            }
-            let (r, j) = check(&bytes, format);
-            let (a, b) = totals.get();
-            totals.set((a + r, b + j));
-            Ok(())
-        })
+        .run(
+            &(0..originals.len(), vec(arb_byte_edit(), 0..4)),
+            |(which, edits)| {
+                let mut bytes = originals[which].clone();
+                for e in &edits {
+                    apply_bytes(&mut bytes, e);
+                }
+                let (r, j) = check(&bytes, format);
+                let (a, b) = totals.get();
+                totals.set((a + r, b + j));
+                Ok(())
+            },
+        )
         .unwrap_or_else(|e| panic!("{}: {e}", format.name()));
     assert_explored(format, totals.get());
 }
@@ -391,6 +448,7 @@ fn fuzz_claude_code_hook() {
             fixture(
                 "tests/fixtures/tractatus/derived-from-code/pretooluse-output-deny.derived.json",
             ),
+            secret_payload_seed(),
         ],
         2,
     );
@@ -398,7 +456,16 @@ fn fuzz_claude_code_hook() {
 
 #[test]
 fn fuzz_govtrail_hook() {
-    fuzz_json(Format::GovtrailHook, vec![hook_envelope_seed()], 3);
+    fuzz_json(
+        Format::GovtrailHook,
+        vec![
+            hook_envelope_seed(fixture(
+                "tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json",
+            )),
+            hook_envelope_seed(secret_payload_seed()),
+        ],
+        3,
+    );
 }
 
 #[test]
@@ -429,7 +496,10 @@ fn fuzz_otlp_json() {
 fn fuzz_otlp_proto_logs() {
     fuzz_bytes(
         Format::OtlpProtoLogs,
-        "tests/fixtures/otlp/claude-code-logs.derived.pb",
+        &[
+            "tests/fixtures/otlp/claude-code-logs.derived.pb",
+            "tests/fixtures/otlp/otel-sdk-logs.captured.pb",
+        ],
         6,
     );
 }
@@ -438,7 +508,10 @@ fn fuzz_otlp_proto_logs() {
 fn fuzz_otlp_proto_traces() {
     fuzz_bytes(
         Format::OtlpProtoTraces,
-        "tests/fixtures/otlp/guardrail-spans.derived.pb",
+        &[
+            "tests/fixtures/otlp/guardrail-spans.derived.pb",
+            "tests/fixtures/otlp/otel-sdk-traces.captured.pb",
+        ],
         7,
     );
 }

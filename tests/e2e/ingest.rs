@@ -33,7 +33,12 @@ pub(crate) fn assert_round_trip(d: &schemas::Decision, format: Option<Format>, w
             ..Options::default()
         },
     );
-    let mut again = again.records.into_iter().next().expect("re-normalises").1;
+    let mut again = again
+        .records
+        .into_iter()
+        .map(|(_, r)| r)
+        .find(|r| r.decision_id == d.decision_id)
+        .expect("re-normalises");
     for key in ["container", "context"] {
         if let (Some(a), Some(c)) = (
             again.source.as_mut(),
@@ -302,10 +307,16 @@ fn reconstruct(d: &schemas::Decision, raw: &str) -> String {
     } else {
         ("resourceSpans", "scopeSpans", "spans")
     };
+    // The ancestors a span inherited from go beside it, as the request that held them did.
+    let mut items = vec![raw.to_owned()];
+    if let Some(a) = ctx.get("ancestors").and_then(|a| a.as_array()) {
+        items.extend(a.iter().map(|s| s.to_string()));
+    }
     format!(
-        r#"{{"{outer}":[{{"resource":{},"{mid}":[{{"scope":{},"{inner}":[{raw}]}}]}}]}}"#,
+        r#"{{"{outer}":[{{"resource":{},"{mid}":[{{"scope":{},"{inner}":[{}]}}]}}]}}"#,
         part("resource"),
-        part("scope")
+        part("scope"),
+        items.join(",")
     )
 }
 
@@ -520,9 +531,36 @@ fn guardrail_spans_map_their_verdicts_in_every_shape() {
         span(
             7,
             "plain tool span",
-            vec![attr("gen_ai.tool.name", s("Bash".into()))],
+            vec![
+                attr("gen_ai.tool.name", s("Bash".into())),
+                attr("gen_ai.tool.call.id", s("call-7".into())),
+            ],
         ),
+        span(
+            8,
+            "invoke_agent",
+            vec![
+                attr("session.id", s("sess-8".into())),
+                attr("user.id", s("dana".into())),
+                attr("input.value", s("not inherited".into())),
+            ],
+        ),
+        // A parent cycle (10 -> 11 -> 10) ends the walk; nothing is inherited from it.
+        span(
+            10,
+            "cycle",
+            vec![
+                attr("openinference.span.kind", s("GUARDRAIL".into())),
+                attr("guardrail.triggered", serde_json::Value::Bool(false)),
+            ],
+        ),
+        span(11, "cycle parent", vec![]),
     ];
+    // The OpenInference guardrails run under the tool span, which runs under the agent's.
+    let mut spans = spans;
+    for (child, parent) in [(3, 7), (4, 7), (5, 7), (6, 8), (8, 11), (9, 10)] {
+        spans[child]["parentSpanId"] = s(format!("{parent:016x}"));
+    }
     let request = serde_json::json!({"resourceSpans": [{
         "resource": {"attributes": [attr("service.name", s("agent".into()))]},
         "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}],
@@ -535,7 +573,10 @@ fn guardrail_spans_map_their_verdicts_in_every_shape() {
         },
     );
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
-    assert_eq!(out.skipped, 1, "the tool span is not a decision");
+    assert_eq!(
+        out.skipped, 3,
+        "the tool, agent and cycle spans are not decisions"
+    );
     let got: Vec<(String, Vec<String>, Option<String>)> = out
         .records
         .iter()
@@ -560,12 +601,34 @@ fn guardrail_spans_map_their_verdicts_in_every_shape() {
             want("deny", &["pii-filter", "PII-7"], Some("an email address")),
             want("ask", &["human-approval"], None),
             want("deny", &["content-safety"], Some("violence")),
-            want("deny", &[], None),
+            want("deny", &["no_secrets"], None),
             want("allow", &["json-guard"], None),
-            want("warn", &[], None),
+            want("warn", &["topic"], None),
+            want("allow", &["cycle"], None),
         ]
     );
     assert_eq!(out.records[0].1.session_id.as_deref(), Some("conv-1"));
+    // Inherited from the tool and agent spans above them, and said so.
+    for (_, d) in &out.records[3..6] {
+        assert_eq!(d.session_id.as_deref(), Some("sess-8"));
+        assert_eq!(d.tool_use_id.as_deref(), Some("call-7"));
+        assert_eq!(d.tool_name.as_deref(), Some("Bash"));
+        let extra = d.extra.as_ref().unwrap();
+        assert_eq!(extra["user_id"], "dana");
+        assert_eq!(
+            extra["inherited"]["session_id"]["span_id"],
+            "0000000000000008"
+        );
+        assert_eq!(
+            extra["inherited"]["tool_use_id"]["span_id"],
+            "0000000000000007"
+        );
+        let ancestors = &d.source.as_ref().unwrap()["context"]["ancestors"];
+        assert_eq!(ancestors.as_array().unwrap().len(), 2);
+        assert!(!ancestors.to_string().contains("not inherited"));
+    }
+    let cycle = &out.records[6].1;
+    assert!(cycle.session_id.is_none() && cycle.extra.is_none());
     for (_, d) in &out.records {
         assert_round_trip(d, out.format, "guardrail span");
     }

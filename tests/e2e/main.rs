@@ -8,6 +8,7 @@ mod fuzz;
 mod ingest;
 mod interop;
 mod operator_day;
+mod otel_sdk;
 mod proofs;
 mod tamper;
 mod tidy;

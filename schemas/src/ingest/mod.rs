@@ -25,6 +25,7 @@ mod hook_envelope;
 mod native;
 mod opa;
 mod otlp;
+mod otlp_lineage;
 mod otlp_proto;
 mod secrets;
 mod tractatus;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::decision::{Decision, DecisionKind};
 
+use super::otlp_lineage::{Lineage, resolve};
 use super::{Fail, Ingested, Options, ejson, empty, masked, raw_source, reject, sha256_hex};
 
 /// An OTLP AnyValue as plain JSON (docs/RECORD.md §11).
@@ -66,7 +67,7 @@ fn attributes(list: &[Value]) -> Map<String, Value> {
     m
 }
 
-fn attrs_of(v: &Value) -> Map<String, Value> {
+pub(super) fn attrs_of(v: &Value) -> Map<String, Value> {
     v.get("attributes")
         .and_then(Value::as_array)
         .map(|a| attributes(a))
@@ -83,7 +84,7 @@ fn unix_nano_us(v: Option<&Value>) -> Option<i64> {
     i64::try_from(ns / 1000).ok().filter(|&us| us > 0)
 }
 
-fn otlp_hex(v: Option<&Value>, len: usize) -> Option<String> {
+pub(super) fn otlp_hex(v: Option<&Value>, len: usize) -> Option<String> {
     v.and_then(Value::as_str)
         .filter(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()))
         .filter(|s| s.bytes().any(|b| b != b'0'))
@@ -127,42 +128,63 @@ pub(super) fn otlp(text: &str) -> Result<(Vec<Decision>, usize), Fail> {
         ("logs", &req.resource_logs),
         ("traces", &req.resource_spans),
     ] {
+        // Every item of the signal first: a span inherits from ancestors anywhere in the request.
+        let mut items = Vec::new();
         for (ri, r) in list.iter().enumerate() {
-            let resource: Value = r
-                .resource
-                .and_then(|x| serde_json::from_str(x.get()).ok())
-                .unwrap_or(Value::Null);
-            let service = attrs_of(&resource)
-                .get("service.name")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
             for (si, scope) in r.scope_logs.iter().enumerate() {
                 for (i, raw) in scope.log_records.iter().enumerate() {
                     let item: Value = serde_json::from_str(raw.get())
                         .map_err(|e| (format!("/{signal}/{ri}/{si}/{i}"), e.to_string()))?;
-                    let made = if signal == "logs" {
-                        otlp_log(&item, service.as_deref())
-                    } else {
-                        otlp_span(&item, service.as_deref())
-                    };
-                    let Some(mut d) = made else {
-                        skipped += 1;
-                        continue;
-                    };
-                    let mut source = raw_source(raw.get());
-                    let mut ctx = Map::new();
-                    for (k, x) in [("resource", r.resource), ("scope", scope.scope)] {
-                        if let Some(x) = x {
-                            ctx.insert(k.into(), Value::String(x.get().to_owned()));
-                        }
-                    }
-                    ctx.insert("signal".into(), Value::String(signal.into()));
-                    ctx.insert("index".into(), Value::from(vec![ri, si, i]));
-                    source.insert("context".into(), Value::Object(ctx));
-                    d.source = Some(source);
-                    out.push(d);
+                    items.push(([ri, si, i], *raw, item));
                 }
             }
+        }
+        let lineage = if signal == "traces" {
+            Lineage::new(items.iter().map(|(_, _, item)| item))
+        } else {
+            Lineage::default()
+        };
+        let services: Vec<Option<String>> = list
+            .iter()
+            .map(|r| {
+                let resource: Value = r
+                    .resource
+                    .and_then(|x| serde_json::from_str(x.get()).ok())
+                    .unwrap_or(Value::Null);
+                attrs_of(&resource)
+                    .get("service.name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        for ([ri, si, i], raw, item) in &items {
+            let (r, scope) = (&list[*ri], &list[*ri].scope_logs[*si]);
+            let service = services[*ri].as_deref();
+            let mut ancestors = Vec::new();
+            let made = if signal == "logs" {
+                otlp_log(item, service)
+            } else {
+                otlp_span(item, service, &lineage, &mut ancestors)
+            };
+            let Some(mut d) = made else {
+                skipped += 1;
+                continue;
+            };
+            let mut source = raw_source(raw.get());
+            let mut ctx = Map::new();
+            for (k, x) in [("resource", r.resource), ("scope", scope.scope)] {
+                if let Some(x) = x {
+                    ctx.insert(k.into(), Value::String(x.get().to_owned()));
+                }
+            }
+            ctx.insert("signal".into(), Value::String(signal.into()));
+            ctx.insert("index".into(), Value::from(vec![*ri, *si, *i]));
+            if !ancestors.is_empty() {
+                ctx.insert("ancestors".into(), Value::Array(ancestors));
+            }
+            source.insert("context".into(), Value::Object(ctx));
+            d.source = Some(source);
+            out.push(d);
         }
     }
     Ok((out, skipped))
@@ -184,13 +206,19 @@ pub(super) fn otlp_proto(bytes: &[u8], traces: bool, opts: &Options, out: &mut I
             return;
         }
     };
+    let lineage = if traces {
+        Lineage::new(items.iter().map(|it| &it.value))
+    } else {
+        Lineage::default()
+    };
     for it in items {
         let service = attrs_of(&it.resource)
             .get("service.name")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let mut ancestors = Vec::new();
         let made = if traces {
-            otlp_span(&it.value, service.as_deref())
+            otlp_span(&it.value, service.as_deref(), &lineage, &mut ancestors)
         } else {
             otlp_log(&it.value, service.as_deref())
         };
@@ -216,6 +244,9 @@ pub(super) fn otlp_proto(bytes: &[u8], traces: bool, opts: &Options, out: &mut I
             Value::String(if traces { "traces" } else { "logs" }.into()),
         );
         ctx.insert("index".into(), Value::from(it.index.to_vec()));
+        if !ancestors.is_empty() {
+            ctx.insert("ancestors".into(), Value::Array(ancestors));
+        }
         source.insert("context".into(), Value::Object(ctx));
         d.source = Some(source);
         match masked(d, opts).and_then(|d| {
@@ -400,7 +431,14 @@ fn is_guardrail(item: &Value, attrs: &Map<String, Value>) -> bool {
         })
 }
 
-fn otlp_span(item: &Value, service_name: Option<&str>) -> Option<Decision> {
+/// A guardrail span, or `None` for other spans. `ancestors` receives the stubs of the
+/// ancestors it inherited from (otlp_lineage.rs), for its source.
+fn otlp_span(
+    item: &Value,
+    service_name: Option<&str>,
+    lineage: &Lineage,
+    ancestors: &mut Vec<Value>,
+) -> Option<Decision> {
     let attrs = attrs_of(item);
     if !is_guardrail(item, &attrs) {
         return None;
@@ -449,9 +487,16 @@ fn otlp_span(item: &Value, service_name: Option<&str>) -> Option<Decision> {
         "guard.name",
         "validator.name",
         "validator_name",
+        "tool.name",
     ]
     .iter()
-    .find_map(|k| text(k));
+    .find_map(|k| text(k))
+    // An OpenInference guardrail is named by its span when no attribute names it.
+    .or_else(|| {
+        let oi = attrs.get("openinference.span.kind").is_some();
+        oi.then(|| item.get("name").and_then(Value::as_str).map(str::to_owned))
+            .flatten()
+    });
     d.rule_ids = guardrail.into_iter().collect();
     d.rule_ids.extend(
         [
@@ -470,13 +515,41 @@ fn otlp_span(item: &Value, service_name: Option<&str>) -> Option<Decision> {
     ]
     .iter()
     .find_map(|k| text(k));
-    d.session_id = [
-        "session.id",
-        "gen_ai.conversation.id",
-        "microsoft.session.id",
-    ]
-    .iter()
-    .find_map(|k| text(k));
+    // Session, user and tool use: own attributes, else the nearest ancestor's.
+    let chain = lineage.ancestors(item);
+    let mut inherited = Map::new();
+    let mut used = 0;
+    for (field, value, from) in resolve(&attrs, &chain) {
+        if let Some(span) = &from {
+            let depth = chain
+                .iter()
+                .position(|a| a.get("spanId").and_then(Value::as_str) == Some(span.as_str()))
+                .map_or(0, |p| p + 1);
+            used = used.max(depth);
+            let mut o = Map::new();
+            o.insert("value".into(), Value::String(value.clone()));
+            o.insert("span_id".into(), Value::String(span.clone()));
+            inherited.insert(field.into(), Value::Object(o));
+        }
+        match field {
+            "session_id" => d.session_id = Some(value),
+            "tool_use_id" => d.tool_use_id = Some(value),
+            "tool_name" => d.tool_name = Some(value),
+            _ => {
+                d.extra
+                    .get_or_insert_with(Map::new)
+                    .insert(field.into(), Value::String(value));
+            }
+        }
+    }
+    if !inherited.is_empty() {
+        d.extra
+            .get_or_insert_with(Map::new)
+            .insert("inherited".into(), Value::Object(inherited));
+    }
+    // The source keeps the ancestors up to the farthest one used (the chain between is what
+    // links it).
+    ancestors.extend(chain.into_iter().take(used));
     d.source_format = Some("otlp.json.traces".into());
     d.platform = service_name.map(str::to_owned);
     d.service = item.get("name").and_then(Value::as_str).map(str::to_owned);
