@@ -24,6 +24,7 @@ struct Request {
 /// A running commit thread.
 #[derive(Debug)]
 pub struct Committer {
+    dir: std::path::PathBuf,
     tx: Option<SyncSender<Request>>,
     thread: Option<JoinHandle<Result<Ledger>>>,
 }
@@ -45,6 +46,7 @@ impl Committer {
         queue: usize,
         mut on_commit: impl FnMut(&Commit) + Send + 'static,
     ) -> Self {
+        let dir = ledger.dir().to_path_buf();
         let (tx, rx) = sync_channel::<Request>(queue.max(1));
         let thread = std::thread::spawn(move || {
             let result = run(&mut ledger, &rx, max_batch.max(1), &mut on_commit);
@@ -52,9 +54,15 @@ impl Committer {
             result.map(|()| ledger)
         });
         Self {
+            dir,
             tx: Some(tx),
             thread: Some(thread),
         }
+    }
+
+    /// The directory of the ledger it writes.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Queues records without waiting for their commit; blocks while the queue is full. Fails

@@ -72,7 +72,8 @@ pub use policy::{
     Distrust, TRANSITION_HEADER, Transition, TransitionFault, TrustPolicy, read_transitions,
 };
 pub use proof::{
-    ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, root_at,
+    ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, record_at,
+    root_at,
 };
 pub use records::Records;
 pub use seal::{

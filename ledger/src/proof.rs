@@ -242,6 +242,40 @@ fn entry_at(dir: &Path, index: u64) -> Result<[u8; ENTRY_LEN]> {
     ))
 }
 
+/// The time, bytes and record hash of record `index`: from its segment (its bytes checked
+/// against the row's `record_hash`), or from the WAL that holds it. Not checked against a
+/// signed root: [`prove`] proves the record it names; compare its `record_hash`.
+pub fn record_at(dir: &Path, index: u64) -> Result<(i64, Vec<u8>, Hash)> {
+    let layout = Layout::new(dir);
+    let segments = layout.segments()?;
+    if let Some((start, _, path)) = segments.iter().find(|(s, e, _)| (*s..*e).contains(&index)) {
+        return crate::segment::read_record(path, index - start);
+    }
+    for (start, path) in layout.wals()?.into_iter().rev() {
+        if start > index {
+            continue;
+        }
+        let mut reader = crate::wal::WalReader::open(&path)?;
+        while let Ok(frame) = reader.next_frame()? {
+            if let crate::wal::Frame::Records { first, records } = frame
+                && (first..first + records.len() as u64).contains(&index)
+            {
+                let r = records
+                    .into_iter()
+                    .nth(usize::try_from(index - first).unwrap_or(usize::MAX))
+                    .ok_or_else(|| layout_err(dir, format!("no record {index}")))?;
+                let h = record_hash(&r.bytes);
+                return Ok((r.ts_us, r.bytes, h));
+            }
+        }
+        break;
+    }
+    Err(layout_err(
+        dir,
+        format!("the ledger holds no record {index}"),
+    ))
+}
+
 /// Proves that record `index` is in the ledger's newest checkpoint. `select` may instead pick
 /// the record by its bytes (e.g. by decision id): the first record for which it returns true
 /// (a scan of the records).

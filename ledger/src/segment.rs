@@ -509,14 +509,9 @@ impl<'a> ChainColumns<'a> {
     }
 }
 
-/// Reads the leaf entry (LEDGER-FORMAT.md §3) of record `index`, the row at `offset` in a
-/// segment, decoding only the pages that hold it (the offset index locates them). The entry is
-/// not checked here: a prover checks it against a signed root.
-pub(crate) fn read_entry(
-    path: &Path,
-    offset: u64,
-    index: u64,
-) -> Result<[u8; crate::hash::ENTRY_LEN]> {
+/// Reads columns `names` of the row at `offset` in a segment, decoding only the pages that
+/// hold it (the offset index locates them). Nothing read is checked here.
+fn read_row(path: &Path, offset: u64, names: &[&str]) -> Result<RecordBatch> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
     let corrupt = |message: String| Error::Corrupt {
@@ -530,7 +525,6 @@ pub(crate) fn read_entry(
     let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
         .map_err(|e| corrupt(format!("not a readable Parquet file: {e}")))?;
     let schema = Arc::clone(builder.schema());
-    let names = ["ts", "record_hash", "chain"];
     let mut roots = Vec::with_capacity(names.len());
     for name in names {
         roots.push(
@@ -565,30 +559,76 @@ pub(crate) fn read_entry(
         .map_err(|e| corrupt(e.to_string()))?;
     for batch in reader {
         let batch = batch.map_err(|e| parquet_err(path, e))?;
-        if batch.num_rows() == 0 {
-            continue;
+        if batch.num_rows() > 0 {
+            return Ok(batch);
         }
-        let col = |name: &str| batch.column_by_name(name).cloned();
-        let (Some(ts), Some(rh), Some(chain)) = (col("ts"), col("record_hash"), col("chain"))
-        else {
-            break;
-        };
-        let ts = ts
-            .as_primitive_opt::<TimestampMicrosecondType>()
-            .map(|a| a.value(0));
-        let rh = rh.as_fixed_size_binary_opt().map(|a| a.value(0));
-        let chain = chain.as_fixed_size_binary_opt().map(|a| a.value(0));
-        let (Some(ts), Some(rh), Some(chain)) = (ts, rh, chain) else {
-            break;
-        };
-        let (Ok(rh), Ok(chain)) = (<Hash>::try_from(rh), <Hash>::try_from(chain)) else {
-            break;
-        };
-        return Ok(crate::hash::entry(index, ts, &rh, &chain));
     }
     Err(corrupt(format!(
-        "could not read the row at offset {offset} (idx, ts, record_hash, chain)"
+        "could not read the row at offset {offset} ({})",
+        names.join(", ")
     )))
+}
+
+/// Reads the leaf entry (LEDGER-FORMAT.md §3) of record `index`, the row at `offset` in a
+/// segment. The entry is not checked here: a prover checks it against a signed root.
+pub(crate) fn read_entry(
+    path: &Path,
+    offset: u64,
+    index: u64,
+) -> Result<[u8; crate::hash::ENTRY_LEN]> {
+    let batch = read_row(path, offset, &["ts", "record_hash", "chain"])?;
+    let col = |name: &str| batch.column_by_name(name).cloned();
+    let bad = || Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: None,
+        message: format!("the row at offset {offset} has ts, record_hash or chain mistyped"),
+    };
+    let (Some(ts), Some(rh), Some(chain)) = (col("ts"), col("record_hash"), col("chain")) else {
+        return Err(bad());
+    };
+    let ts = ts
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .map(|a| a.value(0));
+    let rh = rh.as_fixed_size_binary_opt().map(|a| a.value(0));
+    let chain = chain.as_fixed_size_binary_opt().map(|a| a.value(0));
+    let (Some(ts), Some(rh), Some(chain)) = (ts, rh, chain) else {
+        return Err(bad());
+    };
+    let (Ok(rh), Ok(chain)) = (<Hash>::try_from(rh), <Hash>::try_from(chain)) else {
+        return Err(bad());
+    };
+    Ok(crate::hash::entry(index, ts, &rh, &chain))
+}
+
+/// Reads the time and record bytes of the row at `offset` in a segment, with its
+/// `record_hash`, checking that the bytes hash to it. The row is not checked against the
+/// tree here: a caller that must trust it proves it against a signed root.
+pub(crate) fn read_record(path: &Path, offset: u64) -> Result<(i64, Vec<u8>, Hash)> {
+    let batch = read_row(path, offset, &["ts", "record", "record_hash"])?;
+    let ts = batch
+        .column_by_name("ts")
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .map(|a| a.value(0));
+    let record = batch
+        .column_by_name("record")
+        .and_then(|c| c.as_binary_opt::<i32>())
+        .map(|a| a.value(0).to_vec());
+    let rh = batch
+        .column_by_name("record_hash")
+        .and_then(|c| c.as_fixed_size_binary_opt())
+        .and_then(|a| <Hash>::try_from(a.value(0)).ok());
+    match (ts, record, rh) {
+        (Some(ts), Some(record), Some(rh)) if crate::hash::record_hash(&record) == rh => {
+            Ok((ts, record, rh))
+        }
+        _ => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            offset: None,
+            message: format!(
+                "the row at offset {offset} has a record that does not hash to its record_hash"
+            ),
+        }),
+    }
 }
 
 /// The columns of a batch of a schema-checked segment, typed.

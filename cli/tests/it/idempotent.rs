@@ -177,3 +177,87 @@ fn a_drain_killed_midway_and_run_again_appends_each_call_once() {
         .count();
     assert_eq!(left, 0, "the drained files are gone");
 }
+
+/// Bare Claude Code hook payloads and outputs carry no time: each is stamped when it is received
+/// (`source.ts_origin = "received"`), so ingesting one twice makes other bytes under the same
+/// id. The receipt time is not the decision: such a record is a duplicate when nothing else
+/// differs (LEDGER-FORMAT.md §15.1), read back from its segment or its WAL. A payload whose
+/// logger added a time takes that time, and the same id with other content is still a conflict.
+#[test]
+fn bare_hook_payloads_received_twice_are_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 4);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/claude-code");
+    let mut both = fs::read_to_string(fixtures.join("hook-events.derived.ndjson")).unwrap();
+    both.push_str(&fs::read_to_string(fixtures.join("hook-outputs.derived.ndjson")).unwrap());
+    let file = tmp.path().join("hooks.ndjson");
+    fs::write(&file, &both).unwrap();
+    let f = file.to_str().unwrap();
+    let (code, first) = ingest(&ledger, &key, &[f]);
+    assert_eq!(
+        (code, first["appended"].as_u64()),
+        (Some(0), Some(13)),
+        "{first}"
+    );
+    // Later (another receipt time), once with the first 12 sealed and once more from the WAL.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (code, again) = ingest(&ledger, &key, &[f]);
+    assert_eq!(code, Some(0), "{again}");
+    assert_eq!(
+        (again["appended"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(13)),
+        "{again}"
+    );
+    seal(&ledger, &key);
+    let (_, again) = ingest(&ledger, &key, &[f]);
+    assert_eq!(again["duplicates"], 13, "{again}");
+    assert_eq!(decisions(&ledger), 13);
+
+    // The same call with other content: a conflict, as for any record.
+    let other = tmp.path().join("other.ndjson");
+    let line = both
+        .lines()
+        .find(|l| l.contains("\"tool_use_id\""))
+        .unwrap();
+    let changed = line.replacen(
+        "\"session_id\"",
+        "\"cwd2\":\"/elsewhere\",\"session_id\"",
+        1,
+    );
+    fs::write(&other, format!("{changed}\n")).unwrap();
+    let (code, conflict) = ingest(&ledger, &key, &[other.to_str().unwrap()]);
+    assert_eq!(code, Some(5), "{conflict}");
+    assert_eq!(
+        conflict["rejected"].as_array().map(Vec::len),
+        Some(1),
+        "{conflict}"
+    );
+
+    // A time the logger added is the decision's time, not the receipt's.
+    let timed = tmp.path().join("timed.ndjson");
+    fs::write(
+        &timed,
+        "{\"hook_event_name\":\"Stop\",\"session_id\":\"s-t\",\"timestamp\":\"2025-11-20T09:15:02.123Z\"}\n\
+         {\"hook_event_name\":\"Stop\",\"session_id\":\"s-u\",\"ts\":1763630102123}\n",
+    )
+    .unwrap();
+    let (code, out) = ingest(&ledger, &key, &[timed.to_str().unwrap()]);
+    assert_eq!(
+        (code, out["appended"].as_u64()),
+        (Some(0), Some(2)),
+        "{out}"
+    );
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT session_id, CAST(ts AS BIGINT) AS ts FROM decisions WHERE session_id LIKE 's-%' ORDER BY 1",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "session_id,ts\ns-t,1763630102123000\ns-u,1763630102123000\n",
+        "{}",
+        text(&o)
+    );
+}

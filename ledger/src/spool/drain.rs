@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use schemas::Decision;
 use schemas::ingest::{Format, Ingested, Options};
 
 use super::hooklog;
@@ -222,6 +223,7 @@ pub fn append_sources(
         }
         let input = &mut report.files[s];
         input.records -= 1;
+        let conflict = conflict && !same_but_received(committer.dir(), index, d)?;
         if conflict {
             input.rejected += 1;
             input.complete = false;
@@ -241,6 +243,32 @@ pub fn append_sources(
         }
     }
     Ok(report)
+}
+
+/// Whether `d`, whose id record `index` holds with other bytes, is that record received again
+/// (LEDGER-FORMAT.md §15.1): both are stamped with the time they were received
+/// (`source.ts_origin = "received"`: a bare hook payload, which carries no time) and differ in
+/// nothing else. Then it is a duplicate, not a conflict.
+fn same_but_received(dir: &Path, index: u64, d: &Decision) -> Result<bool> {
+    let received = |source: Option<&serde_json::Map<String, serde_json::Value>>| {
+        source
+            .and_then(|s| s.get("ts_origin"))
+            .and_then(|v| v.as_str())
+            == Some("received")
+    };
+    if !received(d.source.as_ref()) {
+        return Ok(false);
+    }
+    let (_, bytes, _) = crate::proof::record_at(dir, index)?;
+    let Ok(mut stored) = Decision::from_json(&bytes) else {
+        return Ok(false);
+    };
+    if !received(stored.source.as_ref()) {
+        return Ok(false);
+    }
+    let mut new = d.clone();
+    (stored.ts_us, new.ts_us) = (0, 0);
+    Ok(stored == new)
 }
 
 /// Drains `spool` into the ledger: [`read`], then [`SpoolRead::append`].

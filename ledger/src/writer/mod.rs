@@ -469,6 +469,11 @@ impl Ledger {
         self.commit(&hashed)
     }
 
+    /// The ledger's directory.
+    pub fn dir(&self) -> &Path {
+        self.layout.dir()
+    }
+
     /// Appends the records whose decision ids the ledger does not hold yet, as one commit, and
     /// says what became of each (LEDGER-FORMAT.md §15): a record whose id is in the ledger with
     /// the same bytes is a duplicate, not appended again; with other bytes, a conflict, refused

@@ -122,6 +122,29 @@ pub(super) const BLOCKING_EVENTS: [&str; 5] = [
 pub(super) const SILENT_ALLOWS: [&str; 4] =
     ["UserPromptSubmit", "PreCompact", "Stop", "SubagentStop"];
 
+/// Keys a logger adds to a saved payload for the time it saw it.
+const LOGGED_TIME_KEYS: [&str; 4] = ["timestamp", "@timestamp", "time", "ts"];
+
+/// The time a logger added to a bare payload: RFC 3339, or a number of seconds, milliseconds,
+/// microseconds or nanoseconds since the epoch (told apart by magnitude).
+fn logged_time(obj: &Map<String, Value>) -> Option<i64> {
+    let v = LOGGED_TIME_KEYS.iter().find_map(|k| obj.get(*k))?;
+    match v {
+        Value::String(t) => super::ejson::rfc3339_us(t),
+        Value::Number(n) => {
+            let x = n.as_f64()?;
+            let us = match x.abs() {
+                a if a < 1e11 => x * 1e6,
+                a if a < 1e14 => x * 1e3,
+                a if a < 1e17 => x,
+                _ => x / 1e3,
+            };
+            (us.is_finite() && us > 0.0 && us < 9.2e18).then(|| us as i64)
+        }
+        _ => None,
+    }
+}
+
 /// Claude Code: a hook's stdin payload (`hook_event_name`) or its output JSON.
 pub(super) fn claude_code(
     text: &str,
@@ -129,7 +152,14 @@ pub(super) fn claude_code(
     opts: &Options,
 ) -> Result<Decision, Fail> {
     let mut source = raw_source(text);
-    source.insert("ts_origin".into(), Value::String("received".into()));
+    // Claude Code sends no time; a logger that saved the payload may have added one.
+    let ts_us = match logged_time(obj) {
+        Some(t) => t,
+        None => {
+            source.insert("ts_origin".into(), Value::String("received".into()));
+            opts.received_us
+        }
+    };
     // Any event is recorded, known or not: Claude Code adds events every few weeks, and every
     // payload carries the base fields (docs/RECORD.md §5; the events of the SDK version the
     // mapping was last checked against are in tests/fixtures/claude-code/sdk/events.json).
@@ -142,7 +172,7 @@ pub(super) fn claude_code(
             _ => format!("cc:sha256:{}", &sha256_hex(text.as_bytes())[..32]),
         };
         // A payload alone carries no decision: the hook's output does (docs/RECORD.md §6.1).
-        let mut d = empty(id, opts.received_us, DecisionKind::Info);
+        let mut d = empty(id, ts_us, DecisionKind::Info);
         hook_input(&mut d, obj)?;
         d.source_format = Some("claude-code.hook.input".into());
         d.source = Some(source);
@@ -177,13 +207,10 @@ pub(super) fn claude_code(
         None,
         None,
     ));
-    // Identical outputs of distinct calls differ by when they were received.
-    let id = format!(
-        "cc-output:{}:sha256:{}",
-        opts.received_us,
-        &sha256_hex(text.as_bytes())[..32]
-    );
-    let mut d = empty(id, opts.received_us, decision);
+    // A bare output names no call: its content is its id, so identical outputs are one
+    // decision (RECORD.md §6.1; `govtrail hook` envelopes keep each call apart).
+    let id = format!("cc-output:sha256:{}", &sha256_hex(text.as_bytes())[..32]);
+    let mut d = empty(id, ts_us, decision);
     d.platform = Some("claude-code".into());
     d.event = event;
     d.source_format = Some("claude-code.hook.output".into());
