@@ -386,3 +386,94 @@ fn rejected_calls_keep_their_reason_and_drain_again_with_retry_rejected() {
     assert_eq!((code, v["appended"].as_u64()), (Some(5), Some(0)), "{v}");
     assert!(rejected.join("bad.hook.json").exists() && reason.exists());
 }
+
+/// The same for a resident evaluator's hook log (docs/RECORD.md §5.2): a frame the drain
+/// rejects is copied alone to `rejected/<log>@<offset>.rejected.ndjson` with its reason, its
+/// whole neighbours are appended, and the log goes; `--retry-rejected` drains such copies (here
+/// as an older drain left them, of events it did not know) and keeps, with a renewed reason,
+/// what still does not read.
+#[test]
+fn rejected_hook_log_frames_keep_their_reason_and_drain_again_with_retry_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let spool = tmp.path().join("spool");
+    let rejected = spool.join("rejected");
+    std::fs::create_dir_all(&spool).unwrap();
+    let frame = |envelope: &str| {
+        let body = envelope.trim_end().as_bytes();
+        let mut f = (body.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+        f.extend_from_slice(body);
+        f
+    };
+    let bad = r#"{"govtrail_hook":1,"id":"bad","started_us":"soon"}"#;
+    let mut log = Vec::new();
+    log.extend(frame(&crate::spool_call(
+        "f-1",
+        1_765_000_000_000_000,
+        "s",
+        "PreToolUse",
+        "ls",
+    )));
+    log.extend(frame(bad));
+    log.extend(frame(&crate::spool_call(
+        "f-3",
+        1_765_000_000_000_100,
+        "s",
+        "PostToolUse",
+        "ls",
+    )));
+    log.extend([0u8; 64]);
+    std::fs::write(spool.join("srv-1.hooklog"), &log).unwrap();
+    let ingest = |extra: &[&str]| {
+        let mut args = vec![
+            "ingest",
+            ledger.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--spool",
+            spool.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+        (o.status.code(), v)
+    };
+    let (code, v) = ingest(&[]);
+    assert_eq!((code, v["appended"].as_u64()), (Some(5), Some(2)), "{v}");
+    assert!(
+        !spool.join("srv-1.hooklog").exists(),
+        "the drained log goes"
+    );
+    let copy = rejected.join("srv-1.hooklog@0.rejected.ndjson");
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), format!("{bad}\n"));
+    let reason = rejected.join("srv-1.hooklog@0.rejected.ndjson.reason");
+    let said: serde_json::Value = serde_json::from_slice(&std::fs::read(&reason).unwrap()).unwrap();
+    assert_eq!(said["rejected"][0]["pointer"], "/started_us", "{said}");
+
+    // As an older drain left them: frames of events it did not know, no reason file.
+    let old = rejected.join("srv-0.hooklog@4096.rejected.ndjson");
+    let mut frames = crate::spool_call("o-1", 1_764_000_000_000_000, "o", "TaskCreated", "x");
+    frames.push_str(&crate::spool_call(
+        "o-2",
+        1_764_000_000_000_100,
+        "o",
+        "Elicitation",
+        "x",
+    ));
+    std::fs::write(&old, frames).unwrap();
+    let (code, v) = ingest(&["--retry-rejected"]);
+    assert_eq!((code, v["appended"].as_u64()), (Some(5), Some(2)), "{v}");
+    assert!(!old.exists(), "retried frames that append are removed");
+    assert!(
+        copy.exists() && reason.exists(),
+        "frames that still do not read stay"
+    );
+    let said: serde_json::Value = serde_json::from_slice(&std::fs::read(&reason).unwrap()).unwrap();
+    assert_eq!(said["rejected"][0]["pointer"], "/started_us", "{said}");
+    // Retried again: nothing appended twice.
+    let (_, v) = ingest(&["--retry-rejected"]);
+    assert_eq!(v["appended"], 0, "{v}");
+}
