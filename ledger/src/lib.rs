@@ -84,6 +84,7 @@ pub use summary::{
     DIMENSIONS as SUMMARY_DIMENSIONS, bucket as overhead_bucket,
     bucket_range as overhead_bucket_range, read as read_summary, summary_schema,
 };
+pub use tiles::{BadTilePath, parse_tile_path, tile_bytes, tile_path};
 pub use verify::{
     Failure, FailureClass, Report, TornTail, Verdict, VerifyOptions, verify, verify_evidence,
     verify_with,

@@ -273,6 +273,31 @@ mod tests {
     }
 
     #[test]
+    fn tile_paths_parse_only_in_their_canonical_spelling() {
+        for (level, n, width) in [(0, 0, 256), (0, 1234, 256), (2, 1_000_000, 17), (63, 5, 1)] {
+            let path = tile_path(level, n, width);
+            assert_eq!(parse_tile_path(&path).unwrap(), (level, n, width), "{path}");
+        }
+        assert_eq!(tile_path(0, 1_234_067, 256), "tile/0/x001/x234/067");
+        assert_eq!(tile_path(1, 5, 3), "tile/1/005.p/3");
+        for bad in [
+            "tile/0/5",
+            "tile/00/005",
+            "tile/64/005",
+            "tile/0/001/234",
+            "tile/0/x000/234",
+            "tile/0/005.p/0",
+            "tile/0/005.p/256",
+            "tile/0/005.p/07",
+            "tile/entries/005",
+            "tile/0/../005",
+            "tiles/0/005",
+        ] {
+            assert!(parse_tile_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn tiles_give_the_same_proofs_as_the_tree_at_every_size_and_survive_reload() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("tiles");
@@ -341,4 +366,93 @@ mod tests {
             "the edge is intact"
         );
     }
+}
+
+/// A C2SP tlog-tiles hash tile path (`tile/<L>/<N>[.p/<W>]`) that is not one: what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("not a tlog-tiles hash tile path ({0})")]
+pub struct BadTilePath(&'static str);
+
+/// Parses a C2SP tlog-tiles hash tile path `tile/<L>/<N>[.p/<W>]` (N in zero-padded groups of
+/// three digits, all but the last prefixed with `x`; W from 1 to 255): (level, N, width). Only
+/// the canonical spelling is accepted.
+pub fn parse_tile_path(path: &str) -> Result<(u8, u64, usize), BadTilePath> {
+    let rest = path
+        .strip_prefix("tile/")
+        .ok_or(BadTilePath("no tile/ prefix"))?;
+    let (level, rest) = rest.split_once('/').ok_or(BadTilePath("no level"))?;
+    let level: u8 = level
+        .parse()
+        .ok()
+        .filter(|l: &u8| *l < 64 && l.to_string() == level)
+        .ok_or(BadTilePath("level is not 0 to 63"))?;
+    let (index, width) = match rest.split_once(".p/") {
+        Some((n, w)) => {
+            let w: usize = w
+                .parse()
+                .ok()
+                .filter(|x: &usize| (1..WIDTH).contains(x))
+                .ok_or(BadTilePath("partial width is not 1 to 255"))?;
+            (n, w)
+        }
+        None => (rest, WIDTH),
+    };
+    let groups: Vec<&str> = index.split('/').collect();
+    let mut n: u64 = 0;
+    for (i, g) in groups.iter().enumerate() {
+        let digits = if i + 1 < groups.len() {
+            g.strip_prefix('x')
+                .ok_or(BadTilePath("index group without x"))?
+        } else {
+            g
+        };
+        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(BadTilePath("index group is not three digits"));
+        }
+        let d: u64 = digits.parse().map_err(|_| BadTilePath("index"))?;
+        n = n
+            .checked_mul(1000)
+            .and_then(|n| n.checked_add(d))
+            .ok_or(BadTilePath("index too large"))?;
+    }
+    let canonical = tile_path(level, n, width);
+    if canonical != path {
+        return Err(BadTilePath("not the canonical spelling"));
+    }
+    Ok((level, n, width))
+}
+
+/// The C2SP tlog-tiles path of hash tile (level, n) with `width` hashes.
+pub fn tile_path(level: u8, n: u64, width: usize) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    let mut rest = n / 1000;
+    while rest > 0 {
+        groups.push(format!("x{:03}", rest % 1000));
+        rest /= 1000;
+    }
+    groups.reverse();
+    let partial = if width == WIDTH {
+        String::new()
+    } else {
+        format!(".p/{width}")
+    };
+    format!("tile/{level}/{}{partial}", groups.join("/"))
+}
+
+/// The bytes of hash tile (level, n) with `width` hashes of the ledger at `dir`, if a tree of
+/// `size` records has them (the tile lies within it: `n·256 + width` hashes at that level) and
+/// the tile cache holds them yet. Tiles are a cache, not evidence: a client checks them against
+/// a signed checkpoint of `size` (C2SP tlog-tiles).
+pub fn tile_bytes(dir: &Path, level: u8, n: u64, width: usize, size: u64) -> Option<Vec<u8>> {
+    let hashes_at_level = size.checked_shr(u32::from(level) * u32::from(HEIGHT))?;
+    let end = n.checked_mul(WIDTH as u64)?.checked_add(width as u64)?;
+    if end > hashes_at_level {
+        return None;
+    }
+    read_tile(
+        &crate::layout::Layout::new(dir).tiles_dir(),
+        level,
+        n,
+        width,
+    )
 }

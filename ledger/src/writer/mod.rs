@@ -485,12 +485,17 @@ impl Ledger {
         let mut fates = Vec::with_capacity(records.len());
         let mut kept: Vec<(&Record, Hash)> = Vec::with_capacity(records.len());
         let mut in_batch: IdMap<(u64, u64), usize> = IdMap::default();
-        for r in records {
-            let record_hash = crate::hash::record_hash(&r.bytes);
+        let hashes: Vec<Hash> = records
+            .iter()
+            .map(|r| crate::hash::record_hash(&r.bytes))
+            .collect();
+        let ids: Vec<(u64, u64)> = records.iter().map(|r| r.id).collect();
+        let in_ledger = self.ids.find_many(&ids, &hashes, &self.wal_hashes)?;
+        for ((r, record_hash), in_ledger) in records.iter().zip(hashes).zip(in_ledger) {
             let found = match in_batch.get(&r.id) {
                 Some(&k) if kept[k].1 == record_hash => Found::Duplicate(first + k as u64),
                 Some(&k) => Found::Conflict(first + k as u64),
-                None => self.ids.find(r.id, &record_hash, &self.wal_hashes)?,
+                None => in_ledger,
             };
             fates.push(match found {
                 Found::New => {
