@@ -139,7 +139,7 @@ fn logged_time(obj: &Map<String, Value>) -> Option<i64> {
                 a if a < 1e17 => x,
                 _ => x / 1e3,
             };
-            (us.is_finite() && us > 0.0 && us < 9.2e18).then(|| us as i64)
+            (us.is_finite() && us > 0.0 && us < 9.2e18).then_some(us as i64)
         }
         _ => None,
     }
