@@ -75,6 +75,14 @@ pub(crate) enum Command {
     Decide(DecideArgs),
     /// Build a demo ledger from the shipped example decisions and verify it.
     Demo(DemoArgs),
+    /// Serve the ledger over HTTP (docs/SERVER.md): ingest from OPA, OTLP exporters, Claude
+    /// Code http hooks and native clients (acknowledged after fsync, appends idempotent), one
+    /// decision with its proof, the checkpoint and tiles, health and metrics. Stops cleanly on
+    /// SIGTERM or SIGINT.
+    Serve(crate::serve::ServeArgs),
+    /// Bearer tokens for `govtrail serve` (scopes ingest, read, admin), stored hashed.
+    #[command(subcommand)]
+    Token(crate::serve::TokenCommand),
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,7 +1,7 @@
 //! The `govtrail` binary: parses arguments, calls the libraries, prints results, and maps
 //! outcomes to exit codes (`exit.rs`). It holds no logic of its own: one module per command
-//! group, each a thin front-end over `schemas`, `ledger`, `query` and `replay`, which a server
-//! uses the same way. No durability primitive (fsync, rename, checksums) lives here: files are
+//! group, each a thin front-end over `schemas`, `ledger`, `query`, `replay` and `web` (the
+//! server, which uses the others the same way). No durability primitive (fsync, rename, checksums) lives here: files are
 //! written through `ledger`.
 
 mod args;
@@ -13,6 +13,7 @@ mod keys;
 mod ledger_cmd;
 mod query_cmd;
 mod replay_cmd;
+mod serve;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -86,5 +87,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Replay(a) => replay_cmd::run(a),
         Command::Decide(a) => decide::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Serve(a) => serve::serve(a),
+        Command::Token(c) => serve::token(c),
     }
 }

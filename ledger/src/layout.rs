@@ -295,6 +295,12 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
     write_synced(private_options().write(true).create_new(true), path, bytes)
 }
 
+/// Replaces `path` atomically and durably with `bytes`, mode [`FILE_MODE`]: a file of
+/// credentials that is rewritten whole (a server's tokens file).
+pub fn write_replace_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, FILE_MODE)
+}
+
 /// Writes an output file a user asked for (a query result, a report, a plot, a proof):
 /// created with mode [`FILE_MODE`] (outputs hold records) or replaced in place (its mode
 /// kept), and fsynced.

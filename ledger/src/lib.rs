@@ -65,7 +65,7 @@ pub use inspect::{
 };
 pub use layout::{
     CONFIG_FILE, Config, DIR_MODE, FILE_MODE, Layout, create_private_dir_all, write_new_private,
-    write_output,
+    write_output, write_replace_private,
 };
 pub use note::{Note, NoteFailure, NoteSignature, NoteSigner, NoteVerifier, check_key_name};
 pub use policy::{

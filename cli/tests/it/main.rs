@@ -10,6 +10,7 @@ mod ingest;
 mod pruning;
 mod query;
 mod replay;
+mod serve;
 mod trust;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,577 @@
+//! `govtrail serve` (docs/SERVER.md), the real server on loopback, driven by a plain HTTP/1.1
+//! client written here (so that bad and slow requests can be sent as they are), the
+//! OpenTelemetry Python SDK's OTLP/HTTP exporters, and an uploader that behaves as OPA's
+//! decision-log plugin does.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{bin, run, setup, text};
+
+/// A running server; killed when dropped.
+pub(crate) struct Served {
+    child: Child,
+    pub(crate) addr: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Starts `govtrail serve` on a free loopback port with `extra` flags.
+    pub(crate) fn start(ledger: &Path, key: &Path, state_dir: &Path, extra: &[&str]) -> Self {
+        let mut c = bin();
+        c.args([
+            "serve",
+            ledger.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .rsplit("http://")
+            .next()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| a.contains(':'))
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Self { child, addr }
+    }
+
+    /// SIGTERM, and the exit status and standard error.
+    pub(crate) fn stop(mut self) -> (Option<i32>, String) {
+        rustix_kill(self.child.id(), "TERM");
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status.code(), err)
+    }
+}
+
+fn rustix_kill(pid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status();
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends raw `head` (request line and headers, without the blank line) and `body`, with a
+/// Content-Length, and reads the answer to the end (`Connection: close`).
+pub(crate) fn raw(addr: &str, head: &str, body: &[u8]) -> Answer {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let request = format!(
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).unwrap();
+    // The server may answer (413, 401) before it reads a large body.
+    let _ = s.write_all(body);
+    read_answer(s)
+}
+
+fn read_answer(s: TcpStream) -> Answer {
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("status line {line:?}"));
+    let mut headers = HashMap::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let mut body = Vec::new();
+    if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            let n = usize::from_str_radix(line.trim(), 16).unwrap();
+            if n == 0 {
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        let _ = r.read_to_end(&mut body);
+    }
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A request with a bearer token and more headers.
+pub(crate) fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut head = format!("{method} {path} HTTP/1.1");
+    if let Some(t) = token {
+        head.push_str(&format!("\r\nAuthorization: Bearer {t}"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("\r\n{k}: {v}"));
+    }
+    raw(addr, &head, body)
+}
+
+/// Makes a token with `scopes` in `tokens`.
+pub(crate) fn token(tokens: &Path, name: &str, scopes: &[&str]) -> String {
+    let mut args = vec![
+        "token",
+        "create",
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--name",
+        name,
+    ];
+    for s in scopes {
+        args.extend(["--scope", s]);
+    }
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn assert_problem(a: &Answer, status: u16, detail: &str) {
+    assert_eq!(a.status, status, "{}", a.text());
+    assert_eq!(
+        a.headers.get("content-type").map(String::as_str),
+        Some("application/problem+json"),
+        "{a:?}"
+    );
+    let p = a.json();
+    assert_eq!(p["status"], status, "{p}");
+    assert!(
+        p["detail"].as_str().unwrap_or_default().contains(detail),
+        "{detail:?} not in {p}"
+    );
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every ingest endpoint with good and bad input; the read endpoints; the ledger verifies
+/// after a SIGTERM and holds each decision once.
+#[test]
+fn serve_answers_each_client_as_its_protocol_says_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let tokens = state.join("tokens.json");
+    let ingest = token(&tokens, "collector", &["ingest"]);
+    let reader = token(&tokens, "auditor", &["read"]);
+    let s = Served::start(
+        &ledger,
+        &key,
+        &state,
+        &["--max-body", "65536", "--body-timeout", "1"],
+    );
+    let addr = s.addr.as_str();
+    let examples = std::fs::read(repo().join("examples/decisions.ndjson")).unwrap();
+
+    // Native: appended, then the same body again is duplicates; nothing stored twice.
+    let a = request(addr, "POST", "/v1/decisions", Some(&ingest), &[], &examples);
+    assert_eq!(a.status, 200, "{}", a.text());
+    let r = a.json();
+    assert_eq!(
+        (r["appended"].as_u64(), r["first_index"].as_u64()),
+        (Some(8), Some(0)),
+        "{r}"
+    );
+    assert!(r["checkpoint"].as_str().unwrap().contains("\n8\n"), "{r}");
+    // The same body gzip-compressed, as a retrying client may send it.
+    let again = request(
+        addr,
+        "POST",
+        "/v1/decisions",
+        Some(&ingest),
+        &[("Content-Encoding", "gzip")],
+        &gzip(&examples),
+    );
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        (
+            again.json()["appended"].as_u64(),
+            again.json()["duplicates"].as_u64()
+        ),
+        (Some(0), Some(8))
+    );
+
+    // Bad input, each with its status and a problem body.
+    let bad = request(
+        addr,
+        "POST",
+        "/v1/decisions",
+        Some(&ingest),
+        &[],
+        b"{not json}\n",
+    );
+    assert_problem(&bad, 422, "no unit");
+    assert_eq!(bad.json()["rejected"][0]["line"], 1, "{}", bad.text());
+    let schema = request(
+        addr,
+        "POST",
+        "/v1/decisions",
+        Some(&ingest),
+        &[],
+        br#"{"decision_id":"x"}"#,
+    );
+    assert_problem(&schema, 422, "no unit");
+    assert_problem(
+        &request(addr, "POST", "/v1/decisions", None, &[], &examples),
+        401,
+        "bearer token",
+    );
+    assert_eq!(
+        request(addr, "POST", "/v1/decisions", None, &[], b"")
+            .headers
+            .get("www-authenticate")
+            .map(String::as_str),
+        Some("Bearer realm=\"govtrail\"")
+    );
+    assert_problem(
+        &request(
+            addr,
+            "POST",
+            "/v1/decisions",
+            Some("gvt_00_nope"),
+            &[],
+            &examples,
+        ),
+        401,
+        "not valid",
+    );
+    assert_problem(
+        &request(addr, "POST", "/v1/decisions", Some(&reader), &[], &examples),
+        403,
+        "ingest scope",
+    );
+    assert_problem(
+        &request(
+            addr,
+            "POST",
+            "/v1/decisions",
+            Some(&ingest),
+            &[],
+            &vec![b' '; 70_000],
+        ),
+        413,
+        "larger than 65536",
+    );
+    // A gzip bomb: 64 MiB of zeros in about 64 KiB; refused at the limit, not inflated.
+    let bomb = gzip(&vec![0u8; 64 << 20]);
+    assert!(bomb.len() < 65536, "{}", bomb.len());
+    assert_problem(
+        &request(
+            addr,
+            "POST",
+            "/v1/decisions",
+            Some(&ingest),
+            &[("Content-Encoding", "gzip")],
+            &bomb,
+        ),
+        413,
+        "decompresses to more than",
+    );
+    assert_problem(
+        &request(
+            addr,
+            "POST",
+            "/v1/decisions",
+            Some(&ingest),
+            &[("Content-Encoding", "br")],
+            &examples,
+        ),
+        415,
+        "not supported",
+    );
+    assert_problem(
+        &request(addr, "GET", "/nope", None, &[], b""),
+        404,
+        "no endpoint /nope",
+    );
+    assert_problem(
+        &request(
+            addr,
+            "GET",
+            "/tile/0/../../govtrail-ledger.json",
+            None,
+            &[],
+            b"",
+        ),
+        404,
+        "",
+    );
+    assert_problem(
+        &request(addr, "GET", "/tile/0/001", None, &[], b""),
+        404,
+        "not within the tree",
+    );
+    // A slow client: the body never finishes.
+    {
+        let mut c = TcpStream::connect(addr).unwrap();
+        write!(
+            c,
+            "POST /v1/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ingest}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"deci"
+        )
+        .unwrap();
+        assert_problem(&read_answer(c), 408, "did not arrive within 1 s");
+    }
+
+    // OPA: a gzip chunk of events, one of them bad, answered 200 (OPA would re-send a refused
+    // chunk forever); the bad one kept with its reason; the chunk sent twice stored once.
+    let opa: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("tests/fixtures/opa/decision-logs.derived.json")).unwrap(),
+    )
+    .unwrap();
+    let mut events = opa.as_array().unwrap().clone();
+    let good = events.len() as u64;
+    events.push(serde_json::json!({"decision_id": 7, "timestamp": "yesterday"}));
+    let chunk = gzip(serde_json::to_string(&events).unwrap().as_bytes());
+    let gz = [
+        ("Content-Encoding", "gzip"),
+        ("Content-Type", "application/json"),
+    ];
+    for _ in 0..2 {
+        let a = request(addr, "POST", "/logs", Some(&ingest), &gz, &chunk);
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+    let kept: Vec<_> = std::fs::read_dir(state.join("rejected"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        kept.iter().filter(|n| n.ends_with(".opa.body")).count(),
+        2,
+        "{kept:?}"
+    );
+    // A chunk that is not even gzip: still 200, kept.
+    assert_eq!(
+        request(addr, "POST", "/logs", Some(&ingest), &gz, b"not gzip").status,
+        200
+    );
+
+    // OTLP: protobuf (the SDK's captured body) and JSON; a body that is neither is 400 with a
+    // google.rpc.Status; another Content-Type is 415.
+    let pb = std::fs::read(repo().join("tests/fixtures/otlp/otel-sdk-traces.captured.pb")).unwrap();
+    let a = request(
+        addr,
+        "POST",
+        "/v1/traces",
+        Some(&ingest),
+        &[("Content-Type", "application/x-protobuf")],
+        &pb,
+    );
+    assert_eq!(
+        (a.status, a.body.len()),
+        (200, 0),
+        "full success: an empty response message"
+    );
+    let js =
+        std::fs::read(repo().join("tests/fixtures/otlp/claude-code-logs.derived.json")).unwrap();
+    let a = request(
+        addr,
+        "POST",
+        "/v1/logs",
+        Some(&ingest),
+        &[("Content-Type", "application/json")],
+        &js,
+    );
+    assert_eq!(
+        (a.status, a.json()),
+        (200, serde_json::json!({})),
+        "{}",
+        a.text()
+    );
+    let a = request(
+        addr,
+        "POST",
+        "/v1/traces",
+        Some(&ingest),
+        &[("Content-Type", "application/json")],
+        b"[1,2]",
+    );
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert_eq!(a.json()["code"], 3);
+    let a = request(
+        addr,
+        "POST",
+        "/v1/traces",
+        Some(&ingest),
+        &[("Content-Type", "text/plain")],
+        &pb,
+    );
+    assert_problem(&a, 415, "application/x-protobuf");
+
+    // Claude Code tap mode: an empty 200, the payload recorded.
+    let payload = br#"{"hook_event_name":"PreToolUse","session_id":"s-tap","tool_use_id":"toolu_tap","tool_name":"Bash","tool_input":{"command":"export TOKEN=hunter2hunter2 && ls"},"cwd":"/w"}"#;
+    let a = request(
+        addr,
+        "POST",
+        "/v1/hooks/claude-code",
+        Some(&ingest),
+        &[("Content-Type", "application/json")],
+        payload,
+    );
+    assert_eq!((a.status, a.body.len()), (200, 0), "{}", a.text());
+
+    // Reads: one decision with its proof, which verifies offline; the checkpoint; a tile.
+    let a = request(addr, "GET", "/v1/decisions/3", Some(&reader), &[], b"");
+    assert_eq!(a.status, 200, "{}", a.text());
+    let d = a.json();
+    assert_eq!(d["index"], 3);
+    let record = tmp.path().join("record.json");
+    let proof = tmp.path().join("proof.txt");
+    std::fs::write(&record, d["record_bytes"].as_str().unwrap()).unwrap();
+    std::fs::write(&proof, d["proof"].as_str().unwrap()).unwrap();
+    let o = run(&[
+        "verify-proof",
+        proof.to_str().unwrap(),
+        "--record",
+        record.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_problem(
+        &request(addr, "GET", "/v1/decisions/3", Some(&ingest), &[], b""),
+        403,
+        "read scope",
+    );
+    assert_problem(
+        &request(addr, "GET", "/v1/decisions/999999", Some(&reader), &[], b""),
+        404,
+        "",
+    );
+    assert_problem(
+        &request(addr, "GET", "/v1/decisions/x", Some(&reader), &[], b""),
+        400,
+        "not a record index",
+    );
+    let log = std::fs::read_to_string(state.join("access.log")).unwrap();
+    assert!(
+        log.contains("/v1/decisions/{index}") && !log.contains(&reader),
+        "{log}"
+    );
+    let cp = request(addr, "GET", "/checkpoint", None, &[], b"");
+    assert_eq!(cp.status, 200);
+    let size: u64 = cp.text().lines().nth(1).unwrap().parse().unwrap();
+    let t = request(
+        addr,
+        "GET",
+        &format!("/tile/0/000.p/{}", size.min(255)),
+        None,
+        &[],
+        b"",
+    );
+    assert_eq!((t.status, t.body.len() as u64), (200, 32 * size.min(255)));
+    assert_eq!(request(addr, "GET", "/healthz", None, &[], b"").status, 200);
+    assert_eq!(request(addr, "GET", "/readyz", None, &[], b"").status, 200);
+    let m = request(addr, "GET", "/metrics", None, &[], b"").text();
+    assert!(
+        m.contains("govtrail_ingest_records_total{endpoint=\"native\",outcome=\"duplicate\"} 8"),
+        "{m}"
+    );
+    // No token in any answer or log.
+    for secret in [&ingest, &reader] {
+        assert!(!m.contains(secret.as_str()));
+    }
+
+    // SIGTERM: a clean stop; every acknowledged record is there, each once, and verifies.
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains(&ingest) && !err.contains(&reader), "{err}");
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    // 8 native, OPA's good events once, the SDK's 10 guardrail spans, 2 Claude Code log
+    // decisions, 1 tap payload.
+    assert_eq!(v["verified"].as_u64(), Some(8 + good + 10 + 2 + 1), "{v}");
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT json_str(record, '/tool_input/command') AS c FROM decisions WHERE session_id = 's-tap'",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "c\nexport TOKEN=**MASKED** && ls\n",
+        "secrets masked in hook payloads: {}",
+        text(&o)
+    );
+}

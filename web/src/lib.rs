@@ -1,0 +1,218 @@
+//! `govtrail serve`: the ledger as an HTTP service (docs/SERVER.md). A front-end like the CLI:
+//! handlers parse, call the libraries (`schemas::ingest`, `ledger::spool::append_sources`,
+//! `ledger::prove`, the tile cache) and map their results to status codes.
+//!
+//! ```text
+//! POST /v1/decisions  /logs  /v1/traces  /v1/logs  /v1/hooks/claude-code   (ingest scope)
+//!        │ body limit, timeout, decompression limit, concurrency permit (else 429/503)
+//!        ▼
+//! schemas::ingest ─▶ ledger::spool::append_sources ─▶ one shared Committer (group commits)
+//!        ▼                                                 │ fsync
+//! reply (appended, duplicates, rejected; the checkpoint) ◀─┘
+//! GET  /v1/decisions/{index} (read)   /checkpoint  /tile/…  /healthz  /readyz  /metrics (public)
+//! ```
+//!
+//! Invariants: a 2xx to an ingest request only after its records are durable (the commit's
+//! fsync); one writer for the ledger; a body a normaliser rejected in part is kept, with the
+//! reasons, in the state directory (never in the ledger, never dropped); no token, key or
+//! secret in a response or a log.
+
+pub mod auth;
+mod auth_layer;
+mod ingest;
+mod metrics;
+mod problem;
+mod read;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use ledger::{Committer, Ledger};
+
+/// Limits on what one request may ask (docs/SERVER.md §4).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes of a request body as sent.
+    pub body_bytes: usize,
+    /// Bytes of a request body once decompressed (OTLP recommends 20 MiB).
+    pub decompressed_bytes: usize,
+    /// Records (units) in one request.
+    pub records_per_request: usize,
+    /// Ingest requests handled at once; more are answered 429 or 503 with `Retry-After`.
+    pub concurrent_requests: usize,
+    /// Time to receive a request's body (slow clients are cut off with 408).
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 20 << 20,
+            decompressed_bytes: 20 << 20,
+            records_per_request: 100_000,
+            concurrent_requests: 64,
+            body_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The ledger's directory.
+    pub ledger: PathBuf,
+    /// Where the server keeps what is not the ledger: request bodies with rejected units
+    /// (`rejected/`), the access log (`access.log`).
+    pub state_dir: PathBuf,
+    /// The tokens file (`govtrail token`).
+    pub tokens: PathBuf,
+    /// Request limits.
+    pub limits: Limits,
+    /// Records per group commit.
+    pub max_batch: usize,
+}
+
+/// A server that cannot start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tokens(#[from] auth::TokenError),
+    #[error(transparent)]
+    Ledger(#[from] ledger::Error),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What every handler shares.
+struct State {
+    opts: Options,
+    committer: Committer,
+    tokens: auth::Tokens,
+    permits: tokio::sync::Semaphore,
+    metrics: metrics::Metrics,
+    /// The newest checkpoint: (size, note text).
+    checkpoint: Arc<Mutex<Option<(u64, String)>>>,
+    /// False once a commit failed (the writer stopped) or shutdown began.
+    ready: AtomicBool,
+    access_log: Mutex<std::fs::File>,
+    seq: AtomicU64,
+}
+
+/// A server over one ledger, not yet listening.
+pub struct Server {
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("ledger", &self.state.opts.ledger)
+            .finish()
+    }
+}
+
+impl Server {
+    /// Takes the opened ledger (its writer lock held) and starts its commit thread.
+    pub fn new(ledger: Ledger, opts: Options) -> Result<Self, ServeError> {
+        let tokens = auth::Tokens::open(&opts.tokens)?;
+        let io = |what: &str, e: std::io::Error| ServeError::Io(format!("{what}: {e}"));
+        ledger::create_private_dir_all(&opts.state_dir.join("rejected"))
+            .map_err(|e| io(&opts.state_dir.display().to_string(), e))?;
+        let access_path = opts.state_dir.join("access.log");
+        let access_log = {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&access_path)
+                .map_err(|e| io(&access_path.display().to_string(), e))?
+        };
+        let checkpoint = Arc::new(Mutex::new(
+            ledger
+                .checkpoint()
+                .map(|c| (c.checkpoint.size, c.bytes.clone())),
+        ));
+        let metrics = metrics::Metrics::new();
+        let gauge = metrics.checkpoint_size.clone();
+        if let Some((size, _)) = &*checkpoint.lock().unwrap_or_else(|e| e.into_inner()) {
+            gauge.set(i64::try_from(*size).unwrap_or(i64::MAX));
+        }
+        let latest = Arc::clone(&checkpoint);
+        let committer = Committer::spawn(ledger, opts.max_batch, 64, move |commit| {
+            gauge.set(i64::try_from(commit.size).unwrap_or(i64::MAX));
+            *latest.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((commit.size, commit.checkpoint.bytes.clone()));
+        });
+        let permits = tokio::sync::Semaphore::new(opts.limits.concurrent_requests.max(1));
+        Ok(Self {
+            state: Arc::new(State {
+                opts,
+                committer,
+                tokens,
+                permits,
+                metrics,
+                checkpoint,
+                ready: AtomicBool::new(true),
+                access_log: Mutex::new(access_log),
+                seq: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The routes (each with the scope it needs).
+    pub fn router(&self) -> Router {
+        let s = Arc::clone(&self.state);
+        let body_limit = s.opts.limits.body_bytes;
+        Router::new()
+            .route("/v1/decisions", post(ingest::native))
+            .route("/v1/decisions/{index}", get(read::decision))
+            .route("/logs", post(ingest::opa))
+            .route("/logs/{partition}", post(ingest::opa_partition))
+            .route("/v1/traces", post(ingest::otlp_traces))
+            .route("/v1/logs", post(ingest::otlp_logs))
+            .route("/v1/hooks/claude-code", post(ingest::claude_code_tap))
+            .route("/checkpoint", get(read::checkpoint))
+            .route("/tile/{*path}", get(read::tile))
+            .route("/healthz", get(read::healthz))
+            .route("/readyz", get(read::readyz))
+            .route("/metrics", get(read::metrics))
+            .fallback(read::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&s),
+                auth_layer::count,
+            ))
+            .layer(DefaultBodyLimit::max(body_limit))
+            .with_state(s)
+    }
+
+    /// Serves on `listener` until `shutdown` resolves; then stops taking connections, lets the
+    /// requests in flight finish (each durable before its answer), and closes the ledger.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let router = self.router();
+        let state = Arc::clone(&self.state);
+        drop(self);
+        let flag = Arc::clone(&state);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                flag.ready.store(false, Ordering::SeqCst);
+            })
+            .await
+            .map_err(|e| ServeError::Io(format!("serve: {e}")))?;
+        let state = Arc::try_unwrap(state)
+            .map_err(|_| ServeError::Io("requests still hold the ledger at shutdown".into()))?;
+        state.committer.finish()?;
+        Ok(())
+    }
+}
