@@ -16,6 +16,8 @@ it arrived to OUT_DIR/NNN-<signal>.bin (with .gz appended when the body is gzip)
 script exits. Ids and times are fixed so the records are the same on every run.
 
 Usage: emit.py OUT_DIR
+       emit.py --endpoint URL --token TOKEN   (post to a govtrail server instead, and check that
+                                               every export was answered 2xx)
 """
 import http.server
 import os
@@ -34,7 +36,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
-OUT = sys.argv[1]
+if sys.argv[1] == "--endpoint":
+    ENDPOINT, TOKEN, OUT = sys.argv[2].rstrip("/"), sys.argv[4], None
+else:
+    ENDPOINT, TOKEN, OUT = None, None, sys.argv[1]
 T0 = 1_765_000_000_000_000_000  # ns; 2025-12-06T05:46:40Z
 captured = []
 lock = threading.Lock()
@@ -76,15 +81,42 @@ class Counter(IdGenerator):
         return (0x4BF92F3577B34DA6 << 64) | self.trace
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-base = "http://127.0.0.1:%d" % server.server_address[1]
+if ENDPOINT is None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % server.server_address[1]
+    HEADERS = {}
+else:
+    server = None
+    base = ENDPOINT
+    HEADERS = {"Authorization": "Bearer " + TOKEN}
 
-resource = Resource.create({"service.name": "support-agent", "service.version": "3.2.0"})
+
+class Checked:
+    """Wraps an exporter to record each export's result (the SDK logs failures only)."""
+
+    results = []
+
+    def __init__(self, exporter):
+        self.exporter = exporter
+
+    def export(self, batch):
+        r = self.exporter.export(batch)
+        Checked.results.append(r)
+        return r
+
+    def __getattr__(self, name):
+        return getattr(self.exporter, name)
+
+# Fixed where the SDK would pick a new value per process (service.instance.id, the log records'
+# observed time), so that a second run sends what a retrying exporter re-sends.
+resource = Resource.create(
+    {"service.name": "support-agent", "service.version": "3.2.0", "service.instance.id": "agent-1"}
+)
 tracer_provider = TracerProvider(resource=resource, id_generator=Counter())
 tracer_provider.add_span_processor(
     BatchSpanProcessor(
-        OTLPSpanExporter(endpoint=base + "/v1/traces", compression=Compression.Gzip),
+        Checked(OTLPSpanExporter(endpoint=base + "/v1/traces", compression=Compression.Gzip, headers=HEADERS)),
         schedule_delay_millis=60_000,
     )
 )
@@ -202,11 +234,13 @@ tracer_provider.force_flush()
 tracer_provider.shutdown()
 
 logger_provider = LoggerProvider(
-    resource=Resource.create({"service.name": "claude-code", "service.version": "2.1.3"})
+    resource=Resource.create(
+        {"service.name": "claude-code", "service.version": "2.1.3", "service.instance.id": "cc-1"}
+    )
 )
 logger_provider.add_log_record_processor(
     BatchLogRecordProcessor(
-        OTLPLogExporter(endpoint=base + "/v1/logs", compression=Compression.NoCompression),
+        Checked(OTLPLogExporter(endpoint=base + "/v1/logs", compression=Compression.NoCompression, headers=HEADERS)),
         schedule_delay_millis=60_000,
     )
 )
@@ -220,6 +254,7 @@ for seq, (tool, use, decision, source) in enumerate(
 ):
     logger.emit(
         timestamp=at(40_000 + seq * 1000),
+        observed_timestamp=at(40_000 + seq * 1000 + 1),
         severity_number=SeverityNumber.INFO,
         body="claude_code.tool_decision",
         attributes={
@@ -234,6 +269,12 @@ for seq, (tool, use, decision, source) in enumerate(
     )
 logger_provider.force_flush()
 logger_provider.shutdown()
+if server is None:
+    names = [getattr(r, "name", str(r)) for r in Checked.results]
+    print(" ".join(names))
+    if len(names) < 2 or any(n != "SUCCESS" for n in names):
+        sys.exit("exports not all taken: %r" % names)
+    sys.exit(0)
 server.shutdown()
 
 for name, content_type in captured:
