@@ -100,31 +100,41 @@ impl Answer {
 /// Sends raw `head` (request line and headers, without the blank line) and `body`, with a
 /// Content-Length, and reads the answer to the end (`Connection: close`).
 pub(crate) fn raw(addr: &str, head: &str, body: &[u8]) -> Answer {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    try_raw(addr, head, body).unwrap_or_else(|e| panic!("{head}: {e}"))
+}
+
+/// [`raw`], or the I/O error that cut it (a server killed mid-request).
+fn try_raw(addr: &str, head: &str, body: &[u8]) -> std::io::Result<Answer> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let request = format!(
         "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    s.write_all(request.as_bytes()).unwrap();
+    s.write_all(request.as_bytes())?;
     // The server may answer (413, 401) before it reads a large body.
     let _ = s.write_all(body);
-    read_answer(s)
+    try_read_answer(s)
 }
 
 fn read_answer(s: TcpStream) -> Answer {
+    try_read_answer(s).unwrap()
+}
+
+fn try_read_answer(s: TcpStream) -> std::io::Result<Answer> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     let mut r = BufReader::new(s);
     let mut line = String::new();
-    r.read_line(&mut line).unwrap();
+    r.read_line(&mut line)?;
     let status: u16 = line
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("status line {line:?}"));
+        .ok_or_else(|| bad(format!("status line {line:?}")))?;
     let mut headers = HashMap::new();
     loop {
         line.clear();
-        r.read_line(&mut line).unwrap();
+        r.read_line(&mut line)?;
         let l = line.trim_end();
         if l.is_empty() {
             break;
@@ -137,23 +147,42 @@ fn read_answer(s: TcpStream) -> Answer {
     if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
         loop {
             line.clear();
-            r.read_line(&mut line).unwrap();
-            let n = usize::from_str_radix(line.trim(), 16).unwrap();
+            r.read_line(&mut line)?;
+            let n = usize::from_str_radix(line.trim(), 16)
+                .map_err(|_| bad(format!("chunk size {line:?}")))?;
             if n == 0 {
                 break;
             }
             let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).unwrap();
+            r.read_exact(&mut chunk)?;
             body.extend_from_slice(&chunk[..n]);
         }
     } else {
-        let _ = r.read_to_end(&mut body);
+        r.read_to_end(&mut body)?;
     }
-    Answer {
+    if let Some(n) = headers
+        .get("content-length")
+        .and_then(|n| n.parse::<usize>().ok())
+        && n != body.len()
+    {
+        return Err(bad(format!("{} of {n} body bytes", body.len())));
+    }
+    Ok(Answer {
         status,
         headers,
         body,
+    })
+}
+
+fn head(method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> String {
+    let mut head = format!("{method} {path} HTTP/1.1");
+    if let Some(t) = token {
+        head.push_str(&format!("\r\nAuthorization: Bearer {t}"));
     }
+    for (k, v) in headers {
+        head.push_str(&format!("\r\n{k}: {v}"));
+    }
+    head
 }
 
 /// A request with a bearer token and more headers.
@@ -165,14 +194,7 @@ pub(crate) fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let mut head = format!("{method} {path} HTTP/1.1");
-    if let Some(t) = token {
-        head.push_str(&format!("\r\nAuthorization: Bearer {t}"));
-    }
-    for (k, v) in headers {
-        head.push_str(&format!("\r\n{k}: {v}"));
-    }
-    raw(addr, &head, body)
+    raw(addr, &head(method, path, token, headers), body)
 }
 
 /// Makes a token with `scopes` in `tokens`.
@@ -683,9 +705,9 @@ fn opa_shaped_uploaders_retrying_on_503_store_each_decision_once() {
             for chunk in &chunks {
                 let mut delay = Duration::from_millis(100);
                 loop {
-                    let ok = std::panic::catch_unwind(|| {
-                        request(
-                            &addr,
+                    let ok = try_raw(
+                        &addr,
+                        &head(
                             "POST",
                             "/logs",
                             Some(&ingest),
@@ -693,10 +715,10 @@ fn opa_shaped_uploaders_retrying_on_503_store_each_decision_once() {
                                 ("Content-Encoding", "gzip"),
                                 ("Content-Type", "application/json"),
                             ],
-                            chunk,
-                        )
-                        .status
-                    });
+                        ),
+                        chunk,
+                    )
+                    .map(|a| a.status);
                     if matches!(ok, Ok(200..=299)) {
                         break;
                     }
@@ -727,4 +749,142 @@ fn opa_shaped_uploaders_retrying_on_503_store_each_decision_once() {
         "uploads refused and re-sent: {}",
         refused.load(std::sync::atomic::Ordering::Relaxed)
     );
+}
+
+/// SIGKILL of the server under load, then a restart, over and over: every record a 200
+/// acknowledged is in the ledger, each decision once (clients re-send what was not
+/// acknowledged), and the ledger verifies. `GOVTRAIL_SERVE_CRASH_CYCLES` cycles (100 by
+/// default; scripts/test.sh runs the default).
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_record() {
+    let cycles: u64 = std::env::var("GOVTRAIL_SERVE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 300);
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "load", &["ingest"]);
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // Batches sent but not acknowledged: re-sent in a later cycle, as a client would.
+    let pending = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u64>>::new()));
+    let batch_body = |ids: &[u64]| {
+        ids.iter()
+            .map(|i| {
+                format!(
+                    r#"{{"decision_id":"load-{i}","ts_us":{},"decision":"allow","service":"S","session_id":"s-{}"}}"#,
+                    1_765_000_000_000_000 + i,
+                    i / 50
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut sent_total = 0;
+    for cycle in 0..cycles {
+        let s = Served::start(&ledger, &key, &state, &[]);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            let (addr, ingest) = (s.addr.clone(), ingest.clone());
+            let (acked, next, pending, stop) = (
+                std::sync::Arc::clone(&acked),
+                std::sync::Arc::clone(&next),
+                std::sync::Arc::clone(&pending),
+                std::sync::Arc::clone(&stop),
+            );
+            clients.push(std::thread::spawn(move || {
+                let mut sent = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let ids = pending.lock().unwrap().pop().unwrap_or_else(|| {
+                        let first = next.fetch_add(20, std::sync::atomic::Ordering::Relaxed);
+                        (first..first + 20).collect()
+                    });
+                    let body = batch_body(&ids);
+                    let answer = try_raw(
+                        &addr,
+                        &head("POST", "/v1/decisions", Some(&ingest), &[]),
+                        body.as_bytes(),
+                    );
+                    sent += 1;
+                    match answer {
+                        Ok(a) if a.status == 200 => {
+                            let r = a.json();
+                            assert_eq!(
+                                r["appended"].as_u64().unwrap() + r["duplicates"].as_u64().unwrap(),
+                                ids.len() as u64,
+                                "{r}"
+                            );
+                            acked.lock().unwrap().extend(ids);
+                        }
+                        _ => {
+                            pending.lock().unwrap().push(ids);
+                            break;
+                        }
+                    }
+                }
+                sent
+            }));
+        }
+        // Load for a while, then SIGKILL (no warning, in-flight requests cut).
+        std::thread::sleep(Duration::from_millis(20 + (cycle * 37) % 120));
+        rustix_kill(s.child.id(), "KILL");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for c in clients {
+            sent_total += c.join().unwrap();
+        }
+        drop(s);
+    }
+    // The last batches, on a server that is then stopped cleanly.
+    let s = Served::start(&ledger, &key, &state, &[]);
+    for ids in std::mem::take(&mut *pending.lock().unwrap()) {
+        let a = request(
+            &s.addr,
+            "POST",
+            "/v1/decisions",
+            Some(&ingest),
+            &[],
+            batch_body(&ids).as_bytes(),
+        );
+        assert_eq!(a.status, 200, "{}", a.text());
+        acked.lock().unwrap().extend(ids);
+    }
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT decision_id FROM decisions",
+    ]);
+    let stored: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = stored.iter().collect();
+    assert_eq!(unique.len(), stored.len(), "a decision stored twice");
+    let acked = acked.lock().unwrap();
+    for id in acked.iter() {
+        assert!(
+            unique.contains(&format!("load-{id}")),
+            "acknowledged load-{id} lost"
+        );
+    }
+    eprintln!(
+        "{cycles} SIGKILL cycles: {sent_total} requests, {} decisions acknowledged, {} stored",
+        acked.len(),
+        stored.len()
+    );
+    assert!(acked.len() as u64 > cycles, "the load reached the server");
 }
