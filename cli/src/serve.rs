@@ -35,6 +35,14 @@ pub(crate) struct ServeArgs {
     /// Seconds a client has to send a request's body (slower ones get 408).
     #[arg(long, default_value_t = 30)]
     pub(crate) body_timeout: u64,
+    /// A rule bundle: POST /v1/hooks/claude-code/decide then decides Claude Code hook calls
+    /// with it, records each durably, and answers the hook JSON.
+    #[arg(long)]
+    pub(crate) bundle: Option<PathBuf>,
+    /// A decide call that cannot be decided or recorded gets no answer (the platform's own
+    /// flow) instead of a deny.
+    #[arg(long)]
+    pub(crate) fail_open: bool,
 }
 
 impl ServeArgs {
@@ -73,6 +81,8 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
             ..web::Limits::default()
         },
         max_batch: 8192,
+        bundle: a.bundle.clone(),
+        fail_open: a.fail_open,
     };
     let server = web::Server::new(ledger, opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -149,7 +149,7 @@ pub struct CallFacts<'a> {
     pub wall_us: i64,
     /// The call's fail mode.
     pub fail: FailMode,
-    /// `resident` or `in-process`.
+    /// `resident`, `in-process` or `server`.
     pub evaluator: &'a str,
     /// Why the resident evaluator could not be used.
     pub server_error: Option<&'a str>,

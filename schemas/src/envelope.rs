@@ -67,7 +67,7 @@ pub struct HookEnvelope {
         deserialize_with = "lenient"
     )]
     pub fail_mode: Option<String>,
-    /// Which evaluator decided: `resident` or `in-process`.
+    /// Which evaluator decided: `resident`, `in-process` or `server` (`govtrail serve`).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

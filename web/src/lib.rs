@@ -3,7 +3,7 @@
 //! `ledger::prove`, the tile cache) and map their results to status codes.
 //!
 //! ```text
-//! POST /v1/decisions  /logs  /v1/traces  /v1/logs  /v1/hooks/claude-code   (ingest scope)
+//! POST /v1/decisions  /logs  /v1/traces  /v1/logs  /v1/hooks/claude-code[/decide]  (ingest)
 //!        │ body limit, timeout, decompression limit, concurrency permit (else 429/503)
 //!        ▼
 //! schemas::ingest ─▶ ledger::spool::append_sources ─▶ one shared Committer (group commits)
@@ -19,6 +19,7 @@
 
 pub mod auth;
 mod auth_layer;
+mod decide;
 mod ingest;
 mod metrics;
 mod problem;
@@ -76,6 +77,11 @@ pub struct Options {
     pub limits: Limits,
     /// Records per group commit.
     pub max_batch: usize,
+    /// The rule bundle `POST /v1/hooks/claude-code/decide` decides with (none: that endpoint
+    /// is 404).
+    pub bundle: Option<PathBuf>,
+    /// Decide calls fail open (no answer) instead of closed (`deny`).
+    pub fail_open: bool,
 }
 
 /// A server that cannot start or stop cleanly.
@@ -85,6 +91,8 @@ pub enum ServeError {
     Tokens(#[from] auth::TokenError),
     #[error(transparent)]
     Ledger(#[from] ledger::Error),
+    #[error("bundle: {0}")]
+    Bundle(#[from] replay::Error),
     #[error("{0}")]
     Io(String),
 }
@@ -94,6 +102,7 @@ struct State {
     opts: Options,
     committer: Committer,
     tokens: auth::Tokens,
+    decider: Option<decide::Decider>,
     permits: tokio::sync::Semaphore,
     metrics: metrics::Metrics,
     /// The newest checkpoint: (size, note text).
@@ -121,6 +130,10 @@ impl Server {
     /// Takes the opened ledger (its writer lock held) and starts its commit thread.
     pub fn new(ledger: Ledger, opts: Options) -> Result<Self, ServeError> {
         let tokens = auth::Tokens::open(&opts.tokens)?;
+        let decider = match &opts.bundle {
+            Some(dir) => Some(decide::Decider::load(dir, opts.fail_open)?),
+            None => None,
+        };
         let io = |what: &str, e: std::io::Error| ServeError::Io(format!("{what}: {e}"));
         ledger::create_private_dir_all(&opts.state_dir.join("rejected"))
             .map_err(|e| io(&opts.state_dir.display().to_string(), e))?;
@@ -156,6 +169,7 @@ impl Server {
                 opts,
                 committer,
                 tokens,
+                decider,
                 permits,
                 metrics,
                 checkpoint,
@@ -178,6 +192,10 @@ impl Server {
             .route("/v1/traces", post(ingest::otlp_traces))
             .route("/v1/logs", post(ingest::otlp_logs))
             .route("/v1/hooks/claude-code", post(ingest::claude_code_tap))
+            .route(
+                "/v1/hooks/claude-code/decide",
+                post(decide::claude_code_decide),
+            )
             .route("/checkpoint", get(read::checkpoint))
             .route("/tile/{*path}", get(read::tile))
             .route("/healthz", get(read::healthz))

@@ -888,3 +888,78 @@ fn sigkill_under_load_loses_no_acknowledged_record() {
     );
     assert!(acked.len() as u64 > cycles, "the load reached the server");
 }
+
+/// Claude Code decide mode: the payload decided with the server's bundle, the call recorded
+/// durably, the hook JSON answered; a call no rule covers gets no answer (an empty 200, the
+/// platform's own flow), and one that cannot be decided is denied under the default fail mode,
+/// never let through by a non-2xx.
+#[test]
+fn claude_code_decide_mode_records_then_answers_the_hook_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "claude-code", &["ingest"]);
+    let bundle = repo().join("examples/bundles/tractatus");
+    let s = Served::start(
+        &ledger,
+        &key,
+        &state,
+        &["--bundle", bundle.to_str().unwrap()],
+    );
+    let decide = |body: &[u8]| {
+        request(
+            &s.addr,
+            "POST",
+            "/v1/hooks/claude-code/decide",
+            Some(&ingest),
+            &[("Content-Type", "application/json")],
+            body,
+        )
+    };
+    let protected = std::fs::read(
+        repo().join("tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json"),
+    )
+    .unwrap();
+    let a = decide(&protected);
+    assert_eq!(a.status, 200, "{}", a.text());
+    let answer = a.json();
+    assert_eq!(
+        answer["hookSpecificOutput"]["permissionDecision"], "deny",
+        "{answer}"
+    );
+    let uncovered = br#"{"hook_event_name":"PreToolUse","session_id":"s-d","tool_use_id":"toolu_d2","tool_name":"SomeNewTool","tool_input":{},"cwd":"/w","permission_mode":"default"}"#;
+    let a = decide(uncovered);
+    assert_eq!((a.status, a.body.len()), (200, 0), "{}", a.text());
+    let a = decide(b"{not json");
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.json()["hookSpecificOutput"]["permissionDecision"], "deny");
+    // Without a token Claude Code would fail open: the status says so (configure the hook with
+    // onFailure: block, docs/SERVER.md).
+    assert_eq!(
+        request(
+            &s.addr,
+            "POST",
+            "/v1/hooks/claude-code/decide",
+            None,
+            &[],
+            uncovered
+        )
+        .status,
+        401
+    );
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT decision, strpos(json_str(record, '/source/raw'), '\"evaluator\":\"server\"') > 0 AS by_server FROM decisions ORDER BY idx",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "decision,by_server\ndeny,true\ndefer,true\ndeny,true\n",
+        "{}",
+        text(&o)
+    );
+}

@@ -1,0 +1,192 @@
+//! `POST /v1/hooks/claude-code/decide`: a Claude Code `http` hook in decide mode (docs/SERVER.md
+//! §2.1). The payload is decided with the server's bundle (`replay::decide`, the resident
+//! evaluator `govtrail decide --serve` also uses), the call recorded in the ledger (durable
+//! before the answer), then answered with the hook JSON.
+//!
+//! Claude Code fails open on a non-2xx, a timeout or a non-JSON body, so every path that
+//! reaches the handler with a valid token answers 200 as the fail mode says: failing closed is a
+//! `deny` in JSON, failing open is an empty body (the platform's own flow). That includes a call
+//! the server could not record: with the fail mode closed it is denied, so no call passes
+//! unrecorded, as with `govtrail decide`.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::State as Extract;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ledger::spool::{Source, append_sources};
+use replay::decide::{CallFacts, FailMode, Resident, decide_stdin, envelope};
+use schemas::ingest::{Format, Options};
+
+use crate::State;
+use crate::auth::Scope;
+use crate::auth_layer::authorize;
+use crate::metrics::{EndpointLabels, IngestLabels};
+
+/// The bundle a server decides with, and the fail mode of its calls.
+pub(crate) struct Decider {
+    /// Evaluations run one at a time per resident bundle; the lock is held only to evaluate.
+    resident: Mutex<Resident>,
+    fail: FailMode,
+}
+
+impl Decider {
+    /// Loads the bundle in `dir` (an error if it does not load: a server does not start with a
+    /// broken bundle).
+    pub(crate) fn load(dir: &std::path::Path, fail_open: bool) -> Result<Self, replay::Error> {
+        Ok(Self {
+            resident: Mutex::new(Resident::load(dir)?),
+            fail: if fail_open {
+                FailMode::Open
+            } else {
+                FailMode::Closed
+            },
+        })
+    }
+}
+
+fn hook_json(stdout: String) -> Response {
+    if stdout.is_empty() {
+        return StatusCode::OK.into_response();
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        stdout,
+    )
+        .into_response()
+}
+
+/// The answer when a call cannot be decided or recorded: the fail mode's.
+fn fail_answer(fail: FailMode, why: &str) -> Response {
+    match fail {
+        FailMode::Open => StatusCode::OK.into_response(),
+        FailMode::Closed => hook_json(format!(
+            "{}\n",
+            serde_json::json!({"hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": format!("govtrail: {why}"),
+            }})
+        )),
+    }
+}
+
+/// The decide endpoint.
+pub(crate) async fn claude_code_decide(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(p) = authorize(
+        &state,
+        &headers,
+        Scope::Ingest,
+        "/v1/hooks/claude-code/decide",
+    ) {
+        return p.into_response();
+    }
+    let Some(decider) = state.decider.as_ref() else {
+        return crate::problem::Problem::new(
+            StatusCode::NOT_FOUND,
+            "this server decides nothing: it was started without --bundle",
+        )
+        .into_response();
+    };
+    let fail = decider.fail;
+    let limits = state.opts.limits;
+    let bytes = match tokio::time::timeout(
+        limits.body_timeout,
+        axum::body::to_bytes(body, limits.body_bytes),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        _ => return fail_answer(fail, "the payload could not be read"),
+    };
+    let s = Arc::clone(&state);
+    let answered = tokio::task::spawn_blocking(move || decide_and_record(&s, &bytes)).await;
+    match answered {
+        Ok(Ok(stdout)) => hook_json(stdout),
+        Ok(Err(why)) => fail_answer(fail, &why),
+        Err(e) => fail_answer(fail, &format!("the decision task failed: {e}")),
+    }
+}
+
+/// Decides and records one call; the hook's stdout, or why the call was not recorded.
+fn decide_and_record(state: &State, stdin: &[u8]) -> Result<String, String> {
+    let Some(decider) = state.decider.as_ref() else {
+        return Err("no bundle".into());
+    };
+    let started_us = ledger::spool::now_us();
+    let id = ledger::spool::call_id(started_us);
+    let text = std::str::from_utf8(stdin).map_err(|e| format!("stdin is not UTF-8: {e}"));
+    let decided = decide_stdin(text, |input| {
+        decider
+            .resident
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .eval(input, started_us.saturating_mul(1000))
+    });
+    let answer = decided.answer(decider.fail);
+    let facts = CallFacts {
+        id: &id,
+        started_us,
+        wall_us: ledger::spool::now_us().saturating_sub(started_us),
+        fail: decider.fail,
+        evaluator: "server",
+        server_error: None,
+        stdin,
+    };
+    let line = envelope(&facts, &decided, &answer).to_line();
+    let output = schemas::ingest::ingest(
+        &line,
+        &Options {
+            format: Some(Format::GovtrailHook),
+            received_us: started_us,
+            ..Options::default()
+        },
+    );
+    let seq = state.seq.fetch_add(1, Ordering::Relaxed);
+    let report = append_sources(
+        &state.committer,
+        &[Source {
+            name: format!("decide#{started_us}-{seq}"),
+            output,
+        }],
+        &mut || {},
+    )
+    .map_err(|e| {
+        state.ready.store(false, Ordering::SeqCst);
+        format!("the call was not recorded: {e}")
+    })?;
+    let m = &state.metrics;
+    m.records
+        .get_or_create(&IngestLabels {
+            endpoint: "claude-code-decide",
+            outcome: if report.appended == 1 {
+                "appended"
+            } else {
+                "rejected"
+            },
+        })
+        .inc();
+    m.ingest_seconds
+        .get_or_create(&EndpointLabels {
+            endpoint: "claude-code-decide",
+        })
+        .observe(ledger::spool::now_us().saturating_sub(started_us) as f64 / 1e6);
+    if report.appended != 1 {
+        let why = report
+            .rejected
+            .first()
+            .map_or_else(|| "no record".to_owned(), |r| r.message.clone());
+        return Err(format!("the call was not recorded: {why}"));
+    }
+    Ok(answer.stdout)
+}
