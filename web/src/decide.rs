@@ -9,7 +9,7 @@
 //! the server could not record: with the fail mode closed it is denied, so no call passes
 //! unrecorded, as with `govtrail decide`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -27,8 +27,10 @@ use crate::metrics::{EndpointLabels, IngestLabels};
 
 /// The bundle a server decides with, and the fail mode of its calls.
 pub(crate) struct Decider {
-    /// Evaluations run one at a time per resident bundle; the lock is held only to evaluate.
-    resident: Mutex<Resident>,
+    /// One resident bundle per core: an evaluation takes a free one (the lock is held only to
+    /// evaluate), so calls are decided in parallel.
+    residents: Vec<Mutex<Resident>>,
+    next: AtomicUsize,
     fail: FailMode,
 }
 
@@ -36,14 +38,30 @@ impl Decider {
     /// Loads the bundle in `dir` (an error if it does not load: a server does not start with a
     /// broken bundle).
     pub(crate) fn load(dir: &std::path::Path, fail_open: bool) -> Result<Self, replay::Error> {
+        let n = std::thread::available_parallelism().map_or(1, usize::from);
+        let residents = (0..n)
+            .map(|_| Resident::load(dir).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            resident: Mutex::new(Resident::load(dir)?),
+            residents,
+            next: AtomicUsize::new(0),
             fail: if fail_open {
                 FailMode::Open
             } else {
                 FailMode::Closed
             },
         })
+    }
+
+    /// Runs `f` on a free resident bundle (or waits for one).
+    fn with_resident<R>(&self, f: impl FnOnce(&mut Resident) -> R) -> R {
+        for m in &self.residents {
+            if let Ok(mut r) = m.try_lock() {
+                return f(&mut r);
+            }
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.residents.len();
+        f(&mut self.residents[i].lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -127,11 +145,7 @@ fn decide_and_record(state: &State, stdin: &[u8]) -> Result<String, String> {
     let id = ledger::spool::call_id(started_us);
     let text = std::str::from_utf8(stdin).map_err(|e| format!("stdin is not UTF-8: {e}"));
     let decided = decide_stdin(text, |input| {
-        decider
-            .resident
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .eval(input, started_us.saturating_mul(1000))
+        decider.with_resident(|r| r.eval(input, started_us.saturating_mul(1000)))
     });
     let answer = decided.answer(decider.fail);
     let facts = CallFacts {

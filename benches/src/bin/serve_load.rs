@@ -134,7 +134,9 @@ fn main() -> Result<()> {
     let mut lat = Vec::new();
     let (mut records, mut refused) = (0u64, 0u64);
     for t in threads {
-        let (l, r, x) = t.join().map_err(|_| anyhow::anyhow!("a client panicked"))??;
+        let (l, r, x) = t
+            .join()
+            .map_err(|_| anyhow::anyhow!("a client panicked"))??;
         lat.extend(l);
         records += r;
         refused += x;
