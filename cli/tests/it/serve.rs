@@ -566,6 +566,22 @@ fn serve_answers_each_client_as_its_protocol_says_and_loses_nothing() {
     for secret in [&ingest, &reader] {
         assert!(!m.contains(secret.as_str()));
     }
+    // The exposition parses with the Prometheus project's own parsers and follows its naming
+    // conventions (tests/metrics/check_metrics.py).
+    let metrics_file = tmp.path().join("metrics.txt");
+    std::fs::write(&metrics_file, &m).unwrap();
+    let o = std::process::Command::new(govtrail_tests::python())
+        .arg(repo().join("tests/metrics/check_metrics.py"))
+        .arg(&metrics_file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let families: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(families["govtrail_ingest_records"], "counter", "{families}");
+    assert_eq!(
+        families["govtrail_ingest_request_duration_seconds"],
+        "histogram"
+    );
 
     // SIGTERM: a clean stop; every acknowledged record is there, each once, and verifies.
     let (code, err) = s.stop();
@@ -962,4 +978,103 @@ fn claude_code_decide_mode_records_then_answers_the_hook_json() {
         "{}",
         text(&o)
     );
+}
+
+/// An existing tlog client follows the served log without a token: `signed_note` verifies the
+/// checkpoint with the log's public key, `tlog_tiles` (a port of Go's sumdb/tlog) reads the hash
+/// tiles over HTTP through its `TileHashReader`, which authenticates every tile against the
+/// signed root, and proves and checks records' inclusion; the leaves are the served records'.
+#[test]
+fn a_tlog_client_follows_the_checkpoint_and_tiles_and_checks_inclusion() {
+    struct Http<'a>(&'a str);
+    impl tlog_tiles::TileReader for Http<'_> {
+        fn height(&self) -> u8 {
+            8
+        }
+        fn read_tiles(
+            &self,
+            tiles: &[tlog_tiles::Tile],
+        ) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+            tiles
+                .iter()
+                .map(|t| {
+                    // C2SP tlog-tiles paths (height 8, no height in the path).
+                    let path = ledger::tile_path(t.level(), t.level_index(), t.width() as usize);
+                    let a = request(self.0, "GET", &format!("/{path}"), None, &[], b"");
+                    if a.status != 200 || a.body.len() != t.width() as usize * 32 {
+                        return Err(tlog_tiles::Error::InvalidTile);
+                    }
+                    Ok(a.body)
+                })
+                .collect()
+        }
+        fn save_tiles(&self, _: &[tlog_tiles::Tile], _: &[Vec<u8>]) {}
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "w", &["ingest"]);
+    let reader = token(&state.join("tokens.json"), "r", &["read"]);
+    let s = Served::start(&ledger, &key, &state, &[]);
+    let lines: Vec<String> = (0..700)
+        .map(|i| {
+            format!(
+                r#"{{"decision_id":"t-{i}","ts_us":{},"decision":"allow","service":"S"}}"#,
+                1_765_000_000_000_000u64 + i
+            )
+        })
+        .collect();
+    for chunk in lines.chunks(100) {
+        let a = request(
+            &s.addr,
+            "POST",
+            "/v1/decisions",
+            Some(&ingest),
+            &[],
+            chunk.join("\n").as_bytes(),
+        );
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+    let note = request(&s.addr, "GET", "/checkpoint", None, &[], b"").body;
+    let n = signed_note::Note::from_bytes(&note).unwrap();
+    let vkey_text = std::fs::read_to_string(&vkey).unwrap();
+    let known = signed_note::VerifierList::new(vec![Box::new(
+        signed_note::StandardVerifier::new(vkey_text.trim()).unwrap(),
+    )]);
+    let (verified, _) = n.verify(&known).unwrap();
+    assert_eq!(verified.len(), 1);
+    let cp = tlog_tiles::Checkpoint::from_bytes(n.text()).unwrap();
+    assert_eq!(cp.size(), 700);
+    let http = Http(&s.addr);
+    let hashes = tlog_tiles::TileHashReader::new(cp.size(), *cp.hash(), &http);
+    for index in [0u64, 255, 256, 511, 600, 699] {
+        let proof = tlog_tiles::prove_record(cp.size(), index, &hashes).unwrap();
+        let d = request(
+            &s.addr,
+            "GET",
+            &format!("/v1/decisions/{index}"),
+            Some(&reader),
+            &[],
+            b"",
+        )
+        .json();
+        let served =
+            ledger::InclusionProof::parse(d["proof"].as_str().unwrap().as_bytes()).unwrap();
+        // The served bytes are the leaf's record.
+        let bytes = d["record_bytes"].as_str().unwrap().as_bytes();
+        assert_eq!(served.entry[17..49], ledger::hash::record_hash(bytes)[..]);
+        let leaf = tlog_tiles::Hash(ledger::hash::leaf_hash(&served.entry));
+        tlog_tiles::check_record(&proof, cp.size(), *cp.hash(), index, leaf).unwrap();
+    }
+    // A tile of another tree size, or past this one, is not served.
+    assert_eq!(
+        request(&s.addr, "GET", "/tile/0/002.p/189", None, &[], b"").status,
+        404
+    );
+    assert_eq!(
+        request(&s.addr, "GET", "/tile/0/003", None, &[], b"").status,
+        404
+    );
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
 }
