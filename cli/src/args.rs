@@ -190,6 +190,13 @@ pub(crate) struct HookArgs {
     /// The service inside the engine (e.g. PreToolUseHook).
     #[arg(long)]
     pub(crate) service: Option<String>,
+    /// A `govtrail serve` (http://HOST:PORT) to record each call in, with its token in
+    /// GOVTRAIL_TOKEN; the spool keeps the call when the server cannot be reached or refuses.
+    #[arg(long)]
+    pub(crate) server: Option<String>,
+    /// How long to wait for --server, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) server_timeout_ms: u64,
     /// The hook command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     pub(crate) command: Vec<String>,
@@ -336,7 +343,8 @@ pub(crate) struct DecideArgs {
     /// Spool directory (drained into a ledger by `govtrail ingest`).
     #[arg(long)]
     pub(crate) spool: PathBuf,
-    /// Allow when the bundle cannot be loaded or evaluated (the default denies).
+    /// Answer nothing (the platform's own permission flow; recorded as `defer`) when the bundle
+    /// cannot be loaded or evaluated, or the call cannot be recorded (the default denies).
     #[arg(long, conflicts_with = "serve")]
     pub(crate) fail_open: bool,
     /// The resident evaluator's Unix socket (default: SPOOL/.decide.sock).
@@ -350,6 +358,14 @@ pub(crate) struct DecideArgs {
     /// Evaluate in this process even when a resident evaluator listens.
     #[arg(long, conflicts_with = "serve")]
     pub(crate) no_server: bool,
+    /// A `govtrail serve` (http://HOST:PORT, started with --bundle) that decides and records
+    /// each call, with its token in GOVTRAIL_TOKEN; when it cannot be reached or refuses, the
+    /// call is decided here and spooled, and its record says why.
+    #[arg(long, conflicts_with = "serve")]
+    pub(crate) server: Option<String>,
+    /// How long to wait for --server, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) server_timeout_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]

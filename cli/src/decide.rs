@@ -46,6 +46,8 @@ struct Call<'a> {
     fail_open: bool,
     /// The resident evaluator's socket, unless `--no-server`.
     socket: Option<&'a Path>,
+    /// A `govtrail serve` to decide and record the call first (`--server`).
+    remote: Option<Result<crate::remote::Remote, String>>,
 }
 
 impl Call<'_> {
@@ -64,11 +66,16 @@ pub(crate) fn run(a: DecideArgs) -> Result<u8> {
     if a.serve {
         serve(&a.bundle, &socket, &a.spool).map(|()| exit::OK)
     } else {
+        let timeout = Duration::from_millis(a.server_timeout_ms);
         Ok(decide(&Call {
             bundle_dir: &a.bundle,
             spool: &a.spool,
             fail_open: a.fail_open,
             socket: (!a.no_server).then_some(socket.as_path()),
+            remote: a
+                .server
+                .as_deref()
+                .map(|url| crate::remote::Remote::new(url, timeout)),
         }))
     }
 }
@@ -140,8 +147,24 @@ fn decide(call: &Call<'_>) -> u8 {
     // policy the same time.
     let now_ns = started_us.saturating_mul(1000);
 
-    let id = ledger::spool::call_id(started_us);
+    // A server pointed at decides and records the call; when it cannot be reached or refuses,
+    // the call is decided here and spooled, and its record says why (`server_error`).
     let mut server_error = None;
+    if let (Some(remote), Ok(_)) = (&call.remote, &text) {
+        match remote
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|r| r.post("/v1/hooks/claude-code/decide", &stdin))
+        {
+            Ok(answer) => {
+                let _ = std::io::stdout().lock().write_all(&answer);
+                let _ = std::io::stdout().lock().flush();
+                return exit::OK;
+            }
+            Err(e) => server_error = Some(format!("govtrail serve: {e}")),
+        }
+    }
+    let id = ledger::spool::call_id(started_us);
     let canonical = |p: &Path| {
         std::fs::canonicalize(p)
             .ok()
@@ -160,7 +183,16 @@ fn decide(call: &Call<'_>) -> u8 {
                     id: id.clone(),
                     fail_open: call.fail_open,
                 };
-                ask(socket, &request).map_err(|e| server_error = e).ok()
+                ask(socket, &request)
+                    .map_err(|e| {
+                        if let Some(e) = e {
+                            server_error = Some(match server_error.take() {
+                                Some(first) => format!("{first}; {e}"),
+                                None => e,
+                            });
+                        }
+                    })
+                    .ok()
             }),
         _ => None,
     };

@@ -21,6 +21,7 @@ pub(crate) fn run(
     spool: &Path,
     engine: Option<&str>,
     service: Option<&str>,
+    server: Option<(&str, std::time::Duration)>,
     command: &[String],
 ) -> u8 {
     let mut stdin = Vec::new();
@@ -49,7 +50,19 @@ pub(crate) fn run(
     env.set(HookStream::Stdin, &stdin);
     env.set(HookStream::Stdout, &stdout);
     env.set(HookStream::Stderr, &stderr);
-    let recorded = ledger::spool::write_call(spool, &env);
+    // Sent to the server when one is named; spooled otherwise, or when it cannot be reached or
+    // refuses. The spooled envelope is the same bytes: a server that stored it but whose answer
+    // was lost makes the drained copy a duplicate, not a second call.
+    let sent = server.is_some_and(|(url, timeout)| {
+        crate::remote::Remote::new(url, timeout)
+            .and_then(|r| r.post("/v1/hooks/govtrail", &env.to_line()))
+            .is_ok()
+    });
+    let recorded = if sent {
+        Ok(())
+    } else {
+        ledger::spool::write_call(spool, &env).map(drop)
+    };
 
     // Relay exactly what the hook said, then report a recording failure after it.
     let _ = std::io::stdout().lock().write_all(&stdout);

@@ -12,6 +12,7 @@ mod hook;
 mod keys;
 mod ledger_cmd;
 mod query_cmd;
+mod remote;
 mod replay_cmd;
 mod serve;
 mod verify_cmd;
@@ -72,6 +73,9 @@ fn run(cli: Cli) -> Result<u8> {
             &a.spool,
             a.engine.as_deref(),
             a.service.as_deref(),
+            a.server
+                .as_deref()
+                .map(|s| (s, std::time::Duration::from_millis(a.server_timeout_ms))),
             &a.command,
         )),
         Command::Verify(a) => verify_cmd::verify(a),

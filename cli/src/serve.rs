@@ -43,6 +43,10 @@ pub(crate) struct ServeArgs {
     /// flow) instead of a deny.
     #[arg(long)]
     pub(crate) fail_open: bool,
+    /// A spool of `govtrail hook`/`decide` processes, drained into the ledger in the background
+    /// (what they recorded while the server was unreachable).
+    #[arg(long)]
+    pub(crate) spool: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -83,6 +87,8 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         max_batch: 8192,
         bundle: a.bundle.clone(),
         fail_open: a.fail_open,
+        spool: a.spool.clone(),
+        spool_interval: std::time::Duration::from_secs(1),
     };
     let server = web::Server::new(ledger, opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

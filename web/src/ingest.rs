@@ -35,6 +35,7 @@ enum Endpoint {
     OtlpTraces,
     OtlpLogs,
     ClaudeCodeTap,
+    GovtrailHook,
 }
 
 impl Endpoint {
@@ -45,6 +46,7 @@ impl Endpoint {
             Self::OtlpTraces => "otlp-traces",
             Self::OtlpLogs => "otlp-logs",
             Self::ClaudeCodeTap => "claude-code",
+            Self::GovtrailHook => "govtrail-hook",
         }
     }
 
@@ -55,6 +57,7 @@ impl Endpoint {
             Self::OtlpTraces => "/v1/traces",
             Self::OtlpLogs => "/v1/logs",
             Self::ClaudeCodeTap => "/v1/hooks/claude-code",
+            Self::GovtrailHook => "/v1/hooks/govtrail",
         }
     }
 
@@ -63,7 +66,9 @@ impl Endpoint {
     /// Code (which fails open) and operators that the service, not the request, is at fault.
     fn busy(self) -> StatusCode {
         match self {
-            Self::Native | Self::OtlpTraces | Self::OtlpLogs => StatusCode::TOO_MANY_REQUESTS,
+            Self::Native | Self::OtlpTraces | Self::OtlpLogs | Self::GovtrailHook => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Opa | Self::ClaudeCodeTap => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -553,6 +558,36 @@ fn otlp_status(encoding: Encoding, status: StatusCode, code: u64, message: &str)
             axum::Json(json!({"code": code, "message": message})),
         )
             .into_response(),
+    }
+}
+
+/// `POST /v1/hooks/govtrail`: calls `govtrail hook` recorded (its envelopes, NDJSON), sent by
+/// hooks pointed at the server; answered as the native endpoint is.
+pub(crate) async fn govtrail_hook(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match take(
+        &state,
+        Endpoint::GovtrailHook,
+        Format::GovtrailHook,
+        &headers,
+        body,
+    )
+    .await
+    {
+        Err(p) => p.into_response(),
+        Ok(t) if t.report.appended == 0 && t.report.duplicates == 0 => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no unit of the body is a govtrail.hook envelope (docs/RECORD.md §5)",
+        )
+        .with(
+            "rejected",
+            serde_json::to_value(&t.report.rejected).unwrap_or_default(),
+        )
+        .into_response(),
+        Ok(t) => axum::Json(native_reply(&state, &t)).into_response(),
     }
 }
 

@@ -82,6 +82,11 @@ pub struct Options {
     pub bundle: Option<PathBuf>,
     /// Decide calls fail open (no answer) instead of closed (`deny`).
     pub fail_open: bool,
+    /// A spool of `govtrail hook` and `decide` processes (their calls recorded while the server
+    /// was unreachable) drained into the ledger in the background, every `spool_interval`.
+    pub spool: Option<PathBuf>,
+    /// How often the spool is drained.
+    pub spool_interval: Duration,
 }
 
 /// A server that cannot start or stop cleanly.
@@ -192,6 +197,7 @@ impl Server {
             .route("/v1/traces", post(ingest::otlp_traces))
             .route("/v1/logs", post(ingest::otlp_logs))
             .route("/v1/hooks/claude-code", post(ingest::claude_code_tap))
+            .route("/v1/hooks/govtrail", post(ingest::govtrail_hook))
             .route(
                 "/v1/hooks/claude-code/decide",
                 post(decide::claude_code_decide),
@@ -220,17 +226,76 @@ impl Server {
         let router = self.router();
         let state = Arc::clone(&self.state);
         drop(self);
+        let drainer = state
+            .opts
+            .spool
+            .clone()
+            .map(|spool| tokio::spawn(drain_spool(Arc::clone(&state), spool)));
         let flag = Arc::clone(&state);
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 flag.ready.store(false, Ordering::SeqCst);
             })
             .await
-            .map_err(|e| ServeError::Io(format!("serve: {e}")))?;
+            .map_err(|e| ServeError::Io(format!("serve: {e}")));
+        state.ready.store(false, Ordering::SeqCst);
+        if let Some(d) = drainer {
+            let _ = d.await;
+        }
+        served?;
         let state = Arc::try_unwrap(state)
             .map_err(|_| ServeError::Io("requests still hold the ledger at shutdown".into()))?;
         state.committer.finish()?;
         Ok(())
+    }
+}
+
+/// Drains `spool` into the ledger every `spool_interval` until the server stops: the calls
+/// hooks and decide processes recorded while they could not reach the server. A drain that
+/// fails is said once on standard error and tried again (nothing in a spool is removed before
+/// the ledger holds it).
+async fn drain_spool(state: Arc<State>, spool: PathBuf) {
+    let mut said = String::new();
+    while state.ready.load(Ordering::SeqCst) {
+        let s = Arc::clone(&state);
+        let dir = spool.clone();
+        let drained = tokio::task::spawn_blocking(move || {
+            let opts = schemas::ingest::Options {
+                received_us: ledger::spool::now_us(),
+                ..schemas::ingest::Options::default()
+            };
+            ledger::spool::drain(&s.committer, &dir, &opts)
+        })
+        .await;
+        match drained {
+            Ok(Ok(report)) => {
+                said.clear();
+                if report.ingest.appended > 0 || !report.kept.is_empty() {
+                    eprintln!(
+                        "govtrail serve: drained {}: {} appended, {} duplicates, {} kept in rejected/",
+                        spool.display(),
+                        report.ingest.appended,
+                        report.ingest.duplicates,
+                        report.kept.len()
+                    );
+                }
+            }
+            Ok(Err(e)) => {
+                let e = e.to_string();
+                if e != said {
+                    eprintln!("govtrail serve: draining {}: {e}", spool.display());
+                    said = e;
+                }
+            }
+            Err(e) => eprintln!("govtrail serve: draining {}: {e}", spool.display()),
+        }
+        // Sleep in short steps, so that a shutdown does not wait a whole interval.
+        let mut left = state.opts.spool_interval;
+        while !left.is_zero() && state.ready.load(Ordering::SeqCst) {
+            let step = left.min(Duration::from_millis(100));
+            tokio::time::sleep(step).await;
+            left -= step;
+        }
     }
 }

@@ -1078,3 +1078,113 @@ fn a_tlog_client_follows_the_checkpoint_and_tiles_and_checks_inclusion() {
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// Graceful degradation: `decide` and `hook` pointed at a server send their calls there; with
+/// the server stopped they answer exactly as configured, spool the calls (a decided call's
+/// record says why it was decided here), and the server drains that spool once it is back.
+#[test]
+fn hooks_pointed_at_a_stopped_server_answer_the_same_and_their_spool_reaches_the_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "hooks", &["ingest"]);
+    let spool = tmp.path().join("spool");
+    let bundle = repo().join("examples/bundles/tractatus");
+    let flags = [
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--spool",
+        spool.to_str().unwrap(),
+    ];
+    let s = Served::start(&ledger, &key, &state, &flags);
+    let url = format!("http://{}", s.addr);
+    let payload = std::fs::read(
+        repo().join("tests/fixtures/tractatus/derived-from-code/pretooluse-input.derived.json"),
+    )
+    .unwrap();
+    let decide = || {
+        let mut c = bin();
+        c.args(["decide", "--bundle", bundle.to_str().unwrap(), "--spool"])
+            .arg(&spool)
+            .args([
+                "--no-server",
+                "--server",
+                &url,
+                "--server-timeout-ms",
+                "1000",
+            ])
+            .env("GOVTRAIL_TOKEN", &ingest);
+        let o = crate::call(c, &payload);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let answer: Value = serde_json::from_slice(&o.stdout).unwrap();
+        answer["hookSpecificOutput"]["permissionDecision"].clone()
+    };
+    let hook = || {
+        let mut c = bin();
+        c.args(["hook", "--spool"])
+            .arg(&spool)
+            .args([
+                "--server",
+                &url,
+                "--",
+                "sh",
+                "-c",
+                "cat >/dev/null; echo '{}'",
+            ])
+            .env("GOVTRAIL_TOKEN", &ingest);
+        let o = crate::call(c, &payload);
+        assert_eq!(
+            (o.status.code(), o.stdout.as_slice()),
+            (Some(0), &b"{}\n"[..]),
+            "{}",
+            text(&o)
+        );
+    };
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(".hook.json")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(decide(), "deny");
+    hook();
+    assert_eq!(spooled(), 0, "the server took both calls");
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+
+    // The server is down: the same answers, the calls spooled.
+    assert_eq!(decide(), "deny");
+    hook();
+    assert_eq!(spooled(), 2);
+
+    // Back: the spool drains into the ledger in the background.
+    let s = Served::start(&ledger, &key, &state, &flags);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while spooled() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(spooled(), 0, "the spool drained");
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT service, decision, strpos(json_str(record, '/source/raw'), 'server_error') > 0 AS said FROM decisions ORDER BY idx",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "service,decision,said\ngovtrail.decide,deny,false\n,info,false\ngovtrail.decide,deny,true\n,info,false\n",
+        "{}",
+        text(&o)
+    );
+}
