@@ -66,7 +66,9 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         .tokens
         .clone()
         .unwrap_or_else(|| state_dir.join("tokens.json"));
-    let (ledger, recovery) = Ledger::open(&a.ledger, read_key(&a.key)?)?;
+    let signer = read_key(&a.key)?;
+    let verifiers = vec![signer.verifier()];
+    let (ledger, recovery) = Ledger::open(&a.ledger, signer)?;
     if let Some(reason) = &recovery.cut_reason {
         eprintln!(
             "govtrail: recovered: cut {} bytes of an unacknowledged commit from the write-ahead log ({reason})",
@@ -89,6 +91,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         fail_open: a.fail_open,
         spool: a.spool.clone(),
         spool_interval: std::time::Duration::from_secs(1),
+        verifiers,
     };
     let server = web::Server::new(ledger, opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -17,6 +17,7 @@
 //! reasons, in the state directory (never in the ledger, never dropped); no token, key or
 //! secret in a response or a log.
 
+mod api;
 pub mod auth;
 mod auth_layer;
 mod decide;
@@ -87,6 +88,8 @@ pub struct Options {
     pub spool: Option<PathBuf>,
     /// How often the spool is drained.
     pub spool_interval: Duration,
+    /// The keys `POST /v1/verify` trusts: the server's own public key.
+    pub verifiers: Vec<ledger::NoteVerifier>,
 }
 
 /// A server that cannot start or stop cleanly.
@@ -190,8 +193,13 @@ impl Server {
         let s = Arc::clone(&self.state);
         let body_limit = s.opts.limits.body_bytes;
         Router::new()
-            .route("/v1/decisions", post(ingest::native))
+            .route("/v1/decisions", post(ingest::native).get(api::decisions))
             .route("/v1/decisions/{index}", get(read::decision))
+            .route("/v1/sessions", get(api::sessions))
+            .route("/v1/sessions/{id}/rca", get(api::rca))
+            .route("/v1/reports/overhead", get(api::overhead))
+            .route("/v1/query", post(api::sql))
+            .route("/v1/verify", get(api::verify_status).post(api::verify_run))
             .route("/logs", post(ingest::opa))
             .route("/logs/{partition}", post(ingest::opa_partition))
             .route("/v1/traces", post(ingest::otlp_traces))

@@ -1188,3 +1188,128 @@ fn hooks_pointed_at_a_stopped_server_answer_the_same_and_their_spool_reaches_the
         text(&o)
     );
 }
+
+/// The read API: decisions filtered and paged with a cursor, sessions by denials, a session's
+/// RCA, the overhead report, read-only SQL, and verification (the last run stored; a new run
+/// for the admin scope only); bad parameters are 400 problems.
+#[test]
+fn the_read_api_lists_pages_reports_queries_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let tokens = state.join("tokens.json");
+    let ingest = token(&tokens, "w", &["ingest"]);
+    let reader = token(&tokens, "r", &["read"]);
+    let admin = token(&tokens, "a", &["admin"]);
+    let s = Served::start(&ledger, &key, &state, &[]);
+    let addr = s.addr.as_str();
+    let examples = std::fs::read(repo().join("examples/decisions.ndjson")).unwrap();
+    assert_eq!(
+        request(addr, "POST", "/v1/decisions", Some(&ingest), &[], &examples).status,
+        200
+    );
+    let get = |path: &str, t: &str| request(addr, "GET", path, Some(t), &[], b"");
+
+    // Pages of 3 follow the cursor to the end, each decision once, in index order.
+    let mut seen = Vec::new();
+    let mut path = "/v1/decisions?limit=3".to_owned();
+    loop {
+        let page = get(&path, &reader);
+        assert_eq!(page.status, 200, "{}", page.text());
+        let v = page.json();
+        seen.extend(
+            v["decisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["idx"].as_u64().unwrap()),
+        );
+        match v["next"].as_u64() {
+            Some(n) => path = format!("/v1/decisions?limit=3&after={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..8).collect::<Vec<_>>());
+    let denies = get("/v1/decisions?decision=deny", &reader).json();
+    assert!(
+        denies["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["decision"] == "deny")
+    );
+    let quoted = get(
+        "/v1/decisions?session_id=x%27%20OR%20%271%27%3D%271",
+        &reader,
+    )
+    .json();
+    assert_eq!(
+        quoted["decisions"],
+        serde_json::json!([]),
+        "a filter is a literal, not SQL"
+    );
+    assert_problem(
+        &get("/v1/decisions?bogus=1", &reader),
+        400,
+        "unknown filter",
+    );
+    assert_problem(&get("/v1/decisions?limit=0", &reader), 400, "limit");
+    assert_problem(
+        &get("/v1/decisions?since=yesterday", &reader),
+        400,
+        "RFC 3339",
+    );
+
+    let sessions = get("/v1/sessions", &reader).json();
+    let first = &sessions["sessions"][0];
+    assert!(first["denies"].as_u64().unwrap() >= 1, "{sessions}");
+    let rca = get(
+        &format!("/v1/sessions/{}/rca", first["session_id"].as_str().unwrap()),
+        &reader,
+    );
+    assert_eq!(rca.status, 200, "{}", rca.text());
+    assert!(rca.json()["timeline"].is_array(), "{}", rca.text());
+    assert_problem(&get("/v1/sessions/none/rca", &reader), 404, "");
+    let overhead = get("/v1/reports/overhead?by=service", &reader);
+    assert_eq!(overhead.status, 200, "{}", overhead.text());
+    assert_eq!(overhead.json()["group_by"], serde_json::json!(["service"]));
+    assert_problem(
+        &get("/v1/reports/overhead?by=colour", &reader),
+        400,
+        "not a dimension",
+    );
+
+    let q = |sql: &str| {
+        request(
+            addr,
+            "POST",
+            "/v1/query",
+            Some(&reader),
+            &[("Content-Type", "application/json")],
+            serde_json::json!({ "sql": sql }).to_string().as_bytes(),
+        )
+    };
+    let a = q("SELECT count(*) AS n FROM decisions");
+    assert_eq!(
+        a.json(),
+        serde_json::json!({"rows": [{"n": 8}], "truncated": false})
+    );
+    assert_problem(&q("DROP TABLE decisions"), 400, "");
+    assert_problem(&q("SELECT * FROM nowhere"), 400, "nowhere");
+
+    // Verification: none run yet; a reader may not run one; an admin does, and it is kept.
+    assert_eq!(get("/v1/verify", &reader).json()["last_run"], Value::Null);
+    assert_problem(
+        &request(addr, "POST", "/v1/verify", Some(&reader), &[], b""),
+        403,
+        "admin scope",
+    );
+    let run = request(addr, "POST", "/v1/verify", Some(&admin), &[], b"");
+    assert_eq!(run.status, 200, "{}", run.text());
+    assert_eq!(run.json()["report"]["status"], "ok");
+    let status = get("/v1/verify", &reader).json();
+    assert_eq!(status["last_run"]["report"]["verified"], 8, "{status}");
+    assert_eq!(status["checkpoint"]["size"], 8);
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
