@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::authorize;
+use crate::openapi::{
+    DecisionList, ProblemBody, QueryBody, QueryReply, SessionList, VerifyRun, VerifyStatus,
+};
 use crate::problem::Problem;
 
 /// Rows a list or a query answers at most.
@@ -60,6 +63,30 @@ async fn rows(trail: &query::Trail, sql: &str) -> Result<Value, Problem> {
 /// `GET /v1/decisions`: decisions in index order after `after` (the cursor), filtered by any
 /// of `session_id`, `decision`, `service`, `platform`, `engine`, `tool_name`, `event`,
 /// `tool_use_id`, `rule_set`, `model`, and a time window (`since`, `until`: RFC 3339).
+#[utoipa::path(get, path = "/v1/decisions", tag = "read", security(("bearer" = [])),
+    params(
+        ("session_id" = Option<String>, Query, description = "exact match"),
+        ("decision" = Option<String>, Query, description = "exact match"),
+        ("service" = Option<String>, Query, description = "exact match"),
+        ("platform" = Option<String>, Query, description = "exact match"),
+        ("engine" = Option<String>, Query, description = "exact match"),
+        ("tool_name" = Option<String>, Query, description = "exact match"),
+        ("event" = Option<String>, Query, description = "exact match"),
+        ("tool_use_id" = Option<String>, Query, description = "exact match"),
+        ("rule_set" = Option<String>, Query, description = "exact match"),
+        ("model" = Option<String>, Query, description = "exact match"),
+        ("since" = Option<String>, Query, description = "RFC 3339, inclusive"),
+        ("until" = Option<String>, Query, description = "RFC 3339, exclusive"),
+        ("after" = Option<u64>, Query, description = "the cursor: the last index of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000 (100)"),
+    ),
+    responses(
+        (status = 200, description = "a page of decisions", body = DecisionList),
+        (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn decisions(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -145,6 +172,15 @@ async fn list_decisions(
 }
 
 /// `GET /v1/sessions`: sessions, most denials first (then most asks, then latest).
+#[utoipa::path(get, path = "/v1/sessions", tag = "read", security(("bearer" = [])),
+    params(("limit" = Option<u32>, Query, description = "1 to 1000 (100)")),
+    responses(
+        (status = 200, description = "sessions", body = SessionList),
+        (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn sessions(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -177,6 +213,16 @@ pub(crate) async fn sessions(
 
 /// `GET /v1/sessions/{id}/rca`: the session's root-cause analysis (REPORTS.md), as
 /// `govtrail report rca --json`.
+#[utoipa::path(get, path = "/v1/sessions/{id}/rca", tag = "read", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The session id")),
+    responses(
+        (status = 200, description = "as `govtrail report rca --json` (docs/REPORTS.md)", body = Object),
+        (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "no such session", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn rca(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -202,6 +248,20 @@ pub(crate) async fn rca(
 
 /// `GET /v1/reports/overhead?by=service,tool&since=&until=`: the overhead report, as
 /// `govtrail report overhead --json`.
+#[utoipa::path(get, path = "/v1/reports/overhead", tag = "read", security(("bearer" = [])),
+    params(
+        ("by" = Option<String>, Query, description = "dimensions, comma-separated (docs/REPORTS.md)"),
+        ("since" = Option<String>, Query, description = "RFC 3339"),
+        ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("compare" = Option<String>, Query, description = "two rule sets, A,B"),
+    ),
+    responses(
+        (status = 200, description = "as `govtrail report overhead --json` (docs/REPORTS.md)", body = Object),
+        (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn overhead(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -252,14 +312,18 @@ pub(crate) async fn overhead(
     }
 }
 
-/// The body of `POST /v1/query`.
-#[derive(serde::Deserialize)]
-pub(crate) struct QueryBody {
-    sql: String,
-}
-
 /// `POST /v1/query`: one read-only SQL statement over the views `govtrail query` has, at most
 /// 1,000 rows (`truncated` says when there were more) and 10 s.
+#[utoipa::path(post, path = "/v1/query", tag = "read", security(("bearer" = [])),
+    request_body(content = QueryBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the rows", body = QueryReply),
+        (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "the query ran too long", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn sql(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -286,6 +350,12 @@ pub(crate) async fn sql(
 
 /// `GET /v1/verify`: the newest checkpoint and the last verification run (kept in the state
 /// directory), never a verification per request.
+#[utoipa::path(get, path = "/v1/verify", tag = "read", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the newest checkpoint and the last run", body = VerifyStatus),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn verify_status(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -311,6 +381,13 @@ pub(crate) async fn verify_status(
 
 /// `POST /v1/verify` (admin): verifies the whole ledger against the server's own public key
 /// (as `govtrail verify --json`), keeps the report as the last run, and answers it.
+#[utoipa::path(post, path = "/v1/verify", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the run", body = VerifyRun),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn verify_run(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,

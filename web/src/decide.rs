@@ -24,6 +24,7 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::authorize;
 use crate::metrics::{EndpointLabels, IngestLabels};
+use crate::openapi::ProblemBody;
 
 /// The bundle a server decides with, and the fail mode of its calls.
 pub(crate) struct Decider {
@@ -65,10 +66,14 @@ impl Decider {
     }
 }
 
+/// The hook's answer as an HTTP body: its JSON, or `{}` for no answer (which Claude Code reads
+/// as a command hook's JSON with no decision: its own permission flow goes on), always JSON.
 fn hook_json(stdout: String) -> Response {
-    if stdout.is_empty() {
-        return StatusCode::OK.into_response();
-    }
+    let stdout = if stdout.trim().is_empty() {
+        "{}\n".to_owned()
+    } else {
+        stdout
+    };
     (
         StatusCode::OK,
         [(
@@ -83,7 +88,7 @@ fn hook_json(stdout: String) -> Response {
 /// The answer when a call cannot be decided or recorded: the fail mode's.
 fn fail_answer(fail: FailMode, why: &str) -> Response {
     match fail {
-        FailMode::Open => StatusCode::OK.into_response(),
+        FailMode::Open => hook_json(String::new()),
         FailMode::Closed => hook_json(format!(
             "{}\n",
             serde_json::json!({"hookSpecificOutput": {
@@ -96,6 +101,15 @@ fn fail_answer(fail: FailMode, why: &str) -> Response {
 }
 
 /// The decide endpoint.
+#[utoipa::path(post, path = "/v1/hooks/claude-code/decide", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Object, content_type = "application/json",
+        description = "A Claude Code hook payload; decided with the server's bundle"),
+    responses(
+        (status = 200, description = "the hook JSON; `{}` for no answer (the platform's own flow)", body = Object),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "the server has no bundle", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn claude_code_decide(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,

@@ -26,6 +26,7 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::{authorize, ready};
 use crate::metrics::{EndpointLabels, IngestLabels};
+use crate::openapi::{IngestReply, ProblemBody};
 use crate::problem::{Problem, decode_body};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,6 +373,21 @@ fn native_reply(state: &State, t: &Taken) -> serde_json::Value {
 }
 
 /// `POST /v1/decisions`: native decisions, NDJSON or a JSON array.
+#[utoipa::path(post, path = "/v1/decisions", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Object, content_type = "application/json",
+        description = "Native decision records (docs/RECORD.md): NDJSON, one JSON object, or a JSON array"),
+    responses(
+        (status = 200, description = "taken: appended, duplicates, rejected units", body = IngestReply),
+        (status = 400, description = "the body does not decompress", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "no unit is a record", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "busy; retry after Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the writer stopped", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn native(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -399,6 +415,18 @@ pub(crate) async fn native(
 /// `POST /logs`: OPA's decision-log upload (a gzip JSON array). OPA re-sends a chunk on any
 /// non-2xx and reads no answer, so a chunk is answered 200 once durable, whatever its events
 /// were: the ones no normaliser reads are kept with their reasons, never refused.
+#[utoipa::path(post, path = "/logs", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Vec<Object>, content_type = "application/json",
+        description = "OPA decision-log events, a JSON array (gzip as OPA sends it)"),
+    responses(
+        (status = 200, description = "taken, or kept as rejected", body = Object),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "busy or the writer stopped", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn opa(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -411,6 +439,18 @@ pub(crate) async fn opa(
 }
 
 /// `POST /logs/{partition}`: the legacy partitioned path, the same upload.
+#[utoipa::path(post, path = "/logs/{partition}", tag = "ingest", security(("bearer" = [])),
+    params(("partition" = String, Path, description = "OPA's legacy partition name")),
+    request_body(content = Vec<Object>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "taken, or kept as rejected", body = Object),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "busy or the writer stopped", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn opa_partition(
     state: Extract<Arc<State>>,
     headers: HeaderMap,
@@ -420,6 +460,20 @@ pub(crate) async fn opa_partition(
 }
 
 /// `POST /v1/traces`: OTLP/HTTP spans (guardrail spans become decisions).
+#[utoipa::path(post, path = "/v1/traces", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Object, content_type = "application/json",
+        description = "An ExportTraceServiceRequest, OTLP/JSON (or application/x-protobuf)"),
+    responses(
+        (status = 200, description = "an ExportTraceServiceResponse, maybe with partial success", body = Object),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "not the signal's protobuf or JSON (a google.rpc.Status)", body = Object),
+        (status = 429, description = "busy; retry after Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the writer stopped", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn otlp_traces(
     state: Extract<Arc<State>>,
     headers: HeaderMap,
@@ -429,6 +483,20 @@ pub(crate) async fn otlp_traces(
 }
 
 /// `POST /v1/logs`: OTLP/HTTP log records (Claude Code `tool_decision` events).
+#[utoipa::path(post, path = "/v1/logs", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Object, content_type = "application/json",
+        description = "An ExportLogsServiceRequest, OTLP/JSON (or application/x-protobuf)"),
+    responses(
+        (status = 200, description = "an ExportLogsServiceResponse, maybe with partial success", body = Object),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "not the signal's protobuf or JSON (a google.rpc.Status)", body = Object),
+        (status = 429, description = "busy; retry after Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the writer stopped", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn otlp_logs(
     state: Extract<Arc<State>>,
     headers: HeaderMap,
@@ -563,6 +631,21 @@ fn otlp_status(encoding: Encoding, status: StatusCode, code: u64, message: &str)
 
 /// `POST /v1/hooks/govtrail`: calls `govtrail hook` recorded (its envelopes, NDJSON), sent by
 /// hooks pointed at the server; answered as the native endpoint is.
+#[utoipa::path(post, path = "/v1/hooks/govtrail", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Object, content_type = "application/json",
+        description = "govtrail.hook envelopes (docs/RECORD.md §5), NDJSON"),
+    responses(
+        (status = 200, description = "taken", body = IngestReply),
+        (status = 400, description = "the body does not decompress", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "no unit is an envelope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "busy; retry after Retry-After", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the writer stopped", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn govtrail_hook(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -594,6 +677,20 @@ pub(crate) async fn govtrail_hook(
 /// `POST /v1/hooks/claude-code`: a Claude Code `http` hook in tap mode: the payload is recorded
 /// and answered with an empty 200, which Claude Code takes as success with no output (so the
 /// platform's own flow goes on unchanged).
+#[utoipa::path(post, path = "/v1/hooks/claude-code", tag = "ingest", security(("bearer" = [])),
+    request_body(content = Object, content_type = "application/json",
+        description = "A Claude Code hook payload (what a command hook reads on stdin)"),
+    responses(
+        (status = 200, description = "recorded; no output"),
+        (status = 400, description = "the body does not decompress", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "not a hook payload", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "busy or the writer stopped", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn claude_code_tap(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,

@@ -23,6 +23,7 @@ mod auth_layer;
 mod decide;
 mod ingest;
 mod metrics;
+mod openapi;
 mod problem;
 mod read;
 
@@ -34,7 +35,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use ledger::{Committer, Ledger};
 
 /// Limits on what one request may ask (docs/SERVER.md §4).
@@ -188,34 +189,42 @@ impl Server {
         })
     }
 
-    /// The routes (each with the scope it needs).
+    /// The routes (each with the scope it needs) and, built with them, the OpenAPI document
+    /// served at `/openapi.json`.
     pub fn router(&self) -> Router {
+        use utoipa::OpenApi as _;
+        use utoipa_axum::router::OpenApiRouter;
+        use utoipa_axum::routes;
         let s = Arc::clone(&self.state);
         let body_limit = s.opts.limits.body_bytes;
-        Router::new()
-            .route("/v1/decisions", post(ingest::native).get(api::decisions))
-            .route("/v1/decisions/{index}", get(read::decision))
-            .route("/v1/sessions", get(api::sessions))
-            .route("/v1/sessions/{id}/rca", get(api::rca))
-            .route("/v1/reports/overhead", get(api::overhead))
-            .route("/v1/query", post(api::sql))
-            .route("/v1/verify", get(api::verify_status).post(api::verify_run))
-            .route("/logs", post(ingest::opa))
-            .route("/logs/{partition}", post(ingest::opa_partition))
-            .route("/v1/traces", post(ingest::otlp_traces))
-            .route("/v1/logs", post(ingest::otlp_logs))
-            .route("/v1/hooks/claude-code", post(ingest::claude_code_tap))
-            .route("/v1/hooks/govtrail", post(ingest::govtrail_hook))
-            .route(
-                "/v1/hooks/claude-code/decide",
-                post(decide::claude_code_decide),
-            )
-            .route("/checkpoint", get(read::checkpoint))
+        let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .routes(routes!(ingest::native, api::decisions))
+            .routes(routes!(read::decision))
+            .routes(routes!(api::sessions))
+            .routes(routes!(api::rca))
+            .routes(routes!(api::overhead))
+            .routes(routes!(api::sql))
+            .routes(routes!(api::verify_status, api::verify_run))
+            .routes(routes!(ingest::opa))
+            .routes(routes!(ingest::opa_partition))
+            .routes(routes!(ingest::otlp_traces))
+            .routes(routes!(ingest::otlp_logs))
+            .routes(routes!(ingest::claude_code_tap))
+            .routes(routes!(ingest::govtrail_hook))
+            .routes(routes!(decide::claude_code_decide))
+            .routes(routes!(read::checkpoint))
+            .routes(routes!(read::healthz))
+            .routes(routes!(read::readyz))
+            .routes(routes!(read::metrics))
+            .routes(routes!(openapi_json))
+            .split_for_parts();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
+        router
+            // C2SP tlog-tiles paths: not one OpenAPI path (openapi.rs).
             .route("/tile/{*path}", get(read::tile))
-            .route("/healthz", get(read::healthz))
-            .route("/readyz", get(read::readyz))
-            .route("/metrics", get(read::metrics))
             .fallback(read::not_found)
+            .layer(axum::Extension(doc))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&s),
                 auth_layer::count,
@@ -306,4 +315,18 @@ async fn drain_spool(state: Arc<State>, spool: PathBuf) {
             left -= step;
         }
     }
+}
+
+/// `GET /openapi.json`: this document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
+async fn openapi_json(
+    axum::Extension(doc): axum::Extension<Arc<String>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc.as_str().to_owned(),
+    )
+        .into_response()
 }

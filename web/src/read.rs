@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::{authorize, ready};
+use crate::openapi::{DecisionReply, ProblemBody};
 use crate::problem::Problem;
 
 fn text(body: String, content_type: &'static str, cache: &'static str) -> Response {
@@ -28,6 +29,11 @@ fn text(body: String, content_type: &'static str, cache: &'static str) -> Respon
 }
 
 /// `GET /checkpoint`: the newest signed checkpoint (a C2SP signed note).
+#[utoipa::path(get, path = "/checkpoint", tag = "transparency",
+    responses(
+        (status = 200, description = "a C2SP signed note", body = String, content_type = "text/plain"),
+        (status = 404, description = "no checkpoint yet", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn checkpoint(Extract(state): Extract<Arc<State>>) -> Response {
     let latest = state
         .checkpoint
@@ -96,6 +102,15 @@ pub(crate) async fn tile(
 
 /// `GET /v1/decisions/{index}`: one record, as stored, with its inclusion proof in the newest
 /// checkpoint (c2sp.org/tlog-proof text, which `govtrail verify-proof` checks offline).
+#[utoipa::path(get, path = "/v1/decisions/{index}", tag = "read", security(("bearer" = [])),
+    params(("index" = String, Path, description = "The record's index")),
+    responses(
+        (status = 200, description = "the record and its proof", body = DecisionReply),
+        (status = 400, description = "not an index", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "no such record", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn decision(
     Extract(state): Extract<Arc<State>>,
     headers: HeaderMap,
@@ -147,11 +162,18 @@ pub(crate) async fn decision(
 }
 
 /// `GET /healthz`: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "ok", body = String, content_type = "text/plain")))]
 pub(crate) async fn healthz() -> Response {
     text("ok\n".into(), "text/plain; charset=utf-8", "no-store")
 }
 
 /// `GET /readyz`: ingest is accepted (the writer runs and the server is not shutting down).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "ready", body = String, content_type = "text/plain"),
+        (status = 503, description = "not accepting ingest", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn readyz(Extract(state): Extract<Arc<State>>) -> Response {
     if ready(&state) {
         text("ready\n".into(), "text/plain; charset=utf-8", "no-store")
@@ -161,6 +183,9 @@ pub(crate) async fn readyz(Extract(state): Extract<Arc<State>>) -> Response {
 }
 
 /// `GET /metrics`: Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub(crate) async fn metrics(Extract(state): Extract<Arc<State>>) -> Response {
     text(
         state.metrics.render(),

@@ -906,8 +906,8 @@ fn sigkill_under_load_loses_no_acknowledged_record() {
 }
 
 /// Claude Code decide mode: the payload decided with the server's bundle, the call recorded
-/// durably, the hook JSON answered; a call no rule covers gets no answer (an empty 200, the
-/// platform's own flow), and one that cannot be decided is denied under the default fail mode,
+/// durably, the hook JSON answered; a call no rule covers gets no answer (`{}`: the platform's
+/// own flow), and one that cannot be decided is denied under the default fail mode,
 /// never let through by a non-2xx.
 #[test]
 fn claude_code_decide_mode_records_then_answers_the_hook_json() {
@@ -945,7 +945,12 @@ fn claude_code_decide_mode_records_then_answers_the_hook_json() {
     );
     let uncovered = br#"{"hook_event_name":"PreToolUse","session_id":"s-d","tool_use_id":"toolu_d2","tool_name":"SomeNewTool","tool_input":{},"cwd":"/w","permission_mode":"default"}"#;
     let a = decide(uncovered);
-    assert_eq!((a.status, a.body.len()), (200, 0), "{}", a.text());
+    assert_eq!(
+        (a.status, a.json()),
+        (200, serde_json::json!({})),
+        "{}",
+        a.text()
+    );
     let a = decide(b"{not json");
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(a.json()["hookSpecificOutput"]["permissionDecision"], "deny");
@@ -1310,6 +1315,69 @@ fn the_read_api_lists_pages_reports_queries_and_verifies() {
     let status = get("/v1/verify", &reader).json();
     assert_eq!(status["last_run"]["report"]["verified"], 8, "{status}");
     assert_eq!(status["checkpoint"]["size"], 8);
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// The endpoints SERVER.md documents, the paths of `/openapi.json` and the router's routes are
+/// one set (the hash tiles, C2SP tlog-tiles paths, only in the first and the last); and
+/// schemathesis (PyPI), generating requests from `/openapi.json`, finds no 5xx and no answer
+/// that breaks the document (status codes, content types, schemas, headers).
+#[test]
+fn openapi_paths_are_the_routes_and_schemathesis_finds_no_5xx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let admin = token(&state.join("tokens.json"), "st", &["ingest", "admin"]);
+    let bundle = repo().join("examples/bundles/tractatus");
+    let s = Served::start(
+        &ledger,
+        &key,
+        &state,
+        &["--bundle", bundle.to_str().unwrap()],
+    );
+    let doc = request(&s.addr, "GET", "/openapi.json", None, &[], b"").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut spec = std::collections::BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            spec.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    let server_md = std::fs::read_to_string(repo().join("docs/SERVER.md")).unwrap();
+    let documented: std::collections::BTreeSet<String> = server_md
+        .split('`')
+        .filter(|t| (t.starts_with("GET /") || t.starts_with("POST /")) && !t.contains("/tile/"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(documented, spec, "SERVER.md and /openapi.json");
+    // Every path is routed (the fallback says "no endpoint"), the tiles too.
+    for op in spec
+        .iter()
+        .chain(std::iter::once(&"GET /tile/0/000".to_owned()))
+    {
+        let (method, path) = op.split_once(' ').unwrap();
+        let path = path
+            .replace("{index}", "0")
+            .replace("{id}", "s")
+            .replace("{partition}", "p");
+        let a = request(&s.addr, method, &path, Some(&admin), &[], b"");
+        assert!(
+            !(a.status == 404 && a.text().contains("no endpoint")) && a.status != 405,
+            "{op}: {} {}",
+            a.status,
+            a.text()
+        );
+    }
+    let o = std::process::Command::new(govtrail_tests::python())
+        .args(["-m", "schemathesis.cli", "run"])
+        .arg(format!("http://{}/openapi.json", s.addr))
+        .args(["-H", &format!("Authorization: Bearer {admin}")])
+        .args(["--max-examples", "15", "--seed", "7", "--checks"])
+        .arg("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
 }

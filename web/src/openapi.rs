@@ -1,0 +1,170 @@
+//! `/openapi.json`: the OpenAPI 3.1 document, generated with the router from the handlers'
+//! `#[utoipa::path]` annotations and the reply types below (utoipa-axum's `OpenApiRouter`, so
+//! a route and its path cannot drift apart). The hash tiles (`/tile/…`) are left out: their
+//! paths are C2SP tlog-tiles', not expressible as one OpenAPI path.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The document's fixed parts; the paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "govtrail",
+        description = "The ledger as a service: ingest, read, transparency (docs/SERVER.md)."
+    ),
+    modifiers(&Bearer),
+    components(schemas(ProblemBody, RejectedUnit))
+)]
+pub(crate) struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("gvt_<id>_<secret>")
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// An error (RFC 9457 problem details).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct ProblemBody {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    /// The status's reason phrase.
+    pub(crate) title: String,
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// What went wrong, and where.
+    pub(crate) detail: String,
+    /// The units that were rejected, when the body held units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rejected: Option<Vec<RejectedUnit>>,
+}
+
+/// A unit of a request body that is not a record, and why.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct RejectedUnit {
+    /// The unit's line (or, for OTLP, its item).
+    pub(crate) line: usize,
+    /// A JSON pointer into the unit.
+    pub(crate) pointer: String,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+/// What an ingest request came to.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct IngestReply {
+    /// Records appended.
+    pub(crate) appended: u64,
+    /// Records already in the ledger with the same bytes (not appended again).
+    pub(crate) duplicates: u64,
+    /// The index of the first record appended.
+    pub(crate) first_index: Option<u64>,
+    /// Units that are not records, and conflicts.
+    pub(crate) rejected: Vec<RejectedUnit>,
+    /// Units that are not decisions (other spans, log records).
+    pub(crate) skipped: usize,
+    /// The size of the checkpoint below.
+    pub(crate) size: u64,
+    /// The newest signed checkpoint (C2SP signed note), covering every record appended.
+    pub(crate) checkpoint: String,
+}
+
+/// One decision with its inclusion proof.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct DecisionReply {
+    /// Its index in the ledger.
+    pub(crate) index: u64,
+    /// Its time, µs since the epoch.
+    pub(crate) ts_us: i64,
+    /// The record (docs/RECORD.md).
+    #[schema(value_type = Object)]
+    pub(crate) record: Value,
+    /// The record's bytes as stored (RFC 8785 JSON).
+    pub(crate) record_bytes: String,
+    /// BLAKE3 of the bytes, hex.
+    pub(crate) record_hash: String,
+    /// A c2sp.org/tlog-proof of it in the newest checkpoint.
+    pub(crate) proof: String,
+}
+
+/// A page of decisions.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct DecisionList {
+    /// Decisions in index order (typed columns).
+    #[schema(value_type = Vec<Object>)]
+    pub(crate) decisions: Vec<Value>,
+    /// The cursor of the next page (`after=`), null on the last.
+    pub(crate) next: Option<u64>,
+}
+
+/// Sessions.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct SessionList {
+    /// Rows of the `sessions` view.
+    #[schema(value_type = Vec<Object>)]
+    pub(crate) sessions: Vec<Value>,
+}
+
+/// A read-only SQL statement.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct QueryBody {
+    /// One statement over `govtrail query`'s views.
+    pub(crate) sql: String,
+}
+
+/// A query's rows.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct QueryReply {
+    /// At most 1,000 rows, as JSON objects.
+    #[schema(value_type = Vec<Object>)]
+    pub(crate) rows: Vec<Value>,
+    /// There were more.
+    pub(crate) truncated: bool,
+}
+
+/// A signed checkpoint.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct CheckpointInfo {
+    /// Records under it.
+    pub(crate) size: u64,
+    /// The signed note.
+    pub(crate) note: String,
+}
+
+/// The verification status.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct VerifyStatus {
+    /// The newest checkpoint.
+    pub(crate) checkpoint: Option<CheckpointInfo>,
+    /// The last verification run, as stored (a `VerifyRun`), or null.
+    #[schema(value_type = Option<Object>)]
+    pub(crate) last_run: Value,
+}
+
+/// A verification run.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct VerifyRun {
+    /// When it began, µs since the epoch.
+    pub(crate) started_us: i64,
+    /// When it ended.
+    pub(crate) finished_us: i64,
+    /// As `govtrail verify --json`.
+    #[schema(value_type = Object)]
+    pub(crate) report: Value,
+}
