@@ -3,12 +3,14 @@
 project's own compiled load client (benches/src/bin/serve_load.rs: keep-alive HTTP/1.1, closed
 loops), then the ledger counted and verified (zero loss: every acknowledged record is there).
 
-    benches/serve_load.py [SECONDS] [--write]
+    benches/serve_load.py [SECONDS] [--soak MINUTES RATE] [--write]
 
-Measured: native NDJSON in batches of 1,000 (4 clients), and Claude Code decide mode with the
-Tractatus bundle (16 closed-loop clients: each sends its next call when answered; the durable
-record included). With --write, the section "## Server load (issue 23)" of docs/BENCHMARKS.md
-is rewritten.
+Measured: native NDJSON in batches of 1,000 (4 clients); OPA decision-log chunks (gzip JSON
+arrays of 200 events, 4 clients); OTLP/JSON guardrail spans in exports of 512 (the SDK's batch
+size, 4 clients); Claude Code decide mode with the Tractatus bundle (16 closed-loop clients:
+each sends its next call when answered; the durable record included). With --soak, native
+NDJSON at RATE decisions/s for MINUTES, the server's resident memory sampled every 5 s. With
+--write, the section "## Server load (issue 23)" of docs/BENCHMARKS.md is rewritten.
 """
 import json
 import os
@@ -40,10 +42,45 @@ def stop(p):
         raise SystemExit("server exit %s: %s" % (p.returncode, p.stderr.read()[-2000:]))
 
 
-def load(addr, token, mode, clients, batch, seconds):
-    r = subprocess.run([LOAD, addr, token, mode, str(clients), str(batch), str(seconds)],
-                       capture_output=True, text=True, check=True)
+def load(addr, token, mode, clients, batch, seconds, rate=None):
+    cmd = [LOAD, addr, token, mode, str(clients), str(batch), str(seconds)]
+    if rate:
+        cmd.append(str(rate))
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(r.stdout)
+
+
+def rss_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def soak(tmp, key, minutes, rate):
+    """Native NDJSON at `rate` for `minutes`; the server's RSS every 5 s; then counted."""
+    import threading
+    ledger = os.path.join(tmp, "soak")
+    state = ledger + ".server"
+    subprocess.run([BIN, "init", ledger, "--key", key + ".key"], check=True, capture_output=True)
+    token = subprocess.run([BIN, "token", "create", "--tokens", state + "/tokens.json", "--name",
+                            "soak", "--scope", "ingest"], check=True, capture_output=True,
+                           text=True).stdout.strip()
+    p, addr = serve(ledger, key + ".key", state, [])
+    samples, done = [], threading.Event()
+
+    def sample():
+        t0 = time.time()
+        while not done.wait(5):
+            samples.append((round(time.time() - t0), rss_kib(p.pid)))
+    threading.Thread(target=sample, daemon=True).start()
+    r = load(addr, token, "native", 4, 1000, minutes * 60, rate)
+    done.set()
+    stop(p)
+    v = verified(ledger, key + ".vkey")
+    r.update({"ledger_records": v["verified"], "verify": v["status"],
+              "lost": r["records"] - v["verified"], "rss_kib": samples})
+    return r
 
 
 def verified(ledger, vkey):
@@ -54,6 +91,11 @@ def verified(ledger, vkey):
 
 def main():
     args = [a for a in sys.argv[1:] if a != "--write"]
+    soak_args = None
+    if "--soak" in args:
+        i = args.index("--soak")
+        soak_args = (float(args[i + 1]), float(args[i + 2]))
+        del args[i:i + 3]
     seconds = float(args[0]) if args else 20
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "govtrail-cli",
                     "-p", "govtrail-benches", "--bin", "govtrail", "--bin", "serve_load"],
@@ -65,6 +107,8 @@ def main():
     results = {}
     for mode, clients, batch, extra in [
         ("native", 4, 1000, []),
+        ("opa", 4, 200, []),
+        ("otlp", 4, 512, []),
         ("decide", 16, 1, ["--bundle", os.path.join(ROOT, "examples/bundles/tractatus")]),
     ]:
         ledger = os.path.join(tmp, mode)
@@ -83,12 +127,15 @@ def main():
         r["lost"] = r["records"] - v["verified"]
         results[mode] = r
         print(json.dumps(r), flush=True)
+    if soak_args:
+        results["soak"] = soak(tmp, key, *soak_args)
+        print(json.dumps({k: v for k, v in results["soak"].items() if k != "rss_kib"}), flush=True)
     subprocess.run(["rm", "-rf", tmp])
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "serve_load.json"), "w") as f:
         json.dump(results, f, indent=1)
     if "--write" in sys.argv:
-        n, d = results["native"], results["decide"]
+        n, o, t, d = results["native"], results["opa"], results["otlp"], results["decide"]
         section = "\n".join([
             "## Server load (issue 23)", "",
             "`benches/serve_load.py SECONDS`: the release `govtrail serve` on loopback, driven by",
@@ -100,15 +147,40 @@ def main():
             f"| native NDJSON, batches of 1,000 | {n['clients']} | {n['records_per_s']:,.0f} decisions/s | "
             f"{n['ack_ms']['p50']:.1f} ms | {n['ack_ms']['p95']:.1f} ms | {n['ack_ms']['p99']:.1f} ms | "
             f"{n['ack_ms']['max']:.1f} ms | {n['lost']} | {n['verify']} |",
+            f"| OPA decision logs, gzip chunks of 200 events | {o['clients']} | {o['records_per_s']:,.0f} decisions/s | "
+            f"{o['ack_ms']['p50']:.1f} ms | {o['ack_ms']['p95']:.1f} ms | {o['ack_ms']['p99']:.1f} ms | "
+            f"{o['ack_ms']['max']:.1f} ms | {o['lost']} | {o['verify']} |",
+            f"| OTLP/JSON guardrail spans, exports of 512 | {t['clients']} | {t['records_per_s']:,.0f} spans/s | "
+            f"{t['ack_ms']['p50']:.1f} ms | {t['ack_ms']['p95']:.1f} ms | {t['ack_ms']['p99']:.1f} ms | "
+            f"{t['ack_ms']['max']:.1f} ms | {t['lost']} | {t['verify']} |",
             f"| Claude Code decide (Tractatus bundle, recorded) | {d['clients']} | {d['records_per_s']:,.0f} calls/s | "
             f"{d['ack_ms']['p50']:.2f} ms | {d['ack_ms']['p95']:.2f} ms | {d['ack_ms']['p99']:.2f} ms | "
             f"{d['ack_ms']['max']:.1f} ms | {d['lost']} | {d['verify']} |",
             "",
             f"{seconds:.0f} s each. Targets (issue 23): native ≥ 100k decisions/s with ack p99 ≤ 50 ms;",
-            "decide p99 ≤ 3 ms with 16 closed-loop clients. Not measured yet: OPA and OTLP",
-            "endpoints' rates, a 10-minute soak at 50k/s, fsync stalls from a probe of the run.",
+            "decide p99 ≤ 3 ms with 16 closed-loop clients. For scale: the OpenTelemetry Collector",
+            "takes ~12k spans/s per core, OPA with decision logging ~1k decisions/s per core",
+            "(shared/notes/wave2-anchors.md §C.8).",
             "",
         ])
+        if "soak" in results:
+            k = results["soak"]
+            rss = [kib for _, kib in k["rss_kib"]]
+            # Flat: the last quarter's mean within 10% of the second quarter's (after warm-up).
+            q = max(1, len(rss) // 4)
+            early, late = sum(rss[q:2 * q]) / q, sum(rss[-q:]) / q
+            section += "\n".join([
+                f"Soak: native NDJSON paced at {soak_args[1]:,.0f} decisions/s for {soak_args[0]:.0f} minutes:",
+                f"{k['records_per_s']:,.0f} decisions/s sustained, ack p99 {k['ack_ms']['p99']:.1f} ms, "
+                f"{k['records']:,} acknowledged, {k['lost']} lost, verify {k['verify']}; the server's RSS",
+                f"{rss[0] / 1024:.0f} MiB at the first sample, {early / 1024:.0f} MiB in the second quarter, "
+                f"{late / 1024:.0f} MiB in the last (max {max(rss) / 1024:.0f} MiB).",
+                "",
+                "Not measured yet: fsync stalls from a probe of the run.",
+                "",
+            ])
+        else:
+            section += "\nNot measured in this run: the soak (`--soak 10 50000`), fsync stalls.\n"
         benchlib.write_section("## Server load (issue 23)", section)
 
 
