@@ -169,7 +169,7 @@ def main():
             # Flat: the last quarter's mean within 10% of the second quarter's (after warm-up).
             q = max(1, len(rss) // 4)
             early, late = sum(rss[q:2 * q]) / q, sum(rss[-q:]) / q
-            section += "\n".join([
+            section += "\n" + "\n".join([
                 f"Soak: native NDJSON paced at {soak_args[1]:,.0f} decisions/s for {soak_args[0]:.0f} minutes:",
                 f"{k['records_per_s']:,.0f} decisions/s sustained, ack p99 {k['ack_ms']['p99']:.1f} ms, "
                 f"{k['records']:,} acknowledged, {k['lost']} lost, verify {k['verify']}; the server's RSS",

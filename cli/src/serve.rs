@@ -68,7 +68,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         .unwrap_or_else(|| state_dir.join("tokens.json"));
     let signer = read_key(&a.key)?;
     let verifiers = vec![signer.verifier()];
-    let (ledger, recovery) = Ledger::open(&a.ledger, signer)?;
+    let (ledger, recovery) = Ledger::open(&a.ledger, signer.clone())?;
     if let Some(reason) = &recovery.cut_reason {
         eprintln!(
             "govtrail: recovered: cut {} bytes of an unacknowledged commit from the write-ahead log ({reason})",
@@ -93,7 +93,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         spool_interval: std::time::Duration::from_secs(1),
         verifiers,
     };
-    let server = web::Server::new(ledger, opts)?;
+    let server = web::Server::new(ledger, signer, opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -60,6 +60,12 @@ impl Committer {
         }
     }
 
+    /// Whether the commit thread still runs (it stops after a failed commit, which
+    /// [`Committer::finish`] then returns).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// The directory of the ledger it writes.
     pub fn dir(&self) -> &std::path::Path {
         &self.dir

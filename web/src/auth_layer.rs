@@ -3,7 +3,6 @@
 
 use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::extract::{MatchedPath, Request, State as Extract};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -74,5 +73,5 @@ pub(crate) fn authorize(
 
 /// Whether the writer is up and the server is not shutting down.
 pub(crate) fn ready(state: &State) -> bool {
-    state.ready.load(Ordering::SeqCst)
+    state.ready()
 }

@@ -182,7 +182,7 @@ fn decide_and_record(state: &State, stdin: &[u8]) -> Result<String, String> {
     );
     let seq = state.seq.fetch_add(1, Ordering::Relaxed);
     let report = append_sources(
-        &state.committer,
+        &state.committer(),
         &[Source {
             name: format!("decide#{started_us}-{seq}"),
             output,
@@ -190,7 +190,7 @@ fn decide_and_record(state: &State, stdin: &[u8]) -> Result<String, String> {
         &mut || {},
     )
     .map_err(|e| {
-        state.ready.store(false, Ordering::SeqCst);
+        state.writer_failed.store(true, Ordering::SeqCst);
         format!("the call was not recorded: {e}")
     })?;
     let m = &state.metrics;

@@ -275,7 +275,7 @@ fn append(
     let seq = state.seq.fetch_add(1, Ordering::Relaxed);
     let name = format!("{}#{received_us}-{seq}", endpoint.name());
     let report = append_sources(
-        &state.committer,
+        &state.committer(),
         &[Source {
             name: name.clone(),
             output,
@@ -285,7 +285,7 @@ fn append(
     .map_err(|e| {
         // The commit thread stops after a failed commit: nothing more is acknowledged until an
         // operator restarts the server (the WAL's unacknowledged tail is then cut).
-        state.ready.store(false, Ordering::SeqCst);
+        state.writer_failed.store(true, Ordering::SeqCst);
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the ledger could not commit: {e}"),

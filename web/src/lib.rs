@@ -109,15 +109,20 @@ pub enum ServeError {
 /// What every handler shares.
 struct State {
     opts: Options,
-    committer: Committer,
+    /// The ledger's one writer; replaced by a new one after a failed commit (`keep_writer`).
+    writer: std::sync::RwLock<Arc<Committer>>,
+    /// Kept to reopen the ledger after a failed commit.
+    signer: ledger::NoteSigner,
+    /// A commit failed: the writer stopped; `keep_writer` reopens the ledger.
+    writer_failed: AtomicBool,
+    /// SIGTERM or SIGINT came: no new ingest, the server drains and stops.
+    stopping: AtomicBool,
     tokens: auth::Tokens,
     decider: Option<decide::Decider>,
     permits: tokio::sync::Semaphore,
     metrics: metrics::Metrics,
     /// The newest checkpoint: (size, note text).
     checkpoint: Arc<Mutex<Option<(u64, String)>>>,
-    /// False once a commit failed (the writer stopped) or shutdown began.
-    ready: AtomicBool,
     access_log: Mutex<std::fs::File>,
     seq: AtomicU64,
 }
@@ -136,8 +141,13 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Takes the opened ledger (its writer lock held) and starts its commit thread.
-    pub fn new(ledger: Ledger, opts: Options) -> Result<Self, ServeError> {
+    /// Takes the opened ledger (its writer lock held) and starts its commit thread; `signer`
+    /// (the ledger's key) reopens the ledger after a failed commit.
+    pub fn new(
+        ledger: Ledger,
+        signer: ledger::NoteSigner,
+        opts: Options,
+    ) -> Result<Self, ServeError> {
         let tokens = auth::Tokens::open(&opts.tokens)?;
         let decider = match &opts.bundle {
             Some(dir) => Some(decide::Decider::load(dir, opts.fail_open)?),
@@ -162,27 +172,25 @@ impl Server {
                 .map(|c| (c.checkpoint.size, c.bytes.clone())),
         ));
         let metrics = metrics::Metrics::new();
-        let gauge = metrics.checkpoint_size.clone();
         if let Some((size, _)) = &*checkpoint.lock().unwrap_or_else(|e| e.into_inner()) {
-            gauge.set(i64::try_from(*size).unwrap_or(i64::MAX));
+            metrics
+                .checkpoint_size
+                .set(i64::try_from(*size).unwrap_or(i64::MAX));
         }
-        let latest = Arc::clone(&checkpoint);
-        let committer = Committer::spawn(ledger, opts.max_batch, 64, move |commit| {
-            gauge.set(i64::try_from(commit.size).unwrap_or(i64::MAX));
-            *latest.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some((commit.size, commit.checkpoint.bytes.clone()));
-        });
+        let committer = spawn_writer(ledger, opts.max_batch, &checkpoint, &metrics);
         let permits = tokio::sync::Semaphore::new(opts.limits.concurrent_requests.max(1));
         Ok(Self {
             state: Arc::new(State {
                 opts,
-                committer,
+                writer: std::sync::RwLock::new(Arc::new(committer)),
+                signer,
+                writer_failed: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
                 tokens,
                 decider,
                 permits,
                 metrics,
                 checkpoint,
-                ready: AtomicBool::new(true),
                 access_log: Mutex::new(access_log),
                 seq: AtomicU64::new(0),
             }),
@@ -248,22 +256,30 @@ impl Server {
             .spool
             .clone()
             .map(|spool| tokio::spawn(drain_spool(Arc::clone(&state), spool)));
+        let keeper = tokio::spawn(keep_writer(Arc::clone(&state)));
         let flag = Arc::clone(&state);
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
-                flag.ready.store(false, Ordering::SeqCst);
+                flag.stopping.store(true, Ordering::SeqCst);
             })
             .await
             .map_err(|e| ServeError::Io(format!("serve: {e}")));
-        state.ready.store(false, Ordering::SeqCst);
+        state.stopping.store(true, Ordering::SeqCst);
         if let Some(d) = drainer {
             let _ = d.await;
         }
+        let _ = keeper.await;
         served?;
         let state = Arc::try_unwrap(state)
             .map_err(|_| ServeError::Io("requests still hold the ledger at shutdown".into()))?;
-        state.committer.finish()?;
+        let writer = state
+            .writer
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let writer = Arc::try_unwrap(writer)
+            .map_err(|_| ServeError::Io("requests still hold the writer at shutdown".into()))?;
+        writer.finish()?;
         Ok(())
     }
 }
@@ -274,7 +290,7 @@ impl Server {
 /// the ledger holds it).
 async fn drain_spool(state: Arc<State>, spool: PathBuf) {
     let mut said = String::new();
-    while state.ready.load(Ordering::SeqCst) {
+    while !state.stopping.load(Ordering::SeqCst) {
         let s = Arc::clone(&state);
         let dir = spool.clone();
         let drained = tokio::task::spawn_blocking(move || {
@@ -282,7 +298,7 @@ async fn drain_spool(state: Arc<State>, spool: PathBuf) {
                 received_us: ledger::spool::now_us(),
                 ..schemas::ingest::Options::default()
             };
-            ledger::spool::drain(&s.committer, &dir, &opts)
+            ledger::spool::drain(&s.committer(), &dir, &opts)
         })
         .await;
         match drained {
@@ -309,7 +325,7 @@ async fn drain_spool(state: Arc<State>, spool: PathBuf) {
         }
         // Sleep in short steps, so that a shutdown does not wait a whole interval.
         let mut left = state.opts.spool_interval;
-        while !left.is_zero() && state.ready.load(Ordering::SeqCst) {
+        while !left.is_zero() && !state.stopping.load(Ordering::SeqCst) {
             let step = left.min(Duration::from_millis(100));
             tokio::time::sleep(step).await;
             left -= step;
@@ -329,4 +345,83 @@ async fn openapi_json(
         doc.as_str().to_owned(),
     )
         .into_response()
+}
+
+/// Starts a commit thread for `ledger` that keeps the served checkpoint and its gauge current.
+fn spawn_writer(
+    ledger: Ledger,
+    max_batch: usize,
+    checkpoint: &Arc<Mutex<Option<(u64, String)>>>,
+    metrics: &metrics::Metrics,
+) -> Committer {
+    let latest = Arc::clone(checkpoint);
+    let gauge = metrics.checkpoint_size.clone();
+    Committer::spawn(ledger, max_batch, 64, move |commit| {
+        gauge.set(i64::try_from(commit.size).unwrap_or(i64::MAX));
+        *latest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((commit.size, commit.checkpoint.bytes.clone()));
+    })
+}
+
+impl State {
+    /// The current writer.
+    fn committer(&self) -> Arc<Committer> {
+        Arc::clone(&self.writer.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Whether ingest is accepted: the writer runs and the server is not stopping.
+    fn ready(&self) -> bool {
+        !self.stopping.load(Ordering::SeqCst) && !self.writer_failed.load(Ordering::SeqCst)
+    }
+}
+
+/// After a failed commit (a full disk, an I/O error) the commit thread stops and nothing more is
+/// acknowledged. Every second until the server stops, this reopens the ledger when that
+/// happened (the open recovers the WAL: the failed commit was never acknowledged, so cutting it
+/// loses nothing) and puts a new writer in place; ingest is 503 until then.
+async fn keep_writer(state: Arc<State>) {
+    let mut said = String::new();
+    while !state.stopping.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if !state.writer_failed.load(Ordering::SeqCst) {
+            continue;
+        }
+        if state.committer().is_running() {
+            // The error was not a failed commit (the writer still runs): nothing to reopen.
+            state.writer_failed.store(false, Ordering::SeqCst);
+            continue;
+        }
+        let s = Arc::clone(&state);
+        let reopened = tokio::task::spawn_blocking(move || {
+            // The stopped thread has dropped its ledger (and the writer lock) when its commit
+            // failed; a request still holding the old writer only gets errors from it.
+            let (ledger, recovery) = Ledger::open(&s.opts.ledger, s.signer.clone())?;
+            let committer = spawn_writer(ledger, s.opts.max_batch, &s.checkpoint, &s.metrics);
+            *s.writer.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(committer);
+            Ok::<_, ledger::Error>(recovery)
+        })
+        .await;
+        match reopened {
+            Ok(Ok(recovery)) => {
+                state.metrics.writer_restarts.inc();
+                state.writer_failed.store(false, Ordering::SeqCst);
+                said.clear();
+                eprintln!(
+                    "govtrail serve: the ledger's writer restarted after a failed commit{}",
+                    recovery
+                        .cut_reason
+                        .map(|r| format!(" (cut {} unacknowledged bytes: {r})", recovery.cut_bytes))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(Err(e)) => {
+                let e = e.to_string();
+                if e != said {
+                    eprintln!("govtrail serve: reopening the ledger: {e}; retrying");
+                    said = e;
+                }
+            }
+            Err(e) => eprintln!("govtrail serve: reopening the ledger: {e}"),
+        }
+    }
 }

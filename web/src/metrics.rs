@@ -40,6 +40,7 @@ pub(crate) struct Metrics {
     pub(crate) ingest_seconds: Family<EndpointLabels, Histogram>,
     pub(crate) checkpoint_size: Gauge,
     pub(crate) backpressure: Family<EndpointLabels, Counter>,
+    pub(crate) writer_restarts: Counter,
 }
 
 impl Metrics {
@@ -79,6 +80,12 @@ impl Metrics {
             "Requests refused with 429 or 503 because the server was at its concurrency limit",
             backpressure.clone(),
         );
+        let writer_restarts = Counter::default();
+        registry.register(
+            "writer_restarts",
+            "Times the ledger was reopened after a failed commit (a full disk, an I/O error)",
+            writer_restarts.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         registry.register("build_info", "The running build (value 1)", build.clone());
         build
@@ -93,6 +100,7 @@ impl Metrics {
             ingest_seconds,
             checkpoint_size,
             backpressure,
+            writer_restarts,
         }
     }
 

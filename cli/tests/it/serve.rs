@@ -1381,3 +1381,132 @@ fn openapi_paths_are_the_routes_and_schemathesis_finds_no_5xx() {
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// A full disk: the commit that cannot be written is answered 503 (never acknowledged), ingest
+/// and `/readyz` stay 503 while the disk is full, and once space is freed the server reopens the
+/// ledger on its own (the WAL's unacknowledged tail cut) and takes records again; every
+/// acknowledged record is there and the ledger verifies. The ledger lives on a small tmpfs
+/// (mounting one needs root, as CI runs; otherwise the test says it is skipped).
+#[test]
+fn a_full_disk_is_503_and_recovered_from_without_loss() {
+    if !rustix_is_root() {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    struct Mount(PathBuf);
+    impl Drop for Mount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = tmp.path().join("fs");
+    std::fs::create_dir(&fs).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&fs)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mount a tmpfs at {}", fs.display());
+    let _mount = Mount(fs.clone());
+    let (_, key, vkey) = setup(tmp.path(), 1000);
+    let ledger = fs.join("ledger");
+    let o = run(&[
+        "init",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "w", &["ingest"]);
+    let s = Served::start(&ledger, &key, &state, &[]);
+    let batch = |from: u64| {
+        (from..from + 50)
+            .map(|i| {
+                format!(
+                    r#"{{"decision_id":"full-{i}","ts_us":{},"decision":"allow","service":"S","reason":"{}"}}"#,
+                    1_765_000_000_000_000u64 + i,
+                    "x".repeat(200)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let post = |from: u64| {
+        request(
+            &s.addr,
+            "POST",
+            "/v1/decisions",
+            Some(&ingest),
+            &[],
+            batch(from).as_bytes(),
+        )
+    };
+    let mut acked = 0u64;
+    for k in 0..4 {
+        assert_eq!(post(k * 50).status, 200);
+        acked += 50;
+    }
+    // Fill the disk.
+    let filler = fs.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![7u8; 1 << 16];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+    drop(f);
+    let mut refused = 0;
+    for k in 4..20 {
+        let a = post(k * 50);
+        match a.status {
+            200 => acked = acked.max((k + 1) * 50),
+            503 => {
+                refused += 1;
+                assert!(a.headers.contains_key("retry-after"), "{a:?}");
+            }
+            other => panic!("{other}: {}", a.text()),
+        }
+    }
+    assert!(refused > 0, "a full disk refused nothing");
+    assert_eq!(
+        request(&s.addr, "GET", "/readyz", None, &[], b"").status,
+        503
+    );
+    // Space again: the writer comes back by itself.
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while request(&s.addr, "GET", "/readyz", None, &[], b"").status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The refused batches are sent again (as clients do) and taken, each once.
+    for k in 4..20 {
+        let a = post(k * 50);
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+    let m = request(&s.addr, "GET", "/metrics", None, &[], b"").text();
+    assert!(m.contains("govtrail_writer_restarts_total 1"), "{m}");
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], 20 * 50, "every batch once: {v}");
+    assert!(acked >= 200);
+}
+
+fn rustix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
