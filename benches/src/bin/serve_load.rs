@@ -94,7 +94,7 @@ fn opa_batch(client: usize, seq: u64, batch: usize) -> Vec<u8> {
             format!(
                 r#"{{"decision_id":"opa-{client}-{n}","path":"agents/tools/allow","input":{{"tool_name":"Bash","tool_input":{{"command":"git status"}},"session_id":"s-{client}-{}"}},"result":{},"timestamp":"2025-11-20T09:15:02.{:06}Z","labels":{{"app":"gateway","id":"opa-1","version":"v1.4.0"}},"metrics":{{"timer_server_handler_ns":{}}}}}"#,
                 n / 50,
-                n % 3 != 0,
+                !n.is_multiple_of(3),
                 n % 1_000_000,
                 300_000 + n % 9_000
             )
@@ -117,7 +117,7 @@ fn otlp_batch(client: usize, seq: u64, batch: usize) -> Vec<u8> {
                 n / 16 + 1,
                 n + 1,
                 start + 3_000_000,
-                if n % 5 == 0 { "deny" } else { "allow" },
+                if n.is_multiple_of(5) { "deny" } else { "allow" },
                 n / 50
             )
         })
