@@ -35,6 +35,10 @@ pub(crate) struct ServeArgs {
     /// Seconds a client has to send a request's body (slower ones get 408).
     #[arg(long, default_value_t = 30)]
     pub(crate) body_timeout: u64,
+    /// Seconds a client has to send a request's headers, from connecting or from the last
+    /// answer (slower or idle connections are closed).
+    #[arg(long, default_value_t = 30)]
+    pub(crate) header_timeout: u64,
     /// A rule bundle: POST /v1/hooks/claude-code/decide then decides Claude Code hook calls
     /// with it, records each durably, and answers the hook JSON.
     #[arg(long)]
@@ -84,6 +88,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
             decompressed_bytes: a.max_body,
             concurrent_requests: a.max_concurrent,
             body_timeout: std::time::Duration::from_secs(a.body_timeout),
+            header_timeout: std::time::Duration::from_secs(a.header_timeout),
             ..web::Limits::default()
         },
         max_batch: 8192,

@@ -51,6 +51,10 @@ pub struct Limits {
     pub concurrent_requests: usize,
     /// Time to receive a request's body (slow clients are cut off with 408).
     pub body_timeout: Duration,
+    /// Time to receive a request's headers, from the connection's start or the previous
+    /// answer (a client that sends them slower, or holds an idle connection longer, is
+    /// disconnected).
+    pub header_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +65,7 @@ impl Default for Limits {
             records_per_request: 100_000,
             concurrent_requests: 64,
             body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -257,14 +262,8 @@ impl Server {
             .clone()
             .map(|spool| tokio::spawn(drain_spool(Arc::clone(&state), spool)));
         let keeper = tokio::spawn(keep_writer(Arc::clone(&state)));
-        let flag = Arc::clone(&state);
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                flag.stopping.store(true, Ordering::SeqCst);
-            })
-            .await
-            .map_err(|e| ServeError::Io(format!("serve: {e}")));
+        let header_timeout = state.opts.limits.header_timeout;
+        let served = accept_loop(listener, router, header_timeout, shutdown).await;
         state.stopping.store(true, Ordering::SeqCst);
         if let Some(d) = drainer {
             let _ = d.await;
@@ -424,4 +423,49 @@ async fn keep_writer(state: Arc<State>) {
             Err(e) => eprintln!("govtrail serve: reopening the ledger: {e}"),
         }
     }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and waits for
+/// the connections' requests in flight to be answered. HTTP/1.1 with a header-read timeout
+/// (axum's own `serve` sets no timer, so a client could hold a connection open sending one
+/// header byte at a time).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // A connection that failed before it was accepted (reset, too many files):
+                // the listener goes on after a pause.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http.serve_connection(TokioIo::new(stream), service.clone());
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A connection that ends in an error (cut, too slow) concerns only its client.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

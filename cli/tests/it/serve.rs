@@ -1510,3 +1510,54 @@ fn rustix_is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// A client that sends its headers one byte at a time, or keeps a connection open without a
+/// request, is disconnected after the header timeout (a slowloris holds no connection).
+#[test]
+fn slow_headers_and_idle_connections_are_cut_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let _ = token(&state.join("tokens.json"), "w", &["ingest"]);
+    let s = Served::start(&ledger, &key, &state, &["--header-timeout", "1"]);
+    let cut_within = |mut c: TcpStream, what: &str| {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let t = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+        let took = t.elapsed();
+        assert!(took < Duration::from_secs(5), "{what}: open for {took:?}");
+        let text = String::from_utf8_lossy(&rest);
+        assert!(
+            rest.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{what}: {text}"
+        );
+    };
+    // Headers begun, never finished.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        .unwrap();
+    cut_within(c, "slow headers");
+    // Connected, nothing sent.
+    cut_within(TcpStream::connect(&s.addr).unwrap(), "silent connection");
+    // One request answered, then idle on a kept-alive connection.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The whole first answer (its body is "ok\n"), then nothing more is sent.
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while !first.ends_with(b"\r\n\r\nok\n") {
+        c.read_exact(&mut byte).unwrap();
+        first.push(byte[0]);
+    }
+    assert!(first.starts_with(b"HTTP/1.1 200 OK"));
+    cut_within(c, "idle kept-alive connection");
+    // The server still answers.
+    assert_eq!(
+        request(&s.addr, "GET", "/healthz", None, &[], b"").status,
+        200
+    );
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
