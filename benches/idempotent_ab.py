@@ -28,18 +28,24 @@ N = 1_000_000
 PREFIX = 9
 
 
-NOTES = """The target is 0.8×; this run gives 0.79×, so it is not met yet. Where the time went, by
-successive runs of this script: 0.64× for the first version, whose open parsed every WAL
-record to read its decision id and whose runs kept 32-byte record hashes; 0.65× with 16 filter
-bits per id (from 12) and an identity hasher for the id maps; 0.71-0.73× once the open read
-each id straight from the canonical bytes (the open then costs what BASE's does, 1.00×);
-0.79× with 16-byte record-hash prefixes in the runs and the seal taking the ids the writer
-already hashed instead of parsing each record again (opening a run's file only when a lookup
-reads it, rather than keeping it open, gave 0.73× and was reverted). What is left is on the
-writer's thread:
-a filter probe per sealed segment for every record (11 segments here: one cache miss each)
-and the in-memory maps of the unsealed ids. One filter over all runs (probed once), or the
-probes moved to the submitting thread, is the next step."""
+NOTES = """The target is 0.8x, and it is not met. Runs of this script on this machine have given
+0.64x to 0.79x as the index changed, and 0.71x on 2026-12-07 (base 350,755/s, new
+249,133/s). The same day, an A/B of one 1M append on one 9M ledger gave 0.77x for the
+previous code and 0.79x with the filter probes batched per run (branch-free, so their cache
+misses overlap). The steps, in the order they were measured:
+- 0.64x for the first version, whose open parsed every WAL record to read its decision id and
+  whose runs kept 32-byte record hashes;
+- 0.65x with 16 filter bits per id (from 12) and an identity hasher for the id maps;
+- 0.71-0.73x once the open read each id straight from the canonical bytes (the open then costs
+  what BASE's does, 1.00x);
+- 0.79x with 16-byte record-hash prefixes in the runs and the seal taking the ids the writer
+  already hashed (opening a run's file per lookup instead gave 0.73x and was reverted).
+It is not a machine ceiling. perf of one 1M append shows the new build's CPU at 6.1 s against
+BASE's 5.7 s, about 0.93x if the 2 cores stayed busy. What is lost is the pipeline's balance:
+the writer thread, the bottleneck, does the lookups, and `find_many` (one filter probe per
+sealed run, each a cache miss) costs it 0.39 s. The probes also grow with the ledger, one per
+segment. Next: fewer, larger runs (merging runs, so probes grow with the log of the size), or
+one persisted filter, and the probes moved off the writer thread."""
 
 
 def line(rng, i):

@@ -1561,3 +1561,94 @@ fn slow_headers_and_idle_connections_are_cut_off() {
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// The short version of the load benchmark CI runs (benches/serve_load.py has the release
+/// figures): the debug build, 4 keep-alive closed-loop clients posting native batches of 500
+/// for 4 s. It prints the rate and ack latency it saw (measured, not asserted: CI machines
+/// are noisy) and checks that every acknowledged decision is in the ledger once.
+#[test]
+fn a_short_load_in_ci_loses_nothing_and_reports_its_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 20_000);
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "load", &["ingest"]);
+    let s = Served::start(&ledger, &key, &state, &[]);
+    let until = std::time::Instant::now() + Duration::from_secs(4);
+    let started = std::time::Instant::now();
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (addr, ingest) = (s.addr.clone(), ingest.clone());
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect(&addr).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let (mut acked, mut lat) = (0u64, Vec::new());
+                let mut seq = 0u64;
+                while std::time::Instant::now() < until {
+                    let body: String = (0..500)
+                        .map(|i| {
+                            format!(
+                                "{{\"decision_id\":\"ci-{c}-{seq}-{i}\",\"ts_us\":{},\"decision\":\"allow\",\"service\":\"S\",\"session_id\":\"s-{c}\"}}\n",
+                                1_765_000_000_000_000u64 + seq * 500 + i
+                            )
+                        })
+                        .collect();
+                    let t = std::time::Instant::now();
+                    write!(
+                        writer,
+                        "POST /v1/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ingest}\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .unwrap();
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+                    let mut len = 0;
+                    loop {
+                        line.clear();
+                        reader.read_line(&mut line).unwrap();
+                        if line.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut answer = vec![0; len];
+                    reader.read_exact(&mut answer).unwrap();
+                    lat.push(t.elapsed());
+                    let r: Value = serde_json::from_slice(&answer).unwrap();
+                    assert_eq!(r["appended"], 500, "{r}");
+                    acked += 500;
+                    seq += 1;
+                }
+                (acked, lat)
+            })
+        })
+        .collect();
+    let (mut acked, mut lat) = (0u64, Vec::new());
+    for c in clients {
+        let (a, l) = c.join().unwrap();
+        acked += a;
+        lat.extend(l);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    let p99 = lat[(lat.len() * 99 / 100).min(lat.len() - 1)];
+    eprintln!(
+        "CI short load (debug build): {:.0} decisions/s over {secs:.1} s, ack p50 {:?}, p99 {p99:?}, {acked} acknowledged",
+        acked as f64 / secs,
+        lat[lat.len() / 2]
+    );
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"].as_u64(), Some(acked), "{v}");
+}
