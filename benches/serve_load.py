@@ -3,14 +3,16 @@
 project's own compiled load client (benches/src/bin/serve_load.rs: keep-alive HTTP/1.1, closed
 loops), then the ledger counted and verified (zero loss: every acknowledged record is there).
 
-    benches/serve_load.py [SECONDS] [--soak MINUTES RATE] [--write]
+    benches/serve_load.py [SECONDS] [--soak MINUTES RATE] [--crash-cycles N] [--write]
 
 Measured: native NDJSON in batches of 1,000 (4 clients); OPA decision-log chunks (gzip JSON
 arrays of 200 events, 4 clients); OTLP/JSON guardrail spans in exports of 512 (the SDK's batch
 size, 4 clients); Claude Code decide mode with the Tractatus bundle (16 closed-loop clients:
 each sends its next call when answered; the durable record included). With --soak, native
 NDJSON at RATE decisions/s for MINUTES, the server's resident memory sampled every 5 s. With
---write, the section "## Server load (issue 23)" of docs/BENCHMARKS.md is rewritten.
+--crash-cycles, the SIGKILL-under-load test (cli/tests/it/serve.rs) runs N kill/restart cycles
+on the release build. With --write, the section "## Server load (issue 23)" of
+docs/BENCHMARKS.md is rewritten.
 """
 import json
 import os
@@ -92,6 +94,11 @@ def verified(ledger, vkey):
 def main():
     args = [a for a in sys.argv[1:] if a != "--write"]
     soak_args = None
+    crash_cycles = None
+    if "--crash-cycles" in args:
+        i = args.index("--crash-cycles")
+        crash_cycles = int(args[i + 1])
+        del args[i:i + 2]
     if "--soak" in args:
         i = args.index("--soak")
         soak_args = (float(args[i + 1]), float(args[i + 2]))
@@ -127,6 +134,17 @@ def main():
         r["lost"] = r["records"] - v["verified"]
         results[mode] = r
         print(json.dumps(r), flush=True)
+    if crash_cycles:
+        t = time.time()
+        r = subprocess.run(["cargo", "test", "--release", "--locked", "-p", "govtrail-cli", "--test",
+                            "it", "serve::sigkill_under_load", "--", "--nocapture"],
+                           cwd=ROOT, capture_output=True, text=True,
+                           env=dict(os.environ, GOVTRAIL_SERVE_CRASH_CYCLES=str(crash_cycles)))
+        line = [l for l in r.stderr.splitlines() + r.stdout.splitlines() if "SIGKILL cycles" in l]
+        results["crash"] = {"cycles": crash_cycles, "ok": r.returncode == 0,
+                            "summary": line[0] if line else r.stdout[-500:],
+                            "seconds": round(time.time() - t)}
+        print(json.dumps(results["crash"]), flush=True)
     if soak_args:
         results["soak"] = soak(tmp, key, *soak_args)
         print(json.dumps({k: v for k, v in results["soak"].items() if k != "rss_kib"}), flush=True)
@@ -181,6 +199,10 @@ def main():
             ])
         else:
             section += "\nNot measured in this run: the soak (`--soak 10 50000`), fsync stalls.\n"
+        if "crash" in results:
+            c = results["crash"]
+            section += "\n" + (f"SIGKILL under load ({c['cycles']} kill/restart cycles, release build, "
+                                f"{'passed' if c['ok'] else 'FAILED'}): {c['summary']}\n")
         benchlib.write_section("## Server load (issue 23)", section)
 
 
