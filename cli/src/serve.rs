@@ -51,6 +51,12 @@ pub(crate) struct ServeArgs {
     /// (what they recorded while the server was unreachable).
     #[arg(long)]
     pub(crate) spool: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -97,6 +103,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         spool: a.spool.clone(),
         spool_interval: std::time::Duration::from_secs(1),
         verifiers,
+        tls: a.tls_cert.clone().zip(a.tls_key.clone()),
     };
     let server = web::Server::new(ledger, signer, opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -108,7 +115,15 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
             .await
             .with_context(|| format!("listen on {}", a.listen))?;
         let addr = listener.local_addr().context("the bound address")?;
-        println!("govtrail: serving {} on http://{addr}", a.ledger.display());
+        let scheme = if a.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        println!(
+            "govtrail: serving {} on {scheme}://{addr}",
+            a.ledger.display()
+        );
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         server.serve(listener, shutdown_signal()).await?;

@@ -96,6 +96,8 @@ pub struct Options {
     pub spool_interval: Duration,
     /// The keys `POST /v1/verify` trusts: the server's own public key.
     pub verifiers: Vec<ledger::NoteVerifier>,
+    /// Serve HTTPS with this certificate chain and private key (PEM files); plain HTTP without.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A server that cannot start or stop cleanly.
@@ -263,7 +265,11 @@ impl Server {
             .map(|spool| tokio::spawn(drain_spool(Arc::clone(&state), spool)));
         let keeper = tokio::spawn(keep_writer(Arc::clone(&state)));
         let header_timeout = state.opts.limits.header_timeout;
-        let served = accept_loop(listener, router, header_timeout, shutdown).await;
+        let tls = match &state.opts.tls {
+            Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+            None => None,
+        };
+        let served = accept_loop(listener, router, header_timeout, tls, shutdown).await;
         state.stopping.store(true, Ordering::SeqCst);
         if let Some(d) = drainer {
             let _ = d.await;
@@ -433,6 +439,7 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     router: Router,
     header_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -458,14 +465,64 @@ async fn accept_loop(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(stream), service.clone());
-        let conn = graceful.watch(conn);
+        let (http, service, watcher) = (http.clone(), service.clone(), graceful.watcher());
+        let tls = tls.clone();
         tokio::spawn(async move {
-            // A connection that ends in an error (cut, too slow) concerns only its client.
-            let _ = conn.await;
+            // A connection that ends in an error (cut, too slow, a failed handshake) concerns
+            // only its client.
+            match tls {
+                None => {
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                }
+                Some(acceptor) => {
+                    // The handshake gets the header timeout too.
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                    {
+                        let conn = http.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
+                    }
+                }
+            }
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A TLS acceptor for the certificate chain and private key in PEM files `cert` and `key`
+/// (TLS 1.2 and 1.3, rustls's safe defaults). Errors name the file, never its contents.
+fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| {
+            ServeError::Io(format!(
+                "{}: not a PEM certificate chain: {e}",
+                cert.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(ServeError::Io(format!(
+            "{}: no certificate",
+            cert.display()
+        )));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|_| ServeError::Io(format!("{}: not a PEM private key", key.display())))?;
+    #[expect(
+        deprecated,
+        reason = "ring keeps the build free of aws-lc's C and CMake toolchain; it offers no \
+                  post-quantum key exchange (docs/SERVER.md §3)"
+    )]
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key_der))
+        .map_err(|e| ServeError::Io(format!("TLS with {}: {e}", cert.display())))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

@@ -52,7 +52,7 @@ impl Served {
             .read_line(&mut line)
             .unwrap();
         let addr = line
-            .rsplit("http://")
+            .rsplit("://")
             .next()
             .map(|a| a.trim().to_owned())
             .filter(|a| a.contains(':'))
@@ -1651,4 +1651,55 @@ fn a_short_load_in_ci_loses_nothing_and_reports_its_rate() {
     ]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verified"].as_u64(), Some(acked), "{v}");
+}
+
+/// TLS when given a certificate: HTTPS (rustls) with the server's certificate, checked by
+/// Python's own TLS stack trusting only that certificate; a client that does not trust it is
+/// refused; plain HTTP to the TLS port gets no answer.
+#[test]
+fn tls_when_given_a_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let _ = token(&state.join("tokens.json"), "w", &["ingest"]);
+    let script = repo().join("tests/tls/tls_check.py");
+    let py = |args: &[&str]| {
+        let o = std::process::Command::new(govtrail_tests::python())
+            .arg(&script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let dir = tmp.path().to_str().unwrap();
+    py(&["make", dir]);
+    let (cert, key_pem) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let s = Served::start(
+        &ledger,
+        &key,
+        &state,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key_pem.to_str().unwrap(),
+        ],
+    );
+    let url = format!("https://{}/healthz", s.addr);
+    assert_eq!(
+        py(&["get", &url, cert.to_str().unwrap()]).trim(),
+        "200 ok 11"
+    );
+    assert!(py(&["untrusted", &url]).starts_with("refused:"));
+    // Plain HTTP on the TLS port: the handshake fails, no answer.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
 }
