@@ -31,6 +31,18 @@ fn problem(e: impl std::fmt::Display) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, e.to_string())
 }
 
+/// A list's `limit` parameter: 1 to [`MAX_ROWS`], 100 when absent.
+fn limit(q: &BTreeMap<String, String>) -> Result<usize, Problem> {
+    match q.get("limit") {
+        None => Ok(100),
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_ROWS).contains(n))
+            .ok_or_else(|| problem(format!("limit={l:?} is not 1 to {MAX_ROWS}"))),
+    }
+}
+
 /// A SQL string literal.
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -141,14 +153,7 @@ async fn list_decisions(
             }
         }
     }
-    let limit: usize = match q.get("limit") {
-        None => 100,
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_ROWS).contains(n))
-            .ok_or_else(|| problem(format!("limit={l:?} is not 1 to {MAX_ROWS}")))?,
-    };
+    let limit = limit(q)?;
     let trail = trail(state).await?;
     let sql = format!(
         "SELECT idx, CAST(ts AS BIGINT) AS ts_us, decision_id, decision, decision_native, \
@@ -188,14 +193,7 @@ pub(crate) async fn sessions(
 ) -> Response {
     let run = async {
         authorize(&state, &headers, Scope::Read, "/v1/sessions")?;
-        let limit: usize = match q.get("limit") {
-            None => 100,
-            Some(l) => l
-                .parse()
-                .ok()
-                .filter(|n| (1..=MAX_ROWS).contains(n))
-                .ok_or_else(|| problem(format!("limit={l:?} is not 1 to {MAX_ROWS}")))?,
-        };
+        let limit = limit(&q)?;
         let trail = trail(&state).await?;
         let sql = format!(
             "SELECT session_id, CAST(first_ts AS BIGINT) AS first_ts_us, \

@@ -131,15 +131,8 @@ pub(crate) async fn claude_code_decide(
         .into_response();
     };
     let fail = decider.fail;
-    let limits = state.opts.limits;
-    let bytes = match tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.body_bytes),
-    )
-    .await
-    {
-        Ok(Ok(b)) => b,
-        _ => return fail_answer(fail, "the payload could not be read"),
+    let Ok(bytes) = crate::problem::read_body(body, &state.opts.limits).await else {
+        return fail_answer(fail, "the payload could not be read");
     };
     let s = Arc::clone(&state);
     let answered = tokio::task::spawn_blocking(move || decide_and_record(&s, &bytes)).await;

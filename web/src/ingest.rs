@@ -26,8 +26,8 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::{authorize, ready};
 use crate::metrics::{EndpointLabels, IngestLabels};
-use crate::openapi::{IngestReply, ProblemBody};
-use crate::problem::{Problem, decode_body};
+use crate::openapi::{IngestReply, ProblemBody, RejectedUnit};
+use crate::problem::{Problem, decode_body, read_body};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
@@ -145,38 +145,7 @@ async fn take(
         .retry_after(1));
     };
     let limits = state.opts.limits;
-    let raw = match tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.body_bytes),
-    )
-    .await
-    {
-        Err(_) => {
-            return Err(Problem::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive within {} s",
-                    limits.body_timeout.as_secs()
-                ),
-            ));
-        }
-        Ok(Err(e)) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            return Err(if too_large {
-                Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the request body is larger than {} bytes",
-                        limits.body_bytes
-                    ),
-                )
-            } else {
-                Problem::new(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
-            });
-        }
-        Ok(Ok(b)) => b,
-    };
+    let raw = read_body(body, &limits).await?;
     let started = Instant::now();
     let bytes = match decode_body(headers, &raw, limits.decompressed_bytes) {
         Ok(b) => b,
@@ -351,25 +320,46 @@ fn keep_rejected(
     .map_err(fail)
 }
 
+/// The units a request's body held that are not records, and conflicts.
+fn rejected_units(report: &IngestReport) -> Vec<RejectedUnit> {
+    report
+        .rejected
+        .iter()
+        .map(|r| RejectedUnit {
+            line: r.line,
+            pointer: r.pointer.clone(),
+            message: r.message.clone(),
+        })
+        .collect()
+}
+
+/// The 422 of a body none of whose units is a record: each unit and why.
+fn none_taken(what: &str, report: &IngestReport) -> Response {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, what)
+        .with(
+            "rejected",
+            serde_json::to_value(rejected_units(report)).unwrap_or_default(),
+        )
+        .into_response()
+}
+
 /// The native reply: what became of each unit, and the checkpoint the records are under.
-fn native_reply(state: &State, t: &Taken) -> serde_json::Value {
+fn native_reply(state: &State, t: &Taken) -> IngestReply {
     let (size, checkpoint) = state
         .checkpoint
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone()
         .unwrap_or_default();
-    json!({
-        "appended": t.report.appended,
-        "duplicates": t.report.duplicates,
-        "first_index": t.report.first_index,
-        "rejected": t.report.rejected.iter().map(|r| json!({
-            "line": r.line, "pointer": r.pointer, "message": r.message,
-        })).collect::<Vec<_>>(),
-        "skipped": t.skipped,
-        "size": size,
-        "checkpoint": checkpoint,
-    })
+    IngestReply {
+        appended: t.report.appended,
+        duplicates: t.report.duplicates,
+        first_index: t.report.first_index,
+        rejected: rejected_units(&t.report),
+        skipped: t.skipped,
+        size,
+        checkpoint,
+    }
 }
 
 /// `POST /v1/decisions`: native decisions, NDJSON or a JSON array.
@@ -400,13 +390,10 @@ pub(crate) async fn native(
                 && t.report.duplicates == 0
                 && !t.report.rejected.is_empty() =>
         {
-            let reply = native_reply(&state, &t);
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            none_taken(
                 "no unit of the body is a decision record (docs/RECORD.md); each is listed",
+                &t.report,
             )
-            .with("rejected", reply["rejected"].clone())
-            .into_response()
         }
         Ok(t) => axum::Json(native_reply(&state, &t)).into_response(),
     }
@@ -661,15 +648,10 @@ pub(crate) async fn govtrail_hook(
     .await
     {
         Err(p) => p.into_response(),
-        Ok(t) if t.report.appended == 0 && t.report.duplicates == 0 => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        Ok(t) if t.report.appended == 0 && t.report.duplicates == 0 => none_taken(
             "no unit of the body is a govtrail.hook envelope (docs/RECORD.md §5)",
-        )
-        .with(
-            "rejected",
-            serde_json::to_value(&t.report.rejected).unwrap_or_default(),
-        )
-        .into_response(),
+            &t.report,
+        ),
         Ok(t) => axum::Json(native_reply(&state, &t)).into_response(),
     }
 }
@@ -706,15 +688,9 @@ pub(crate) async fn claude_code_tap(
     .await
     {
         Err(p) => p.into_response(),
-        Ok(t) if t.report.appended == 0 && t.report.duplicates == 0 => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the body is not a Claude Code hook payload",
-        )
-        .with(
-            "rejected",
-            serde_json::to_value(&t.report.rejected).unwrap_or_default(),
-        )
-        .into_response(),
+        Ok(t) if t.report.appended == 0 && t.report.duplicates == 0 => {
+            none_taken("the body is not a Claude Code hook payload", &t.report)
+        }
         Ok(_) => StatusCode::OK.into_response(),
     }
 }

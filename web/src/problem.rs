@@ -119,3 +119,41 @@ pub(crate) fn decode_body(
         )),
     }
 }
+
+/// A request's body as sent, within `limits`: 408 when it does not arrive within the body
+/// timeout, 413 past the body size.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limits: &crate::Limits,
+) -> Result<axum::body::Bytes, Problem> {
+    match tokio::time::timeout(
+        limits.body_timeout,
+        axum::body::to_bytes(body, limits.body_bytes),
+    )
+    .await
+    {
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                limits.body_timeout.as_secs()
+            ),
+        )),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(if too_large {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is larger than {} bytes",
+                        limits.body_bytes
+                    ),
+                )
+            } else {
+                Problem::new(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
+            })
+        }
+        Ok(Ok(b)) => Ok(b),
+    }
+}
