@@ -1370,6 +1370,8 @@ fn openapi_paths_are_the_routes_and_schemathesis_finds_no_5xx() {
         );
     }
     let o = std::process::Command::new(govtrail_tests::python())
+        // Its cache of found failures stays in the test's directory, not the repository.
+        .current_dir(tmp.path())
         .args(["-m", "schemathesis.cli", "run"])
         .arg(format!("http://{}/openapi.json", s.addr))
         .args(["-H", &format!("Authorization: Bearer {admin}")])
