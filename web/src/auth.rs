@@ -267,7 +267,10 @@ mod tests {
         let (info, token) = create(&path, "otel collector", &[Scope::Ingest]).unwrap();
         let (_, admin) = create(&path, "auditor", &[Scope::Admin]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains(&token) && !text.contains(token.rsplit('_').next().unwrap()));
+        // The secret is everything after the id; base64url may itself hold '_'.
+        let secret = token.splitn(3, '_').nth(2).unwrap();
+        assert_eq!(secret.len(), 43);
+        assert!(!text.contains(&token) && !text.contains(secret));
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
