@@ -29,23 +29,28 @@ PREFIX = 9
 
 
 NOTES = """The target is 0.8x, and it is not met. Runs of this script on this machine have given
-0.64x to 0.79x as the index changed, and 0.71x on 2026-12-07 (base 350,755/s, new
-249,133/s). The same day, an A/B of one 1M append on one 9M ledger gave 0.77x for the
-previous code and 0.79x with the filter probes batched per run (branch-free, so their cache
-misses overlap). The steps, in the order they were measured:
+0.64x to 0.79x as the index changed; on 2026-12-07, 0.71x with every lookup on the writer's
+thread, 0.74x with the lookups on the submitting thread, and 0.77x with the lookups on a
+lookup thread of their own and the runs merged eight at a time. The steps, in order:
 - 0.64x for the first version, whose open parsed every WAL record to read its decision id and
   whose runs kept 32-byte record hashes;
 - 0.65x with 16 filter bits per id (from 12) and an identity hasher for the id maps;
 - 0.71-0.73x once the open read each id straight from the canonical bytes (the open then costs
   what BASE's does, 1.00x);
 - 0.79x with 16-byte record-hash prefixes in the runs and the seal taking the ids the writer
-  already hashed (opening a run's file per lookup instead gave 0.73x and was reverted).
-It is not a machine ceiling. perf of one 1M append shows the new build's CPU at 6.1 s against
-BASE's 5.7 s, about 0.93x if the 2 cores stayed busy. What is lost is the pipeline's balance:
-the writer thread, the bottleneck, does the lookups, and `find_many` (one filter probe per
-sealed run, each a cache miss) costs it 0.39 s. The probes also grow with the ledger, one per
-segment. Next: fewer, larger runs (merging runs, so probes grow with the log of the size), or
-one persisted filter, and the probes moved off the writer thread."""
+  already hashed (opening a run's file per lookup instead gave 0.73x and was reverted);
+- the record hash computed where the record is built, the sealed runs probed before the
+  writer sees the records (a lookup thread for streams, the caller's thread for single
+  appends), and the runs merged eight at a time, so probes grow with the logarithm of the
+  ledger (3 runs at 10M instead of 10; LEDGER-FORMAT.md section 15): 0.77x.
+perf of one 1M append onto 9M: the writer's thread is no longer the bottleneck (about half
+busy); five threads share the 2 cores once the seal starts, and the process's CPU is about
+5.0 s against BASE's 4.3 s. What the check adds per record: the id's derive-key hash (two
+BLAKE3 compressions), an insert and a lookup in the unsealed ids' map, 40 bytes of run
+written and sorted at the seal, a filter probe per run; and once per level, the merge that
+rewrites the entries (about 1 s for eight 1M runs, so about 0.12 s per million appended per
+level). The ceiling those costs set on 2 cores is about 0.85-0.9x; the rest is how the five
+threads share the cores."""
 
 
 def line(rng, i):

@@ -10,6 +10,7 @@
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
+use crate::ids::{Looked, SealedIds};
 use crate::writer::{Commit, Fate, Ledger, Record};
 use crate::{Error, Result};
 
@@ -18,6 +19,8 @@ type Reply = std::result::Result<(Commit, Vec<Fate>), String>;
 
 struct Request {
     records: Vec<Record>,
+    /// What the sealed runs hold of them, looked up on the submitting thread.
+    looked: Looked,
     reply: Option<SyncSender<Reply>>,
 }
 
@@ -25,6 +28,13 @@ struct Request {
 #[derive(Debug)]
 pub struct Committer {
     dir: std::path::PathBuf,
+    /// The ledger's sealed runs: each submission is looked up in them before the commit
+    /// thread sees it (see [`Committer::spawn`]).
+    sealed: SealedIds,
+    /// To the lookup thread, for streams ([`Committer::submit`], [`Appender`]).
+    streams: Option<SyncSender<Request>>,
+    lookup: Option<JoinHandle<()>>,
+    /// To the commit thread.
     tx: Option<SyncSender<Request>>,
     thread: Option<JoinHandle<Result<Ledger>>>,
 }
@@ -40,6 +50,13 @@ impl std::fmt::Debug for Request {
 impl Committer {
     /// Starts the commit thread. `max_batch` bounds the records merged into one commit;
     /// `queue` bounds the submissions waiting; `on_commit` runs after each durable commit.
+    ///
+    /// The lookups of records in the sealed segments' id runs (one filter probe per run, a
+    /// cache miss each) are done before the commit thread, the pipeline's bottleneck, sees them:
+    /// on the caller's thread for [`Committer::append`] (many callers: they run in parallel),
+    /// and on a lookup thread of their own for streams ([`Committer::submit`], [`Appender`]),
+    /// whose one producer is busy parsing. The commit thread completes each lookup with the
+    /// runs sealed since and the unsealed records (`ids::Looked`).
     pub fn spawn(
         mut ledger: Ledger,
         max_batch: usize,
@@ -47,14 +64,31 @@ impl Committer {
         mut on_commit: impl FnMut(&Commit) + Send + 'static,
     ) -> Self {
         let dir = ledger.dir().to_path_buf();
+        let sealed = ledger.sealed_ids();
         let (tx, rx) = sync_channel::<Request>(queue.max(1));
         let thread = std::thread::spawn(move || {
             let result = run(&mut ledger, &rx, max_batch.max(1), &mut on_commit);
             drop(rx);
             result.map(|()| ledger)
         });
+        let (streams, stream_rx) = sync_channel::<Request>(queue.max(1));
+        let lookup = {
+            let (sealed, tx) = (sealed.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for mut request in stream_rx {
+                    request.looked = look_up(&sealed, &request.records);
+                    if tx.send(request).is_err() {
+                        // The commit thread stopped: dropping the receiver fails the callers.
+                        return;
+                    }
+                }
+            })
+        };
         Self {
             dir,
+            sealed,
+            streams: Some(streams),
+            lookup: Some(lookup),
             tx: Some(tx),
             thread: Some(thread),
         }
@@ -74,8 +108,9 @@ impl Committer {
     /// Queues records without waiting for their commit; blocks while the queue is full. Fails
     /// if the commit thread has stopped (after an error, which [`Committer::finish`] returns).
     pub fn submit(&self, records: Vec<Record>) -> Result<()> {
-        let tx = self.tx.as_ref().ok_or(Error::Poisoned)?;
+        let tx = self.streams.as_ref().ok_or(Error::Poisoned)?;
         tx.send(Request {
+            looked: Looked::none(records.len()),
             records,
             reply: None,
         })
@@ -85,7 +120,9 @@ impl Committer {
     /// Appends records and waits until they are durable. The commit may hold other callers'
     /// records too; [`Acked`] gives this caller's own index range.
     pub fn append(&self, records: Vec<Record>) -> Result<Acked> {
-        self.send(records)?.wait()
+        let tx = self.tx.as_ref().ok_or(Error::Poisoned)?;
+        let looked = look_up(&self.sealed, &records);
+        Self::send_to(tx, records, looked)?.wait()
     }
 
     /// Streams records from one caller: they are submitted `chunk` at a time without waiting,
@@ -102,12 +139,19 @@ impl Committer {
         }
     }
 
-    /// Queues records and returns where their commit's acknowledgement will arrive.
+    /// Queues records of a stream (through the lookup thread) and returns where their
+    /// commit's acknowledgement will arrive.
     fn send(&self, records: Vec<Record>) -> Result<Pending> {
-        let tx = self.tx.as_ref().ok_or(Error::Poisoned)?;
+        let tx = self.streams.as_ref().ok_or(Error::Poisoned)?;
+        let looked = Looked::none(records.len());
+        Self::send_to(tx, records, looked)
+    }
+
+    fn send_to(tx: &SyncSender<Request>, records: Vec<Record>, looked: Looked) -> Result<Pending> {
         let (reply, rx) = sync_channel(1);
         tx.send(Request {
             records,
+            looked,
             reply: Some(reply),
         })
         .map_err(|_| Error::Poisoned)?;
@@ -116,12 +160,24 @@ impl Committer {
 
     /// Waits for every queued record to commit and returns the ledger, or the first error.
     pub fn finish(mut self) -> Result<Ledger> {
+        drop(self.streams.take());
+        if let Some(lookup) = self.lookup.take() {
+            let _ = lookup.join();
+        }
         drop(self.tx.take());
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             _ => Err(Error::Poisoned),
         }
     }
+}
+
+/// The sealed runs' part of the records' lookups. A failed read (a run's file) leaves the
+/// whole lookup to the commit thread, which reports it.
+fn look_up(sealed: &SealedIds, records: &[Record]) -> Looked {
+    sealed
+        .look_up(records.iter().map(|r| r.id))
+        .unwrap_or_else(|_| Looked::none(records.len()))
 }
 
 /// A submission waiting for its commit.
@@ -268,20 +324,24 @@ fn run(
     on_commit: &mut dyn FnMut(&Commit),
 ) -> Result<()> {
     let mut waiting = Vec::new();
+    let mut looked = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut batch = first.records;
         waiting.clear();
+        looked.clear();
         waiting.push((0usize, batch.len(), first.reply));
+        looked.push(first.looked);
         while batch.len() < max_batch {
             match rx.try_recv() {
                 Ok(more) => {
                     waiting.push((batch.len(), more.records.len(), more.reply));
+                    looked.push(more.looked);
                     batch.extend(more.records);
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        match ledger.append_unique(&batch) {
+        match ledger.append_unique_looked(&batch, &looked) {
             Ok((commit, fates)) => {
                 on_commit(&commit);
                 for (offset, len, reply) in waiting.drain(..) {
@@ -302,4 +362,223 @@ fn run(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoteSigner;
+
+    fn rec(id: &str, decision: &str) -> Record {
+        let json = format!(r#"{{"decision_id":"{id}","ts_us":1,"decision":"{decision}"}}"#);
+        Record::from_json(json.as_bytes(), &id).unwrap()
+    }
+
+    /// Waits until the ledger's sealed runs number `n` (seals run on another thread and are
+    /// collected by the next commit).
+    fn sealed_runs(l: &mut Ledger, n: usize) {
+        for _ in 0..500 {
+            l.append_batch(&[]).unwrap();
+            if l.sealed_ids().len() >= n {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("fewer than {n} runs");
+    }
+
+    #[test]
+    fn a_lookup_made_before_a_seal_is_completed_by_the_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let signer = NoteSigner::from_seed("t.example/l", [3; 32]);
+        let mut l = Ledger::create(&tmp.path().join("l"), signer, 10).unwrap();
+        let batch = |from: usize, to: usize| -> Vec<Record> {
+            (from..to)
+                .map(|i| rec(&format!("d-{i}"), "allow"))
+                .collect()
+        };
+        l.append_batch(&batch(0, 10)).unwrap();
+        sealed_runs(&mut l, 1);
+        // Looked up against one run; then 10..20 is sealed (a second run) and 20..25 stays in
+        // the WAL before the writer sees the submission.
+        let probe = [
+            rec("d-3", "allow"),  // in the first run: duplicate
+            rec("d-12", "allow"), // sealed after the lookup: duplicate
+            rec("d-15", "deny"),  // sealed after the lookup, other bytes: conflict
+            rec("d-22", "allow"), // in the current WAL: duplicate
+            rec("d-4", "deny"),   // in the first run, other bytes: conflict
+            rec("new-1", "allow"),
+        ];
+        let sealed = l.sealed_ids();
+        let looked = sealed.look_up(probe.iter().map(|r| r.id)).unwrap();
+        assert_eq!(looked.covered, 10);
+        assert_eq!(looked.hits.len(), 2, "{looked:?}");
+        l.append_batch(&batch(10, 20)).unwrap();
+        sealed_runs(&mut l, 2);
+        l.append_batch(&batch(20, 25)).unwrap();
+        let want = vec![
+            Fate::Duplicate(3),
+            Fate::Duplicate(12),
+            Fate::Conflict(15),
+            Fate::Duplicate(22),
+            Fate::Conflict(4),
+            Fate::Appended(25),
+        ];
+        // The stale lookup, a part with no lookup, and a lookup split in two parts all give
+        // what the writer alone gives.
+        let (_, fates) = l.append_unique_looked(&probe, &[looked]).unwrap();
+        assert_eq!(fates, want);
+        let repeat: Vec<Fate> = want[..5]
+            .iter()
+            .copied()
+            .chain([Fate::Duplicate(25)])
+            .collect();
+        let (_, alone) = l.append_unique(&probe).unwrap();
+        assert_eq!(alone, repeat);
+        let (a, b) = probe.split_at(2);
+        let parts = [
+            sealed.look_up(a.iter().map(|r| r.id)).unwrap(),
+            Looked::none(b.len()),
+        ];
+        let (_, fates) = l.append_unique_looked(&probe, &parts).unwrap();
+        assert_eq!(fates, repeat);
+
+        // Through the committer: the lookups run on the caller's thread.
+        let committer = Committer::spawn(l, 1000, 4, |_| {});
+        let acked = committer.append(probe.to_vec()).unwrap();
+        assert_eq!(acked.fates, repeat);
+        let mut appender = committer.appender(2);
+        for r in batch(0, 30) {
+            appender.push(r).unwrap();
+        }
+        let appended = appender.finish().unwrap();
+        assert_eq!((appended.records, appended.duplicates.len()), (5, 25));
+        assert_eq!(committer.finish().unwrap().size(), 31);
+    }
+
+    fn run_files(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("ids"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|n| {
+                let (s, e) = n.trim_end_matches(".ids").split_once('-').unwrap();
+                format!(
+                    "{}-{}",
+                    s.parse::<u64>().unwrap(),
+                    e.parse::<u64>().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_merge_eight_at_a_time_and_lookups_across_a_merge_stay_exact() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("l");
+        let signer = || NoteSigner::from_seed("t.example/l", [3; 32]);
+        let mut l = Ledger::create(&dir, signer(), 10).unwrap();
+        let rec_i = |i: usize| rec(&format!("d-{i}"), "allow");
+        for k in 0..7 {
+            l.append_batch(&(k * 10..k * 10 + 10).map(rec_i).collect::<Vec<_>>())
+                .unwrap();
+        }
+        sealed_runs(&mut l, 7);
+        // Looked up against seven runs; the eighth seal merges all eight into one run.
+        let probe: Vec<Record> = [5, 65, 75, 79].into_iter().map(rec_i).collect();
+        let looked = l.sealed_ids().look_up(probe.iter().map(|r| r.id)).unwrap();
+        assert_eq!((looked.covered, looked.hits.len()), (70, 2));
+        l.append_batch(&(70..80).map(rec_i).collect::<Vec<_>>())
+            .unwrap();
+        sealed_runs(&mut l, 1);
+        for _ in 0..100 {
+            if l.sealed_ids().len() == 1 {
+                break;
+            }
+            l.append_batch(&[]).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(l.sealed_ids().len(), 1, "the eight runs became one");
+        assert_eq!(run_files(&dir), ["0-80"]);
+        let (_, fates) = l.append_unique_looked(&probe, &[looked]).unwrap();
+        assert_eq!(
+            fates,
+            [5, 65, 75, 79].map(Fate::Duplicate),
+            "a lookup made before the merge"
+        );
+        // Two more segments: runs of levels 1, 0, 0; every id found, and other bytes conflict.
+        for k in 8..10 {
+            l.append_batch(&(k * 10..k * 10 + 10).map(rec_i).collect::<Vec<_>>())
+                .unwrap();
+        }
+        l.append_batch(&[rec_i(100)]).unwrap();
+        sealed_runs(&mut l, 3);
+        assert_eq!(run_files(&dir), ["0-80", "80-90", "90-100"]);
+        let all: Vec<Record> = (0..101).map(rec_i).collect();
+        let want: Vec<Fate> = (0..101).map(Fate::Duplicate).collect();
+        assert_eq!(l.append_unique(&all).unwrap().1, want);
+        let other: Vec<Record> = (0..101).map(|i| rec(&format!("d-{i}"), "deny")).collect();
+        let conflicts: Vec<Fate> = (0..101).map(Fate::Conflict).collect();
+        assert_eq!(l.append_unique(&other).unwrap().1, conflicts);
+        drop(l);
+
+        // Reopened: the merged run is used. A damaged one is removed and the segments' runs
+        // rebuilt; a part a crash left beside its merged run is removed.
+        let (mut l, _) = Ledger::open(&dir, signer()).unwrap();
+        assert_eq!(l.sealed_ids().len(), 3);
+        assert_eq!(l.append_unique(&all).unwrap().1, want);
+        drop(l);
+        let merged = run_path(&dir, 0, 80);
+        let mut bytes = std::fs::read(&merged).unwrap();
+        bytes[100] ^= 1;
+        std::fs::write(&merged, bytes).unwrap();
+        let (mut l, _) = Ledger::open(&dir, signer()).unwrap();
+        assert_eq!(l.sealed_ids().len(), 10);
+        assert_eq!(l.append_unique(&all).unwrap().1, want);
+        assert_eq!(run_files(&dir).len(), 10);
+        // Eleven runs of one level: the seal of [100, 111) merges the first eight, and its own
+        // run stays (a merge of other runs than the seal's must not drop it).
+        l.append_batch(&(101..111).map(rec_i).collect::<Vec<_>>())
+            .unwrap();
+        for _ in 0..100 {
+            if l.sealed_ids().len() == 4 {
+                break;
+            }
+            l.append_batch(&[]).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(l.sealed_ids().len(), 4);
+        assert_eq!(run_files(&dir), ["0-80", "80-90", "90-100", "100-111"]);
+        let more: Vec<Record> = (0..111).map(rec_i).collect();
+        let want_more: Vec<Fate> = (0..111).map(Fate::Duplicate).collect();
+        assert_eq!(l.append_unique(&more).unwrap().1, want_more);
+        drop(l);
+        // A merge a crash interrupted after its rename: the parts are left beside it, and the
+        // next open uses the merged run and removes them.
+        let parts: Vec<(u64, u64)> = (0..8).map(|k| (k * 10, k * 10 + 10)).collect();
+        for &(s, e) in &parts {
+            std::fs::copy(run_path(&dir, 80, 90), run_path(&dir, s, e)).unwrap();
+        }
+        std::fs::remove_file(run_path(&dir, 0, 80)).unwrap();
+        let (l, _) = Ledger::open(&dir, signer()).unwrap();
+        assert_eq!(
+            l.sealed_ids().len(),
+            11,
+            "runs of other segments are rebuilt"
+        );
+        drop(l);
+        crate::ids::merge_runs(&dir, &parts).unwrap();
+        assert_eq!(run_files(&dir).len(), 12);
+        let (mut l, _) = Ledger::open(&dir, signer()).unwrap();
+        assert_eq!(l.sealed_ids().len(), 4);
+        assert_eq!(run_files(&dir), ["0-80", "80-90", "90-100", "100-111"]);
+        assert_eq!(l.append_unique(&more).unwrap().1, want_more);
+    }
+
+    fn run_path(dir: &std::path::Path, s: u64, e: u64) -> std::path::PathBuf {
+        crate::ids::IdIndex::run_path(dir, s, e)
+    }
 }

@@ -32,7 +32,7 @@ use std::thread::JoinHandle;
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::error::IoContext as _;
 use crate::hash::{CHAIN_GENESIS, Hash};
-use crate::ids::{Found, IdIndex, IdMap};
+use crate::ids::{Found, IdIndex, IdMap, Looked, SealedIds};
 use crate::layout::{Config, Layout, remove_temporaries, sync_dir, write_atomic};
 use crate::merkle::Frontier;
 use crate::note::NoteSigner;
@@ -79,13 +79,15 @@ pub struct Ledger {
     buf: Vec<u8>,
     /// The seal running in the background, if any.
     sealing: Option<JoinHandle<SealOutcome>>,
+    /// The merge of id runs running in the background, if any.
+    merging: Option<sealing::Merging>,
     /// A seal that failed, kept to be retried before the next commit.
     failed_seal: Option<Box<SealJob>>,
     /// Hash tiles for proofs; `None` after a tile write failed (the next open rebuilds them).
     tiles: Option<TileBuilder>,
     /// The checkpoints and seal notes this writer can verify under its own keys.
     own: crate::TrustPolicy,
-    /// Which decision ids the ledger holds (idempotent appends, `ids.rs`).
+    /// Which decision ids the ledger holds (idempotent appends, `ids/`).
     ids: IdIndex,
 }
 
@@ -186,7 +188,7 @@ impl Ledger {
         let (wal, wal_path) = create_wal(&layout, 0)?;
         let layout_tiles = layout.tiles_dir();
         let signer_key = signer.verifier();
-        let ids = IdIndex::open(&layout, 0, Vec::new())?;
+        let ids = IdIndex::open(&layout, config.segment_records, 0, Vec::new())?;
         Ok(Self {
             layout,
             config,
@@ -203,6 +205,7 @@ impl Ledger {
             poisoned: false,
             buf: Vec::new(),
             sealing: None,
+            merging: None,
             failed_seal: None,
             tiles: TileBuilder::empty(layout_tiles).ok(),
             own: crate::TrustPolicy::from_keys(vec![signer_key]),
@@ -370,6 +373,7 @@ impl Ledger {
                     end: next,
                     hashes: std::sync::Arc::new(replay.hashes),
                     ids: Some(replay.ids),
+                    merge: None,
                     chain_end: chain,
                     frontier: frontier.clone(),
                     checkpoint,
@@ -404,7 +408,7 @@ impl Ledger {
             ),
         };
         // After the closed WALs are sealed: a run for every segment, the active WAL's ids.
-        let ids = IdIndex::open(&layout, wal_start, wal_ids)?;
+        let ids = IdIndex::open(&layout, config.segment_records, wal_start, wal_ids)?;
         let wal = OpenOptions::new()
             .append(true)
             .open(&wal_path)
@@ -426,6 +430,7 @@ impl Ledger {
             poisoned: false,
             buf: Vec::new(),
             sealing: None,
+            merging: None,
             failed_seal: None,
             tiles,
             own,
@@ -462,10 +467,7 @@ impl Ledger {
     /// whatever the ledger holds already: [`Ledger::append_unique`] is the idempotent append.
     pub fn append_batch(&mut self, records: &[Record]) -> Result<Commit> {
         self.before_commit()?;
-        let hashed: Vec<(&Record, Hash)> = records
-            .iter()
-            .map(|r| (r, crate::hash::record_hash(&r.bytes)))
-            .collect();
+        let hashed: Vec<(&Record, Hash)> = records.iter().map(|r| (r, r.hash)).collect();
         self.commit(&hashed)
     }
 
@@ -480,17 +482,33 @@ impl Ledger {
     /// (both indices named); the second of two with one id in `records` likewise. When nothing
     /// is new, nothing is written and the commit is the current tree's.
     pub fn append_unique(&mut self, records: &[Record]) -> Result<(Commit, Vec<Fate>)> {
+        self.append_unique_looked(records, &[])
+    }
+
+    /// The lookups in the sealed segments' runs that can be done before the writer sees the
+    /// records, on another thread ([`Ledger::append_unique_looked`]).
+    pub(crate) fn sealed_ids(&self) -> SealedIds {
+        self.ids.sealed_ids()
+    }
+
+    /// [`Ledger::append_unique`] of records part of which were looked up already: `looked`
+    /// covers a prefix of `records`, part by part, each made by [`SealedIds::look_up`] of this
+    /// ledger (the rest is looked up here).
+    pub(crate) fn append_unique_looked(
+        &mut self,
+        records: &[Record],
+        looked: &[Looked],
+    ) -> Result<(Commit, Vec<Fate>)> {
         self.before_commit()?;
         let first = self.frontier.size();
         let mut fates = Vec::with_capacity(records.len());
         let mut kept: Vec<(&Record, Hash)> = Vec::with_capacity(records.len());
         let mut in_batch: IdMap<(u64, u64), usize> = IdMap::default();
-        let hashes: Vec<Hash> = records
-            .iter()
-            .map(|r| crate::hash::record_hash(&r.bytes))
-            .collect();
+        let hashes: Vec<Hash> = records.iter().map(|r| r.hash).collect();
         let ids: Vec<(u64, u64)> = records.iter().map(|r| r.id).collect();
-        let in_ledger = self.ids.find_many(&ids, &hashes, &self.wal_hashes)?;
+        let in_ledger = self
+            .ids
+            .find_many(&ids, &hashes, &self.wal_hashes, looked)?;
         for ((r, record_hash), in_ledger) in records.iter().zip(hashes).zip(in_ledger) {
             let found = match in_batch.get(&r.id) {
                 Some(&k) if kept[k].1 == record_hash => Found::Duplicate(first + k as u64),
@@ -526,6 +544,7 @@ impl Ledger {
             return Err(Error::Poisoned);
         }
         self.reap_seal(false)?;
+        self.reap_merge(false);
         if let Some(job) = self.failed_seal.take() {
             self.run_seal(*job)?;
         }

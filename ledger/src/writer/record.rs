@@ -16,7 +16,10 @@ pub struct Record {
     pub(super) ts_us: i64,
     pub(super) bytes: Vec<u8>,
     /// Its decision id's hash (`hash::decision_id_hash`): what the id index keys on.
-    pub(super) id: (u64, u64),
+    pub(crate) id: (u64, u64),
+    /// Its record hash (`hash::record_hash` of `bytes`), computed where the record is built
+    /// (the caller's thread, not the writer's).
+    pub(super) hash: crate::hash::Hash,
 }
 
 impl Record {
@@ -39,6 +42,7 @@ impl Record {
         }
         Ok(Self {
             ts_us: decision.ts_us,
+            hash: crate::hash::record_hash(&bytes),
             bytes,
             id: crate::hash::decision_id_hash(&decision.decision_id),
         })

@@ -21,7 +21,11 @@ use crate::segment::{SealRow, SegmentMeta, SegmentWriter};
 use crate::wal::{self, Frame, Tail, WalReader};
 use crate::{Error, Result};
 
-pub(super) type SealOutcome = std::result::Result<(u64, u64), (Error, Box<SealJob>)>;
+/// A merge of id runs running on its own thread (`ids::merge_runs`).
+pub(super) type Merging = JoinHandle<Result<(u64, u64)>>;
+/// A finished seal: its range, and the merge of id runs it started, if it started one.
+pub(super) type Sealed = ((u64, u64), Option<Merging>);
+pub(super) type SealOutcome = std::result::Result<Sealed, (Error, Box<SealJob>)>;
 
 impl Ledger {
     /// Collects the background seal: waits for it when `wait`, else only if it has finished.
@@ -35,7 +39,7 @@ impl Ledger {
             return Ok(());
         };
         match handle.join() {
-            Ok(Ok((start, end))) => self.ids_sealed(start, end),
+            Ok(Ok(((start, end), merging))) => self.ids_sealed(start, end, merging),
             Ok(Err((err, job))) => {
                 self.failed_seal = Some(job);
                 Err(err)
@@ -48,18 +52,34 @@ impl Ledger {
     }
 
     pub(super) fn run_seal(&mut self, job: SealJob) -> Result<(u64, u64)> {
-        let (start, end) = job.run().map_err(|(err, job)| {
+        let ((start, end), merging) = job.run().map_err(|(err, job)| {
             self.failed_seal = Some(job);
             err
         })?;
-        self.ids_sealed(start, end)?;
+        self.ids_sealed(start, end, merging)?;
         Ok((start, end))
     }
 
-    /// A seal finished: the segment's id run replaces its ids in memory.
-    fn ids_sealed(&mut self, start: u64, end: u64) -> Result<()> {
+    /// A seal finished: the segment's id run replaces its ids in memory; the merge it
+    /// started, if any, is collected later ([`Ledger::reap_merge`]).
+    fn ids_sealed(&mut self, start: u64, end: u64, merging: Option<Merging>) -> Result<()> {
         let segment = self.layout.segment(start, end);
+        if merging.is_some() {
+            self.merging = merging;
+        }
         self.ids.sealed(start, end, &segment)
+    }
+
+    /// Collects the background merge of id runs: waits for it when `wait`, else only if it
+    /// has finished. It is a cache: a failed merge leaves the runs as they were.
+    pub(super) fn reap_merge(&mut self, wait: bool) {
+        let done = self.merging.as_ref().is_some_and(JoinHandle::is_finished);
+        if !(wait || done) {
+            return;
+        }
+        if let Some(Ok(Ok((start, end)))) = self.merging.take().map(JoinHandle::join) {
+            self.ids.merged(start, end);
+        }
     }
 
     /// Closes the current WAL and starts a new one at the current size; returns the job that
@@ -72,6 +92,12 @@ impl Ledger {
         let (wal, wal_path) = create_wal(&self.layout, end)?;
         let mut job = SealJob {
             ids: None,
+            // One merge at a time: while one runs, the runs it merges stay as they are.
+            merge: self
+                .merging
+                .is_none()
+                .then(|| self.ids.merge_plan(self.wal_start, end))
+                .flatten(),
             layout: self.layout.clone(),
             origin: self.config.origin.clone(),
             signer: self.signer.clone(),
@@ -113,8 +139,10 @@ impl Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        // Let a background seal finish; if it fails, the next open seals the WAL again.
+        // Let a background seal finish; if it fails, the next open seals the WAL again. Then
+        // the merge it may have started.
         let _ = self.reap_seal(true);
+        self.reap_merge(true);
     }
 }
 
@@ -134,6 +162,9 @@ pub(super) struct SealJob {
     /// The records' decision-id hashes, in index order, when the writer has them (else the
     /// seal reads them from the records).
     pub(super) ids: Option<Vec<(u64, u64)>>,
+    /// The id runs to merge once this segment's run is written (its own the last of them):
+    /// `ids::IdIndex::merge_plan`.
+    pub(super) merge: Option<Vec<(u64, u64)>>,
     pub(super) chain_end: Hash,
     pub(super) frontier: Frontier,
     pub(super) checkpoint: SignedCheckpoint,
@@ -183,7 +214,16 @@ impl SealJob {
     /// directory fsync), then removes the WAL. Gives the job back on failure, for a retry.
     pub(super) fn run(self) -> SealOutcome {
         match self.write() {
-            Ok(()) => Ok((self.start, self.end)),
+            Ok(()) => {
+                // On its own thread, so that a large merge never holds up the next seal (and
+                // with it the appends). Best effort, like the run itself: a failed merge
+                // leaves the runs it would have merged as they were.
+                let merging = self.merge.clone().map(|parts| {
+                    let root = self.layout.dir().to_path_buf();
+                    std::thread::spawn(move || crate::ids::merge_runs(&root, &parts))
+                });
+                Ok(((self.start, self.end), merging))
+            }
             Err(err) => Err((err, Box::new(self))),
         }
     }
@@ -225,7 +265,7 @@ impl SealJob {
             // costs a BLAKE3 per record, beside the encoding rather than after it.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<wal::WalRecord>>(4);
             let mut idx = start;
-            // The segment's decision-id run (ids.rs), written beside it.
+            // The segment's decision-id run (`ids/`), written beside it.
             let mut ids = Vec::with_capacity((end - start) as usize);
             let read = std::thread::scope(|scope| {
                 let reader = scope.spawn(move || self.read_checked(tx));

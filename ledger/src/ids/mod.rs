@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! sealed segment [s, e)  ──▶ ids/<s>-<e>.ids   run: header, bloom filter, fence, sorted entries
+//! 8 adjacent runs, 1 level ──▶ ids/<s>-<e>.ids  merged run (same format), the 8 removed
 //! unsealed records       ──▶ memory            hash map of the WAL's ids (one per WAL)
 //! ```
 //!
@@ -20,6 +21,14 @@
 //! Invariant: a lookup never misses an id the ledger holds (filters have no false negatives,
 //! runs cover every sealed segment, the maps every unsealed record): a false "new" could append
 //! a duplicate, and a false "present" is ruled out by comparing hashes.
+
+mod merge;
+mod shared;
+
+use merge::level;
+pub(crate) use merge::merge_runs;
+use shared::probe_runs;
+pub(crate) use shared::{Looked, SealedIds};
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -44,6 +53,11 @@ const BLOCK: usize = 64;
 const BITS_PER_ID: u64 = 16;
 /// A filter block: 512 bits, one cache line; an id sets 8 bits of one block.
 const BLOCK_WORDS: usize = 8;
+/// Runs are merged this many at a time (§15): a run's level is ⌊log_MERGE(count /
+/// segment_records)⌋, and when `MERGE` adjacent runs share a level they become one run of the
+/// next. A ledger of `n` segments then keeps fewer than `MERGE` runs per level, at most about
+/// (MERGE − 1) × log_MERGE(n) runs to probe, and each entry is rewritten once per level.
+pub(crate) const MERGE: usize = 8;
 
 /// Hashes the map keys here, which are BLAKE3 output already: they are their own hash (the
 /// standard SipHash would cost more than the lookup).
@@ -416,7 +430,11 @@ pub(crate) type WalHashes = std::sync::Arc<Vec<(Hash, Hash)>>;
 pub(crate) struct IdIndex {
     /// The ledger directory.
     root: PathBuf,
-    runs: Vec<Run>,
+    /// The ledger's segment size (what a run's level is counted in).
+    segment_records: u64,
+    /// The runs of the sealed segments, shared with the threads that look records up before
+    /// they reach the writer ([`SealedIds`]).
+    runs: SealedIds,
     /// The WALs closed but not yet covered by a run (the one a background seal is sealing; one
     /// whose run could not be loaded or rebuilt stays here until the next open), and their
     /// record hashes.
@@ -447,27 +465,94 @@ pub(crate) enum Found {
 }
 
 impl IdIndex {
-    /// The index of a ledger: a run for each sealed segment (loaded, or rebuilt from the segment
-    /// when missing or unreadable), and the ids of the current WAL (from `start`).
+    /// The index of a ledger: runs covering its sealed segments (a merged run where one
+    /// loads, else the segment's own, loaded or rebuilt from the segment when missing or
+    /// unreadable), and the ids of the current WAL (from `start`). Run files no run uses (the
+    /// parts of a merge a crash left behind, a merged run that did not load) are removed.
     pub(crate) fn open(
         layout: &crate::layout::Layout,
+        segment_records: u64,
         current_start: u64,
         current_ids: Vec<(u64, u64)>,
     ) -> Result<Self> {
         let mut index = Self {
             root: layout.dir().to_path_buf(),
-            runs: Vec::new(),
+            segment_records,
+            runs: SealedIds::default(),
             sealing: Vec::new(),
             current: Tail::new(current_start),
         };
-        crate::layout::remove_temporaries(&layout.dir().join("ids"))?;
-        for (start, end, path) in layout.segments()? {
-            index.add_run(start, end, &path)?;
+        let dir = layout.dir().join("ids");
+        crate::layout::remove_temporaries(&dir)?;
+        // The run files there are: start → ends.
+        let mut files: HashMap<u64, Vec<u64>> = HashMap::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if let Some((s, e)) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".ids"))
+                    .and_then(|n| n.split_once('-'))
+                    .and_then(|(s, e)| Some((s.parse::<u64>().ok()?, e.parse::<u64>().ok()?)))
+                {
+                    files.entry(s).or_default().push(e);
+                }
+            }
+        }
+        let segments = layout.segments()?;
+        let mut used = std::collections::HashSet::new();
+        let mut i = 0;
+        while i < segments.len() {
+            let (start, end, ref path) = segments[i];
+            // The longest merged run from here that ends on a segment's end and loads.
+            let mut ends = files.get(&start).cloned().unwrap_or_default();
+            ends.sort_unstable_by(|a, b| b.cmp(a));
+            let merged = ends.into_iter().filter(|&e| e > end).find_map(|e| {
+                let j = segments[i..].iter().position(|s| s.1 == e)?;
+                let run = Run::load(&Self::run_path(&index.root, start, e), start, e).ok()?;
+                Some((j, run))
+            });
+            if let Some((j, run)) = merged {
+                used.insert((start, run.end));
+                index.runs.put(run);
+                i += j + 1;
+            } else {
+                index.add_run(start, end, path)?;
+                used.insert((start, end));
+                i += 1;
+            }
+        }
+        for (s, ends) in files {
+            for e in ends.into_iter().filter(|&e| !used.contains(&(s, e))) {
+                let _ = std::fs::remove_file(Self::run_path(&index.root, s, e));
+            }
         }
         for id in current_ids {
             index.current.push(id);
         }
         Ok(index)
+    }
+
+    /// The runs to merge once segment `[start, end)` has its run (see [`MERGE`]): the first
+    /// `MERGE` of the last runs that share a level with it, when there are that many.
+    pub(crate) fn merge_plan(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
+        let runs = self.runs.snapshot();
+        if runs.last().map_or(0, |r| r.end) != start {
+            return None;
+        }
+        let mut ranges: Vec<(u64, u64)> = runs.iter().map(|r| (r.start, r.end)).collect();
+        ranges.push((start, end));
+        let level_of = |r: &(u64, u64)| level(r.1 - r.0, self.segment_records);
+        let last = level_of(&(start, end));
+        let group = ranges
+            .iter()
+            .rev()
+            .take_while(|r| level_of(r) == last)
+            .count();
+        (group >= MERGE).then(|| {
+            let first = ranges.len() - group;
+            ranges[first..first + MERGE].to_vec()
+        })
     }
 
     /// The run file of segment `[start, end)` in the ledger `root`.
@@ -485,35 +570,59 @@ impl IdIndex {
                 Run::load(&path, start, end)?
             }
         };
-        self.runs.push(run);
+        self.runs.put(run);
         Ok(())
     }
 
+    /// The sealed runs, for lookups on other threads ([`SealedIds::look_up`]).
+    pub(crate) fn sealed_ids(&self) -> SealedIds {
+        self.runs.clone()
+    }
+
     /// What the index knows of each of `ids` with its record hash (`current_hashes` are the
-    /// current WAL's record hashes), each against the index as it is (not against each other). The sealed runs' filters are probed run by run over the whole
-    /// batch: one id at a time waits for a cache miss per run, a batch overlaps them (the
-    /// filters of a 10M-record ledger are 20 MiB). Only ids a filter may hold read entries.
+    /// current WAL's record hashes), each against the index as it is (not against each other).
+    /// `looked` covers `ids` in order, part by part: what each part's submitter found in the
+    /// first runs ([`SealedIds::look_up`]); the runs added since, the WALs being sealed and the
+    /// current WAL are looked up here.
     pub(crate) fn find_many(
         &self,
         ids: &[(u64, u64)],
         record_hashes: &[Hash],
         current_hashes: &[(Hash, Hash)],
+        looked: &[Looked],
     ) -> Result<Vec<Found>> {
-        let probes: Vec<Probe> = ids.iter().map(|id| Probe::new(id.0)).collect();
-        let mut maybe = vec![false; ids.len()];
-        for run in &self.runs {
-            for (m, p) in maybe.iter_mut().zip(&probes) {
-                *m |= run.bloom.may_hold_all_bits(p);
-            }
+        let runs = self.runs.snapshot();
+        // Every entry the runs hold of each id: (position, index, prefix), by position.
+        let mut held: Vec<(usize, u64, Prefix)> = Vec::new();
+        let mut at = 0usize;
+        for part in looked {
+            let end = (at + part.count).min(ids.len());
+            let rest = &runs[runs.partition_point(|r| r.end <= part.covered)..];
+            let mut found: Vec<(usize, u64, Prefix)> = part
+                .hits
+                .iter()
+                .map(|&(k, index, prefix)| (at + k as usize, index, prefix))
+                .filter(|h| h.0 < end)
+                .collect();
+            probe_runs(rest, &ids[at..end], |k, index, prefix| {
+                found.push((at + k, index, prefix));
+            })?;
+            found.sort_by_key(|h| h.0);
+            held.extend(found);
+            at = end;
+        }
+        if at < ids.len() {
+            probe_runs(&runs, &ids[at..], |k, index, prefix| {
+                held.push((at + k, index, prefix));
+            })?;
         }
         let mut out = Vec::with_capacity(ids.len());
         let mut hits = Vec::new();
+        let mut next = held.iter().peekable();
         for (k, (&id, record_hash)) in ids.iter().zip(record_hashes).enumerate() {
             hits.clear();
-            if maybe[k] {
-                for run in &self.runs {
-                    run.find(id, &probes[k], &mut hits)?;
-                }
+            while let Some(&(_, index, prefix)) = next.next_if(|h| h.0 == k) {
+                hits.push((index, prefix));
             }
             for (tail, hashes) in &self.sealing {
                 tail.find(id, hashes, &mut hits);
@@ -540,13 +649,42 @@ impl IdIndex {
 
     /// The WAL being sealed is now segment `[start, end)`: its run replaces its ids in memory.
     pub(crate) fn sealed(&mut self, start: u64, end: u64, segment: &Path) -> Result<()> {
-        if self.runs.iter().any(|r| r.start == start && r.end == end) {
-            return Ok(());
+        let covered = self
+            .runs
+            .snapshot()
+            .iter()
+            .any(|r| r.start <= start && end <= r.end);
+        if !covered {
+            // The WAL's ids stay in memory until a run covers them.
+            self.add_run(start, end, segment)?;
         }
-        // The WAL's ids stay in memory until a run covers them.
-        self.add_run(start, end, segment)?;
         self.sealing.retain(|(t, _)| t.start != start);
         Ok(())
+    }
+
+    /// A merge (`merge_runs`) wrote the run of `[start, end)`: it replaces the runs it covers,
+    /// whose files are then removed. One that does not load, or no longer fits the runs,
+    /// leaves them as they are (and the next open removes the file it does not use).
+    pub(crate) fn merged(&mut self, start: u64, end: u64) {
+        let Ok(run) = Run::load(&Self::run_path(&self.root, start, end), start, end) else {
+            return;
+        };
+        let parts: Vec<(u64, u64)> = self
+            .runs
+            .snapshot()
+            .iter()
+            .filter(|r| start <= r.start && r.end <= end)
+            .map(|r| (r.start, r.end))
+            .collect();
+        if parts.first().map(|p| p.0) != Some(start) || parts.last().map(|p| p.1) != Some(end) {
+            return;
+        }
+        self.runs.put(run);
+        for (s, e) in parts {
+            if (s, e) != (start, end) {
+                let _ = std::fs::remove_file(Self::run_path(&self.root, s, e));
+            }
+        }
     }
 }
 
