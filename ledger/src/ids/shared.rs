@@ -69,7 +69,7 @@ impl SealedIds {
 
 /// What the runs of the sealed records `[0, covered)` hold of a submission's records: each
 /// entry of their ids (the record's position in the submission, the entry's index and
-/// record-hash prefix), by position. [`IdIndex::find_many`] adds what the later runs and the
+/// record-hash prefix), by position. [`super::IdIndex::find_many`] adds what the later runs and the
 /// unsealed records hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Looked {
