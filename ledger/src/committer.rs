@@ -55,7 +55,8 @@ impl Committer {
     /// cache miss each) are done before the commit thread, the pipeline's bottleneck, sees them:
     /// on the caller's thread for [`Committer::append`] (many callers: they run in parallel),
     /// and on a lookup thread of their own for streams ([`Committer::submit`], [`Appender`]),
-    /// whose one producer is busy parsing. The commit thread completes each lookup with the
+    /// whose one producer is busy parsing (an appender's last chunk, when nothing else of it
+    /// is in flight, on the caller's thread). The commit thread completes each lookup with the
     /// runs sealed since and the unsealed records (`ids::Looked`).
     pub fn spawn(
         mut ledger: Ledger,
@@ -265,7 +266,7 @@ impl Appender<'_> {
     pub fn push(&mut self, record: Record) -> Result<()> {
         self.chunk.push(record);
         if self.chunk.len() >= self.size {
-            self.submit()?;
+            self.submit(false)?;
             // Take the acknowledgements that have arrived (in order).
             while let Some((p, at)) = self.pending.front() {
                 match p.rx.try_recv() {
@@ -281,10 +282,21 @@ impl Appender<'_> {
         Ok(())
     }
 
-    fn submit(&mut self) -> Result<()> {
+    /// Submits the chunk: through the lookup thread while the caller goes on pushing, or,
+    /// when `last` and nothing is in flight (a request of one chunk, as a server's mostly
+    /// are), looked up on this thread, which is about to wait anyway: no hop, and callers on
+    /// many threads look up in parallel. (Never past a chunk in flight: records stay in push
+    /// order.)
+    fn submit(&mut self, last: bool) -> Result<()> {
         let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(self.size));
         let n = chunk.len() as u64;
-        let pending = self.committer.send(chunk)?;
+        let pending = if last && self.pending.is_empty() {
+            let tx = self.committer.tx.as_ref().ok_or(Error::Poisoned)?;
+            let looked = look_up(&self.committer.sealed, &chunk);
+            Committer::send_to(tx, chunk, looked)?
+        } else {
+            self.committer.send(chunk)?
+        };
         self.pending.push_back((pending, self.pushed));
         self.pushed += n;
         Ok(())
@@ -294,7 +306,7 @@ impl Appender<'_> {
     /// duplicate or a conflict).
     pub fn finish(mut self) -> Result<Appended> {
         if !self.chunk.is_empty() {
-            self.submit()?;
+            self.submit(true)?;
         }
         while let Some((p, at)) = self.pending.pop_front() {
             let acked = p.wait()?;

@@ -24,11 +24,14 @@
 
 mod merge;
 mod shared;
+mod write;
 
 use merge::level;
 pub(crate) use merge::merge_runs;
 use shared::probe_runs;
 pub(crate) use shared::{Looked, SealedIds};
+use write::RunWriter;
+pub(crate) use write::write_run;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -171,7 +174,7 @@ impl Probe {
 /// with the same id and the same 128 bits costs about 2^128 work).
 type Prefix = [u8; 16];
 
-fn prefix(h: &Hash) -> Prefix {
+pub(crate) fn prefix(h: &Hash) -> Prefix {
     let mut p = [0u8; 16];
     p.copy_from_slice(&h[..16]);
     p
@@ -182,7 +185,8 @@ fn prefix(h: &Hash) -> Prefix {
 pub(crate) struct Entry {
     pub(crate) id: (u64, u64),
     pub(crate) index: u64,
-    pub(crate) record_hash: Hash,
+    /// The first 16 bytes of its record hash (what a run keeps).
+    pub(crate) record_hash: Prefix,
 }
 
 /// The id index of one sealed segment, `ids/<start>-<end>.ids`.
@@ -213,42 +217,6 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(w)
-}
-
-/// Writes the run of segment `[start, end)` durably (it is a cache: a failure leaves the next
-/// open to rebuild it).
-pub(crate) fn write_run(path: &Path, start: u64, end: u64, mut entries: Vec<Entry>) -> Result<()> {
-    entries.sort_unstable();
-    let mut bloom = Bloom::for_ids(entries.len());
-    for e in &entries {
-        bloom.insert(e.id.0);
-    }
-    let mut out = Vec::with_capacity(
-        HEADER as usize + bloom.words.len() * 8 + entries.len() / BLOCK * 8 + entries.len() * ENTRY,
-    );
-    out.extend_from_slice(MAGIC);
-    for w in [start, end, entries.len() as u64, bloom.blocks() as u64] {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    let mut body = Vec::with_capacity(bloom.words.len() * 8 + entries.len() / BLOCK * 8 + 8);
-    for w in &bloom.words {
-        body.extend_from_slice(&w.to_le_bytes());
-    }
-    for chunk in entries.chunks(BLOCK) {
-        body.extend_from_slice(&chunk[0].id.0.to_le_bytes());
-    }
-    out.extend_from_slice(blake3::hash(&body).as_bytes());
-    out.extend_from_slice(&body);
-    for e in &entries {
-        out.extend_from_slice(&e.id.0.to_le_bytes());
-        out.extend_from_slice(&e.id.1.to_le_bytes());
-        out.extend_from_slice(&e.index.to_le_bytes());
-        out.extend_from_slice(&e.record_hash[..16]);
-    }
-    if let Some(dir) = path.parent() {
-        crate::layout::create_private_dir_all(dir).ctx("create", dir)?;
-    }
-    crate::layout::write_atomic(path, &out)
 }
 
 impl Run {
@@ -358,8 +326,8 @@ pub(crate) fn entries_of_segment(path: &Path, start: u64) -> Result<Vec<Entry>> 
             ));
         };
         for r in 0..batch.num_rows() {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(hashes.value(r));
+            let mut h = [0u8; 16];
+            h.copy_from_slice(&hashes.value(r)[..16]);
             out.push(Entry {
                 id: crate::hash::decision_id_hash(ids.value(r)),
                 index,
@@ -390,6 +358,17 @@ impl Tail {
         Self {
             start,
             ..Self::default()
+        }
+    }
+
+    /// Room for `n` ids from the start (the size of the WAL before: growing a map of a million
+    /// ids one doubling at a time costs more than its lookups).
+    fn with_capacity(start: u64, n: usize) -> Self {
+        Self {
+            start,
+            ids: Vec::with_capacity(n),
+            first: IdMap::with_capacity_and_hasher(n, Default::default()),
+            more: IdMap::default(),
         }
     }
 
@@ -641,7 +620,8 @@ impl IdIndex {
     /// The current WAL was closed at `end` and is being sealed with these record hashes;
     /// returns its records' ids, in index order, for the seal's run.
     pub(crate) fn rotate(&mut self, end: u64, hashes: WalHashes) -> Vec<(u64, u64)> {
-        let tail = std::mem::replace(&mut self.current, Tail::new(end));
+        let room = self.current.ids.len();
+        let tail = std::mem::replace(&mut self.current, Tail::with_capacity(end, room));
         let ids = tail.ids.clone();
         self.sealing.push((tail, hashes));
         ids
@@ -700,7 +680,7 @@ mod tests {
             .map(|i| Entry {
                 id: crate::hash::decision_id_hash(&format!("id-{i}")),
                 index: 100 + i,
-                record_hash: [i as u8; 32],
+                record_hash: [i as u8; 16],
             })
             .collect();
         write_run(&path, 100, 10_100, entries.clone()).unwrap();
@@ -708,7 +688,7 @@ mod tests {
         for e in &entries {
             let mut out = Vec::new();
             run.find(e.id, &Probe::new(e.id.0), &mut out).unwrap();
-            assert_eq!(out, [(e.index, prefix(&e.record_hash))]);
+            assert_eq!(out, [(e.index, e.record_hash)]);
         }
         let maybe = (0..100_000u64)
             .filter(|i| {

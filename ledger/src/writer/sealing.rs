@@ -89,6 +89,7 @@ impl Ledger {
             return Err(Error::Poisoned);
         };
         let end = self.frontier.size();
+        let room = self.wal_hashes.len();
         let (wal, wal_path) = create_wal(&self.layout, end)?;
         let mut job = SealJob {
             ids: None,
@@ -106,7 +107,12 @@ impl Ledger {
             wal_len: self.wal_len,
             start: self.wal_start,
             end,
-            hashes: std::sync::Arc::new(std::mem::take(&mut self.wal_hashes)),
+            // The next WAL gets room for as many (a vector of a million hashes grown one
+            // doubling at a time is copied and faulted in again at each).
+            hashes: std::sync::Arc::new(std::mem::replace(
+                &mut self.wal_hashes,
+                Vec::with_capacity(room),
+            )),
             chain_end: self.chain,
             frontier: self.frontier.clone(),
             checkpoint,
@@ -284,7 +290,7 @@ impl SealJob {
                         ids.push(crate::ids::Entry {
                             id,
                             index: idx,
-                            record_hash,
+                            record_hash: crate::ids::prefix(&record_hash),
                         });
                         pushed = writer.push(&SealRow {
                             idx,
