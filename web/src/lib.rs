@@ -361,8 +361,21 @@ fn spawn_writer(
 ) -> Committer {
     let latest = Arc::clone(checkpoint);
     let gauge = metrics.checkpoint_size.clone();
+    let (commit_seconds, fsync_seconds, stalls) = (
+        metrics.commit_seconds.clone(),
+        metrics.fsync_seconds.clone(),
+        metrics.fsync_stalls.clone(),
+    );
     Committer::spawn(ledger, max_batch, 64, move |commit| {
         gauge.set(i64::try_from(commit.size).unwrap_or(i64::MAX));
+        if commit.commit_us > 0 {
+            let fsync = commit.fsync_us as f64 / 1e6;
+            commit_seconds.observe(commit.commit_us as f64 / 1e6);
+            fsync_seconds.observe(fsync);
+            if fsync >= metrics::FSYNC_STALL_SECONDS {
+                stalls.inc();
+            }
+        }
         *latest.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((commit.size, commit.checkpoint.bytes.clone()));
     })

@@ -41,7 +41,18 @@ pub(crate) struct Metrics {
     pub(crate) checkpoint_size: Gauge,
     pub(crate) backpressure: Family<EndpointLabels, Counter>,
     pub(crate) writer_restarts: Counter,
+    pub(crate) commit_seconds: Histogram,
+    pub(crate) fsync_seconds: Histogram,
+    pub(crate) fsync_stalls: Counter,
 }
+
+/// Buckets for the writer's timings: 100 µs to 2.5 s.
+const WRITER_BUCKETS: [f64; 13] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5,
+];
+
+/// An fsync at least this long counts as a stall.
+pub(crate) const FSYNC_STALL_SECONDS: f64 = 0.1;
 
 impl Metrics {
     pub(crate) fn new() -> Self {
@@ -86,6 +97,24 @@ impl Metrics {
             "Times the ledger was reopened after a failed commit (a full disk, an I/O error)",
             writer_restarts.clone(),
         );
+        let commit_seconds = Histogram::new(WRITER_BUCKETS);
+        registry.register(
+            "commit_duration_seconds",
+            "Time of one group commit on the writer's thread: hashing, signing, WAL write and fsync",
+            commit_seconds.clone(),
+        );
+        let fsync_seconds = Histogram::new(WRITER_BUCKETS);
+        registry.register(
+            "fsync_duration_seconds",
+            "Time of the WAL fsync of each group commit",
+            fsync_seconds.clone(),
+        );
+        let fsync_stalls = Counter::default();
+        registry.register(
+            "fsync_stalls",
+            "WAL fsyncs that took 100 ms or more",
+            fsync_stalls.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         registry.register("build_info", "The running build (value 1)", build.clone());
         build
@@ -101,6 +130,9 @@ impl Metrics {
             checkpoint_size,
             backpressure,
             writer_restarts,
+            commit_seconds,
+            fsync_seconds,
+            fsync_stalls,
         }
     }
 

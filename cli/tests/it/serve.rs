@@ -582,6 +582,16 @@ fn serve_answers_each_client_as_its_protocol_says_and_loses_nothing() {
         families["govtrail_ingest_request_duration_seconds"],
         "histogram"
     );
+    assert_eq!(families["govtrail_fsync_duration_seconds"], "histogram");
+    assert_eq!(families["govtrail_commit_duration_seconds"], "histogram");
+    assert_eq!(families["govtrail_fsync_stalls"], "counter");
+    // Every commit that wrote was observed: the records above took at least one fsync.
+    let fsyncs = m
+        .lines()
+        .find_map(|l| l.strip_prefix("govtrail_fsync_duration_seconds_count "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(fsyncs >= 1, "{m}");
 
     // SIGTERM: a clean stop; every acknowledged record is there, each once, and verifies.
     let (code, err) = s.stop();

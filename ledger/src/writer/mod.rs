@@ -57,6 +57,12 @@ pub struct Commit {
     pub size: u64,
     /// The checkpoint signed for `size`.
     pub checkpoint: SignedCheckpoint,
+    /// How long the commit took on the writer's thread (hashing, signing, the WAL write and
+    /// its fsync), in microseconds; 0 when nothing was written.
+    pub commit_us: u64,
+    /// How long the WAL's fsync took, in microseconds (0 when nothing was written): what a
+    /// stall of the disk shows in.
+    pub fsync_us: u64,
 }
 
 /// An open ledger with its writer lock held.
@@ -532,6 +538,8 @@ impl Ledger {
                 first,
                 size: first,
                 checkpoint: checkpoint.clone(),
+                commit_us: 0,
+                fsync_us: 0,
             };
             return Ok((commit, fates));
         }
@@ -553,6 +561,7 @@ impl Ledger {
 
     /// One commit of `records` with their record hashes.
     fn commit(&mut self, records: &[(&Record, Hash)]) -> Result<Commit> {
+        let started = std::time::Instant::now();
         let first = self.frontier.size();
         let mut chain = self.chain;
         let mut frontier = self.frontier.clone();
@@ -594,11 +603,17 @@ impl Ledger {
             at = end;
         }
         wal::encode_checkpoint(&mut self.buf, checkpoint.bytes.as_bytes());
+        let mut fsync_us = 0;
         let written = self
             .wal
             .write_all(&self.buf)
             .ctx("write", &self.wal_path)
-            .and_then(|()| self.wal.sync_data().ctx("fsync", &self.wal_path));
+            .and_then(|()| {
+                let t = std::time::Instant::now();
+                let synced = self.wal.sync_data().ctx("fsync", &self.wal_path);
+                fsync_us = micros(t.elapsed());
+                synced
+            });
         if let Err(err) = written {
             // Undo the partial frame so that the WAL ends at the last commit; if even that
             // fails, refuse further appends until a reopen recovers.
@@ -640,6 +655,12 @@ impl Ledger {
             first,
             size: self.frontier.size(),
             checkpoint,
+            commit_us: micros(started.elapsed()),
+            fsync_us,
         })
     }
+}
+
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
