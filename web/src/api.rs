@@ -18,7 +18,7 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::authorize;
 use crate::openapi::{
-    DecisionList, ProblemBody, QueryBody, QueryReply, SessionList, VerifyRun, VerifyStatus,
+    DecisionList, ProblemBody, QueryBody, QueryReply, RoiBody, SessionList, VerifyRun, VerifyStatus,
 };
 use crate::problem::Problem;
 
@@ -302,6 +302,64 @@ pub(crate) async fn overhead(
         let report = query::report::overhead::report(&trail, &opts)
             .await
             .map_err(problem)?;
+        serde_json::to_value(&report).map_err(problem)
+    };
+    match run.await {
+        Ok(v) => Json(v).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+/// `POST /v1/reports/roi`: the ROI report of the incidents and cost model in the body, as
+/// `govtrail report roi --json` with the same inputs in files.
+#[utoipa::path(post, path = "/v1/reports/roi", tag = "read", security(("bearer" = [])),
+    request_body(content = RoiBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "as `govtrail report roi --json` (docs/REPORTS.md)", body = Object),
+        (status = 400, description = "a bad body: incidents, cost model or window", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn roi(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    body: Result<Json<RoiBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    use query::report::roi;
+    let run = async {
+        authorize(&state, &headers, Scope::Read, "/v1/reports/roi")?;
+        let Json(body) = body.map_err(|e| {
+            problem(format!(
+                "the body is not {{\"incidents\": …, \"cost\": {{…}}}}: {e}"
+            ))
+        })?;
+        let text = match &body.incidents {
+            Value::String(csv) => csv.clone(),
+            other => other.to_string(),
+        };
+        let incidents = schemas::parse_incidents(&text).map_err(|(line, message)| {
+            problem(match line {
+                Some(l) => format!("incidents, line {l}: {message}"),
+                None => format!("incidents: {message}"),
+            })
+        })?;
+        let cost = roi::CostModel::from_json(body.cost.to_string().as_bytes())
+            .map_err(|(_, message)| problem(format!("cost: {message}")))?;
+        for t in [&body.since, &body.until].into_iter().flatten() {
+            if schemas::rfc3339_us(t).is_none() {
+                return Err(problem(format!("{t:?} is not an RFC 3339 time")));
+            }
+        }
+        let mut opts = roi::Options {
+            window: query::report::Window::default(),
+            incidents,
+            cost,
+        };
+        opts.window.since = body.since;
+        opts.window.until = body.until;
+        let trail = trail(&state).await?;
+        let report = roi::report(&trail, &opts).await.map_err(problem)?;
         serde_json::to_value(&report).map_err(problem)
     };
     match run.await {

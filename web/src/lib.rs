@@ -218,6 +218,7 @@ impl Server {
             .routes(routes!(api::sessions))
             .routes(routes!(api::rca))
             .routes(routes!(api::overhead))
+            .routes(routes!(api::roi))
             .routes(routes!(api::sql))
             .routes(routes!(api::verify_status, api::verify_run))
             .routes(routes!(ingest::opa))

@@ -128,6 +128,27 @@ pub(crate) struct QueryBody {
     pub(crate) sql: String,
 }
 
+/// The inputs of the ROI report (docs/REPORTS.md, "ROI"): what `govtrail report roi` reads
+/// from its two files, in one body.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoiBody {
+    /// The incidents: a JSON array (or `{"incidents": [...]}`) with the keys REPORTS.md lists,
+    /// or the text of a CSV file.
+    #[schema(value_type = Object)]
+    pub(crate) incidents: Value,
+    /// The cost model: `{"currency": "USD", "micros_per_token": 15, "micros_per_minute":
+    /// 1000000}`.
+    #[schema(value_type = Object)]
+    pub(crate) cost: Value,
+    /// The window's start, RFC 3339.
+    #[serde(default)]
+    pub(crate) since: Option<String>,
+    /// The window's end, RFC 3339.
+    #[serde(default)]
+    pub(crate) until: Option<String>,
+}
+
 /// A query's rows.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub(crate) struct QueryReply {

@@ -1294,6 +1294,68 @@ fn the_read_api_lists_pages_reports_queries_and_verifies() {
         "not a dimension",
     );
 
+    // ROI: the body holds what `report roi` reads from its two files; the same JSON comes back.
+    let incidents = serde_json::json!([
+        {"id": "INC-1", "title": "force push", "ts": "2025-10-01T00:00:00Z",
+         "tokens_wasted": 40000, "minutes_lost": 30, "rule_ids": ["inst_027"]},
+        {"id": "INC-2", "title": "boundary", "ts": "2025-10-02T00:00:00Z",
+         "tokens_wasted": 1000, "minutes_lost": 5, "rule_ids": ["inst_016"]}
+    ]);
+    let cost = serde_json::json!({"currency": "USD", "micros_per_token": 15, "micros_per_minute": 1000000});
+    let (inc_file, cost_file) = (tmp.path().join("inc.json"), tmp.path().join("cost.json"));
+    std::fs::write(&inc_file, incidents.to_string()).unwrap();
+    std::fs::write(&cost_file, cost.to_string()).unwrap();
+    let cli = run(&[
+        "report",
+        "roi",
+        ledger.to_str().unwrap(),
+        "--incidents",
+        inc_file.to_str().unwrap(),
+        "--cost",
+        cost_file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(cli.status.success(), "{}", text(&cli));
+    let post = |t: &str, body: &Value| {
+        request(
+            addr,
+            "POST",
+            "/v1/reports/roi",
+            Some(t),
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    let roi = post(
+        &reader,
+        &serde_json::json!({"incidents": incidents, "cost": cost}),
+    );
+    assert_eq!(roi.status, 200, "{}", roi.text());
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(roi.json(), cli);
+    assert_eq!(roi.json()["incidents"][0]["blocks"], 1, "{}", roi.text());
+    assert_problem(
+        &post(
+            &reader,
+            &serde_json::json!({"incidents": incidents, "cost": {"currency": "USD", "micros_per_token": -1, "micros_per_minute": 0}}),
+        ),
+        400,
+        "negative",
+    );
+    assert_problem(
+        &post(
+            &reader,
+            &serde_json::json!({"incidents": "id,title\n", "cost": cost, "since": "yesterday"}),
+        ),
+        400,
+        "",
+    );
+    assert_problem(
+        &post(&ingest, &serde_json::json!({"incidents": [], "cost": cost})),
+        403,
+        "",
+    );
+
     let q = |sql: &str| {
         request(
             addr,

@@ -40,26 +40,36 @@ impl CostModel {
             line: None,
             message: e.to_string(),
         })?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let model: Self = serde_path_to_error::deserialize(de).map_err(|e| Error::Input {
+        Self::from_json(&bytes).map_err(|(line, message)| Error::Input {
             path: path.to_path_buf(),
-            line: Some(e.inner().line()),
-            message: format!(
-                "at /{}: {}",
-                e.path().to_string().replace('.', "/"),
-                e.inner()
-            ),
+            line,
+            message,
+        })
+    }
+
+    /// Parses a cost model from JSON; an error gives the line (when known) and what is wrong
+    /// where ("at /micros_per_token: …").
+    pub fn from_json(bytes: &[u8]) -> std::result::Result<Self, (Option<usize>, String)> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let model: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            (
+                Some(e.inner().line()),
+                format!(
+                    "at /{}: {}",
+                    e.path().to_string().replace('.', "/"),
+                    e.inner()
+                ),
+            )
         })?;
         for (name, v) in [
             ("micros_per_token", model.micros_per_token),
             ("micros_per_minute", model.micros_per_minute),
         ] {
             if v < 0 {
-                return Err(Error::Input {
-                    path: path.to_path_buf(),
-                    line: None,
-                    message: format!("at /{name}: a price must not be negative ({v})"),
-                });
+                return Err((
+                    None,
+                    format!("at /{name}: a price must not be negative ({v})"),
+                ));
             }
         }
         Ok(model)
