@@ -43,6 +43,10 @@ pub(crate) struct ServeArgs {
     /// with it, records each durably, and answers the hook JSON.
     #[arg(long)]
     pub(crate) bundle: Option<PathBuf>,
+    /// A directory of rule bundles (one per subdirectory) that POST /v1/replay may replay the
+    /// ledger against, by name (admin scope).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) replay_bundles: Option<PathBuf>,
     /// A decide call that cannot be decided or recorded gets no answer (the platform's own
     /// flow) instead of a deny.
     #[arg(long)]
@@ -99,6 +103,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         },
         max_batch: 8192,
         bundle: a.bundle.clone(),
+        replay_bundles: a.replay_bundles.clone(),
         fail_open: a.fail_open,
         spool: a.spool.clone(),
         spool_interval: std::time::Duration::from_secs(1),

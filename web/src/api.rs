@@ -18,7 +18,8 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::authorize;
 use crate::openapi::{
-    DecisionList, ProblemBody, QueryBody, QueryReply, RoiBody, SessionList, VerifyRun, VerifyStatus,
+    DecisionList, ProblemBody, QueryBody, QueryReply, ReplayBody, RoiBody, SessionList, VerifyRun,
+    VerifyStatus,
 };
 use crate::problem::Problem;
 
@@ -334,16 +335,7 @@ pub(crate) async fn roi(
                 "the body is not {{\"incidents\": …, \"cost\": {{…}}}}: {e}"
             ))
         })?;
-        let text = match &body.incidents {
-            Value::String(csv) => csv.clone(),
-            other => other.to_string(),
-        };
-        let incidents = schemas::parse_incidents(&text).map_err(|(line, message)| {
-            problem(match line {
-                Some(l) => format!("incidents, line {l}: {message}"),
-                None => format!("incidents: {message}"),
-            })
-        })?;
+        let incidents = incidents_of(&body.incidents)?;
         let cost = roi::CostModel::from_json(body.cost.to_string().as_bytes())
             .map_err(|(_, message)| problem(format!("cost: {message}")))?;
         for t in [&body.since, &body.until].into_iter().flatten() {
@@ -366,6 +358,141 @@ pub(crate) async fn roi(
         Ok(v) => Json(v).into_response(),
         Err(p) => p.into_response(),
     }
+}
+
+/// Incidents given as JSON (an array, or `{"incidents": [...]}`) or as CSV text.
+fn incidents_of(v: &Value) -> Result<Vec<schemas::Incident>, Problem> {
+    let text = match v {
+        Value::String(csv) => csv.clone(),
+        other => other.to_string(),
+    };
+    schemas::parse_incidents(&text).map_err(|(line, message)| {
+        problem(match line {
+            Some(l) => format!("incidents, line {l}: {message}"),
+            None => format!("incidents: {message}"),
+        })
+    })
+}
+
+/// An RFC 3339 time parameter, in µs.
+fn time_us(name: &str, t: Option<&String>) -> Result<Option<i64>, Problem> {
+    t.map(|t| {
+        schemas::rfc3339_us(t)
+            .ok_or_else(|| problem(format!("{name}: {t:?} is not an RFC 3339 time")))
+    })
+    .transpose()
+}
+
+/// `POST /v1/replay` (admin): replays the verified ledger against one of the server's replay
+/// bundles, as `govtrail replay --format json` (or `?format=junit`, as `--format junit`).
+#[utoipa::path(post, path = "/v1/replay", tag = "admin", security(("bearer" = [])),
+    params(("format" = Option<String>, Query, description = "json (default) or junit")),
+    request_body(content = ReplayBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "as `govtrail replay --format json` (docs/REPLAY.md), or its JUnit XML", body = Object),
+        (status = 400, description = "a bad body or parameter, or a bundle that does not load", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "no replay bundle of that name", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "the ledger did not verify: nothing was replayed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn replay_run(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Result<Json<ReplayBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let run = async {
+        authorize(&state, &headers, Scope::Admin, "/v1/replay")?;
+        let junit = match q.get("format").map(String::as_str) {
+            None | Some("json") => false,
+            Some("junit") => true,
+            Some(other) => return Err(problem(format!("format={other:?}: json or junit"))),
+        };
+        if let Some(other) = q.keys().find(|k| *k != "format") {
+            return Err(problem(format!("unknown parameter {other:?}")));
+        }
+        let Json(body) =
+            body.map_err(|e| problem(format!("the body is not {{\"bundle\": \"…\"}}: {e}")))?;
+        let dir = bundle_dir(&state, &body.bundle)?;
+        let opts = replay::Options {
+            session: body.session.clone(),
+            since_us: time_us("since", body.since.as_ref())?,
+            until_us: time_us("until", body.until.as_ref())?,
+            threads: 1,
+            incidents: body
+                .incidents
+                .as_ref()
+                .map(incidents_of)
+                .transpose()?
+                .unwrap_or_default(),
+            ..replay::Options::default()
+        };
+        let s = Arc::clone(&state);
+        let done = tokio::task::spawn_blocking(move || {
+            let bundle = replay::Bundle::load(&dir)
+                .map_err(|e| problem(format!("bundle {}: {e}", dir.display())))?;
+            let trust = ledger::VerifyOptions::new(s.opts.verifiers.clone());
+            replay::replay(&s.opts.ledger, &bundle, Some(&trust), &opts).map_err(|e| match e {
+                replay::Error::Refused { class, message, .. } => Problem::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "the ledger did not verify ({}: {message}); nothing was replayed",
+                        class.as_str()
+                    ),
+                ),
+                other => Problem::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+            })
+        })
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        Ok::<_, Problem>((done, junit))
+    };
+    match run.await {
+        Ok((report, true)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/xml; charset=utf-8",
+            )],
+            replay::junit(&report),
+        )
+            .into_response(),
+        Ok((report, false)) => match serde_json::to_value(&report) {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+            }
+        },
+        Err(p) => p.into_response(),
+    }
+}
+
+/// The directory of the replay bundle `name`: a subdirectory of `--replay-bundles`, named by one
+/// plain path component (never a path outside it).
+fn bundle_dir(state: &State, name: &str) -> Result<std::path::PathBuf, Problem> {
+    let not_found = |m: String| Problem::new(StatusCode::NOT_FOUND, m);
+    let Some(root) = &state.opts.replay_bundles else {
+        return Err(not_found(
+            "this server has no replay bundles (serve --replay-bundles DIR)".into(),
+        ));
+    };
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !plain {
+        return Err(problem(format!(
+            "bundle {name:?}: a bundle is named by letters, digits, '.', '_' and '-'"
+        )));
+    }
+    let dir = root.join(name);
+    if !dir.is_dir() {
+        return Err(not_found(format!("no replay bundle named {name:?}")));
+    }
+    Ok(dir)
 }
 
 /// `POST /v1/query`: one read-only SQL statement over the views `govtrail query` has, at most

@@ -9,7 +9,9 @@
 //! schemas::ingest ─▶ ledger::spool::append_sources ─▶ one shared Committer (group commits)
 //!        ▼                                                 │ fsync
 //! reply (appended, duplicates, rejected; the checkpoint) ◀─┘
-//! GET  /v1/decisions/{index} (read)   /checkpoint  /tile/…  /healthz  /readyz  /metrics (public)
+//! GET  /v1/decisions[/{index}] /v1/sessions[/{id}/rca] /v1/reports/overhead, POST /v1/query
+//!      /v1/reports/roi (read)   POST /v1/verify /v1/replay (admin)
+//! GET  /checkpoint  /tile/…  /healthz  /readyz  /metrics (public)
 //! ```
 //!
 //! Invariants: a 2xx to an ingest request only after its records are durable (the commit's
@@ -84,6 +86,9 @@ pub struct Options {
     pub limits: Limits,
     /// Records per group commit.
     pub max_batch: usize,
+    /// A directory whose subdirectories are the rule bundles `POST /v1/replay` may name (none:
+    /// that endpoint answers 404).
+    pub replay_bundles: Option<PathBuf>,
     /// The rule bundle `POST /v1/hooks/claude-code/decide` decides with (none: that endpoint
     /// is 404).
     pub bundle: Option<PathBuf>,
@@ -219,6 +224,7 @@ impl Server {
             .routes(routes!(api::rca))
             .routes(routes!(api::overhead))
             .routes(routes!(api::roi))
+            .routes(routes!(api::replay_run))
             .routes(routes!(api::sql))
             .routes(routes!(api::verify_status, api::verify_run))
             .routes(routes!(ingest::opa))

@@ -149,6 +149,27 @@ pub(crate) struct RoiBody {
     pub(crate) until: Option<String>,
 }
 
+/// A replay run: which bundle, and which recorded decisions.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReplayBody {
+    /// The name of one of the server's replay bundles (a subdirectory of `--replay-bundles`).
+    pub(crate) bundle: String,
+    /// Only this session's decisions.
+    #[serde(default)]
+    pub(crate) session: Option<String>,
+    /// Only decisions at or after this time, RFC 3339.
+    #[serde(default)]
+    pub(crate) since: Option<String>,
+    /// Only decisions before this time, RFC 3339.
+    #[serde(default)]
+    pub(crate) until: Option<String>,
+    /// Incidents to judge (as for `POST /v1/reports/roi`): would the bundle have stopped each.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) incidents: Option<Value>,
+}
+
 /// A query's rows.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub(crate) struct QueryReply {

@@ -1777,3 +1777,98 @@ fn tls_when_given_a_certificate() {
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// `POST /v1/replay`: an admin replays the verified ledger against one of the server's replay
+/// bundles by name; the JSON is `govtrail replay --format json`'s, the JUnit its `--format
+/// junit`; a name that is a path, an unknown name and a reader are refused.
+#[test]
+fn replay_runs_name_a_server_bundle_and_answer_as_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let tokens = state.join("tokens.json");
+    let ingest = token(&tokens, "w", &["ingest"]);
+    let reader = token(&tokens, "r", &["read"]);
+    let admin = token(&tokens, "a", &["admin"]);
+    let bundles = repo().join("examples/bundles");
+    let s = Served::start(
+        &ledger,
+        &key,
+        &state,
+        &["--replay-bundles", bundles.to_str().unwrap()],
+    );
+    let addr = s.addr.as_str();
+    let examples = std::fs::read(repo().join("examples/decisions.ndjson")).unwrap();
+    assert_eq!(
+        request(addr, "POST", "/v1/decisions", Some(&ingest), &[], &examples).status,
+        200
+    );
+    let post = |path: &str, t: &str, body: Value| {
+        request(
+            addr,
+            "POST",
+            path,
+            Some(t),
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    let served = post(
+        "/v1/replay",
+        &admin,
+        serde_json::json!({"bundle": "tractatus"}),
+    );
+    assert_eq!(served.status, 200, "{}", served.text());
+    let cli = run(&[
+        "replay",
+        ledger.to_str().unwrap(),
+        "--bundle",
+        bundles.join("tractatus").to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(served.json(), cli);
+    assert_eq!(served.json()["decisions"], 8, "{}", served.text());
+    let junit = post(
+        "/v1/replay?format=junit",
+        &admin,
+        serde_json::json!({"bundle": "tractatus", "session": "2025-10-07-001"}),
+    );
+    assert_eq!(junit.status, 200, "{}", junit.text());
+    assert!(junit.text().contains("<testsuite"), "{}", junit.text());
+    for (name, status) in [
+        ("../tractatus", 400),
+        ("/etc", 400),
+        ("nope", 404),
+        ("", 400),
+    ] {
+        assert_problem(
+            &post("/v1/replay", &admin, serde_json::json!({ "bundle": name })),
+            status,
+            "",
+        );
+    }
+    assert_problem(
+        &post(
+            "/v1/replay",
+            &reader,
+            serde_json::json!({"bundle": "tractatus"}),
+        ),
+        403,
+        "admin scope",
+    );
+    assert_problem(
+        &post(
+            "/v1/replay",
+            &admin,
+            serde_json::json!({"bundle": "tractatus", "since": "yesterday"}),
+        ),
+        400,
+        "RFC 3339",
+    );
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
