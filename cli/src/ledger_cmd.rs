@@ -210,6 +210,8 @@ pub(crate) fn ingest(a: IngestArgs) -> Result<u8> {
         format: forced,
         received_us: ledger::spool::now_us(),
         masking,
+        // Files carry their own times; only a server stamps its receipt.
+        stamp_received: false,
     };
     // Read and normalise everything first: a file that cannot be read stops before any append.
     let mut sources = Vec::new();

@@ -73,7 +73,7 @@ pub use policy::{
 };
 pub use proof::{
     ConsistencyProof, InclusionProof, TLOG_PROOF_HEADER, prove, prove_consistency, record_at,
-    root_at,
+    records_at, root_at,
 };
 pub use records::Records;
 pub use seal::{

@@ -170,6 +170,7 @@ fn decide_and_record(state: &State, stdin: &[u8]) -> Result<String, String> {
         &Options {
             format: Some(Format::GovtrailHook),
             received_us: started_us,
+            stamp_received: true,
             ..Options::default()
         },
     );

@@ -228,6 +228,7 @@ fn append(
         &Options {
             format: Some(format),
             received_us,
+            stamp_received: true,
             ..Options::default()
         },
     );

@@ -1872,3 +1872,76 @@ fn replay_runs_name_a_server_bundle_and_answer_as_the_cli() {
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// Every record the server stores keeps the client's time (`ts_us`) and the receipt's
+/// (`source.received_us`); a retry received later is a duplicate, not a conflict (the receipt
+/// is set aside, LEDGER-FORMAT.md §15.1), and the stored receipt stays the first; other content
+/// under the same id is still a conflict.
+#[test]
+fn records_keep_the_clients_time_and_the_receipt_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "w", &["ingest"]);
+    let s = Served::start(&ledger, &key, &state, &[]);
+    let client_ts = 1_700_000_000_000_000i64;
+    let body = |decision: &str| {
+        format!(r#"{{"decision_id":"skew-1","ts_us":{client_ts},"decision":"{decision}"}}"#)
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+    };
+    let before = now();
+    let post = |b: String| {
+        request(
+            &s.addr,
+            "POST",
+            "/v1/decisions",
+            Some(&ingest),
+            &[],
+            b.as_bytes(),
+        )
+    };
+    let first = post(body("allow"));
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.json()["appended"], 1);
+    let after = now();
+    std::thread::sleep(Duration::from_millis(5));
+    let again = post(body("allow"));
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        (
+            again.json()["appended"].as_u64(),
+            again.json()["duplicates"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{}",
+        again.text()
+    );
+    let other = post(body("deny"));
+    assert_eq!(
+        other.json()["rejected"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        other.text()
+    );
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "--format",
+        "json",
+        "SELECT arrow_cast(record, 'Utf8') AS r FROM decisions",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    let record: Value = serde_json::from_str(rows[0]["r"].as_str().unwrap()).unwrap();
+    assert_eq!(record["ts_us"], client_ts, "{record}");
+    let received = record["source"]["received_us"].as_i64().unwrap();
+    assert!((before..=after).contains(&received), "{record}");
+}

@@ -204,6 +204,27 @@ pub fn append_sources(
         .iter()
         .map(|&(p, i)| (p, i, false))
         .chain(appended.conflicts.iter().map(|&(p, i)| (p, i, true)));
+    let not_appended: Vec<(u64, u64, bool)> = not_appended.collect();
+    // The stored records of would-be conflicts that may be the same decision received again
+    // (§15.1), read in one pass.
+    let stored = {
+        let maybe: Vec<u64> = not_appended
+            .iter()
+            .filter(|&&(p, _, conflict)| {
+                conflict
+                    && usize::try_from(p)
+                        .ok()
+                        .and_then(|p| pushed.get(p))
+                        .is_some_and(|&(s, k)| stamped(&sources[s].output.records[k].1))
+            })
+            .map(|&(_, i, _)| i)
+            .collect();
+        if maybe.is_empty() {
+            BTreeMap::new()
+        } else {
+            crate::proof::records_at(committer.dir(), &maybe)?
+        }
+    };
     for (position, index, conflict) in not_appended {
         let Some(&(s, k)) = usize::try_from(position).ok().and_then(|p| pushed.get(p)) else {
             continue;
@@ -223,7 +244,10 @@ pub fn append_sources(
         }
         let input = &mut report.files[s];
         input.records -= 1;
-        let conflict = conflict && !same_but_received(committer.dir(), index, d)?;
+        let conflict = conflict
+            && !stored
+                .get(&index)
+                .is_some_and(|bytes| same_but_received(bytes, d));
         if conflict {
             input.rejected += 1;
             input.complete = false;
@@ -245,30 +269,43 @@ pub fn append_sources(
     Ok(report)
 }
 
-/// Whether `d`, whose id record `index` holds with other bytes, is that record received again
-/// (LEDGER-FORMAT.md §15.1): both are stamped with the time they were received
-/// (`source.ts_origin = "received"`: a bare hook payload, which carries no time) and differ in
-/// nothing else. Then it is a duplicate, not a conflict.
-fn same_but_received(dir: &Path, index: u64, d: &Decision) -> Result<bool> {
-    let received = |source: Option<&serde_json::Map<String, serde_json::Value>>| {
-        source
+/// Whether a record says when it was received: `source.received_us` (a server's receipt), or
+/// `source.ts_origin = "received"` (a bare hook payload, which carries no time).
+fn stamped(d: &Decision) -> bool {
+    d.source.as_ref().is_some_and(|s| {
+        s.contains_key("received_us")
+            || s.get("ts_origin").and_then(|v| v.as_str()) == Some("received")
+    })
+}
+
+/// Whether `d`, whose id the stored record `bytes` holds with other bytes, is that record
+/// received again (LEDGER-FORMAT.md §15.1): the two are equal once the receipt is set aside,
+/// that is `source.received_us`, and `ts_us` too when both were stamped with the time they were
+/// received (`source.ts_origin = "received"`). Then it is a duplicate, not a conflict.
+fn same_but_received(bytes: &[u8], d: &Decision) -> bool {
+    let Ok(mut stored) = Decision::from_json(bytes) else {
+        return false;
+    };
+    let mut new = d.clone();
+    let by_receipt = |d: &Decision| {
+        d.source
+            .as_ref()
             .and_then(|s| s.get("ts_origin"))
             .and_then(|v| v.as_str())
             == Some("received")
     };
-    if !received(d.source.as_ref()) {
-        return Ok(false);
+    if by_receipt(&stored) && by_receipt(&new) {
+        (stored.ts_us, new.ts_us) = (0, 0);
     }
-    let (_, bytes, _) = crate::proof::record_at(dir, index)?;
-    let Ok(mut stored) = Decision::from_json(&bytes) else {
-        return Ok(false);
-    };
-    if !received(stored.source.as_ref()) {
-        return Ok(false);
+    for d in [&mut stored, &mut new] {
+        if let Some(source) = &mut d.source {
+            source.remove("received_us");
+            if source.is_empty() {
+                d.source = None;
+            }
+        }
     }
-    let mut new = d.clone();
-    (stored.ts_us, new.ts_us) = (0, 0);
-    Ok(stored == new)
+    stored == new
 }
 
 /// Drains `spool` into the ledger: [`read`], then [`SpoolRead::append`].

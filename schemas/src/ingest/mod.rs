@@ -133,6 +133,10 @@ pub struct Options {
     pub received_us: i64,
     /// Masking applied to every record before it is hashed (docs/RECORD.md §12).
     pub masking: Masking,
+    /// Also write `received_us` into every record as `source.received_us` (docs/RECORD.md §2):
+    /// what a server does with what it receives, so that a record keeps the client's time
+    /// (`ts_us`) and the receipt's apart.
+    pub stamp_received: bool,
 }
 
 /// JSON pointers (RFC 6901) into the record, the same for every format: `erase` removes the
@@ -272,6 +276,18 @@ pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 /// Splits `bytes` into units and normalises each. Never panics; bad units are in `rejected`.
 /// Gzip input (OPA's upload body) is decompressed first.
 pub fn ingest(bytes: &[u8], opts: &Options) -> Ingested {
+    let mut out = normalise_all(bytes, opts);
+    if opts.stamp_received {
+        for (_, d) in &mut out.records {
+            d.source
+                .get_or_insert_with(Map::new)
+                .insert("received_us".into(), opts.received_us.into());
+        }
+    }
+    out
+}
+
+fn normalise_all(bytes: &[u8], opts: &Options) -> Ingested {
     let mut out = Ingested::default();
     let inflated;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
