@@ -51,6 +51,10 @@ pub(crate) struct ServeArgs {
     /// flow) instead of a deny.
     #[arg(long)]
     pub(crate) fail_open: bool,
+    /// Milliseconds a decide call has from its body read to its answer; past it, it is
+    /// answered by the fail mode, and that answer recorded (0: every call, for tests).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub(crate) decide_budget_ms: u64,
     /// A spool of `govtrail hook`/`decide` processes, drained into the ledger in the background
     /// (what they recorded while the server was unreachable).
     #[arg(long)]
@@ -105,6 +109,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         bundle: a.bundle.clone(),
         replay_bundles: a.replay_bundles.clone(),
         fail_open: a.fail_open,
+        decide_budget: std::time::Duration::from_millis(a.decide_budget_ms),
         spool: a.spool.clone(),
         spool_interval: std::time::Duration::from_secs(1),
         verifiers,

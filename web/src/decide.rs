@@ -7,9 +7,12 @@
 //! reaches the handler with a valid token answers 200 as the fail mode says: failing closed is a
 //! `deny` in JSON, failing open is an empty body (the platform's own flow). That includes a call
 //! the server could not record: with the fail mode closed it is denied, so no call passes
-//! unrecorded, as with `govtrail decide`.
+//! unrecorded, as with `govtrail decide`. A call not decided within the budget is answered by
+//! the fail mode at once, and its record says so (a claim decides which of the two answers).
+//!
+//! Invariant: the answer a call's record holds is the answer the client got.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -87,16 +90,54 @@ fn hook_json(stdout: String) -> Response {
 
 /// The answer when a call cannot be decided or recorded: the fail mode's.
 fn fail_answer(fail: FailMode, why: &str) -> Response {
+    hook_json(fail_stdout(fail, why))
+}
+
+/// The fail mode's hook stdout: a deny naming `why` (closed), or nothing (open: the platform's
+/// own flow).
+fn fail_stdout(fail: FailMode, why: &str) -> String {
     match fail {
-        FailMode::Open => hook_json(String::new()),
-        FailMode::Closed => hook_json(format!(
+        FailMode::Open => String::new(),
+        FailMode::Closed => format!(
             "{}\n",
             serde_json::json!({"hookSpecificOutput": {
                 "hookEventName": "PreToolUse",
                 "permissionDecision": "deny",
                 "permissionDecisionReason": format!("govtrail: {why}"),
             }})
-        )),
+        ),
+    }
+}
+
+/// A call's race against its time budget: the evaluation claims it before recording its
+/// answer, or the handler, when the budget runs out first, takes it for the fail mode.
+const PENDING: u8 = 0;
+const CLAIMED: u8 = 1;
+const OVER_BUDGET: u8 = 2;
+
+/// Why an over-budget call was answered by the fail mode.
+fn over_budget_why(budget: std::time::Duration) -> String {
+    format!(
+        "not decided within the server's {} ms budget",
+        budget.as_millis()
+    )
+}
+
+/// The answer recorded for a call the handler answered by the fail mode (the same stdout).
+fn over_budget_answer(fail: FailMode, budget: std::time::Duration) -> replay::decide::Answer {
+    let why = over_budget_why(budget);
+    replay::decide::Answer {
+        outcome: replay::Outcome {
+            decision: match fail {
+                FailMode::Open => "defer",
+                FailMode::Closed => "deny",
+            }
+            .into(),
+            reason: Some(format!("govtrail decide failed {}: {why}", fail.name())),
+            rules: Vec::new(),
+        },
+        stdout: fail_stdout(fail, &why),
+        error: Some(why),
     }
 }
 
@@ -135,7 +176,31 @@ pub(crate) async fn claude_code_decide(
         return fail_answer(fail, "the payload could not be read");
     };
     let s = Arc::clone(&state);
-    let answered = tokio::task::spawn_blocking(move || decide_and_record(&s, &bytes)).await;
+    let claim = Arc::new(AtomicU8::new(PENDING));
+    let c = Arc::clone(&claim);
+    let mut task = tokio::task::spawn_blocking(move || decide_and_record(&s, &bytes, &c));
+    let budget = state.opts.decide_budget;
+    // A zero budget is spent at once (a timer would first yield for a tick).
+    let in_time = if budget.is_zero() {
+        None
+    } else {
+        tokio::time::timeout(budget, &mut task).await.ok()
+    };
+    let answered = match in_time {
+        Some(answered) => answered,
+        None => {
+            if claim
+                .compare_exchange(PENDING, OVER_BUDGET, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                // The evaluation will record this answer, the fail mode's, when it is done.
+                state.metrics.decide_over_budget.inc();
+                return hook_json(fail_stdout(fail, &over_budget_why(budget)));
+            }
+            // Decided in time, its record being committed: answered once it is durable.
+            task.await
+        }
+    };
     match answered {
         Ok(Ok(stdout)) => hook_json(stdout),
         Ok(Err(why)) => fail_answer(fail, &why),
@@ -144,7 +209,7 @@ pub(crate) async fn claude_code_decide(
 }
 
 /// Decides and records one call; the hook's stdout, or why the call was not recorded.
-fn decide_and_record(state: &State, stdin: &[u8]) -> Result<String, String> {
+fn decide_and_record(state: &State, stdin: &[u8], claim: &AtomicU8) -> Result<String, String> {
     let Some(decider) = state.decider.as_ref() else {
         return Err("no bundle".into());
     };
@@ -154,7 +219,15 @@ fn decide_and_record(state: &State, stdin: &[u8]) -> Result<String, String> {
     let decided = decide_stdin(text, |input| {
         decider.with_resident(|r| r.eval(input, started_us.saturating_mul(1000)))
     });
-    let answer = decided.answer(decider.fail);
+    // Claimed in time, the bundle's answer; else the fail mode's, which the handler gave.
+    let in_time = claim
+        .compare_exchange(PENDING, CLAIMED, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok();
+    let answer = if in_time {
+        decided.answer(decider.fail)
+    } else {
+        over_budget_answer(decider.fail, state.opts.decide_budget)
+    };
     let facts = CallFacts {
         id: &id,
         started_us,

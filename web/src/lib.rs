@@ -94,6 +94,10 @@ pub struct Options {
     pub bundle: Option<PathBuf>,
     /// Decide calls fail open (no answer) instead of closed (`deny`).
     pub fail_open: bool,
+    /// The time a decide call has, from its body read to its answer: past it, the call is
+    /// answered by the fail mode (and that answer recorded), unless it was decided in time and
+    /// its record is being committed.
+    pub decide_budget: Duration,
     /// A spool of `govtrail hook` and `decide` processes (their calls recorded while the server
     /// was unreachable) drained into the ledger in the background, every `spool_interval`.
     pub spool: Option<PathBuf>,

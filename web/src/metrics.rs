@@ -44,6 +44,7 @@ pub(crate) struct Metrics {
     pub(crate) commit_seconds: Histogram,
     pub(crate) fsync_seconds: Histogram,
     pub(crate) fsync_stalls: Counter,
+    pub(crate) decide_over_budget: Counter,
 }
 
 /// Buckets for the writer's timings: 100 µs to 2.5 s.
@@ -115,6 +116,12 @@ impl Metrics {
             "WAL fsyncs that took 100 ms or more",
             fsync_stalls.clone(),
         );
+        let decide_over_budget = Counter::default();
+        registry.register(
+            "decide_over_budget",
+            "Decide calls answered by the fail mode because they were not decided within the budget",
+            decide_over_budget.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         registry.register("build_info", "The running build (value 1)", build.clone());
         build
@@ -133,6 +140,7 @@ impl Metrics {
             commit_seconds,
             fsync_seconds,
             fsync_stalls,
+            decide_over_budget,
         }
     }
 

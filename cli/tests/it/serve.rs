@@ -995,6 +995,85 @@ fn claude_code_decide_mode_records_then_answers_the_hook_json() {
     );
 }
 
+/// A decide call not decided within `--decide-budget-ms` is answered by the fail mode (here
+/// closed: a deny naming the budget), and that answer, not the bundle's, is what its record
+/// says was given.
+#[test]
+fn a_decide_call_over_its_budget_is_answered_and_recorded_by_the_fail_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let tokens = state.join("tokens.json");
+    let ingest = token(&tokens, "claude-code", &["ingest"]);
+    let reader = token(&tokens, "r", &["read"]);
+    let bundle = repo().join("examples/bundles/tractatus");
+    let s = Served::start(
+        &ledger,
+        &key,
+        &state,
+        &[
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--decide-budget-ms",
+            "0",
+        ],
+    );
+    // The bundle defers on this one (`{}`); over the budget, fail closed denies it.
+    let uncovered = br#"{"hook_event_name":"PreToolUse","session_id":"s-b","tool_use_id":"toolu_b","tool_name":"SomeNewTool","tool_input":{},"cwd":"/w","permission_mode":"default"}"#;
+    let a = request(
+        &s.addr,
+        "POST",
+        "/v1/hooks/claude-code/decide",
+        Some(&ingest),
+        &[("Content-Type", "application/json")],
+        uncovered,
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    let answer = a.json();
+    assert_eq!(
+        answer["hookSpecificOutput"]["permissionDecision"], "deny",
+        "{answer}"
+    );
+    assert!(
+        answer["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("0 ms budget"),
+        "{answer}"
+    );
+    // The record lands once the evaluation is done.
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = request(&s.addr, "GET", "/v1/decisions", Some(&reader), &[], b"").json();
+        if listed["decisions"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty())
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let d = &listed["decisions"][0];
+    assert_eq!(d["decision"], "deny", "{listed}");
+    let m = request(&s.addr, "GET", "/metrics", None, &[], b"").text();
+    assert!(m.contains("govtrail_decide_over_budget_total 1"), "{m}");
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let o = run(&[
+        "query",
+        ledger.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT decision, strpos(json_str(record, '/source/raw'), '0 ms budget') > 0 AS says_why FROM decisions",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "decision,says_why\ndeny,true\n",
+        "{}",
+        text(&o)
+    );
+}
+
 /// An existing tlog client follows the served log without a token: `signed_note` verifies the
 /// checkpoint with the log's public key, `tlog_tiles` (a port of Go's sumdb/tlog) reads the hash
 /// tiles over HTTP through its `TileHashReader`, which authenticates every tile against the
