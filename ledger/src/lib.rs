@@ -89,7 +89,7 @@ pub use verify::{
     Failure, FailureClass, Report, TornTail, Verdict, VerifyOptions, verify, verify_evidence,
     verify_with,
 };
-pub use witness::{Witnessed, witness, witness_ledger};
+pub use witness::{Cosignature, Witnessed, cosignatures, witness, witness_ledger};
 pub use writer::{
     Commit, DEFAULT_SEGMENT_RECORDS, Fate, Ledger, MAX_RECORD_BYTES, Record, Recovery,
 };

@@ -186,3 +186,48 @@ pub fn witness_ledger(
     write_atomic(&path, stored.bytes.as_bytes())?;
     Ok(out)
 }
+
+/// A witness's cosignature on one of a ledger's stored checkpoints (C2SP tlog-cosignature: the
+/// key id, then the time and the Ed25519 signature), as found; not checked against a key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cosignature {
+    /// The witness's key name.
+    pub witness: String,
+    /// Its key id, 8 hex digits.
+    pub key_id: String,
+    /// The size of the checkpoint it cosigned.
+    pub size: u64,
+    /// When it cosigned, Unix seconds (its claim).
+    pub time: u64,
+}
+
+/// The cosignatures on the ledger's stored checkpoints (`checkpoints/<size>.note`), newest
+/// checkpoint first: each signature line that is not `origin`'s and has a cosignature's form
+/// (72 bytes after the key id). None is checked: a verifier given the witnesses' keys checks
+/// them (`govtrail verify --policy`).
+pub fn cosignatures(dir: &Path) -> Result<Vec<Cosignature>> {
+    let layout = Layout::new(dir);
+    let origin = layout.read_config()?.origin;
+    let mut out = Vec::new();
+    for (size, path) in layout.checkpoints()?.into_iter().rev() {
+        let Ok(cp) = fs::read(&path)
+            .map_err(|_| ())
+            .and_then(|b| SignedCheckpoint::parse(&b).map_err(|_| ()))
+        else {
+            continue;
+        };
+        for sig in &cp.note.signatures {
+            if sig.name != origin && sig.sig.len() == 72 {
+                let mut t = [0u8; 8];
+                t.copy_from_slice(&sig.sig[..8]);
+                out.push(Cosignature {
+                    witness: sig.name.clone(),
+                    key_id: format!("{:08x}", sig.id),
+                    size,
+                    time: u64::from_be_bytes(t),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -555,9 +555,16 @@ pub(crate) async fn verify_status(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null);
+    let dir = state.opts.ledger.clone();
+    let cosignatures = tokio::task::spawn_blocking(move || ledger::cosignatures(&dir))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     Json(json!({
         "checkpoint": checkpoint.map(|(size, note)| json!({"size": size, "note": note})),
         "last_run": last,
+        "cosignatures": cosignatures,
     }))
     .into_response()
 }

@@ -197,6 +197,23 @@ pub(crate) struct VerifyStatus {
     /// The last verification run, as stored (a `VerifyRun`), or null.
     #[schema(value_type = Option<Object>)]
     pub(crate) last_run: Value,
+    /// Witnesses' cosignatures on the stored checkpoints, newest checkpoint first, as found:
+    /// the server holds no witness keys, so none is checked here (`govtrail verify --policy`
+    /// with the witnesses' keys checks them).
+    pub(crate) cosignatures: Vec<CosignatureInfo>,
+}
+
+/// One witness cosignature (C2SP tlog-cosignature), as found on a stored checkpoint.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct CosignatureInfo {
+    /// The witness's key name.
+    pub(crate) witness: String,
+    /// Its key id, 8 hex digits.
+    pub(crate) key_id: String,
+    /// The size of the checkpoint it cosigned.
+    pub(crate) size: u64,
+    /// When it cosigned, Unix seconds (its claim).
+    pub(crate) time: u64,
 }
 
 /// A verification run.

@@ -1289,7 +1289,7 @@ fn hooks_pointed_at_a_stopped_server_answer_the_same_and_their_spool_reaches_the
 #[test]
 fn the_read_api_lists_pages_reports_queries_and_verifies() {
     let tmp = tempfile::tempdir().unwrap();
-    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
     let state = tmp.path().join("server");
     let tokens = state.join("tokens.json");
     let ingest = token(&tokens, "w", &["ingest"]);
@@ -1455,6 +1455,38 @@ fn the_read_api_lists_pages_reports_queries_and_verifies() {
 
     // Verification: none run yet; a reader may not run one; an admin does, and it is kept.
     assert_eq!(get("/v1/verify", &reader).json()["last_run"], Value::Null);
+    assert_eq!(
+        get("/v1/verify", &reader).json()["cosignatures"],
+        serde_json::json!([])
+    );
+    // A witness cosigns the served log; the status lists its cosignature.
+    let w = tmp.path().join("w");
+    let o = run(&[
+        "keygen",
+        "--witness",
+        "--name",
+        "witness.example/w",
+        "--out",
+        w.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[
+        "witness",
+        ledger.to_str().unwrap(),
+        "--key",
+        w.with_extension("key").to_str().unwrap(),
+        "--log-key",
+        vkey.to_str().unwrap(),
+        "--state",
+        tmp.path().join("w.state").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let cosigned = get("/v1/verify", &reader).json();
+    assert_eq!(
+        cosigned["cosignatures"][0]["witness"], "witness.example/w",
+        "{cosigned}"
+    );
+    assert_eq!(cosigned["cosignatures"][0]["size"], 8, "{cosigned}");
     assert_problem(
         &request(addr, "POST", "/v1/verify", Some(&reader), &[], b""),
         403,
