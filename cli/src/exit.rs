@@ -85,12 +85,31 @@ pub(crate) fn hint(err: &anyhow::Error) -> Option<&'static str> {
             Some(query::Error::DamagedSummary { .. }) => {
                 Some("run `govtrail verify`, or --exact to scan the records instead")
             }
+            Some(query::Error::NoRuleSet { .. }) => Some(
+                "list rule sets with: govtrail query LEDGER \"SELECT rule_set, count(*) FROM decisions GROUP BY 1\"",
+            ),
             Some(query::Error::NoSession { .. }) => Some(
                 "list sessions with: govtrail query LEDGER \"SELECT session_id, decisions FROM sessions\"",
             ),
             _ => None,
         }
     })
+}
+
+/// An error's message with its causes, each said once: a cause whose text the message before
+/// it already ends with (an I/O error a library error quotes) is not repeated.
+pub(crate) fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Whether the error is a closed standard output (`govtrail query … | head`): not a failure.

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
-            eprintln!("govtrail: error: {err:#}");
+            eprintln!("govtrail: error: {}", exit::message(&err));
             if let Some(hint) = exit::hint(&err) {
                 eprintln!("govtrail: hint: {hint}");
             }

@@ -297,8 +297,16 @@ pub(crate) fn query(a: QueryArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn window(since: Option<String>, until: Option<String>) -> query::report::Window {
-    query::report::Window { since, until }
+/// A report's window, each bound checked to be an RFC 3339 time.
+fn window(since: Option<String>, until: Option<String>) -> Result<query::report::Window> {
+    for (flag, t) in [("since", &since), ("until", &until)] {
+        if let Some(t) = t
+            && schemas::rfc3339_us(t).is_none()
+        {
+            bail!("--{flag} {t}: not an RFC 3339 time (for example 2025-10-07T00:00:00Z)");
+        }
+    }
+    Ok(query::report::Window { since, until })
 }
 
 fn print_output(
@@ -359,10 +367,18 @@ pub(crate) fn report(report: ReportCommand) -> Result<u8> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            // A dimension given twice groups once.
+            let mut group_by = group_by;
+            let mut seen = Vec::new();
+            group_by.retain(|d| {
+                let first = !seen.contains(d);
+                seen.push(*d);
+                first
+            });
             let (trail, spinner) = open_trail(&ledger, &trust)?;
             let opts = overhead::Options {
                 group_by,
-                window: window(since, until),
+                window: window(since, until)?,
                 compare: match compare.as_slice() {
                     [a, b] => Some((a.clone(), b.clone())),
                     _ => None,
@@ -385,7 +401,7 @@ pub(crate) fn report(report: ReportCommand) -> Result<u8> {
             json,
         }) => {
             let opts = roi::Options {
-                window: window(since, until),
+                window: window(since, until)?,
                 incidents: roi::read_incidents(&incidents)?,
                 cost: roi::CostModel::from_file(&cost)?,
             };

@@ -237,6 +237,15 @@ fn replay(a: Run<'_>) -> Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
+    // A session that is not there is a mistake (as for `report rca`), not an empty replay.
+    if let Some(session) = &a.opts.session
+        && report.decisions == 0
+    {
+        return Err(query::Error::NoSession {
+            session_id: session.clone(),
+        }
+        .into());
+    }
     let text = match a.format {
         ReplayFormat::Text => replay::text(&report),
         ReplayFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),

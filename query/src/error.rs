@@ -55,6 +55,17 @@ pub enum Error {
         /// The session asked about.
         session_id: String,
     },
+    /// A rule set asked about has no decisions in the ledger.
+    #[error(
+        "no decisions with rule_set '{rule_set}' in this ledger{}",
+        if known.is_empty() { " (it records no rule set)".to_owned() } else { format!(" (it has {})", known.join(", ")) }
+    )]
+    NoRuleSet {
+        /// The rule set asked about.
+        rule_set: String,
+        /// Rule sets the ledger has (up to 20).
+        known: Vec<String>,
+    },
     /// A segment summary holds an impossible count: the summary files are damaged (they are
     /// read without verification; scanning the records instead does not use them).
     #[error(

@@ -296,3 +296,60 @@ fn exports_round_trip_through_duckdb_with_nulls_kept() {
 fn repo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+/// A newcomer's mistakes get one clear sentence and exit 4, never a raw engine error, an empty
+/// answer that exits 0, or a message that repeats itself (issue 21).
+#[test]
+fn newcomer_mistakes_get_clear_errors() {
+    let (tmp, ledger) = ledger_with_decisions();
+    let l = ledger.to_str().unwrap();
+    let fails = |args: &[&str], says: &str| {
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", text(&o));
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            !err.contains("Arrow error") && !err.contains("DataFusion"),
+            "{args:?}: {err}"
+        );
+        err
+    };
+    fails(
+        &["report", "overhead", l, "--since", "yesterday"],
+        "--since yesterday: not an RFC 3339 time",
+    );
+    fails(
+        &["report", "overhead", l, "--compare", "A", "B"],
+        "no decisions with rule_set 'A'",
+    );
+    let bundle = repo().join("examples/bundles/tractatus");
+    fails(
+        &[
+            "replay",
+            l,
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--no-verify",
+            "--session",
+            "nope",
+        ],
+        "no decisions with session_id 'nope'",
+    );
+    let not_dir = tmp.path().join("in.ndjson").join("x");
+    let vkey = tmp.path().join("k.vkey");
+    let err = fails(
+        &[
+            "verify",
+            not_dir.to_str().unwrap(),
+            "--pubkey",
+            vkey.to_str().unwrap(),
+        ],
+        "Not a directory",
+    );
+    assert_eq!(err.matches("(os error 20)").count(), 1, "said twice: {err}");
+    // A dimension given twice groups once.
+    let o = run(&["report", "overhead", l, "--by", "service,service", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["group_by"], serde_json::json!(["service"]));
+}

@@ -502,6 +502,25 @@ async fn compare(
             groups[at].b = Some(s);
         }
     }
+    // A rule set the window holds no decision of compares nothing: say so, with those it has.
+    for (name, found) in [
+        (a, groups.iter().any(|g| g.a.is_some())),
+        (b, groups.iter().any(|g| g.b.is_some())),
+    ] {
+        if !found {
+            let known = trail
+                .sql("SELECT DISTINCT rule_set FROM decisions WHERE rule_set IS NOT NULL ORDER BY 1 LIMIT 20")
+                .await?;
+            let mut names = Vec::new();
+            for batch in &known {
+                names.extend(strings(batch, "rule_set")?.into_iter().flatten());
+            }
+            return Err(Error::NoRuleSet {
+                rule_set: name.to_owned(),
+                known: names,
+            });
+        }
+    }
     for g in &mut groups {
         let ratio = |f: fn(&Stats) -> Option<f64>| {
             let (x, y) = (g.a.as_ref().and_then(f)?, g.b.as_ref().and_then(f)?);
