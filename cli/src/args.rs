@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 /// govtrail: a tamper-evident, signed, replayable audit trail of AI-governance decisions.
 #[derive(Debug, Parser)]
-#[command(name = "govtrail", version, about, after_help = crate::exit::HELP)]
+#[command(name = "govtrail", version, long_version = crate::docs::long_version(), about, after_help = crate::exit::HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -83,6 +83,26 @@ pub(crate) enum Command {
     /// Bearer tokens for `govtrail serve` (scopes ingest, read, admin), stored hashed.
     #[command(subcommand)]
     Token(crate::serve::TokenCommand),
+    /// Print a shell completion script (generated from these definitions): for bash, source it
+    /// (`govtrail completions bash > ~/.local/share/bash-completion/completions/govtrail`);
+    /// zsh, fish, elvish and PowerShell likewise.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff, generated from these definitions), or with --out DIR write
+    /// govtrail.1 and one page per subcommand (govtrail-verify.1, …) there.
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ManArgs {
+    /// A directory to write the pages into (else the main page goes to standard output).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -7,6 +7,7 @@
 mod args;
 mod decide;
 mod demo;
+mod docs;
 mod exit;
 mod hook;
 mod keys;
@@ -93,5 +94,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::serve(a),
         Command::Token(c) => serve::token(c),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }

@@ -1,0 +1,70 @@
+//! Shell completions and man pages generated from the clap definitions (issue 21): each names
+//! every subcommand the binary has; `--version` names the formats it reads and writes.
+
+use crate::{run, text};
+
+/// The subcommands `govtrail --help` lists (its "Commands:" section, without `help`).
+fn subcommands() -> Vec<String> {
+    let o = run(&["--help"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    let commands = help
+        .split("Commands:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_default()
+        .to_owned();
+    let names: Vec<String> = commands
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| *n != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(names.len() > 20, "{help}");
+    names
+}
+
+#[test]
+fn completions_and_man_pages_name_every_subcommand() {
+    let names = subcommands();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", text(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        for n in &names {
+            assert!(script.contains(n.as_str()), "{shell} completion lacks {n}");
+        }
+    }
+    // bash can load it.
+    let o = run(&["completions", "bash"]);
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg("-c")
+        .arg(String::from_utf8_lossy(&o.stdout).into_owned())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+
+    let o = run(&["man"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(page.contains(".TH govtrail 1"), "{page}");
+    for n in &names {
+        // roff writes a hyphen as `\-`.
+        assert!(page.contains(&n.replace('-', "\\-")), "the man page lacks {n}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&["man", "--out", tmp.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for n in &names {
+        let page = tmp.path().join(format!("govtrail-{n}.1"));
+        assert!(page.exists(), "no {}", page.display());
+    }
+
+    let o = run(&["--version"]);
+    let v = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        v.contains("ledger format 1") && v.contains("records v1"),
+        "{v}"
+    );
+}
