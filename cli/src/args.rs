@@ -123,7 +123,7 @@ pub(crate) struct InitArgs {
     /// Ledger directory.
     pub(crate) ledger: PathBuf,
     /// Private key file (from keygen); its name becomes the origin.
-    #[arg(long)]
+    #[arg(long, env = "GOVTRAIL_KEY")]
     pub(crate) key: PathBuf,
     /// Records per sealed Parquet segment.
     #[arg(long, default_value_t = ledger::DEFAULT_SEGMENT_RECORDS)]
@@ -135,7 +135,7 @@ pub(crate) struct AppendArgs {
     /// Ledger directory.
     pub(crate) ledger: PathBuf,
     /// Private key file of the ledger's origin.
-    #[arg(long)]
+    #[arg(long, env = "GOVTRAIL_KEY")]
     pub(crate) key: PathBuf,
     /// NDJSON input file, or '-' for standard input.
     #[arg(default_value = "-")]
@@ -157,7 +157,7 @@ pub(crate) struct IngestArgs {
     /// Ledger directory.
     pub(crate) ledger: PathBuf,
     /// Private key file of the ledger's origin.
-    #[arg(long)]
+    #[arg(long, env = "GOVTRAIL_KEY")]
     pub(crate) key: PathBuf,
     /// Input files, or '-' for standard input.
     #[arg(required_unless_present = "spool")]
@@ -227,11 +227,12 @@ pub(crate) struct SealArgs {
     /// Ledger directory.
     pub(crate) ledger: PathBuf,
     /// Private key file of the ledger's origin.
-    #[arg(long)]
+    #[arg(long, env = "GOVTRAIL_KEY")]
     pub(crate) key: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("trust").required(true).multiple(true)))]
 pub(crate) struct VerifyArgs {
     /// Ledger directory (or, with --evidence, an evidence pack).
     pub(crate) ledger: PathBuf,
@@ -239,10 +240,10 @@ pub(crate) struct VerifyArgs {
     #[arg(long, conflicts_with = "anchors")]
     pub(crate) evidence: bool,
     /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
-    #[arg(long = "pubkey", required_unless_present = "policy")]
+    #[arg(long = "pubkey", env = "GOVTRAIL_PUBKEY", group = "trust")]
     pub(crate) pubkeys: Vec<String>,
     /// Trust policy file (C2SP tlog-policy: log, witness, group, quorum, revoked lines).
-    #[arg(long)]
+    #[arg(long, group = "trust")]
     pub(crate) policy: Option<PathBuf>,
     /// A checkpoint saved earlier, or a directory of them (`*.note`); the ledger must extend
     /// each. Repeatable.
@@ -257,34 +258,32 @@ pub(crate) struct VerifyArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true)))]
 pub(crate) struct ProveArgs {
     /// Ledger directory.
     pub(crate) ledger: PathBuf,
     /// The record's index.
-    #[arg(
-        long,
-        conflicts_with = "decision_id",
-        required_unless_present_any = ["decision_id", "consistency_from"]
-    )]
+    #[arg(long, group = "what")]
     pub(crate) index: Option<u64>,
     /// The first record with this decision id.
-    #[arg(long)]
+    #[arg(long, group = "what")]
     pub(crate) decision_id: Option<String>,
     /// Write a consistency proof from the tree of this size to the newest checkpoint
     /// instead (a tlog-witness add-checkpoint body).
-    #[arg(long, conflicts_with_all = ["index", "decision_id"])]
+    #[arg(long, group = "what")]
     pub(crate) consistency_from: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("trust").required(true).multiple(true)))]
 pub(crate) struct VerifyProofArgs {
     /// The proof file.
     pub(crate) proof: PathBuf,
     /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
-    #[arg(long = "pubkey", required_unless_present = "policy")]
+    #[arg(long = "pubkey", env = "GOVTRAIL_PUBKEY", group = "trust")]
     pub(crate) pubkeys: Vec<String>,
     /// Trust policy file (C2SP tlog-policy: log, witness, group, quorum, revoked lines).
-    #[arg(long)]
+    #[arg(long, group = "trust")]
     pub(crate) policy: Option<PathBuf>,
     /// For a consistency proof: the trusted older checkpoint it must extend.
     #[arg(long)]
@@ -304,7 +303,7 @@ pub(crate) struct WitnessArgs {
     #[arg(long, conflicts_with = "ledger")]
     pub(crate) request: Option<PathBuf>,
     /// The witness's private key (keygen --witness).
-    #[arg(long)]
+    #[arg(long, env = "GOVTRAIL_WITNESS_KEY")]
     pub(crate) key: PathBuf,
     /// The log's verifier key(s). Repeatable.
     #[arg(long = "log-key", required = true)]
@@ -319,7 +318,7 @@ pub(crate) struct RotateKeyArgs {
     /// Ledger directory.
     pub(crate) ledger: PathBuf,
     /// The current private key.
-    #[arg(long)]
+    #[arg(long, env = "GOVTRAIL_KEY")]
     pub(crate) key: PathBuf,
     /// The new private key (same name); use it for every later append.
     #[arg(long)]

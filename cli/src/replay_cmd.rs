@@ -17,7 +17,11 @@ pub(crate) struct ReplayArgs {
     #[arg(long)]
     pub(crate) bundle: PathBuf,
     /// Trusted verifier key: a vkey string or a file holding one per line. Repeatable.
-    #[arg(long = "pubkey", required_unless_present = "no_verify")]
+    #[arg(
+        long = "pubkey",
+        required_unless_present = "no_verify",
+        env = "GOVTRAIL_PUBKEY"
+    )]
     pub(crate) pubkeys: Vec<String>,
     /// Replay without verifying (the report says so).
     #[arg(long)]

@@ -51,7 +51,10 @@ fn completions_and_man_pages_name_every_subcommand() {
     assert!(page.contains(".TH govtrail 1"), "{page}");
     for n in &names {
         // roff writes a hyphen as `\-`.
-        assert!(page.contains(&n.replace('-', "\\-")), "the man page lacks {n}");
+        assert!(
+            page.contains(&n.replace('-', "\\-")),
+            "the man page lacks {n}"
+        );
     }
     let tmp = tempfile::tempdir().unwrap();
     let o = run(&["man", "--out", tmp.path().to_str().unwrap()]);
@@ -67,4 +70,39 @@ fn completions_and_man_pages_name_every_subcommand() {
         v.contains("ledger format 1") && v.contains("records v1"),
         "{v}"
     );
+}
+
+/// Usage lines say which of the alternatives is needed, never that one of them is required
+/// alone; the key and the public key can come from the environment (issue 21).
+#[test]
+fn usage_names_alternatives_and_keys_come_from_the_environment() {
+    let o = run(&["verify"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("<--pubkey <PUBKEYS>|--policy <POLICY>>"),
+        "{err}"
+    );
+    let o = run(&["prove"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("<--index <INDEX>|--decision-id <DECISION_ID>|--consistency-from"),
+        "{err}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = crate::setup(tmp.path(), 1000);
+    let input = tmp.path().join("in.ndjson");
+    std::fs::write(&input, crate::line(0) + "\n").unwrap();
+    let o = crate::bin()
+        .args(["append", ledger.to_str().unwrap(), input.to_str().unwrap()])
+        .env("GOVTRAIL_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = crate::bin()
+        .args(["verify", ledger.to_str().unwrap()])
+        .env("GOVTRAIL_PUBKEY", &vkey)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
 }
