@@ -41,7 +41,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<u8> {
         vkey_path.display()
     );
     let report = ledger::verify(&dir, &VerifyOptions::new(vec![vkey]))?;
-    verify_cmd::print_report(&report);
+    verify_cmd::print_report(&report, false);
     println!(
         "verify it again with: govtrail verify {} --pubkey {}",
         dir.display(),

@@ -31,7 +31,7 @@ pub(crate) fn verify(a: VerifyArgs) -> Result<u8> {
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        print_report(&report);
+        print_report(&report, a.evidence);
     }
     Ok(exit::of_verdict(report.verdict()))
 }
@@ -214,7 +214,8 @@ fn anchor_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// The report as text: origin, what was read and checked, the horizon, the verdict.
-pub(crate) fn print_report(report: &Report) {
+/// An evidence pack (`pack`) holds one segment and no write-ahead log.
+pub(crate) fn print_report(report: &Report, pack: bool) {
     let horizon = match &report.checkpoint {
         Some(c) => format!(
             "indices [{}, {}) complete and unaltered as of checkpoint {} (root {})",
@@ -226,9 +227,19 @@ pub(crate) fn print_report(report: &Report) {
         None => "no record is verified".to_owned(),
     };
     println!("origin:   {}", report.origin);
+    let read = report.records.saturating_sub(report.from);
     println!(
-        "read:     {} records in {} segments and the write-ahead log",
-        report.records, report.segments
+        "read:     {read} record{} [{}, {}) in {} segment{}{}",
+        if read == 1 { "" } else { "s" },
+        report.from,
+        report.records,
+        report.segments,
+        if report.segments == 1 { "" } else { "s" },
+        if pack {
+            " (an evidence pack)"
+        } else {
+            " and the write-ahead log"
+        },
     );
     println!(
         "checked:  {} trusted checkpoints, {} anchors",

@@ -134,6 +134,9 @@ impl Manifest {
 }
 
 const SPEC: &str = include_str!("../../docs/LEDGER-FORMAT.md");
+/// The independent verifier (Python; blake3 and cryptography from PyPI), so that the pack
+/// holds the second verifier its README names.
+const VERIFIER: &str = include_str!("../../tests/independent-verifier/govtrail_verify.py");
 
 /// Writes an evidence pack of records `[from, to)` of the ledger at `dir` into the new
 /// directory `out`, proving them against the newest checkpoint. Returns the manifest.
@@ -237,6 +240,7 @@ pub fn export_evidence(dir: &Path, from: u64, to: u64, out: &Path) -> Result<Man
     vkeys.dedup();
     fs::write(out.join("log.vkey"), vkeys.join("\n") + "\n").ctx("write", out)?;
     fs::write(out.join("LEDGER-FORMAT.md"), SPEC).ctx("write", out)?;
+    fs::write(out.join("govtrail_verify.py"), VERIFIER).ctx("write", out)?;
     fs::write(out.join("README.md"), readme(&manifest)).ctx("write", out)?;
     write_atomic(&out.join(EVIDENCE_FILE), manifest.to_text().as_bytes())?;
     Ok(manifest)
@@ -254,7 +258,8 @@ This folder proves that decision records {from} to {last} (inclusive) are, byte 
 | `checkpoint.note` | the log's signed checkpoint (C2SP tlog-checkpoint), with any witness cosignatures |\n\
 | `keys/` | key-rotation notes, if the log rotated its key |\n\
 | `log.vkey` | the log's public key(s) **as the exporter stated them**: compare them with a copy you trust |\n\
-| `LEDGER-FORMAT.md` | the format specification (version 1); §12 says how a pack is verified |\n\n\
+| `LEDGER-FORMAT.md` | the format specification (version 1); §12 says how a pack is verified |\n\
+| `govtrail_verify.py` | an independent verifier written from that specification (Python 3 with `pip install blake3 cryptography`) |\n\n\
 Verify with a public key you trust (or a policy file, `--policy`):\n\n\
 ```sh\ngovtrail verify --evidence . --pubkey TRUSTED.vkey\n\
 python3 govtrail_verify.py --evidence . --pubkey TRUSTED.vkey   # the independent verifier\n```\n\n\

@@ -217,3 +217,49 @@ fn consistency_witness_rotation_and_evidence_from_the_cli() {
         text(&o)
     );
 }
+
+/// An evidence pack of 20 records says it read 20 (not the index it ends at) and no
+/// write-ahead log, and holds the second verifier its README names, which accepts it.
+#[test]
+fn an_evidence_pack_says_what_it_holds_and_carries_its_second_verifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let input = tmp.path().join("in.ndjson");
+    let lines: Vec<String> = (0..30).map(line).collect();
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let o = run(&["append", &s(&ledger), "--key", &s(&key), &s(&input)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pack = tmp.path().join("pack");
+    let o = run(&[
+        "export-evidence",
+        &s(&ledger),
+        &s(&pack),
+        "--from",
+        "5",
+        "--to",
+        "25",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["verify", &s(&pack), "--evidence", "--pubkey", &s(&vkey)]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        out.contains("read:     20 records [5, 25) in 1 segment"),
+        "{out}"
+    );
+    assert!(!out.contains("write-ahead"), "{out}");
+    let readme = fs::read_to_string(pack.join("README.md")).unwrap();
+    assert!(readme.contains("govtrail_verify.py"), "{readme}");
+    let o = std::process::Command::new(govtrail_tests::python())
+        .arg(pack.join("govtrail_verify.py"))
+        .args(["--evidence", &s(&pack), "--pubkey", &s(&vkey)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"status\": \"ok\""),
+        "{}",
+        text(&o)
+    );
+}

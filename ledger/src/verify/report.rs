@@ -171,7 +171,8 @@ pub struct Report {
     pub origin: String,
     /// First index verified: 0 for a ledger, the range's start for an evidence pack.
     pub from: u64,
-    /// Records read (the contiguous prefix that could be read).
+    /// One past the last record read (the contiguous prefix that could be read): an index, so
+    /// for an evidence pack the records read are `records - from`, as `verified` is an index.
     pub records: u64,
     /// Records `[from, verified)` are complete and unaltered as of `checkpoint`.
     pub verified: u64,
