@@ -83,6 +83,10 @@ pub(crate) enum Command {
     /// Bearer tokens for `govtrail serve` (scopes ingest, read, admin), stored hashed.
     #[command(subcommand)]
     Token(crate::serve::TokenCommand),
+    /// Show one decision: its index, record (pretty JSON), record hash and effective outcome;
+    /// optionally its exact record bytes and its inclusion proof written to files (the two
+    /// `verify-proof --record` takes).
+    Show(crate::show::ShowArgs),
     /// Print a shell completion script (generated from these definitions): for bash, source it
     /// (`govtrail completions bash > ~/.local/share/bash-completion/completions/govtrail`);
     /// zsh, fish, elvish and PowerShell likewise.

@@ -16,6 +16,7 @@ mod query_cmd;
 mod remote;
 mod replay_cmd;
 mod serve;
+mod show;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -94,6 +95,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::serve(a),
         Command::Token(c) => serve::token(c),
+        Command::Show(a) => show::show(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
     }

@@ -14,7 +14,7 @@ use crate::keys::trust_policy;
 
 /// Runs a future of the query crate to completion on the CLI's runtime (two workers, built on
 /// first use).
-fn block<F: Future>(f: F) -> Result<F::Output> {
+pub(crate) fn block<F: Future>(f: F) -> Result<F::Output> {
     static RUNTIME: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
         std::sync::OnceLock::new();
     let runtime = RUNTIME.get_or_init(|| {
@@ -309,7 +309,7 @@ fn window(since: Option<String>, until: Option<String>) -> Result<query::report:
     Ok(query::report::Window { since, until })
 }
 
-fn print_output(
+pub(crate) fn print_output(
     json: bool,
     value: &impl serde::Serialize,
     text: impl FnOnce() -> String,

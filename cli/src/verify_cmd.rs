@@ -95,6 +95,19 @@ pub(crate) fn verify_proof(a: VerifyProofArgs) -> Result<u8> {
         }
         Err(e) => {
             println!("proof {} FAILS: {e}", proof.display());
+            // A record file saved with a trailing newline (an editor, `echo`) is not the
+            // record's bytes: say so when that is the only difference.
+            if let Some(r) = &record
+                && let Some(stripped) = r.strip_suffix(b"\n")
+                && parsed.verify(&trusted, Some(stripped)).is_ok()
+            {
+                eprintln!(
+                    "govtrail: hint: the record file ends in a newline the record does not have; \
+                     write the exact bytes (`govtrail show LEDGER --index {} --record-out FILE`) \
+                     or strip it",
+                    parsed.index
+                );
+            }
             Ok(exit::TAMPERED)
         }
     }

@@ -263,3 +263,55 @@ fn an_evidence_pack_says_what_it_holds_and_carries_its_second_verifier() {
         text(&o)
     );
 }
+
+/// `show` gives one decision (by index or id): its record, its effective outcome, and the
+/// exact record bytes and inclusion proof that `verify-proof --record` checks; a record file
+/// with a trailing newline fails with a hint that says so.
+#[test]
+fn show_writes_the_exact_record_and_its_proof() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    append(&ledger, &key, 0, 12);
+    let (record, proof) = (tmp.path().join("r.json"), tmp.path().join("r.proof"));
+    let want = serde_json::from_str::<serde_json::Value>(&line(7)).unwrap();
+    let id = want["decision_id"].as_str().unwrap();
+    let o = run(&[
+        "show",
+        s(&ledger),
+        "--decision-id",
+        id,
+        "--record-out",
+        s(&record),
+        "--proof-out",
+        s(&proof),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["index"], 7, "{shown}");
+    assert_eq!(shown["record"]["decision_id"], id, "{shown}");
+    assert!(shown.get("effective").is_some(), "{shown}");
+    let o = run(&[
+        "verify-proof",
+        s(&proof),
+        "--pubkey",
+        s(&vkey),
+        "--record",
+        s(&record),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ok: record 7"), "{}", text(&o));
+    let mut bytes = fs::read(&record).unwrap();
+    bytes.push(b'\n');
+    fs::write(&record, bytes).unwrap();
+    let o = run(&[
+        "verify-proof",
+        s(&proof),
+        "--pubkey",
+        s(&vkey),
+        "--record",
+        s(&record),
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ends in a newline"), "{}", text(&o));
+}
