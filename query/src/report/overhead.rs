@@ -627,7 +627,8 @@ impl Report {
                 .map(|d| d.name())
                 .collect();
             header.extend([
-                "n_a", "n_b", "p50_a", "p50_b", "p95_a", "p95_b", "p99_a", "p99_b", "p99 b/a",
+                "n_a", "n_b", "p50_a", "p50_b", "p95_a", "p95_b", "p99_a", "p99_b", "p50 b/a",
+                "p95 b/a", "p99 b/a",
             ]);
             let rows: Vec<Vec<String>> = c
                 .groups
@@ -639,6 +640,7 @@ impl Report {
                         .map(|v| v.clone().unwrap_or_else(|| "(none)".into()))
                         .collect();
                     let n = |s: &Option<Stats>| s.as_ref().map_or(0, |s| s.measured).to_string();
+                    let ratio = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}"));
                     let p = |s: &Option<Stats>, f: fn(&Stats) -> Option<f64>| {
                         ms(s.as_ref().and_then(f))
                     };
@@ -651,7 +653,9 @@ impl Report {
                         p(&g.b, |s| s.p95_us),
                         p(&g.a, |s| s.p99_us),
                         p(&g.b, |s| s.p99_us),
-                        g.p99_ratio.map_or("-".into(), |r| format!("{r:.2}")),
+                        ratio(g.p50_ratio),
+                        ratio(g.p95_ratio),
+                        ratio(g.p99_ratio),
                     ]);
                     r
                 })
