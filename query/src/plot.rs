@@ -296,7 +296,20 @@ fn draw_timeline<DB: DrawingBackend>(
 ) -> DrawResult {
     root.fill(&WHITE).map_err(err)?;
     let t0 = report.timeline.first().map_or(0, |st| st.ts_us);
-    let secs = |st: &rca::Step| (st.ts_us - t0) as f64 / 1e6;
+    // The axis in the unit that suits the session's span (a day-long one in hours, not in
+    // tens of thousands of seconds).
+    let span = report
+        .timeline
+        .iter()
+        .map(|st| (st.ts_us - t0) as f64 / 1e6)
+        .fold(0.0f64, f64::max);
+    let (unit, per) = match span {
+        x if x <= 120.0 => ("seconds", 1.0),
+        x if x <= 2.0 * 3600.0 => ("minutes", 60.0),
+        x if x <= 2.0 * 86400.0 => ("hours", 3600.0),
+        _ => ("days", 86400.0),
+    };
+    let secs = |st: &rca::Step| (st.ts_us - t0) as f64 / 1e6 / per;
     // 20% on the right for the legend.
     let t_max = report
         .timeline
@@ -305,6 +318,7 @@ fn draw_timeline<DB: DrawingBackend>(
         .fold(0.0f64, f64::max)
         .max(1.0)
         * 1.2;
+    let x_desc = format!("{unit} since the first decision");
     let mut lanes: Vec<String> = Vec::new();
     for st in &report.timeline {
         let lane = st.service.clone().unwrap_or_else(|| "(none)".into());
@@ -329,7 +343,8 @@ fn draw_timeline<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .y_label_formatter(&|_| String::new())
-        .x_desc("seconds since the first decision")
+        .x_label_formatter(&axis_number)
+        .x_desc(x_desc.as_str())
         .label_style(("sans-serif", 13 * s))
         .axis_desc_style(("sans-serif", 14 * s))
         .draw()
@@ -423,4 +438,10 @@ fn draw_timeline<DB: DrawingBackend>(
         .map_err(err)?;
     }
     Ok(())
+}
+
+/// An axis number as people write it: `35`, `2.5`, never `35000000.0`.
+fn axis_number(v: &f64) -> String {
+    let t = format!("{v:.2}");
+    t.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

@@ -353,3 +353,51 @@ fn newcomer_mistakes_get_clear_errors() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["group_by"], serde_json::json!(["service"]));
 }
+
+/// An RCA plot of a day-long session reads in hours, with plain numbers on its axis (it read
+/// "35000000.0 seconds since the first decision" before).
+#[test]
+fn an_rca_plot_reads_in_a_unit_that_suits_the_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let input = tmp.path().join("day.ndjson");
+    let lines: Vec<String> = (0..10u64)
+        .map(|i| {
+            format!(
+                r#"{{"decision_id":"day-{i}","ts_us":{},"decision":"{}","service":"BoundaryEnforcer","session_id":"long","overhead_us":1000}}"#,
+                1_760_000_000_000_000u64 + i * 3 * 3_600_000_000,
+                if i == 4 { "deny" } else { "allow" },
+            )
+        })
+        .collect();
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let l = ledger.to_str().unwrap();
+    let o = run(&[
+        "append",
+        l,
+        "--key",
+        key.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = tmp.path().join("rca.svg");
+    let o = run(&[
+        "report",
+        "rca",
+        l,
+        "--session",
+        "long",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.contains("hours since the first decision"),
+        "27 hours read in hours"
+    );
+    assert!(
+        !svg.contains("seconds since") && !svg.contains(".0<"),
+        "plain axis numbers"
+    );
+}
