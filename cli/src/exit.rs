@@ -26,6 +26,9 @@ pub(crate) const UNVERIFIED: u8 = 7;
 pub(crate) const BLOCK_CALL: u8 = 2;
 /// `govtrail hook` could not start the wrapped command: a shell's code for that.
 pub(crate) const CANNOT_RUN: u8 = 127;
+/// A command stopped by SIGINT or SIGTERM after committing what it had read: a shell's code
+/// for SIGINT.
+pub(crate) const INTERRUPTED: u8 = 130;
 
 /// The exit code that relays a wrapped hook's end as a shell gives it: its own code, or 128 +
 /// the signal that ended it (1 when there is neither).
@@ -40,7 +43,7 @@ pub(crate) fn relayed(code: Option<i32>, signal: Option<i32>) -> u8 {
 /// The exit codes, for `--help`.
 pub(crate) const HELP: &str = "Exit codes: 0 ok; 1 tampered; 2 truncated or forked; 3 unverified tail; \
 4 usage, input or I/O error; 5 ingest kept the good units but rejected some; 6 replay found a flip \
---fail-on forbids, or a bundle test failed; 7 unverified: no checkpoint is signed by a trusted key.";
+--fail-on forbids, or a bundle test failed; 7 unverified: no checkpoint is signed by a trusted key; 130 append interrupted (SIGINT or SIGTERM) after committing what it had read.";
 
 /// The exit code of a verification verdict (LEDGER-FORMAT.md §7).
 pub(crate) fn of_verdict(verdict: ledger::Verdict) -> u8 {

@@ -99,7 +99,18 @@ pub(crate) fn append(a: AppendArgs) -> Result<u8> {
     let mut anchors: Vec<(u64, u64)> = Vec::new();
     let mut position = 0u64;
     let mut unshown = 0u64;
+    // SIGINT or SIGTERM: stop reading, commit what was read, say how far it got.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("install a signal handler")?;
+    }
+    let mut interrupted = false;
     loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
         line.clear();
         let n = lines
             .read_until(b'\n', &mut line)
@@ -173,6 +184,15 @@ pub(crate) fn append(a: AppendArgs) -> Result<u8> {
         eprintln!("govtrail: error: {err}");
         eprintln!("govtrail: stopped there; the records before it are committed");
         return Ok(exit::ERROR);
+    }
+    if interrupted {
+        eprintln!(
+            "govtrail: interrupted after line {line_no} of {name}: every record up to it is durable \
+             (the ledger holds [0, {})); run the same command again to resume: what the ledger \
+             holds already is counted as a duplicate, not appended again",
+            ledger.size()
+        );
+        return Ok(exit::INTERRUPTED);
     }
     Ok(if appended.conflicts.is_empty() {
         exit::OK

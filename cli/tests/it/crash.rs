@@ -95,3 +95,59 @@ fn sigkill_during_append_never_loses_acknowledged_records() {
         "most kills must land while appending ({kills_mid_run}/{cycles})"
     );
 }
+
+/// SIGINT during a long append: it stops reading, commits what it read, says how far it got
+/// and how to resume (exit 130); the ledger verifies; the same command run again appends the
+/// rest, what is already there counted as duplicates (issue 21).
+#[test]
+fn an_interrupted_append_says_what_is_durable_and_resumes() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1 << 20);
+    let input = tmp.path().join("big.ndjson");
+    let n = 100_000u64;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    for i in 0..n {
+        writeln!(f, "{}", crate::line(i)).unwrap();
+    }
+    drop(f);
+    let args = [
+        "append",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ];
+    let child = crate::bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    if o.status.code() == Some(0) {
+        // The machine was fast: the whole file went in before the signal.
+        return;
+    }
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted after line") && err.contains("run the same command again"),
+        "{err}"
+    );
+    let (code, v) = crate::verify_json(&ledger, &vkey);
+    assert_eq!(code, 0, "{v}");
+    let durable = v["verified"].as_u64().unwrap();
+    assert!(durable < n, "{v}");
+    let o = run(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("appended {} records", n - durable))
+            && out.contains(&format!("{durable} duplicates")),
+        "{out}"
+    );
+}
