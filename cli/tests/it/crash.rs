@@ -108,7 +108,7 @@ fn an_interrupted_append_says_what_is_durable_and_resumes() {
     let n = 100_000u64;
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
     for i in 0..n {
-        writeln!(f, "{}", crate::line(i)).unwrap();
+        writeln!(f, "{}", line(i)).unwrap();
     }
     drop(f);
     let args = [
@@ -118,13 +118,13 @@ fn an_interrupted_append_says_what_is_durable_and_resumes() {
         key.to_str().unwrap(),
         input.to_str().unwrap(),
     ];
-    let child = crate::bin()
+    let child = bin()
         .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(400));
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let o = child.wait_with_output().unwrap();
@@ -138,7 +138,7 @@ fn an_interrupted_append_says_what_is_durable_and_resumes() {
         err.contains("interrupted after line") && err.contains("run the same command again"),
         "{err}"
     );
-    let (code, v) = crate::verify_json(&ledger, &vkey);
+    let (code, v) = verify_json(&ledger, &vkey);
     assert_eq!(code, 0, "{v}");
     let durable = v["verified"].as_u64().unwrap();
     assert!(durable < n, "{v}");
