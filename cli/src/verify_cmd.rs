@@ -26,7 +26,21 @@ pub(crate) fn verify(a: VerifyArgs) -> Result<u8> {
     let report = if a.evidence {
         ledger::verify_evidence(&a.ledger, &opts)?
     } else {
-        ledger::verify(&a.ledger, &opts)?
+        // A bar on a terminal (indicatif draws nothing when stderr is not one).
+        let total = ledger::inspect(&a.ledger).map_or(0, |i| i.records());
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+        .with_style(
+            indicatif::ProgressStyle::with_template(
+                "verifying [{bar:30}] {human_pos}/{human_len} records {per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let report = ledger::verify_progress(&a.ledger, &opts, |done| bar.set_position(done));
+        bar.finish_and_clear();
+        report?
     };
     if a.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -87,7 +87,7 @@ pub use summary::{
 pub use tiles::{BadTilePath, parse_tile_path, tile_bytes, tile_path};
 pub use verify::{
     Failure, FailureClass, Report, TornTail, Verdict, VerifyOptions, verify, verify_evidence,
-    verify_with,
+    verify_progress, verify_with,
 };
 pub use witness::{Cosignature, Witnessed, cosignatures, witness, witness_ledger};
 pub use writer::{

@@ -106,3 +106,39 @@ fn usage_names_alternatives_and_keys_come_from_the_environment() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// Progress and colour only on a terminal: piped, `verify` writes its report and nothing else
+/// (no carriage returns, no escape sequences).
+#[test]
+fn no_progress_or_colour_when_not_on_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = crate::setup(tmp.path(), 5);
+    let input = tmp.path().join("in.ndjson");
+    let lines: Vec<String> = (0..40).map(crate::line).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    for args in [
+        vec![
+            "append",
+            ledger.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+        vec![
+            "verify",
+            ledger.to_str().unwrap(),
+            "--pubkey",
+            vkey.to_str().unwrap(),
+        ],
+    ] {
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        for out in [&o.stdout, &o.stderr] {
+            assert!(
+                !out.contains(&b'\r') && !out.contains(&0x1b),
+                "{args:?}: {}",
+                text(&o)
+            );
+        }
+    }
+}

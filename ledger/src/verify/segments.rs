@@ -197,7 +197,8 @@ fn check_decoded(
             run.push(leaf, Some(path))?;
         }
         let first = run.frontier.size() - decoded.batch.num_rows() as u64;
-        sink.hand(|| Records::from_batch(first, &decoded.batch));
+        let n = decoded.batch.num_rows() as u64;
+        sink.hand(first, n, || Records::from_batch(first, &decoded.batch));
     }
     Ok(())
 }

@@ -85,7 +85,10 @@ pub(super) fn verify_wal(
                         return Ok(Err(f));
                     }
                 }
-                sink.hand(|| Records::new(first, pending.iter().map(|(t, b)| (*t, b.as_slice()))));
+                let n = pending.len() as u64;
+                sink.hand(first, n, || {
+                    Records::new(first, pending.iter().map(|(t, b)| (*t, b.as_slice())))
+                });
                 pending.clear();
             }
             Err(Tail::Clean | Tail::Torn { .. }) => break,
