@@ -132,7 +132,40 @@ pub fn overhead(report: &overhead::Report, format: ImageFormat) -> Result<Vec<u8
     if groups.is_empty() && report.total.measured > 0 {
         groups.push(("all decisions".into(), &report.total));
     }
-    let title = if report.group_by.is_empty() {
+    // A comparison draws each group under A and under B, one box above the other.
+    if let Some(c) = &report.comparison {
+        let short = |r: &str| r.chars().take(16).collect::<String>();
+        let (a, b) = (short(&c.a), short(&c.b));
+        groups = c
+            .groups
+            .iter()
+            .flat_map(|g| {
+                let label = g
+                    .group
+                    .iter()
+                    .map(|v| v.clone().unwrap_or_else(|| "(none)".into()))
+                    .collect::<Vec<_>>()
+                    .join(" / ");
+                let label = if label.is_empty() {
+                    "all".to_owned()
+                } else {
+                    label
+                };
+                [
+                    (format!("{label} · A {a}"), g.a.as_ref()),
+                    (format!("{label} · B {b}"), g.b.as_ref()),
+                ]
+            })
+            .filter_map(|(l, s)| s.filter(|s| s.measured > 0).map(|s| (l, s)))
+            .collect();
+    }
+    let title = if let Some(c) = &report.comparison {
+        format!(
+            "Governance overhead: rule set B ({}) against A ({})",
+            c.b.chars().take(16).collect::<String>(),
+            c.a.chars().take(16).collect::<String>()
+        )
+    } else if report.group_by.is_empty() {
         "Governance overhead per decision".to_owned()
     } else {
         format!(

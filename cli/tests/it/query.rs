@@ -401,3 +401,51 @@ fn an_rca_plot_reads_in_a_unit_that_suits_the_session() {
         "plain axis numbers"
     );
 }
+
+/// `report overhead --compare A B --plot`: the chart draws each group under A and under B,
+/// and the text gives each percentile's ratio (issue 21).
+#[test]
+fn a_comparison_plot_shows_a_against_b() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let input = tmp.path().join("ab.ndjson");
+    let lines: Vec<String> = (0..60u64)
+        .map(|i| {
+            format!(
+                r#"{{"decision_id":"ab-{i}","ts_us":{},"decision":"allow","service":"S","tool_name":"Bash","rule_set":"{}","overhead_us":{}}}"#,
+                1_760_000_000_000_000u64 + i,
+                if i % 2 == 0 { "rules-v1" } else { "rules-v2" },
+                if i % 2 == 0 { 10_000 + i * 10 } else { 20_000 + i * 10 },
+            )
+        })
+        .collect();
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let l = ledger.to_str().unwrap();
+    let o = run(&[
+        "append",
+        l,
+        "--key",
+        key.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = tmp.path().join("ab.svg");
+    let o = run(&[
+        "report",
+        "overhead",
+        l,
+        "--compare",
+        "rules-v1",
+        "rules-v2",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("p50 b/a") && out.contains("p95 b/a"), "{out}");
+    let svg = fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.contains("A rules-v1") && svg.contains("B rules-v2") && svg.contains("against A"),
+        "the chart shows A against B"
+    );
+}
