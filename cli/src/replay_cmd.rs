@@ -126,6 +126,7 @@ pub(crate) fn run(a: ReplayArgs) -> Result<u8> {
             threads: usize::from(a.threads),
             samples: 5,
             incidents,
+            progress: None,
         },
         format: a.format,
         out: a.out.as_deref(),
@@ -226,7 +227,26 @@ fn replay(a: Run<'_>) -> Result<u8> {
         bail!("{}: not a ledger directory", a.ledger.display());
     }
     let bundle = replay::Bundle::load(a.bundle)?;
-    let report = match replay::replay(a.ledger, &bundle, a.trusted.as_ref(), &a.opts) {
+    // A bar on a terminal (indicatif draws nothing when stderr is not one).
+    let total = ledger::inspect(a.ledger).map_or(0, |i| i.records());
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    )
+    .with_style(
+        indicatif::ProgressStyle::with_template(
+            "replaying [{bar:30}] {human_pos}/{human_len} records {per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut opts = a.opts.clone();
+    let shown = bar.clone();
+    opts.progress = Some(replay::Progress(std::sync::Arc::new(move |n| {
+        shown.set_position(n);
+    })));
+    let replayed = replay::replay(a.ledger, &bundle, a.trusted.as_ref(), &opts);
+    bar.finish_and_clear();
+    let report = match replayed {
         Ok(r) => r,
         Err(replay::Error::Refused {
             class,

@@ -19,7 +19,7 @@ mod summary;
 pub use bundle::{Bundle, BundleDescription, DEFAULT_ENTRYPOINT, TestOutcome, TestResult};
 pub use eval::{DECISIONS, Engine, Evaluator, Outcome};
 pub use input::{RecordView, Replayable, claude_code, replay_input};
-pub use options::{Incident, MAX_THREADS, Options};
+pub use options::{Incident, MAX_THREADS, Options, Progress};
 /// The Rego engine, for callers of [`Evaluator::eval_value`].
 pub use regorus;
 pub use render::{json, junit, markdown, text};

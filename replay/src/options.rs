@@ -19,6 +19,19 @@ pub struct Options {
     pub samples: usize,
     /// Incidents to judge: would the bundle have stopped each, and at what cost.
     pub incidents: Vec<Incident>,
+    /// Told how far the ledger has been read (one past the last index handed to the
+    /// evaluators), run by run: for a progress bar.
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback ([`Options::progress`]).
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 impl Default for Options {
@@ -30,6 +43,7 @@ impl Default for Options {
             threads: 1,
             samples: 5,
             incidents: Vec::new(),
+            progress: None,
         }
     }
 }

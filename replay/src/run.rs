@@ -31,13 +31,19 @@ pub fn replay(
                 check_columns: false,
                 ..t.clone()
             };
-            ledger::verify_with(dir, &records_only, feed)
-                .map(Some)
-                .map_err(Error::from)
+            ledger::verify_with(dir, &records_only, |r| {
+                tell(opts, &r);
+                feed(r);
+            })
+            .map(Some)
+            .map_err(Error::from)
         }
-        None => ledger::scan_records(dir, feed)
-            .map(|_| None)
-            .map_err(Error::from),
+        None => ledger::scan_records(dir, |r| {
+            tell(opts, &r);
+            feed(r);
+        })
+        .map(|_| None)
+        .map_err(Error::from),
     })?;
     let verification = match verified {
         None => Verification::Skipped,
@@ -71,6 +77,13 @@ pub fn replay(
     }
     report.verification = verification;
     Ok(report)
+}
+
+/// Tells the progress callback, if any, how far the records read reach.
+fn tell(opts: &Options, r: &ledger::Records) {
+    if let Some(p) = &opts.progress {
+        (p.0)(r.first() + r.len() as u64);
+    }
 }
 
 /// How many of `counted` (record indices, in order) lie at or past `horizon`.

@@ -116,6 +116,8 @@ fn no_progress_or_colour_when_not_on_a_terminal() {
     let input = tmp.path().join("in.ndjson");
     let lines: Vec<String> = (0..40).map(crate::line).collect();
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let bundle =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/bundles/tractatus");
     for args in [
         vec![
             "append",
@@ -127,6 +129,14 @@ fn no_progress_or_colour_when_not_on_a_terminal() {
         vec![
             "verify",
             ledger.to_str().unwrap(),
+            "--pubkey",
+            vkey.to_str().unwrap(),
+        ],
+        vec![
+            "replay",
+            ledger.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
             "--pubkey",
             vkey.to_str().unwrap(),
         ],

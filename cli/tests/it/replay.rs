@@ -997,3 +997,38 @@ fn native_records_with_an_input_replay_the_demo_ledger() {
         &format!("{}\n", serde_json::to_string_pretty(&report).unwrap()),
     );
 }
+
+/// The replay library reports how far it has read, run by run, up to every record (what the
+/// CLI's progress bar shows on a terminal).
+#[test]
+fn replay_reports_its_progress_to_the_last_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 7);
+    let input = tmp.path().join("in.ndjson");
+    let lines: Vec<String> = (0..30).map(crate::line).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let o = run(&[
+        "append",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bundle = replay::Bundle::load(&repo().join("examples/bundles/tractatus")).unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = std::sync::Arc::clone(&seen);
+    let opts = replay::Options {
+        progress: Some(replay::Progress(std::sync::Arc::new(move |n| {
+            s.lock().unwrap().push(n);
+        }))),
+        ..replay::Options::default()
+    };
+    let vkey = std::fs::read_to_string(&vkey).unwrap();
+    let trust = ledger::VerifyOptions::new(vec![ledger::NoteVerifier::parse(vkey.trim()).unwrap()]);
+    let report = replay::replay(&ledger, &bundle, Some(&trust), &opts).unwrap();
+    assert_eq!(report.decisions, 30);
+    let seen = seen.lock().unwrap();
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last().copied(), Some(30), "{seen:?}");
+}
