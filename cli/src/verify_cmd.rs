@@ -98,8 +98,14 @@ pub(crate) fn verify_proof(a: VerifyProofArgs) -> Result<u8> {
     match parsed.verify(&trusted, record.as_deref()) {
         Ok(()) => {
             let cp = &parsed.checkpoint.checkpoint;
+            // With the record given, name the decision it proves.
+            let named = record
+                .as_deref()
+                .and_then(|r| schemas::DecisionView::parse(r).ok())
+                .map(|v| format!(" (decision_id {:?})", v.decision_id))
+                .unwrap_or_default();
             println!(
-                "ok: record {} is in {} at size {} (root {})",
+                "ok: record {}{named} is in {} at size {} (root {})",
                 parsed.index,
                 cp.origin,
                 cp.size,

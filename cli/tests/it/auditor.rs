@@ -249,6 +249,24 @@ fn an_evidence_pack_says_what_it_holds_and_carries_its_second_verifier() {
         "{out}"
     );
     assert!(!out.contains("write-ahead"), "{out}");
+    let o = run(&[
+        "verify",
+        &s(&pack),
+        "--evidence",
+        "--pubkey",
+        &s(&vkey),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v["from"].as_u64(),
+            v["verified"].as_u64(),
+            v["verified_records"].as_u64()
+        ),
+        (Some(5), Some(25), Some(20)),
+        "{v}"
+    );
     let readme = fs::read_to_string(pack.join("README.md")).unwrap();
     assert!(readme.contains("govtrail_verify.py"), "{readme}");
     let o = std::process::Command::new(govtrail_tests::python())
@@ -300,7 +318,11 @@ fn show_writes_the_exact_record_and_its_proof() {
         s(&record),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("ok: record 7"), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("ok: record 7 (decision_id {id:?})")),
+        "the check names the decision: {}",
+        text(&o)
+    );
     let mut bytes = fs::read(&record).unwrap();
     bytes.push(b'\n');
     fs::write(&record, bytes).unwrap();

@@ -244,6 +244,9 @@ impl serde::Serialize for Report {
             from: u64,
             records: u64,
             verified: u64,
+            /// How many records are verified (`verified - from`): for an evidence pack, its
+            /// records, where `verified` is the index its range ends at.
+            verified_records: u64,
             checkpoint: Option<CheckpointJson>,
             checkpoints_checked: usize,
             anchors_checked: usize,
@@ -258,6 +261,7 @@ impl serde::Serialize for Report {
             from: self.from,
             records: self.records,
             verified: self.verified,
+            verified_records: self.verified.saturating_sub(self.from),
             checkpoint: self.checkpoint.as_ref().map(|c| CheckpointJson {
                 size: c.size,
                 root: crate::hash::hex(&c.root),
