@@ -229,6 +229,7 @@ pub(crate) struct HookArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct SealArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// Private key file of the ledger's origin.
     #[arg(long, env = "GOVTRAIL_KEY")]
@@ -239,6 +240,7 @@ pub(crate) struct SealArgs {
 #[command(group(clap::ArgGroup::new("trust").required(true).multiple(true)))]
 pub(crate) struct VerifyArgs {
     /// Ledger directory (or, with --evidence, an evidence pack).
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// The directory is an evidence pack written by export-evidence.
     #[arg(long, conflicts_with = "anchors")]
@@ -265,6 +267,7 @@ pub(crate) struct VerifyArgs {
 #[command(group(clap::ArgGroup::new("what").required(true)))]
 pub(crate) struct ProveArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// The record's index.
     #[arg(long, group = "what")]
@@ -320,6 +323,7 @@ pub(crate) struct WitnessArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct RotateKeyArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// The current private key.
     #[arg(long, env = "GOVTRAIL_KEY")]
@@ -346,12 +350,14 @@ pub(crate) struct ExportEvidenceArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct CheckpointArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InspectArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// Print JSON.
     #[arg(long)]

@@ -66,6 +66,7 @@ pub(crate) enum ReportCommand {
 #[derive(Debug, clap::Args)]
 pub(crate) struct OverheadArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     #[command(flatten)]
     pub(crate) trust: PruneTrust,
@@ -99,6 +100,7 @@ pub(crate) struct OverheadArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct RoiArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     #[command(flatten)]
     pub(crate) trust: PruneTrust,
@@ -124,6 +126,7 @@ pub(crate) struct RoiArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct RcaArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     #[command(flatten)]
     pub(crate) trust: PruneTrust,

@@ -12,6 +12,7 @@ use crate::keys::read_pubkeys;
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReplayArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// The bundle directory.
     #[arg(long)]

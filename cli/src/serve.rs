@@ -12,6 +12,7 @@ use crate::keys::read_key;
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
     /// The ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// The ledger's signing key.
     #[arg(long, env = "GOVTRAIL_KEY")]

@@ -12,6 +12,7 @@ use crate::query_cmd::{block, print_output};
 #[command(group(clap::ArgGroup::new("which").required(true)))]
 pub(crate) struct ShowArgs {
     /// Ledger directory.
+    #[arg(env = "GOVTRAIL_LEDGER")]
     pub(crate) ledger: PathBuf,
     /// The decision's index.
     #[arg(long, group = "which")]

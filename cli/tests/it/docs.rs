@@ -105,6 +105,20 @@ fn usage_names_alternatives_and_keys_come_from_the_environment() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // The ledger too, for the commands whose one positional argument it is.
+    for args in [
+        vec!["verify"],
+        vec!["show", "--index", "0"],
+        vec!["inspect"],
+    ] {
+        let o = crate::bin()
+            .args(&args)
+            .env("GOVTRAIL_LEDGER", &ledger)
+            .env("GOVTRAIL_PUBKEY", &vkey)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
 }
 
 /// Progress and colour only on a terminal: piped, `verify` writes its report and nothing else
