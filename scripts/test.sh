@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # The OpenTelemetry SDK and its OTLP/HTTP exporter are the real clients of tests/otel/emit.py;
 # prometheus-client's parsers check the server's /metrics (tests/metrics/check_metrics.py);
 # schemathesis tests the server against its /openapi.json.
-PY_PACKAGES="pyarrow blake3 cryptography duckdb opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2 prometheus-client==0.26.0 schemathesis==4.32.5"
+PY_PACKAGES="pyarrow blake3 cryptography duckdb==2.0.1 opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2 prometheus-client==0.26.0 schemathesis==4.32.5"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, blake3, cryptography, duckdb, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, prometheus_client, schemathesis' 2>/dev/null; then
   python3 -m venv .venv
   # shellcheck disable=SC2086
