@@ -150,6 +150,14 @@ impl Layout {
         Ok(out)
     }
 
+    /// Decision-id run files (`ids/`, LEDGER-FORMAT.md §15), sorted by range. Temporary files
+    /// are skipped.
+    pub(crate) fn id_runs(&self) -> Result<Vec<((u64, u64), PathBuf)>> {
+        let mut out = list(&self.dir.join("ids"), |name| parse_range(name, ".ids"))?;
+        out.sort_by_key(|(range, _)| *range);
+        Ok(out)
+    }
+
     /// Stable checkpoint files, sorted by size.
     pub(crate) fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
         let mut out = list(&self.checkpoints_dir(), |name| {
@@ -158,6 +166,15 @@ impl Layout {
         out.sort_by_key(|(s, _)| *s);
         Ok(out)
     }
+}
+
+/// A range-named file: `<start:020>-<end:020><suffix>` (segments, id runs).
+pub(crate) fn parse_range(name: &str, suffix: &str) -> Option<(u64, u64)> {
+    let (a, b) = name.strip_suffix(suffix)?.split_once('-')?;
+    if a.len() != 20 || b.len() != 20 {
+        return None;
+    }
+    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 fn parse_numbered(name: &str, suffix: &str) -> Option<u64> {

@@ -85,12 +85,7 @@ pub fn file_name(start: u64, end: u64) -> String {
 
 /// Parses a segment file name into its range.
 pub(crate) fn parse_file_name(name: &str) -> Option<(u64, u64)> {
-    let stem = name.strip_suffix(".parquet")?;
-    let (a, b) = stem.split_once('-')?;
-    if a.len() != 20 || b.len() != 20 {
-        return None;
-    }
-    Some((a.parse().ok()?, b.parse().ok()?))
+    crate::layout::parse_range(name, ".parquet")
 }
 
 /// One row to seal.

@@ -201,15 +201,24 @@ pub struct Cosignature {
     pub time: u64,
 }
 
-/// The cosignatures on the ledger's stored checkpoints (`checkpoints/<size>.note`), newest
-/// checkpoint first: each signature line that is not `origin`'s and has a cosignature's form
-/// (72 bytes after the key id). None is checked: a verifier given the witnesses' keys checks
-/// them (`govtrail verify --policy`).
+/// How many of the newest stored checkpoints [`cosignatures`] reads (a status page reads them
+/// on every view: its cost stays bounded as the ledger grows).
+pub(crate) const COSIGNED_CHECKPOINTS_READ: usize = 64;
+
+/// The cosignatures on the ledger's newest stored checkpoints (`checkpoints/<size>.note`, at
+/// most 64 of them), newest checkpoint first: each signature line
+/// that is not `origin`'s and has a cosignature's form (72 bytes after the key id). None is
+/// checked: a verifier given the witnesses' keys checks them (`govtrail verify --policy`).
 pub fn cosignatures(dir: &Path) -> Result<Vec<Cosignature>> {
     let layout = Layout::new(dir);
     let origin = layout.read_config()?.origin;
     let mut out = Vec::new();
-    for (size, path) in layout.checkpoints()?.into_iter().rev() {
+    for (size, path) in layout
+        .checkpoints()?
+        .into_iter()
+        .rev()
+        .take(COSIGNED_CHECKPOINTS_READ)
+    {
         let Ok(cp) = fs::read(&path)
             .map_err(|_| ())
             .and_then(|b| SignedCheckpoint::parse(&b).map_err(|_| ()))

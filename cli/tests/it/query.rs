@@ -358,9 +358,6 @@ fn newcomer_mistakes_get_clear_errors() {
 /// "35000000.0 seconds since the first decision" before).
 #[test]
 fn an_rca_plot_reads_in_a_unit_that_suits_the_session() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (ledger, key, _) = setup(tmp.path(), 1000);
-    let input = tmp.path().join("day.ndjson");
     let lines: Vec<String> = (0..10u64)
         .map(|i| {
             format!(
@@ -370,16 +367,8 @@ fn an_rca_plot_reads_in_a_unit_that_suits_the_session() {
             )
         })
         .collect();
-    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let (tmp, ledger) = ledger_of(&lines);
     let l = ledger.to_str().unwrap();
-    let o = run(&[
-        "append",
-        l,
-        "--key",
-        key.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
     let svg = tmp.path().join("rca.svg");
     let o = run(&[
         "report",
@@ -406,9 +395,6 @@ fn an_rca_plot_reads_in_a_unit_that_suits_the_session() {
 /// and the text gives each percentile's ratio (issue 21).
 #[test]
 fn a_comparison_plot_shows_a_against_b() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (ledger, key, _) = setup(tmp.path(), 1000);
-    let input = tmp.path().join("ab.ndjson");
     let lines: Vec<String> = (0..60u64)
         .map(|i| {
             format!(
@@ -419,16 +405,8 @@ fn a_comparison_plot_shows_a_against_b() {
             )
         })
         .collect();
-    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let (tmp, ledger) = ledger_of(&lines);
     let l = ledger.to_str().unwrap();
-    let o = run(&[
-        "append",
-        l,
-        "--key",
-        key.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
     let svg = tmp.path().join("ab.svg");
     let o = run(&[
         "report",
@@ -448,4 +426,21 @@ fn a_comparison_plot_shows_a_against_b() {
         svg.contains("A rules-v1") && svg.contains("B rules-v2") && svg.contains("against A"),
         "the chart shows A against B"
     );
+}
+
+/// A ledger holding `lines` (native decisions), appended: (tmp, ledger).
+fn ledger_of(lines: &[String]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let input = tmp.path().join("in.ndjson");
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let o = run(&[
+        "append",
+        ledger.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    (tmp, ledger)
 }

@@ -465,18 +465,8 @@ impl IdIndex {
         crate::layout::remove_temporaries(&dir)?;
         // The run files there are: start → ends.
         let mut files: HashMap<u64, Vec<u64>> = HashMap::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                if let Some((s, e)) = name
-                    .to_str()
-                    .and_then(|n| n.strip_suffix(".ids"))
-                    .and_then(|n| n.split_once('-'))
-                    .and_then(|(s, e)| Some((s.parse::<u64>().ok()?, e.parse::<u64>().ok()?)))
-                {
-                    files.entry(s).or_default().push(e);
-                }
-            }
+        for ((s, e), _) in layout.id_runs()? {
+            files.entry(s).or_default().push(e);
         }
         let segments = layout.segments()?;
         let mut used = std::collections::HashSet::new();
