@@ -66,6 +66,11 @@ pub(crate) struct ServeArgs {
     /// The certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
+    /// Store the latest checkpoint as a stable one (checkpoints/, for witnesses and auditors)
+    /// once appends pause for a second, and at least this often (seconds) while they flow;
+    /// 0: only at seals.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(crate) stable_every: u64,
 }
 
 impl ServeArgs {
@@ -115,6 +120,10 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         spool_interval: std::time::Duration::from_secs(1),
         verifiers,
         tls: a.tls_cert.clone().zip(a.tls_key.clone()),
+        heartbeat: (a.stable_every > 0).then(|| ledger::Heartbeat {
+            idle: std::time::Duration::from_secs(1),
+            every: std::time::Duration::from_secs(a.stable_every),
+        }),
     };
     let server = web::Server::new(ledger, signer, opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -7,8 +7,11 @@
 //! ([`Ledger::append_unique`]): a record whose decision id the ledger holds is a duplicate or a
 //! conflict, never appended twice; each caller is told the fate of each of its records.
 
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::ids::{Looked, SealedIds};
 use crate::writer::{Commit, Fate, Ledger, Record};
@@ -37,6 +40,19 @@ pub struct Committer {
     /// To the commit thread.
     tx: Option<SyncSender<Request>>,
     thread: Option<JoinHandle<Result<Ledger>>>,
+    /// The size of the newest stable checkpoint the heartbeat stored (0 before the first).
+    stable: Arc<AtomicU64>,
+}
+
+/// When the commit thread stores the latest checkpoint as a stable one
+/// ([`Ledger::store_stable_checkpoint`]): once appends have paused for `idle`, and at least
+/// every `every` while they flow. Seals store one at each segment's end regardless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// How long without a submission counts as a pause.
+    pub idle: Duration,
+    /// The longest time between stable checkpoints while appends flow.
+    pub every: Duration,
 }
 
 impl std::fmt::Debug for Request {
@@ -59,16 +75,31 @@ impl Committer {
     /// is in flight, on the caller's thread). The commit thread completes each lookup with the
     /// runs sealed since and the unsealed records (`ids::Looked`).
     pub fn spawn(
+        ledger: Ledger,
+        max_batch: usize,
+        queue: usize,
+        on_commit: impl FnMut(&Commit) + Send + 'static,
+    ) -> Self {
+        Self::spawn_with_heartbeat(ledger, max_batch, queue, None, on_commit)
+    }
+
+    /// [`Committer::spawn`], storing stable checkpoints as `heartbeat` says (a server's
+    /// writer: witnesses and auditors then find the newest records under a stable checkpoint
+    /// soon after they stop coming, not only at the next seal).
+    pub fn spawn_with_heartbeat(
         mut ledger: Ledger,
         max_batch: usize,
         queue: usize,
+        heartbeat: Option<Heartbeat>,
         mut on_commit: impl FnMut(&Commit) + Send + 'static,
     ) -> Self {
         let dir = ledger.dir().to_path_buf();
         let sealed = ledger.sealed_ids();
+        let stable = Arc::new(AtomicU64::new(0));
         let (tx, rx) = sync_channel::<Request>(queue.max(1));
+        let beat = heartbeat.map(|h| (h, Arc::clone(&stable)));
         let thread = std::thread::spawn(move || {
-            let result = run(&mut ledger, &rx, max_batch.max(1), &mut on_commit);
+            let result = run(&mut ledger, &rx, max_batch.max(1), beat, &mut on_commit);
             drop(rx);
             result.map(|()| ledger)
         });
@@ -92,7 +123,14 @@ impl Committer {
             lookup: Some(lookup),
             tx: Some(tx),
             thread: Some(thread),
+            stable,
         }
+    }
+
+    /// The size of the newest stable checkpoint the heartbeat stored (0 before the first, and
+    /// without a heartbeat).
+    pub fn stable_size(&self) -> u64 {
+        self.stable.load(Ordering::Relaxed)
     }
 
     /// Whether the commit thread still runs (it stops after a failed commit, which
@@ -329,15 +367,40 @@ pub struct Acked {
     pub fates: Vec<Fate>,
 }
 
+/// The heartbeat's store of a stable checkpoint. Best effort: a failure (a full disk) leaves
+/// the newest records under the WAL's checkpoints only, and is tried again at the next beat.
+fn beat(ledger: &mut Ledger, stable: &AtomicU64, last: &mut Instant) {
+    *last = Instant::now();
+    if let Ok(Some(size)) = ledger.store_stable_checkpoint() {
+        stable.store(size, Ordering::Relaxed);
+    }
+}
+
 fn run(
     ledger: &mut Ledger,
     rx: &Receiver<Request>,
     max_batch: usize,
+    heartbeat: Option<(Heartbeat, Arc<AtomicU64>)>,
     on_commit: &mut dyn FnMut(&Commit),
 ) -> Result<()> {
     let mut waiting = Vec::new();
     let mut looked = Vec::new();
-    while let Ok(first) = rx.recv() {
+    let mut last_beat = Instant::now();
+    loop {
+        let first = match &heartbeat {
+            None => match rx.recv() {
+                Ok(first) => first,
+                Err(_) => break,
+            },
+            Some((h, stable)) => match rx.recv_timeout(h.idle) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => {
+                    beat(ledger, stable, &mut last_beat);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+        };
         let mut batch = first.records;
         waiting.clear();
         looked.clear();
@@ -372,6 +435,12 @@ fn run(
                 return Err(err);
             }
         }
+        // After the replies: a stable checkpoint's fsyncs never delay an acknowledgement.
+        if let Some((h, stable)) = &heartbeat
+            && last_beat.elapsed() >= h.every
+        {
+            beat(ledger, stable, &mut last_beat);
+        }
     }
     Ok(())
 }
@@ -394,7 +463,7 @@ mod tests {
             if l.sealed_ids().len() >= n {
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
         panic!("fewer than {n} runs");
     }
@@ -511,7 +580,7 @@ mod tests {
                 break;
             }
             l.append_batch(&[]).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(l.sealed_ids().len(), 1, "the eight runs became one");
         assert_eq!(run_files(&dir), ["0-80"]);
@@ -560,7 +629,7 @@ mod tests {
                 break;
             }
             l.append_batch(&[]).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(l.sealed_ids().len(), 4);
         assert_eq!(run_files(&dir), ["0-80", "80-90", "90-100", "100-111"]);
@@ -592,5 +661,62 @@ mod tests {
 
     fn run_path(dir: &std::path::Path, s: u64, e: u64) -> std::path::PathBuf {
         crate::ids::IdIndex::run_path(dir, s, e)
+    }
+
+    fn stable_within(c: &Committer, size: u64) {
+        for _ in 0..500 {
+            if c.stable_size() == size {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no stable checkpoint of size {size}: {}", c.stable_size());
+    }
+
+    #[test]
+    fn the_heartbeat_stores_a_stable_checkpoint_when_appends_pause_and_while_they_flow() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("l");
+        let signer = NoteSigner::from_seed("t.example/l", [4; 32]);
+        let layout = crate::layout::Layout::new(&dir);
+        let l = Ledger::create(&dir, signer.clone(), 1000).unwrap();
+        let pause = Heartbeat {
+            idle: Duration::from_millis(20),
+            every: Duration::from_secs(3600),
+        };
+        let c = Committer::spawn_with_heartbeat(l, 100, 4, Some(pause), |_| {});
+        assert_eq!(c.stable_size(), 0);
+        let acked = c.append(vec![rec("a", "allow"), rec("b", "deny")]).unwrap();
+        stable_within(&c, 2);
+        // The stored note is the checkpoint the commit signed, under the writer's own key.
+        let stored = std::fs::read_to_string(layout.checkpoint(2)).unwrap();
+        assert_eq!(stored, acked.commit.checkpoint.bytes);
+        // Nothing new: no other file.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(layout.checkpoints().unwrap().len(), 1);
+        let l = c.finish().unwrap();
+        drop(l);
+
+        // Reopened with a stable checkpoint inside the WAL; appends flow (no pause of 1 h), a
+        // beat after every commit.
+        let (l, _) = Ledger::open(&dir, signer.clone()).unwrap();
+        let flow = Heartbeat {
+            idle: Duration::from_secs(3600),
+            every: Duration::ZERO,
+        };
+        let c = Committer::spawn_with_heartbeat(l, 100, 4, Some(flow), |_| {});
+        c.append(vec![rec("c", "allow")]).unwrap();
+        c.append(vec![rec("d", "allow")]).unwrap();
+        stable_within(&c, 4);
+        let sizes: Vec<u64> = layout.checkpoints().unwrap().iter().map(|c| c.0).collect();
+        assert_eq!(sizes, vec![2, 3, 4]);
+        let mut l = c.finish().unwrap();
+        // The seal keeps the heartbeat's note for its end, and the ledger verifies.
+        assert_eq!(l.seal().unwrap(), Some((0, 4)));
+        drop(l);
+        let opts = crate::VerifyOptions::new(vec![signer.verifier()]);
+        let report = crate::verify(&dir, &opts).unwrap();
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.verified, 4);
     }
 }

@@ -5,7 +5,8 @@
 //! <dir>/LOCK                          held (flock) by the one writer
 //! <dir>/wal/<start:020>.wal           the write-ahead log of unsealed records
 //! <dir>/segments/<start:020>-<end:020>.parquet
-//! <dir>/checkpoints/<size:020>.note   stable signed checkpoints, one per sealed segment end
+//! <dir>/checkpoints/<size:020>.note   stable signed checkpoints: one per sealed segment end, the
+//!                                     writer's heartbeats, witnesses' cosigned ones
 //! <dir>/tiles/<L>.hashes             hash tiles, a cache for proofs (tiles.rs)
 //! <dir>/keys/<size:020>.transition    key-rotation notes
 //! ```

@@ -56,7 +56,7 @@ mod witness;
 mod writer;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
-pub use committer::{Acked, Appended, Appender, Committer};
+pub use committer::{Acked, Appended, Appender, Committer, Heartbeat};
 pub use error::{Error, Result};
 pub use evidence::{EVIDENCE_FILE, EVIDENCE_HEADER, Manifest, export_evidence};
 pub use inspect::{

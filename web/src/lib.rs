@@ -107,6 +107,8 @@ pub struct Options {
     pub verifiers: Vec<ledger::NoteVerifier>,
     /// Serve HTTPS with this certificate chain and private key (PEM files); plain HTTP without.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// When the writer stores stable checkpoints besides each seal's (none: only at seals).
+    pub heartbeat: Option<ledger::Heartbeat>,
 }
 
 /// A server that cannot start or stop cleanly.
@@ -193,7 +195,7 @@ impl Server {
                 .checkpoint_size
                 .set(i64::try_from(*size).unwrap_or(i64::MAX));
         }
-        let committer = spawn_writer(ledger, opts.max_batch, &checkpoint, &metrics);
+        let committer = spawn_writer(ledger, &opts, &checkpoint, &metrics);
         let permits = tokio::sync::Semaphore::new(opts.limits.concurrent_requests.max(1));
         Ok(Self {
             state: Arc::new(State {
@@ -366,7 +368,7 @@ async fn openapi_json(
 /// Starts a commit thread for `ledger` that keeps the served checkpoint and its gauge current.
 fn spawn_writer(
     ledger: Ledger,
-    max_batch: usize,
+    opts: &Options,
     checkpoint: &Arc<Mutex<Option<(u64, String)>>>,
     metrics: &metrics::Metrics,
 ) -> Committer {
@@ -377,7 +379,7 @@ fn spawn_writer(
         metrics.fsync_seconds.clone(),
         metrics.fsync_stalls.clone(),
     );
-    Committer::spawn(ledger, max_batch, 64, move |commit| {
+    Committer::spawn_with_heartbeat(ledger, opts.max_batch, 64, opts.heartbeat, move |commit| {
         gauge.set(i64::try_from(commit.size).unwrap_or(i64::MAX));
         if commit.commit_us > 0 {
             let fsync = commit.fsync_us as f64 / 1e6;
@@ -425,7 +427,7 @@ async fn keep_writer(state: Arc<State>) {
             // The stopped thread has dropped its ledger (and the writer lock) when its commit
             // failed; a request still holding the old writer only gets errors from it.
             let (ledger, recovery) = Ledger::open(&s.opts.ledger, s.signer.clone())?;
-            let committer = spawn_writer(ledger, s.opts.max_batch, &s.checkpoint, &s.metrics);
+            let committer = spawn_writer(ledger, &s.opts, &s.checkpoint, &s.metrics);
             *s.writer.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(committer);
             Ok::<_, ledger::Error>(recovery)
         })

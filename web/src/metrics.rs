@@ -39,6 +39,7 @@ pub(crate) struct Metrics {
     pub(crate) records: Family<IngestLabels, Counter>,
     pub(crate) ingest_seconds: Family<EndpointLabels, Histogram>,
     pub(crate) checkpoint_size: Gauge,
+    pub(crate) stable_checkpoint_size: Gauge,
     pub(crate) backpressure: Family<EndpointLabels, Counter>,
     pub(crate) writer_restarts: Counter,
     pub(crate) commit_seconds: Histogram,
@@ -85,6 +86,12 @@ impl Metrics {
             "checkpoint_size",
             "Records under the newest signed checkpoint",
             checkpoint_size.clone(),
+        );
+        let stable_checkpoint_size = Gauge::default();
+        registry.register(
+            "stable_checkpoint_size",
+            "Records under the newest stable checkpoint the writer's heartbeat stored (checkpoints/)",
+            stable_checkpoint_size.clone(),
         );
         let backpressure = Family::<EndpointLabels, Counter>::default();
         registry.register(
@@ -135,6 +142,7 @@ impl Metrics {
             records,
             ingest_seconds,
             checkpoint_size,
+            stable_checkpoint_size,
             backpressure,
             writer_restarts,
             commit_seconds,

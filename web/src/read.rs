@@ -187,6 +187,11 @@ pub(crate) async fn readyz(Extract(state): Extract<Arc<State>>) -> Response {
     responses((status = 200, description = "OpenMetrics text", body = String,
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub(crate) async fn metrics(Extract(state): Extract<Arc<State>>) -> Response {
+    let stable = i64::try_from(state.committer().stable_size()).unwrap_or(i64::MAX);
+    let gauge = &state.metrics.stable_checkpoint_size;
+    if stable > gauge.get() {
+        gauge.set(stable);
+    }
     text(
         state.metrics.render(),
         "application/openmetrics-text; version=1.0.0; charset=utf-8",

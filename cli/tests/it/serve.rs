@@ -2056,3 +2056,57 @@ fn records_keep_the_clients_time_and_the_receipt_time() {
     let received = record["source"]["received_us"].as_i64().unwrap();
     assert!((before..=after).contains(&received), "{record}");
 }
+
+#[test]
+fn when_appends_pause_the_newest_records_get_a_stable_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
+    let state = tmp.path().join("server");
+    let ingest = token(&state.join("tokens.json"), "w", &["ingest"]);
+    let s = Served::start(&ledger, &key, &state, &[]);
+    let body: String = (0..3)
+        .map(|i| {
+            format!("{{\"decision_id\":\"pause-{i}\",\"ts_us\":{i},\"decision\":\"allow\"}}\n")
+        })
+        .collect();
+    let a = request(
+        &s.addr,
+        "POST",
+        "/v1/decisions",
+        Some(&ingest),
+        &[],
+        body.as_bytes(),
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    // No seal (segments of 1,000): the heartbeat stores it about a second after the pause.
+    let stored = ledger.join("checkpoints").join(format!("{:020}.note", 3));
+    let mut gauge = String::new();
+    for _ in 0..100 {
+        let m = request(&s.addr, "GET", "/metrics", None, &[], b"").text();
+        gauge = m
+            .lines()
+            .find(|l| l.starts_with("govtrail_stable_checkpoint_size "))
+            .unwrap_or_default()
+            .to_owned();
+        if gauge.ends_with(" 3") && stored.is_file() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(gauge, "govtrail_stable_checkpoint_size 3");
+    let served = request(&s.addr, "GET", "/checkpoint", None, &[], b"").text();
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), served);
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    // An auditor with only the public key takes it as the horizon.
+    let o = run(&[
+        "verify",
+        ledger.to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], 3, "{v}");
+}

@@ -81,6 +81,8 @@ pub struct Ledger {
     chain: Hash,
     frontier: Frontier,
     last_checkpoint: Option<SignedCheckpoint>,
+    /// The size of the newest stable checkpoint stored (`checkpoints/`), as far as known.
+    stable_size: u64,
     poisoned: bool,
     buf: Vec<u8>,
     /// The seal running in the background, if any.
@@ -208,6 +210,7 @@ impl Ledger {
             chain: CHAIN_GENESIS,
             frontier: Frontier::new(),
             last_checkpoint: None,
+            stable_size: 0,
             poisoned: false,
             buf: Vec::new(),
             sealing: None,
@@ -399,6 +402,7 @@ impl Ledger {
             active = Some((start, path, replay.hashes, replay.valid_len, replay.ids));
         }
         refuse_signed_beyond(&layout, &own, next)?;
+        let layout_stable = layout.checkpoints()?.last().map_or(0, |c| c.0);
         for job in full {
             job.run().map_err(|(err, _)| err)?;
             recovery.sealed = true;
@@ -433,6 +437,7 @@ impl Ledger {
             chain,
             frontier,
             last_checkpoint,
+            stable_size: layout_stable,
             poisoned: false,
             buf: Vec::new(),
             sealing: None,

@@ -27,7 +27,50 @@ pub(super) type Merging = JoinHandle<Result<(u64, u64)>>;
 pub(super) type Sealed = ((u64, u64), Option<Merging>);
 pub(super) type SealOutcome = std::result::Result<Sealed, (Error, Box<SealJob>)>;
 
+/// Stores `checkpoint` as the stable checkpoint of its size, unless the one stored there is
+/// the same note under the writer's own keys (a witness may have stored it already, with its
+/// cosignatures: keep it). Returns whether it wrote the file.
+fn store_stable(
+    layout: &Layout,
+    own: &crate::TrustPolicy,
+    checkpoint: &SignedCheckpoint,
+) -> Result<bool> {
+    let stored = layout.checkpoint(checkpoint.checkpoint.size);
+    let kept = fs::read(&stored)
+        .ok()
+        .and_then(|b| SignedCheckpoint::parse(&b).ok())
+        .is_some_and(|cp| {
+            cp.note.text == checkpoint.note.text && own.check_checkpoint(&cp).is_ok()
+        });
+    if !kept {
+        write_atomic(&stored, checkpoint.bytes.as_bytes())?;
+    }
+    Ok(!kept)
+}
+
 impl Ledger {
+    /// Stores the latest checkpoint as a stable one (`checkpoints/<size>.note`, which
+    /// witnesses cosign and auditors take as anchors), as the seal does for a segment's end:
+    /// a heartbeat when appends pause, so the newest records are under a stable checkpoint
+    /// without waiting for the next seal (DESIGN §3.4). The checkpoint was signed after its
+    /// records' fsync. Returns its size when it stored one (nothing when the ledger is empty
+    /// or that size is stored already).
+    pub fn store_stable_checkpoint(&mut self) -> Result<Option<u64>> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let Some(checkpoint) = self.last_checkpoint.as_ref() else {
+            return Ok(None);
+        };
+        let size = checkpoint.checkpoint.size;
+        if size == 0 || self.stable_size == size {
+            return Ok(None);
+        }
+        let wrote = store_stable(&self.layout, &self.own, checkpoint)?;
+        self.stable_size = size;
+        Ok(wrote.then_some(size))
+    }
+
     /// Collects the background seal: waits for it when `wait`, else only if it has finished.
     /// A failed seal is kept for a retry and its error returned.
     pub(super) fn reap_seal(&mut self, wait: bool) -> Result<()> {
@@ -253,16 +296,7 @@ impl SealJob {
         // segment must never be visible without a stored checkpoint for its end. (Stored after
         // the rename, a kill between the two left records that verified only as an unverified
         // tail.) A witness may have stored this checkpoint already, with its cosignatures: keep it.
-        let stored = self.layout.checkpoint(end);
-        let kept = fs::read(&stored)
-            .ok()
-            .and_then(|b| SignedCheckpoint::parse(&b).ok())
-            .is_some_and(|cp| {
-                cp.note.text == self.checkpoint.note.text && self.own.check_checkpoint(&cp).is_ok()
-            });
-        if !kept {
-            write_atomic(&stored, self.checkpoint.bytes.as_bytes())?;
-        }
+        store_stable(&self.layout, &self.own, &self.checkpoint)?;
         let written = (|| {
             let mut writer = SegmentWriter::create(&tmp, &meta)?;
             // One thread reads the closed WAL and checks each record against the hash the
