@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{bin, run, setup, text};
+use crate::{bin, run, setup, text, verify_json};
 
 /// A running server; killed when dropped.
 pub(crate) struct Served {
@@ -597,15 +597,8 @@ fn serve_answers_each_client_as_its_protocol_says_and_loses_nothing() {
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains(&ingest) && !err.contains(&reader), "{err}");
-    let o = run(&[
-        "verify",
-        ledger.to_str().unwrap(),
-        "--pubkey",
-        vkey.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (code, v) = verify_json(&ledger, &vkey);
+    assert_eq!(code, 0, "{v}");
     // 8 native, OPA's good events once, the SDK's 10 guardrail spans, 2 Claude Code log
     // decisions, 1 tap payload.
     assert_eq!(v["verified"].as_u64(), Some(8 + good + 10 + 2 + 1), "{v}");
@@ -1676,15 +1669,8 @@ fn a_full_disk_is_503_and_recovered_from_without_loss() {
     assert!(m.contains("govtrail_writer_restarts_total 1"), "{m}");
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
-    let o = run(&[
-        "verify",
-        ledger.to_str().unwrap(),
-        "--pubkey",
-        vkey.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (code, v) = verify_json(&ledger, &vkey);
+    assert_eq!(code, 0, "{v}");
     assert_eq!(v["verified"], 20 * 50, "every batch once: {v}");
     assert!(acked >= 200);
 }
@@ -2099,14 +2085,7 @@ fn when_appends_pause_the_newest_records_get_a_stable_checkpoint() {
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
     // An auditor with only the public key takes it as the horizon.
-    let o = run(&[
-        "verify",
-        ledger.to_str().unwrap(),
-        "--pubkey",
-        vkey.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (code, v) = verify_json(&ledger, &vkey);
+    assert_eq!(code, 0, "{v}");
     assert_eq!(v["verified"], 3, "{v}");
 }
