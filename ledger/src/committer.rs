@@ -127,6 +127,12 @@ impl Committer {
         }
     }
 
+    /// The bytes the decision-id index of the sealed segments keeps in memory (its filters and
+    /// fences: about 2.1 bytes a sealed record, growing with the ledger).
+    pub fn id_index_bytes(&self) -> u64 {
+        self.sealed.memory_bytes()
+    }
+
     /// The size of the newest stable checkpoint the heartbeat stored (0 before the first, and
     /// without a heartbeat).
     pub fn stable_size(&self) -> u64 {

@@ -267,6 +267,9 @@ pub fn load_and_eval(dir: &Path, input: regorus::Value, now_ns: i64) -> Evaluate
 pub struct Resident {
     dir: PathBuf,
     loaded: Option<(Bundle, Evaluator)>,
+    /// How long a check that the files are unchanged holds (zero: every call checks).
+    recheck: std::time::Duration,
+    checked: Option<std::time::Instant>,
 }
 
 impl Resident {
@@ -277,7 +280,37 @@ impl Resident {
         Ok(Self {
             dir: dir.to_path_buf(),
             loaded: Some((bundle, evaluator)),
+            recheck: std::time::Duration::ZERO,
+            checked: None,
         })
+    }
+
+    /// Checks the bundle's files at most once per `every` instead of at every call: a change
+    /// is then seen up to `every` late. A server deciding thousands of calls a second sets
+    /// it (a check stats every file of the bundle); one call per process leaves it at zero.
+    pub fn recheck_every(mut self, every: std::time::Duration) -> Self {
+        self.recheck = every;
+        self
+    }
+
+    /// Whether the loaded bundle is the one in the files (or was, less than `recheck` ago).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "times the checks of the bundle's files, never given to a policy"
+    )]
+    fn current(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if !self.recheck.is_zero()
+            && self.loaded.is_some()
+            && self
+                .checked
+                .is_some_and(|t| now.duration_since(t) < self.recheck)
+        {
+            return true;
+        }
+        let current = self.loaded.as_mut().is_some_and(|(b, _)| b.is_current());
+        self.checked = current.then_some(now);
+        current
     }
 
     /// The loaded bundle's id, if one is loaded.
@@ -288,7 +321,7 @@ impl Resident {
     /// Evaluates `input` at `now_ns`, reloading the bundle first when its files changed (a
     /// bundle that does not load is retried on the next call: an edit may be half written).
     pub fn eval(&mut self, input: regorus::Value, now_ns: i64) -> Evaluated {
-        if self.loaded.as_mut().is_none_or(|(b, _)| !b.is_current()) {
+        if !self.current() {
             self.loaded = None;
             let loaded = Bundle::load(&self.dir).and_then(|b| {
                 let ev = Evaluator::new(&b)?;
@@ -315,5 +348,39 @@ impl Resident {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resident_sees_an_edited_bundle_at_once_or_within_its_recheck_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let write = |v: &str| {
+            std::fs::write(
+                dir.join("p.rego"),
+                format!("package govtrail\n\ndecision := \"{v}\"\n"),
+            )
+            .unwrap();
+        };
+        write("allow");
+        let input = || regorus::Value::from_json_str("{}").unwrap();
+        let mut every_call = Resident::load(dir).unwrap();
+        let mut lazy = Resident::load(dir)
+            .unwrap()
+            .recheck_every(std::time::Duration::from_millis(300));
+        let first = every_call.bundle_id().unwrap().to_owned();
+        assert_eq!(every_call.eval(input(), 0).0.as_deref(), Some(&*first));
+        assert_eq!(lazy.eval(input(), 0).0.as_deref(), Some(&*first));
+        write("deny!");
+        let edited = every_call.eval(input(), 0).0.unwrap();
+        assert_ne!(edited, first);
+        // Checked less than 300 ms ago: the loaded bundle still decides.
+        assert_eq!(lazy.eval(input(), 0).0.as_deref(), Some(&*first));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(lazy.eval(input(), 0).0.as_deref(), Some(&*edited));
     }
 }

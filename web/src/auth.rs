@@ -200,8 +200,13 @@ pub enum Denied {
 #[derive(Debug)]
 pub struct Tokens {
     path: PathBuf,
-    cache: Mutex<(Option<SystemTime>, Vec<TokenInfo>)>,
+    /// The file's mtime when read, its tokens, and when its mtime was last looked at.
+    cache: Mutex<(Option<SystemTime>, Vec<TokenInfo>, std::time::Instant)>,
 }
+
+/// How long a look at the tokens file's mtime holds: a token made or revoked by `govtrail
+/// token` counts within this time (a look per request was a stat per request).
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Tokens {
     /// The tokens in `path` (which must be readable: a server does not start without them).
@@ -210,7 +215,7 @@ impl Tokens {
         let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         Ok(Self {
             path: path.to_path_buf(),
-            cache: Mutex::new((mtime, tokens)),
+            cache: Mutex::new((mtime, tokens, std::time::Instant::now())),
         })
     }
 
@@ -229,14 +234,18 @@ impl Tokens {
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mtime = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        if mtime != cache.0 {
-            // A file being rewritten is replaced atomically; one that cannot be read keeps
-            // the tokens last read.
-            if let Ok(f) = read_file(&self.path) {
-                *cache = (mtime, f.tokens);
+        let now = std::time::Instant::now();
+        if now.duration_since(cache.2) >= RECHECK {
+            cache.2 = now;
+            let mtime = std::fs::metadata(&self.path)
+                .and_then(|m| m.modified())
+                .ok();
+            if mtime != cache.0 {
+                // A file being rewritten is replaced atomically; one that cannot be read keeps
+                // the tokens last read.
+                if let Ok(f) = read_file(&self.path) {
+                    (cache.0, cache.1) = (mtime, f.tokens);
+                }
             }
         }
         let info = cache
@@ -299,9 +308,11 @@ mod tests {
                 Denied::Unauthenticated
             );
         }
-        // Revoked in the file: refused on the next request (the file's time must move).
+        // Revoked in the file: refused once the file is looked at again (at most RECHECK
+        // later; the file's time must move).
         std::thread::sleep(std::time::Duration::from_millis(20));
         revoke(&path, &info.id).unwrap();
+        std::thread::sleep(RECHECK);
         assert_eq!(
             tokens
                 .check(Some(&bearer(&token)), Scope::Ingest)

@@ -38,13 +38,18 @@ pub(crate) struct Decider {
     fail: FailMode,
 }
 
+/// How long a check that the bundle's files are unchanged holds: an edited bundle decides
+/// calls within this time (each check stats every file of the bundle, which at thousands of
+/// calls a second was a sixth of the server's time).
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl Decider {
     /// Loads the bundle in `dir` (an error if it does not load: a server does not start with a
     /// broken bundle).
     pub(crate) fn load(dir: &std::path::Path, fail_open: bool) -> Result<Self, replay::Error> {
         let n = std::thread::available_parallelism().map_or(1, usize::from);
         let residents = (0..n)
-            .map(|_| Resident::load(dir).map(Mutex::new))
+            .map(|_| Resident::load(dir).map(|r| Mutex::new(r.recheck_every(RECHECK))))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             residents,

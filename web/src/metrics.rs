@@ -40,6 +40,7 @@ pub(crate) struct Metrics {
     pub(crate) ingest_seconds: Family<EndpointLabels, Histogram>,
     pub(crate) checkpoint_size: Gauge,
     pub(crate) stable_checkpoint_size: Gauge,
+    pub(crate) id_index_bytes: Gauge,
     pub(crate) backpressure: Family<EndpointLabels, Counter>,
     pub(crate) writer_restarts: Counter,
     pub(crate) commit_seconds: Histogram,
@@ -93,6 +94,13 @@ impl Metrics {
             "Records under the newest stable checkpoint the writer's heartbeat stored (checkpoints/)",
             stable_checkpoint_size.clone(),
         );
+        let id_index_bytes = Gauge::default();
+        registry.register_with_unit(
+            "id_index",
+            "Memory the decision-id index of the sealed segments keeps (filters and fences; it grows with the ledger, about 2.1 bytes a record)",
+            prometheus_client::registry::Unit::Bytes,
+            id_index_bytes.clone(),
+        );
         let backpressure = Family::<EndpointLabels, Counter>::default();
         registry.register(
             "backpressure_refusals",
@@ -143,6 +151,7 @@ impl Metrics {
             ingest_seconds,
             checkpoint_size,
             stable_checkpoint_size,
+            id_index_bytes,
             backpressure,
             writer_restarts,
             commit_seconds,

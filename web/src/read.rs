@@ -187,7 +187,10 @@ pub(crate) async fn readyz(Extract(state): Extract<Arc<State>>) -> Response {
     responses((status = 200, description = "OpenMetrics text", body = String,
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub(crate) async fn metrics(Extract(state): Extract<Arc<State>>) -> Response {
-    let stable = i64::try_from(state.committer().stable_size()).unwrap_or(i64::MAX);
+    let committer = state.committer();
+    let index = i64::try_from(committer.id_index_bytes()).unwrap_or(i64::MAX);
+    state.metrics.id_index_bytes.set(index);
+    let stable = i64::try_from(committer.stable_size()).unwrap_or(i64::MAX);
     let gauge = &state.metrics.stable_checkpoint_size;
     if stable > gauge.get() {
         gauge.set(stable);

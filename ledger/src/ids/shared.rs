@@ -28,6 +28,15 @@ impl SealedIds {
         )
     }
 
+    /// The bytes the runs keep in memory: their filters and fences (their entries stay on
+    /// disk). About 2.1 bytes a sealed record (LEDGER-FORMAT.md §15).
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.snapshot()
+            .iter()
+            .map(|r| ((r.bloom.words.len() + r.fence.len()) * 8) as u64)
+            .sum()
+    }
+
     /// How many runs there are.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
