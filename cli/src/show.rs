@@ -53,6 +53,7 @@ pub(crate) fn show(a: ShowArgs) -> Result<u8> {
     };
     let proof = ledger::prove(&a.ledger, a.index, &select)?;
     let (_, bytes, hash) = ledger::record_at(&a.ledger, proof.index)?;
+    let proof = proof.named(&bytes);
     if let Some(path) = &a.record_out {
         ledger::write_output(path, &bytes)?;
     }

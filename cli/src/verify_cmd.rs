@@ -72,7 +72,9 @@ pub(crate) fn prove(a: ProveArgs) -> Result<u8> {
         })
     };
     let proof = ledger::prove(&a.ledger, a.index, &select)?;
-    print!("{}", proof.to_text());
+    // The file names the decision it proves (its record read back by index).
+    let (_, record, _) = ledger::record_at(&a.ledger, proof.index)?;
+    print!("{}", proof.named(&record).to_text());
     Ok(exit::OK)
 }
 
@@ -98,12 +100,17 @@ pub(crate) fn verify_proof(a: VerifyProofArgs) -> Result<u8> {
     match parsed.verify(&trusted, record.as_deref()) {
         Ok(()) => {
             let cp = &parsed.checkpoint.checkpoint;
-            // With the record given, name the decision it proves.
-            let named = record
-                .as_deref()
-                .and_then(|r| schemas::DecisionView::parse(r).ok())
-                .map(|v| format!(" (decision_id {:?})", v.decision_id))
-                .unwrap_or_default();
+            // With the record given, name the decision it proves; without, the name the
+            // proof gives, which nothing checked.
+            let named = match (record.as_deref(), &parsed.decision_id) {
+                (Some(r), _) => schemas::DecisionView::parse(r)
+                    .map(|v| format!(" (decision_id {:?})", v.decision_id))
+                    .unwrap_or_default(),
+                (None, Some(id)) => {
+                    format!(" (named decision_id {id:?}: give --record to check the name)")
+                }
+                (None, None) => String::new(),
+            };
             println!(
                 "ok: record {}{named} is in {} at size {} (root {})",
                 parsed.index,

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! c2sp.org/tlog-proof@v1
-//! extra <base64 of the 81-byte leaf entry (LEDGER-FORMAT.md §3)>
+//! extra <base64 of the 81-byte leaf entry (LEDGER-FORMAT.md §3), then the decision id it names>
 //! index <leaf index>
 //! <base64 sibling hash>          (RFC 9162 inclusion path, leaf to root; one per line)
 //!
@@ -48,6 +48,10 @@ pub struct InclusionProof {
     pub path: Vec<Hash>,
     /// The checkpoint the proof leads to.
     pub checkpoint: SignedCheckpoint,
+    /// The decision id of the record, as the proof names it (LEDGER-FORMAT.md §8): after the
+    /// entry in `extra`, unauthenticated until the record is given to [`InclusionProof::verify`].
+    /// [`prove`] leaves it out; [`InclusionProof::named`] adds it.
+    pub decision_id: Option<String>,
 }
 
 /// RFC 9162 MTH over `leaves`.
@@ -361,6 +365,7 @@ pub fn prove(
         entry,
         path,
         checkpoint,
+        decision_id: None,
     })
 }
 
@@ -479,12 +484,28 @@ impl ConsistencyProof {
     }
 }
 
+/// The longest decision id a proof names (longer ones are left out).
+const MAX_NAME: usize = 1024;
+
 impl InclusionProof {
+    /// The proof naming the decision of `record` (its bytes, which the caller read for this
+    /// index), when it is a decision with an id of at most 1 KiB.
+    #[must_use]
+    pub fn named(mut self, record: &[u8]) -> Self {
+        self.decision_id = schemas::DecisionView::parse(record)
+            .ok()
+            .map(|v| v.decision_id.into_owned())
+            .filter(|id| id.len() <= MAX_NAME);
+        self
+    }
+
     /// The tlog-proof file text.
     pub fn to_text(&self) -> String {
+        let mut extra = self.entry.to_vec();
+        extra.extend_from_slice(self.decision_id.as_deref().unwrap_or_default().as_bytes());
         let head = format!(
             "{TLOG_PROOF_HEADER}\nextra {}\nindex {}\n",
-            B64.encode(self.entry),
+            B64.encode(&extra),
             self.index
         );
         proof_text(head, &self.path, &self.checkpoint)
@@ -500,11 +521,20 @@ impl InclusionProof {
             .next()
             .and_then(|l| l.strip_prefix("extra "))
             .ok_or("proof has no extra line with the leaf entry")?;
-        let entry: [u8; ENTRY_LEN] = B64
+        let extra = B64
             .decode(extra)
             .ok()
-            .and_then(|e| e.try_into().ok())
-            .ok_or("extra is not an 81-byte base64 leaf entry")?;
+            .filter(|e| e.len() >= ENTRY_LEN && e.len() <= ENTRY_LEN + MAX_NAME)
+            .ok_or("extra is not base64 of an 81-byte leaf entry and a decision id")?;
+        let (entry, name) = extra.split_at(ENTRY_LEN);
+        let entry: [u8; ENTRY_LEN] = entry.try_into().map_err(|_| "short leaf entry")?;
+        let decision_id = match name {
+            [] => None,
+            n => Some(
+                String::from_utf8(n.to_vec())
+                    .map_err(|_| "the decision id after the leaf entry is not UTF-8")?,
+            ),
+        };
         let index_line = lines
             .next()
             .and_then(|l| l.strip_prefix("index "))
@@ -517,6 +547,7 @@ impl InclusionProof {
             entry,
             path,
             checkpoint,
+            decision_id,
         })
     }
 
@@ -536,10 +567,25 @@ impl InclusionProof {
         {
             return Err("the leaf entry's version or index differs from the proof's".into());
         }
-        if let Some(record) = record
-            && record_hash(record)[..] != self.entry[17..49]
-        {
-            return Err("the record does not hash to the entry's record hash".into());
+        if let Some(record) = record {
+            if record_hash(record)[..] != self.entry[17..49] {
+                return Err("the record does not hash to the entry's record hash".into());
+            }
+            // The name is not covered by the proof: the record it proves must bear it.
+            if let Some(named) = &self.decision_id {
+                let id = schemas::DecisionView::parse(record)
+                    .ok()
+                    .map(|v| v.decision_id.into_owned());
+                if id.as_deref() != Some(named.as_str()) {
+                    return Err(format!(
+                        "the proof names decision {named:?}, the record is {}",
+                        id.map_or_else(
+                            || "not a decision".to_owned(),
+                            |i| format!("decision {i:?}")
+                        )
+                    ));
+                }
+            }
         }
         let cp = &self.checkpoint.checkpoint;
         if !verify_inclusion(

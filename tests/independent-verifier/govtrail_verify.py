@@ -1366,9 +1366,14 @@ def check_inclusion(data, policy, record, origin, transitions):
     try:
         if not lines[1].startswith("extra ") or not lines[2].startswith("index "):
             raise ValueError("the proof's second and third lines must be `extra` and `index`")
-        entry = b64decode_strict(lines[1][6:])
+        extra = b64decode_strict(lines[1][6:])
         index = decimal(lines[2][6:], "index")
-    except ValueError as e:
+        # The 81-byte leaf entry, then the decision id the proof names (§8), if any.
+        entry, name = extra[:81], extra[81:]
+        if len(name) > 1024:
+            raise ValueError("extra is not base64 of an 81-byte leaf entry and a decision id")
+        name = name.decode("utf-8") if name else None
+    except (ValueError, UnicodeDecodeError) as e:
         raise Failure("corrupt", None, str(e))
     path = proof_hashes(lines[3:], "the inclusion path")
     cp_origin, size, root = trusted_note(policy, note, "the proof's checkpoint", origin, transitions)
@@ -1382,6 +1387,12 @@ def check_inclusion(data, policy, record, origin, transitions):
     if record is not None:
         if blake3.blake3(record, derive_key_context=RECORD_CONTEXT).digest() != entry[17:49]:
             raise Failure("record-altered", index, "the record does not hash to the entry's record hash")
+        if name is not None:
+            fields = decision(record)
+            got = fields["decision_id"] if fields is not None else None
+            if got != name:
+                raise Failure("corrupt", index, f"the proof names decision {name!r}, the record is "
+                              + (f"decision {got!r}" if got is not None else "not a decision"))
     what = "record" if record is not None else "leaf entry"
     return f"{what} {index} is in the checkpoint of {cp_origin} at size {size}"
 

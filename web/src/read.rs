@@ -130,6 +130,7 @@ pub(crate) async fn decision(
     let found = tokio::task::spawn_blocking(move || {
         let proof = ledger::prove(&dir, Some(index), &|_| false)?;
         let (ts_us, bytes, record_hash) = ledger::record_at(&dir, index)?;
+        let proof = proof.named(&bytes);
         Ok::<_, ledger::Error>((proof, ts_us, bytes, record_hash))
     })
     .await;

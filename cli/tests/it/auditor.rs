@@ -283,8 +283,8 @@ fn an_evidence_pack_says_what_it_holds_and_carries_its_second_verifier() {
 }
 
 /// `show` gives one decision (by index or id): its record, its effective outcome, and the
-/// exact record bytes and inclusion proof that `verify-proof --record` checks; a record file
-/// with a trailing newline fails with a hint that says so.
+/// exact record bytes and inclusion proof that `verify-proof --record` checks (the proof names
+/// the decision); a record file with a trailing newline fails with a hint that says so.
 #[test]
 fn show_writes_the_exact_record_and_its_proof() {
     let tmp = tempfile::tempdir().unwrap();
@@ -323,6 +323,60 @@ fn show_writes_the_exact_record_and_its_proof() {
         "the check names the decision: {}",
         text(&o)
     );
+    // The proof file names the decision: shown without the record (as unchecked), checked
+    // against the record by both verifiers, and a proof renamed to another decision fails both.
+    let o = run(&["verify-proof", s(&proof), "--pubkey", s(&vkey)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("named decision_id {id:?}")),
+        "{}",
+        text(&o)
+    );
+    let python = |proof: &Path| {
+        std::process::Command::new(govtrail_tests::python())
+            .arg(govtrail_tests::repo_root().join("tests/independent-verifier/govtrail_verify.py"))
+            .args([
+                "--proof",
+                s(proof),
+                "--record",
+                s(&record),
+                "--pubkey",
+                s(&vkey),
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = python(&proof);
+    assert!(o.status.success(), "{}", text(&o));
+    let parsed = ledger::InclusionProof::parse(&fs::read(&proof).unwrap()).unwrap();
+    assert_eq!(parsed.decision_id.as_deref(), Some(id));
+    let renamed = tmp.path().join("renamed.proof");
+    let mut other = parsed.clone();
+    other.decision_id = Some("someone-else".into());
+    fs::write(&renamed, other.to_text()).unwrap();
+    let o = run(&[
+        "verify-proof",
+        s(&renamed),
+        "--pubkey",
+        s(&vkey),
+        "--record",
+        s(&record),
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("names decision \"someone-else\""),
+        "{}",
+        text(&o)
+    );
+    let o = python(&renamed);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("someone-else"), "{}", text(&o));
+    // `prove` names it too.
+    let o = run(&["prove", s(&ledger), "--index", "7"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let proved = ledger::InclusionProof::parse(&o.stdout).unwrap();
+    assert_eq!(proved.decision_id.as_deref(), Some(id));
+
     let mut bytes = fs::read(&record).unwrap();
     bytes.push(b'\n');
     fs::write(&record, bytes).unwrap();
