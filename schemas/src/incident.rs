@@ -8,6 +8,7 @@ use serde_json::Value;
 
 /// One incident: waste that a governance decision could have prevented.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Incident {
     /// Its id (e.g. `INC-001`).
     pub id: String,

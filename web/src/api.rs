@@ -18,8 +18,8 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::authorize;
 use crate::openapi::{
-    DecisionList, ProblemBody, QueryBody, QueryReply, ReplayBody, RoiBody, SessionList, VerifyRun,
-    VerifyStatus,
+    DecisionList, ProblemBody, QueryBody, QueryReply, ReplayBody, ReplayReport, RoiBody,
+    SessionList, VerifyRun, VerifyStatus,
 };
 use crate::problem::Problem;
 
@@ -215,7 +215,7 @@ pub(crate) async fn sessions(
 #[utoipa::path(get, path = "/v1/sessions/{id}/rca", tag = "read", security(("bearer" = [])),
     params(("id" = String, Path, description = "The session id")),
     responses(
-        (status = 200, description = "as `govtrail report rca --json` (docs/REPORTS.md)", body = Object),
+        (status = 200, description = "as `govtrail report rca --json` (docs/REPORTS.md)", body = query::report::rca::Report),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
@@ -255,7 +255,7 @@ pub(crate) async fn rca(
         ("compare" = Option<String>, Query, description = "two rule sets, A,B"),
     ),
     responses(
-        (status = 200, description = "as `govtrail report overhead --json` (docs/REPORTS.md)", body = Object),
+        (status = 200, description = "as `govtrail report overhead --json` (docs/REPORTS.md)", body = query::report::overhead::Report),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
@@ -316,7 +316,7 @@ pub(crate) async fn overhead(
 #[utoipa::path(post, path = "/v1/reports/roi", tag = "read", security(("bearer" = [])),
     request_body(content = RoiBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "as `govtrail report roi --json` (docs/REPORTS.md)", body = Object),
+        (status = 200, description = "as `govtrail report roi --json` (docs/REPORTS.md)", body = query::report::roi::Report),
         (status = 400, description = "a bad body: incidents, cost model or window", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
@@ -389,7 +389,7 @@ fn time_us(name: &str, t: Option<&String>) -> Result<Option<i64>, Problem> {
     params(("format" = Option<String>, Query, description = "json (default) or junit")),
     request_body(content = ReplayBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "as `govtrail replay --format json` (docs/REPLAY.md), or its JUnit XML", body = Object),
+        (status = 200, description = "as `govtrail replay --format json` (docs/REPLAY.md), or its JUnit XML", body = ReplayReport),
         (status = 400, description = "a bad body or parameter, or a bundle that does not load", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),

@@ -3,6 +3,9 @@
 //! a route and its path cannot drift apart). The hash tiles (`/tile/…`) are left out: their
 //! paths are C2SP tlog-tiles', not expressible as one OpenAPI path.
 
+mod reports;
+
+pub(crate) use reports::{ReplayReport, VerifyReport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -194,8 +197,8 @@ pub(crate) struct CheckpointInfo {
 pub(crate) struct VerifyStatus {
     /// The newest checkpoint.
     pub(crate) checkpoint: Option<CheckpointInfo>,
-    /// The last verification run, as stored (a `VerifyRun`), or null.
-    #[schema(value_type = Option<Object>)]
+    /// The last verification run, as stored, or null.
+    #[schema(value_type = Option<VerifyRun>)]
     pub(crate) last_run: Value,
     /// Witnesses' cosignatures on the stored checkpoints, newest checkpoint first, as found:
     /// the server holds no witness keys, so none is checked here (`govtrail verify --policy`
@@ -224,6 +227,6 @@ pub(crate) struct VerifyRun {
     /// When it ended.
     pub(crate) finished_us: i64,
     /// As `govtrail verify --json`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = VerifyReport)]
     pub(crate) report: Value,
 }

@@ -15,6 +15,7 @@ use crate::{Error, Result};
 
 /// A time window, as RFC 3339 times (inclusive start, exclusive end).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Window {
     /// Decisions at or after this time.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,7 @@ use crate::{Error, Result, Trail};
 
 /// A dimension to group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Dim {
     /// The service inside the engine.
@@ -92,6 +93,7 @@ pub struct Options {
 
 /// How a report was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// From the segments' summaries (LEDGER-FORMAT.md §13) and the unsummarised rows: exact
@@ -103,6 +105,7 @@ pub enum Method {
 
 /// Overhead statistics of one group, in microseconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stats {
     /// The group's values, one per dimension (`None`: the record has none).
     pub group: Vec<Option<String>>,
@@ -144,6 +147,7 @@ pub struct Stats {
 
 /// One group under two rule sets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Paired {
     /// The group's values.
     pub group: Vec<Option<String>>,
@@ -161,6 +165,7 @@ pub struct Paired {
 
 /// Two rule sets side by side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comparison {
     /// Rule set A (the baseline).
     pub a: String,
@@ -172,6 +177,8 @@ pub struct Comparison {
 
 /// The overhead report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = OverheadReport))]
 pub struct Report {
     /// How it was computed.
     pub method: Method,

@@ -32,6 +32,7 @@ fn divergent(decision: &str, outcome: Option<&str>) -> bool {
 
 /// What the adverse decisions are compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Baseline {
     /// The session's other decisions.
@@ -54,6 +55,7 @@ pub struct Options {
 
 /// One decision of the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Step {
     /// Ledger index.
     pub idx: i64,
@@ -105,6 +107,7 @@ pub struct Step {
 
 /// The pressure trend over the session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pressure {
     /// Readings.
     pub readings: usize,
@@ -124,6 +127,7 @@ pub struct Pressure {
 
 /// One attribute value and how over-represented it is among adverse decisions.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attribution {
     /// The attribute (`tool_name`, `rule_id`, `model`, `rule_set`, `service`, `platform`).
     pub attribute: String,
@@ -143,6 +147,8 @@ pub struct Attribution {
 
 /// The root-cause report of one session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = RcaReport))]
 pub struct Report {
     /// The session.
     pub session_id: String,

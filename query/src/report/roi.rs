@@ -22,6 +22,7 @@ use crate::{Error, Result, Trail};
 
 /// Prices, in integer micro-units of one currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CostModel {
     /// The currency (e.g. `USD`).
@@ -103,6 +104,7 @@ pub struct Options {
 
 /// The cost side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cost {
     /// Decisions in the window.
     pub decisions: i64,
@@ -122,6 +124,7 @@ pub struct Cost {
 
 /// One incident's prevention evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prevented {
     /// The incident.
     pub incident: Incident,
@@ -135,6 +138,8 @@ pub struct Prevented {
 
 /// The ROI report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = RoiReport))]
 pub struct Report {
     /// The window.
     pub window: Window,
