@@ -262,7 +262,7 @@ fn decide_and_record(state: &State, stdin: &[u8], claim: &AtomicU8) -> Result<St
         &mut || {},
     )
     .map_err(|e| {
-        state.writer_failed.store(true, Ordering::SeqCst);
+        state.commit_failed(&e);
         format!("the call was not recorded: {e}")
     })?;
     let m = &state.metrics;

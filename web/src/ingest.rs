@@ -253,9 +253,9 @@ fn append(
         &mut || {},
     )
     .map_err(|e| {
-        // The commit thread stops after a failed commit: nothing more is acknowledged until an
-        // operator restarts the server (the WAL's unacknowledged tail is then cut).
-        state.writer_failed.store(true, Ordering::SeqCst);
+        // The commit thread stops after a failed commit: nothing more is acknowledged until
+        // `keep_writer` has reopened the ledger (cutting the WAL's unacknowledged tail).
+        state.commit_failed(&e);
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the ledger could not commit: {e}"),

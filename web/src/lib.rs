@@ -133,6 +133,8 @@ struct State {
     signer: ledger::NoteSigner,
     /// A commit failed: the writer stopped; `keep_writer` reopens the ledger.
     writer_failed: AtomicBool,
+    /// Why the first commit since the last restart failed (for the restart's log line).
+    commit_error: Mutex<Option<String>>,
     /// SIGTERM or SIGINT came: no new ingest, the server drains and stops.
     stopping: AtomicBool,
     tokens: auth::Tokens,
@@ -203,6 +205,7 @@ impl Server {
                 writer: std::sync::RwLock::new(Arc::new(committer)),
                 signer,
                 writer_failed: AtomicBool::new(false),
+                commit_error: Mutex::new(None),
                 stopping: AtomicBool::new(false),
                 tokens,
                 decider,
@@ -439,6 +442,16 @@ impl State {
     fn ready(&self) -> bool {
         !self.stopping.load(Ordering::SeqCst) && !self.writer_failed.load(Ordering::SeqCst)
     }
+
+    /// A commit failed with `error`: the commit thread has stopped, and `keep_writer` reopens
+    /// the ledger (cutting the WAL's unacknowledged tail) and says why in its log line.
+    fn commit_failed(&self, error: &dyn std::fmt::Display) {
+        self.commit_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(|| error.to_string());
+        self.writer_failed.store(true, Ordering::SeqCst);
+    }
 }
 
 /// After a failed commit (a full disk, an I/O error) the commit thread stops and nothing more is
@@ -472,8 +485,15 @@ async fn keep_writer(state: Arc<State>) {
                 state.metrics.writer_restarts.inc();
                 state.writer_failed.store(false, Ordering::SeqCst);
                 said.clear();
+                let why = state
+                    .commit_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
                 eprintln!(
-                    "govtrail serve: the ledger's writer restarted after a failed commit{}",
+                    "govtrail serve: the ledger's writer restarted after a failed commit{why}{}",
                     recovery
                         .cut_reason
                         .map(|r| format!(" (cut {} unacknowledged bytes: {r})", recovery.cut_bytes))

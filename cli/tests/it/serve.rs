@@ -1669,6 +1669,11 @@ fn a_full_disk_is_503_and_recovered_from_without_loss() {
     assert!(m.contains("govtrail_writer_restarts_total 1"), "{m}");
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
+    // The restart says why the commit failed.
+    assert!(
+        err.contains("writer restarted after a failed commit (") && err.contains("space"),
+        "{err}"
+    );
     let (code, v) = verify_json(&ledger, &vkey);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["verified"], 20 * 50, "every batch once: {v}");
