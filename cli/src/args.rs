@@ -214,13 +214,17 @@ pub(crate) struct HookArgs {
     /// The service inside the engine (e.g. PreToolUseHook).
     #[arg(long)]
     pub(crate) service: Option<String>,
-    /// A `govtrail serve` (http://HOST:PORT) to record each call in, with its token in
+    /// A `govtrail serve` (http://HOST:PORT or https://…) to record each call in, with its token in
     /// GOVTRAIL_TOKEN; the spool keeps the call when the server cannot be reached or refuses.
     #[arg(long)]
     pub(crate) server: Option<String>,
     /// How long to wait for --server, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub(crate) server_timeout_ms: u64,
+    /// With an https:// --server: the CA certificates (PEM) to trust for it; without, the
+    /// system's bundle (/etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, requires = "server", value_name = "PEM")]
+    pub(crate) server_ca: Option<PathBuf>,
     /// The hook command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     pub(crate) command: Vec<String>,
@@ -387,7 +391,7 @@ pub(crate) struct DecideArgs {
     /// Evaluate in this process even when a resident evaluator listens.
     #[arg(long, conflicts_with = "serve")]
     pub(crate) no_server: bool,
-    /// A `govtrail serve` (http://HOST:PORT, started with --bundle) that decides and records
+    /// A `govtrail serve` (http:// or https://HOST:PORT, started with --bundle) that decides and records
     /// each call, with its token in GOVTRAIL_TOKEN; when it cannot be reached or refuses, the
     /// call is decided here and spooled, and its record says why.
     #[arg(long, conflicts_with = "serve")]
@@ -395,6 +399,10 @@ pub(crate) struct DecideArgs {
     /// How long to wait for --server, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub(crate) server_timeout_ms: u64,
+    /// With an https:// --server: the CA certificates (PEM) to trust for it; without, the
+    /// system's bundle (/etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, requires = "server", value_name = "PEM")]
+    pub(crate) server_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -72,10 +72,13 @@ pub(crate) fn run(a: DecideArgs) -> Result<u8> {
             spool: &a.spool,
             fail_open: a.fail_open,
             socket: (!a.no_server).then_some(socket.as_path()),
-            remote: a
-                .server
-                .as_deref()
-                .map(|url| crate::remote::Remote::new(url, timeout)),
+            remote: a.server.as_deref().map(|url| {
+                crate::remote::Remote::new(&crate::remote::Target {
+                    url,
+                    timeout,
+                    ca: a.server_ca.as_deref(),
+                })
+            }),
         }))
     }
 }

@@ -21,7 +21,7 @@ pub(crate) fn run(
     spool: &Path,
     engine: Option<&str>,
     service: Option<&str>,
-    server: Option<(&str, std::time::Duration)>,
+    server: Option<crate::remote::Target<'_>>,
     command: &[String],
 ) -> u8 {
     let mut stdin = Vec::new();
@@ -53,8 +53,8 @@ pub(crate) fn run(
     // Sent to the server when one is named; spooled otherwise, or when it cannot be reached or
     // refuses. The spooled envelope is the same bytes: a server that stored it but whose answer
     // was lost makes the drained copy a duplicate, not a second call.
-    let sent = server.is_some_and(|(url, timeout)| {
-        crate::remote::Remote::new(url, timeout)
+    let sent = server.is_some_and(|target| {
+        crate::remote::Remote::new(&target)
             .and_then(|r| r.post("/v1/hooks/govtrail", &env.to_line()))
             .is_ok()
     });

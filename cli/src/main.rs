@@ -75,9 +75,11 @@ fn run(cli: Cli) -> Result<u8> {
             &a.spool,
             a.engine.as_deref(),
             a.service.as_deref(),
-            a.server
-                .as_deref()
-                .map(|s| (s, std::time::Duration::from_millis(a.server_timeout_ms))),
+            a.server.as_deref().map(|s| remote::Target {
+                url: s,
+                timeout: std::time::Duration::from_millis(a.server_timeout_ms),
+                ca: a.server_ca.as_deref(),
+            }),
             &a.command,
         )),
         Command::Verify(a) => verify_cmd::verify(a),

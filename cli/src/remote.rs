@@ -1,9 +1,23 @@
 //! Sending a call to `govtrail serve` (docs/SERVER.md §2): `hook` and `decide` pointed at a
 //! server post their calls there, and fall back to the local spool when it cannot be reached
 //! or refuses them. The token comes from the environment (`GOVTRAIL_TOKEN`), never from the
-//! command line, and never appears in an error.
+//! command line, and never appears in an error. An `https://` server is reached through rustls
+//! (ring), trusting the certificates of `--server-ca` or else the system's CA bundle.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The system's CA bundle (Debian's `ca-certificates`).
+const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Where to send calls: `--server`, `--server-timeout-ms`, `--server-ca`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) timeout: Duration,
+    pub(crate) ca: Option<&'a Path>,
+}
 
 /// A server to send calls to.
 pub(crate) struct Remote {
@@ -13,20 +27,24 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    /// The server at `url` (`http://host:port`), with the token in `GOVTRAIL_TOKEN`, each
-    /// request given at most `timeout`.
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, String> {
+    /// The server at the target's URL (`http://host:port` or `https://…`), with the token in
+    /// `GOVTRAIL_TOKEN`, each request given at most its timeout.
+    pub(crate) fn new(target: &Target<'_>) -> Result<Self, String> {
+        let url = target.url;
         let token = std::env::var("GOVTRAIL_TOKEN")
             .map_err(|_| "--server needs the server's token in GOVTRAIL_TOKEN".to_owned())?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let mut config = ureq::Agent::config_builder()
+            .timeout_global(Some(target.timeout))
+            .http_status_as_error(false);
+        if url.starts_with("https://") {
+            config = config.tls_config(tls(target.ca.unwrap_or(Path::new(SYSTEM_CA)))?);
+        } else if !url.starts_with("http://") {
+            return Err(format!("--server {url}: not an http:// or https:// URL"));
+        }
         Ok(Self {
             base: url.trim_end_matches('/').to_owned(),
             token,
-            agent,
+            agent: config.build().into(),
         })
     }
 
@@ -50,4 +68,32 @@ impl Remote {
         }
         Ok(bytes)
     }
+}
+
+/// TLS trusting the PEM certificates in `ca`, verified by rustls with ring.
+#[expect(
+    deprecated,
+    reason = "ring, as the server: no aws-lc C and CMake toolchain; it offers no post-quantum \
+              key exchange (docs/SERVER.md §3)"
+)]
+fn tls(ca: &Path) -> Result<ureq::tls::TlsConfig, String> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig, TlsProvider, parse_pem};
+    let pem = std::fs::read(ca).map_err(|e| format!("--server-ca {}: {e}", ca.display()))?;
+    let certs: Vec<_> = parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!(
+            "--server-ca {}: no PEM certificate in it",
+            ca.display()
+        ));
+    }
+    Ok(TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(RootCerts::from(certs))
+        .build())
 }

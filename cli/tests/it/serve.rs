@@ -1835,9 +1835,9 @@ fn a_short_load_in_ci_loses_nothing_and_reports_its_rate() {
 #[test]
 fn tls_when_given_a_certificate() {
     let tmp = tempfile::tempdir().unwrap();
-    let (ledger, key, _) = setup(tmp.path(), 1000);
+    let (ledger, key, vkey) = setup(tmp.path(), 1000);
     let state = tmp.path().join("server");
-    let _ = token(&state.join("tokens.json"), "w", &["ingest"]);
+    let ingest = token(&state.join("tokens.json"), "w", &["ingest"]);
     let script = repo().join("tests/tls/tls_check.py");
     let py = |args: &[&str]| {
         let o = std::process::Command::new(govtrail_tests::python())
@@ -1863,11 +1863,33 @@ fn tls_when_given_a_certificate() {
         ],
     );
     let url = format!("https://{}/healthz", s.addr);
-    assert_eq!(
-        py(&["get", &url, cert.to_str().unwrap()]).trim(),
-        "200 ok 11"
-    );
+    let ca = tmp.path().join("ca.pem");
+    assert_eq!(py(&["get", &url, ca.to_str().unwrap()]).trim(), "200 ok 11");
     assert!(py(&["untrusted", &url]).starts_with("refused:"));
+    // `hook --server https://…` records there when given the CA, and spools (the same answer)
+    // when it does not trust the server: the system's bundle does not hold this test CA.
+    let spool = tmp.path().join("spool");
+    let hook = |ca: Option<&Path>| {
+        let mut c = bin();
+        c.args(["hook", "--spool"])
+            .arg(&spool)
+            .args(["--server", &format!("https://{}", s.addr)]);
+        if let Some(ca) = ca {
+            c.arg("--server-ca").arg(ca);
+        }
+        c.args(["--", "sh", "-c", "cat >/dev/null; echo '{}'"])
+            .env("GOVTRAIL_TOKEN", &ingest);
+        let o = crate::call(
+            c,
+            b"{\"hook_event_name\":\"PreToolUse\",\"session_id\":\"tls\"}",
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    };
+    let spooled = || std::fs::read_dir(&spool).map_or(0, Iterator::count);
+    hook(Some(&ca));
+    assert_eq!(spooled(), 0, "sent over TLS");
+    hook(None);
+    assert_eq!(spooled(), 1, "an untrusted server: spooled");
     // Plain HTTP on the TLS port: the handshake fails, no answer.
     let mut c = TcpStream::connect(&s.addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -1878,6 +1900,9 @@ fn tls_when_given_a_certificate() {
     assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
+    // The call sent over TLS is in the ledger.
+    let (code, v) = verify_json(&ledger, &vkey);
+    assert_eq!((code, v["verified"].as_u64()), (0, Some(1)), "{v}");
 }
 
 /// `POST /v1/replay`: an admin replays the verified ledger against one of the server's replay
