@@ -565,6 +565,23 @@ impl Ledger {
     }
 
     /// One commit of `records` with their record hashes.
+    /// After a commit's fsync: the WAL must still be a file of the ledger's directory. One
+    /// removed while the ledger was open (its directory deleted under a running writer) takes
+    /// what is written to it along when the last descriptor closes: nothing written there is
+    /// durable, so nothing is acknowledged (an `fstat`, about a microsecond a commit).
+    fn wal_still_linked(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = self.wal.metadata().ctx("stat", &self.wal_path)?;
+        if meta.nlink() == 0 {
+            return Err(Error::Corrupt {
+                path: self.wal_path.clone(),
+                offset: None,
+                message: "the write-ahead log was removed while the ledger was open (the ledger's directory deleted or moved away?): what is written to it is not durable, so nothing more is acknowledged".into(),
+            });
+        }
+        Ok(())
+    }
+
     fn commit(&mut self, records: &[(&Record, Hash)]) -> Result<Commit> {
         let started = std::time::Instant::now();
         let first = self.frontier.size();
@@ -618,7 +635,8 @@ impl Ledger {
                 let synced = self.wal.sync_data().ctx("fsync", &self.wal_path);
                 fsync_us = micros(t.elapsed());
                 synced
-            });
+            })
+            .and_then(|()| self.wal_still_linked());
         if let Err(err) = written {
             // Undo the partial frame so that the WAL ends at the last commit; if even that
             // fails, refuse further appends until a reopen recovers.

@@ -404,6 +404,21 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_acknowledged_once_the_ledger_directory_is_deleted_under_the_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("l");
+        let mut l =
+            Ledger::create(&dir, NoteSigner::from_seed("t.example/l", [3; 32]), 1000).unwrap();
+        l.append(&rec(0)).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        // The WAL's descriptor still writes and fsyncs, into a file no directory holds.
+        let err = l.append(&rec(1)).unwrap_err().to_string();
+        assert!(err.contains("write-ahead log was removed"), "{err}");
+        assert!(l.append(&rec(2)).is_err());
+        assert_eq!(l.size(), 1, "nothing acknowledged after the removal");
+    }
+
+    #[test]
     fn recovery_seals_a_closed_wal_left_by_a_crash_during_a_background_seal() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("l");
