@@ -18,7 +18,7 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::authorize;
 use crate::openapi::{
-    DecisionList, ProblemBody, QueryBody, QueryReply, ReplayBody, ReplayReport, RoiBody,
+    DecisionList, Denied, ProblemBody, QueryBody, QueryReply, ReplayBody, ReplayReport, RoiBody,
     SessionList, VerifyRun, VerifyStatus,
 };
 use crate::problem::Problem;
@@ -96,8 +96,7 @@ async fn rows(trail: &query::Trail, sql: &str) -> Result<Value, Problem> {
     responses(
         (status = 200, description = "a page of decisions", body = DecisionList),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn decisions(
@@ -183,8 +182,7 @@ async fn list_decisions(
     responses(
         (status = 200, description = "sessions", body = SessionList),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn sessions(
@@ -217,8 +215,7 @@ pub(crate) async fn sessions(
     responses(
         (status = 200, description = "as `govtrail report rca --json` (docs/REPORTS.md)", body = query::report::rca::Report),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "no such session", body = ProblemBody, content_type = "application/problem+json"),
     ))]
@@ -257,8 +254,7 @@ pub(crate) async fn rca(
     responses(
         (status = 200, description = "as `govtrail report overhead --json` (docs/REPORTS.md)", body = query::report::overhead::Report),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn overhead(
@@ -318,8 +314,7 @@ pub(crate) async fn overhead(
     responses(
         (status = 200, description = "as `govtrail report roi --json` (docs/REPORTS.md)", body = query::report::roi::Report),
         (status = 400, description = "a bad body: incidents, cost model or window", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn roi(
@@ -391,8 +386,7 @@ fn time_us(name: &str, t: Option<&String>) -> Result<Option<i64>, Problem> {
     responses(
         (status = 200, description = "as `govtrail replay --format json` (docs/REPLAY.md), or its JUnit XML", body = ReplayReport),
         (status = 400, description = "a bad body or parameter, or a bundle that does not load", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "no replay bundle of that name", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "the ledger did not verify: nothing was replayed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
@@ -502,8 +496,7 @@ fn bundle_dir(state: &State, name: &str) -> Result<std::path::PathBuf, Problem> 
     responses(
         (status = 200, description = "the rows", body = QueryReply),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "the query ran too long", body = ProblemBody, content_type = "application/problem+json"),
     ))]
@@ -536,8 +529,7 @@ pub(crate) async fn sql(
 #[utoipa::path(get, path = "/v1/verify", tag = "read", security(("bearer" = [])),
     responses(
         (status = 200, description = "the newest checkpoint and the last run", body = VerifyStatus),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
     ))]
 pub(crate) async fn verify_status(
     Extract(state): Extract<Arc<State>>,
@@ -574,8 +566,7 @@ pub(crate) async fn verify_status(
 #[utoipa::path(post, path = "/v1/verify", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "the run", body = VerifyRun),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn verify_run(

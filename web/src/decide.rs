@@ -27,7 +27,7 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::authorize;
 use crate::metrics::{EndpointLabels, IngestLabels};
-use crate::openapi::ProblemBody;
+use crate::openapi::{Denied, ProblemBody};
 
 /// The bundle a server decides with, and the fail mode of its calls.
 pub(crate) struct Decider {
@@ -152,8 +152,7 @@ fn over_budget_answer(fail: FailMode, budget: std::time::Duration) -> replay::de
         description = "A Claude Code hook payload; decided with the server's bundle"),
     responses(
         (status = 200, description = "the hook JSON; `{}` for no answer (the platform's own flow)", body = Object),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "the server has no bundle", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn claude_code_decide(

@@ -26,7 +26,7 @@ use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::{authorize, ready};
 use crate::metrics::{EndpointLabels, IngestLabels};
-use crate::openapi::{IngestReply, ProblemBody, RejectedUnit};
+use crate::openapi::{Denied, IngestReply, ProblemBody, RejectedUnit};
 use crate::problem::{Problem, decode_body, read_body};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,8 +370,7 @@ fn native_reply(state: &State, t: &Taken) -> IngestReply {
     responses(
         (status = 200, description = "taken: appended, duplicates, rejected units", body = IngestReply),
         (status = 400, description = "the body does not decompress", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
@@ -408,8 +407,7 @@ pub(crate) async fn native(
         description = "OPA decision-log events, a JSON array (gzip as OPA sends it)"),
     responses(
         (status = 200, description = "taken, or kept as rejected", body = Object),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
@@ -432,8 +430,7 @@ pub(crate) async fn opa(
     request_body(content = Vec<Object>, content_type = "application/json"),
     responses(
         (status = 200, description = "taken, or kept as rejected", body = Object),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
@@ -453,8 +450,7 @@ pub(crate) async fn opa_partition(
         description = "An ExportTraceServiceRequest, OTLP/JSON (or application/x-protobuf)"),
     responses(
         (status = 200, description = "an ExportTraceServiceResponse, maybe with partial success", body = Object),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
@@ -476,8 +472,7 @@ pub(crate) async fn otlp_traces(
         description = "An ExportLogsServiceRequest, OTLP/JSON (or application/x-protobuf)"),
     responses(
         (status = 200, description = "an ExportLogsServiceResponse, maybe with partial success", body = Object),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
@@ -625,8 +620,7 @@ fn otlp_status(encoding: Encoding, status: StatusCode, code: u64, message: &str)
     responses(
         (status = 200, description = "taken", body = IngestReply),
         (status = 400, description = "the body does not decompress", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),
@@ -666,8 +660,7 @@ pub(crate) async fn govtrail_hook(
     responses(
         (status = 200, description = "recorded; no output"),
         (status = 400, description = "the body does not decompress", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 408, description = "the body was too slow", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "the body or its units are too large", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "an unsupported encoding or type", body = ProblemBody, content_type = "application/problem+json"),

@@ -88,6 +88,29 @@ pub(crate) struct IngestReply {
     pub(crate) checkpoint: String,
 }
 
+/// The answers of every endpoint behind a token: none or an unknown one (401, with
+/// `WWW-Authenticate: Bearer`), or one without the endpoint's scope (403). Only described here
+/// (`auth_layer::authorize` answers them); listed in each path's responses.
+#[derive(utoipa::IntoResponses)]
+#[expect(
+    dead_code,
+    reason = "an OpenAPI description: the problems are built by authorize"
+)]
+pub(crate) enum Denied {
+    #[response(
+        status = 401,
+        description = "no valid token",
+        content_type = "application/problem+json"
+    )]
+    Unauthenticated(ProblemBody),
+    #[response(
+        status = 403,
+        description = "the token lacks the scope",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(ProblemBody),
+}
+
 /// One decision with its inclusion proof.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub(crate) struct DecisionReply {

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::State;
 use crate::auth::Scope;
 use crate::auth_layer::{authorize, ready};
-use crate::openapi::{DecisionReply, ProblemBody};
+use crate::openapi::{DecisionReply, Denied, ProblemBody};
 use crate::problem::Problem;
 
 fn text(body: String, content_type: &'static str, cache: &'static str) -> Response {
@@ -107,8 +107,7 @@ pub(crate) async fn tile(
     responses(
         (status = 200, description = "the record and its proof", body = DecisionReply),
         (status = 400, description = "not an index", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks the scope", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
         (status = 404, description = "no such record", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn decision(
