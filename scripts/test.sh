@@ -15,6 +15,20 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pyarrow, blake3, c
 fi
 export GOVTRAIL_PYTHON="$PWD/.venv/bin/python"
 
+# The dashboard's browser tests (cli/tests/it/dashboard.rs): Debian's Chromium, driven by
+# playwright-core with axe-core (exact versions in tests/browser/package-lock.json; no browser
+# download: playwright-core uses /usr/bin/chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+  npm ci --prefix tests/browser --no-audit --no-fund --silent
+  touch tests/browser/node_modules
+fi
+export GOVTRAIL_CHROMIUM="${GOVTRAIL_CHROMIUM:-$(command -v chromium)}"
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --document-private-items --locked --quiet

@@ -73,7 +73,9 @@ pub(crate) enum Command {
     /// log, and this process only answers; otherwise the bundle is loaded and the call recorded
     /// here.
     Decide(DecideArgs),
-    /// Build a demo ledger from the shipped example decisions and verify it.
+    /// Build a realistic demo ledger (100,000 decisions: Claude Code tool calls gated by
+    /// Tractatus-shaped services, two rule-set versions, incidents), verify it, and serve the
+    /// dashboard on loopback until Ctrl-C.
     Demo(DemoArgs),
     /// Serve the ledger over HTTP (docs/SERVER.md): ingest from OPA, OTLP exporters, Claude
     /// Code http hooks and native clients (acknowledged after fsync, appends idempotent), one
@@ -410,4 +412,20 @@ pub(crate) struct DemoArgs {
     /// Directory to create (must not exist or be empty); a new one under the system's
     /// temporary directory by default.
     pub(crate) dir: Option<PathBuf>,
+    /// Decisions to generate (records, including what happened after each gated call).
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) decisions: u64,
+    /// The generator's seed: the same seed and count give the same records.
+    #[arg(long, default_value_t = 2026)]
+    pub(crate) seed: u64,
+    /// Address to serve the dashboard on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Build and verify only: do not serve (for scripts).
+    #[arg(long)]
+    pub(crate) no_serve: bool,
+    /// Only the 8 shipped example decisions (examples/decisions.ndjson) in 4-record segments,
+    /// DIR being the ledger and DIR.vkey its key; verified, not served.
+    #[arg(long, conflicts_with_all = ["decisions", "seed", "listen", "no_serve"])]
+    pub(crate) examples: bool,
 }

@@ -140,12 +140,19 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
         } else {
             "http"
         };
-        println!(
-            "govtrail: serving {} on {scheme}://{addr}",
-            a.ledger.display()
-        );
+        // One write: a reader that takes the first line and closes the pipe does not make a
+        // second write fail.
         use std::io::Write as _;
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(
+            format!(
+                "govtrail: serving {} on {scheme}://{addr}\ngovtrail: dashboard at {scheme}://{addr}/ui/\n",
+                a.ledger.display()
+            )
+            .as_bytes(),
+        );
+        let _ = out.flush();
+        drop(out);
         server.serve(listener, shutdown_signal()).await?;
         eprintln!("govtrail: stopped; every acknowledged record is durable");
         Ok::<_, anyhow::Error>(())

@@ -32,6 +32,7 @@
 
 mod canonical;
 mod decision;
+pub mod demo;
 mod envelope;
 mod error;
 mod incident;

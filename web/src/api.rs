@@ -19,7 +19,7 @@ use crate::auth::Scope;
 use crate::auth_layer::authorize;
 use crate::openapi::{
     DecisionList, Denied, ProblemBody, QueryBody, QueryReply, ReplayBody, ReplayReport, RoiBody,
-    SessionList, VerifyRun, VerifyStatus,
+    Series, SessionList, VerifyRun, VerifyStatus,
 };
 use crate::problem::Problem;
 
@@ -73,11 +73,22 @@ async fn rows(trail: &query::Trail, sql: &str) -> Result<Value, Problem> {
     serde_json::from_slice(&bytes).map_err(problem)
 }
 
-/// `GET /v1/decisions`: decisions in index order after `after` (the cursor), filtered by any
-/// of `session_id`, `decision`, `service`, `platform`, `engine`, `tool_name`, `event`,
-/// `tool_use_id`, `rule_set`, `model`, and a time window (`since`, `until`: RFC 3339).
+/// The rows of one read-only SQL statement (at most 10 s).
+pub(crate) async fn sql_rows(state: &State, sql: &str) -> Result<Vec<Value>, Problem> {
+    let trail = trail(state).await?;
+    Ok(match rows(&trail, sql).await? {
+        Value::Array(a) => a,
+        other => vec![other],
+    })
+}
+
+/// `GET /v1/decisions`: decisions in index order (`order=desc`: newest first) after `after`
+/// or before `before` (the cursors), filtered by any of `decision_id`, `session_id`,
+/// `decision`, `service`, `platform`, `engine`, `tool_name`, `event`, `tool_use_id`,
+/// `rule_set`, `model`, and a time window (`since`, `until`: RFC 3339).
 #[utoipa::path(get, path = "/v1/decisions", tag = "read", security(("bearer" = [])),
     params(
+        ("decision_id" = Option<String>, Query, description = "exact match"),
         ("session_id" = Option<String>, Query, description = "exact match"),
         ("decision" = Option<String>, Query, description = "exact match"),
         ("service" = Option<String>, Query, description = "exact match"),
@@ -90,7 +101,9 @@ async fn rows(trail: &query::Trail, sql: &str) -> Result<Value, Problem> {
         ("model" = Option<String>, Query, description = "exact match"),
         ("since" = Option<String>, Query, description = "RFC 3339, inclusive"),
         ("until" = Option<String>, Query, description = "RFC 3339, exclusive"),
-        ("after" = Option<u64>, Query, description = "the cursor: the last index of the previous page"),
+        ("after" = Option<u64>, Query, description = "only indices above this (the cursor of `order=asc`: the last index of the previous page)"),
+        ("before" = Option<u64>, Query, description = "only indices below this (the cursor of `order=desc`)"),
+        ("order" = Option<String>, Query, description = "asc (oldest first, the default) or desc (newest first)"),
         ("limit" = Option<u32>, Query, description = "1 to 1000 (100)"),
     ),
     responses(
@@ -104,30 +117,37 @@ pub(crate) async fn decisions(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    match list_decisions(&state, &headers, &q).await {
+    let run = async {
+        authorize(&state, &headers, Scope::Read, "/v1/decisions")?;
+        list_decisions(&state, &q).await
+    };
+    match run.await {
         Ok(v) => Json(v).into_response(),
         Err(p) => p.into_response(),
     }
 }
 
-async fn list_decisions(
+/// The filters of `/v1/decisions` that name a typed column.
+pub(crate) const DECISION_FILTERS: [&str; 11] = [
+    "decision_id",
+    "session_id",
+    "decision",
+    "service",
+    "platform",
+    "engine",
+    "tool_name",
+    "event",
+    "tool_use_id",
+    "rule_set",
+    "model",
+];
+
+/// A page of decisions (`/v1/decisions`, and the dashboard's Decisions page).
+pub(crate) async fn list_decisions(
     state: &State,
-    headers: &HeaderMap,
     q: &BTreeMap<String, String>,
 ) -> Result<Value, Problem> {
-    authorize(state, headers, Scope::Read, "/v1/decisions")?;
-    const COLUMNS: [&str; 10] = [
-        "session_id",
-        "decision",
-        "service",
-        "platform",
-        "engine",
-        "tool_name",
-        "event",
-        "tool_use_id",
-        "rule_set",
-        "model",
-    ];
+    const COLUMNS: [&str; 11] = DECISION_FILTERS;
     let mut cond = vec!["TRUE".to_owned()];
     for (k, v) in q {
         match k.as_str() {
@@ -138,28 +158,35 @@ async fn list_decisions(
                 let op = if k == "since" { ">=" } else { "<" };
                 cond.push(format!("ts {op} to_timestamp_micros({us})"));
             }
-            "after" => {
+            "after" | "before" => {
                 let idx: u64 = v
                     .parse()
-                    .map_err(|_| problem(format!("after={v:?} is not a record index")))?;
-                cond.push(format!("idx > {idx}"));
+                    .map_err(|_| problem(format!("{k}={v:?} is not a record index")))?;
+                let op = if k == "after" { ">" } else { "<" };
+                cond.push(format!("idx {op} {idx}"));
             }
-            "limit" => {}
+            "limit" | "order" => {}
             other => {
                 return Err(problem(format!(
-                    "unknown filter {other:?}; filters: {}, since, until, after, limit",
+                    "unknown filter {other:?}; filters: {}, since, until, after, before, \
+                     order, limit",
                     COLUMNS.join(", ")
                 )));
             }
         }
     }
+    let order = match q.get("order").map(String::as_str) {
+        None | Some("asc") => "ASC",
+        Some("desc") => "DESC",
+        Some(o) => return Err(problem(format!("order={o:?}: asc or desc"))),
+    };
     let limit = limit(q)?;
     let trail = trail(state).await?;
     let sql = format!(
         "SELECT idx, CAST(ts AS BIGINT) AS ts_us, decision_id, decision, decision_native, \
          platform, engine, service, session_id, tool_name, event, tool_use_id, rule_ids, \
          rule_set, overhead_us, outcome, model, reason \
-         FROM decisions WHERE {} ORDER BY idx LIMIT {}",
+         FROM decisions WHERE {} ORDER BY idx {order} LIMIT {}",
         cond.join(" AND "),
         limit + 1
     );
@@ -176,9 +203,14 @@ async fn list_decisions(
     Ok(json!({"decisions": list, "next": next}))
 }
 
-/// `GET /v1/sessions`: sessions, most denials first (then most asks, then latest).
+/// `GET /v1/sessions`: sessions, most denials first (`sort=`: `denies`, `asks`,
+/// `divergences` or `latest`; ties by latest), a page at a time (`offset`).
 #[utoipa::path(get, path = "/v1/sessions", tag = "read", security(("bearer" = [])),
-    params(("limit" = Option<u32>, Query, description = "1 to 1000 (100)")),
+    params(
+        ("sort" = Option<String>, Query, description = "denies (default), asks, divergences or latest"),
+        ("offset" = Option<u32>, Query, description = "sessions skipped (0)"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000 (100)"),
+    ),
     responses(
         (status = 200, description = "sessions", body = SessionList),
         (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
@@ -192,20 +224,74 @@ pub(crate) async fn sessions(
 ) -> Response {
     let run = async {
         authorize(&state, &headers, Scope::Read, "/v1/sessions")?;
-        let limit = limit(&q)?;
-        let trail = trail(&state).await?;
-        let sql = format!(
-            "SELECT session_id, CAST(first_ts AS BIGINT) AS first_ts_us, \
-             CAST(last_ts AS BIGINT) AS last_ts_us, decisions, denies, asks, errors, measured, \
-             overhead_us_total, tools, models, first_idx, last_idx FROM sessions \
-             ORDER BY denies DESC, asks DESC, last_idx DESC LIMIT {limit}"
-        );
-        Ok::<_, Problem>(json!({"sessions": rows(&trail, &sql).await?}))
+        list_sessions(&state, &q).await
     };
     match run.await {
         Ok(v) => Json(v).into_response(),
         Err(p) => p.into_response(),
     }
+}
+
+/// The divergences between an intended decision and the outcome recorded with it (typed
+/// columns only: the same test as `report rca`'s `divergent`).
+const DIVERGENT_SQL: &str = "(decision IN ('deny', 'ask', 'escalate') AND outcome IN \
+     ('executed', 'allowed', 'overridden', 'failed_open')) \
+     OR (decision = 'allow' AND outcome IN ('blocked', 'denied')) \
+     OR (decision = 'error' AND outcome = 'failed_open')";
+
+/// A page of sessions (`/v1/sessions`, and the dashboard's Sessions page).
+pub(crate) async fn list_sessions(
+    state: &State,
+    q: &BTreeMap<String, String>,
+) -> Result<Value, Problem> {
+    if let Some(other) = q
+        .keys()
+        .find(|k| !matches!(k.as_str(), "sort" | "offset" | "limit"))
+    {
+        return Err(problem(format!(
+            "unknown parameter {other:?}; parameters: sort, offset, limit"
+        )));
+    }
+    let order = match q.get("sort").map(String::as_str) {
+        None | Some("denies") => "denies DESC, asks DESC, last_idx DESC",
+        Some("asks") => "asks DESC, denies DESC, last_idx DESC",
+        Some("divergences") => "divergences DESC, denies DESC, last_idx DESC",
+        Some("latest") => "last_idx DESC",
+        Some(s) => {
+            return Err(problem(format!(
+                "sort={s:?}: denies, asks, divergences or latest"
+            )));
+        }
+    };
+    let offset: u64 = match q.get("offset") {
+        None => 0,
+        Some(o) => o
+            .parse()
+            .map_err(|_| problem(format!("offset={o:?} is not a number")))?,
+    };
+    let limit = limit(q)?;
+    let trail = trail(state).await?;
+    // Divergences as `report rca` counts them: recorded outcomes that contradict the decision
+    // (typed columns), and gate decisions whose tool call did otherwise (the `effective` view).
+    let sql = format!(
+        "SELECT s.session_id AS session_id, first_ts_us, last_ts_us, decisions, denies, asks, \
+         errors, recorded + coalesce(e.n, 0) AS divergences, measured, overhead_us_total, \
+         first_idx, last_idx FROM (\
+         SELECT session_id, CAST(min(ts) AS BIGINT) AS first_ts_us, \
+         CAST(max(ts) AS BIGINT) AS last_ts_us, count(*) AS decisions, \
+         sum(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS denies, \
+         sum(CASE WHEN decision = 'ask' THEN 1 ELSE 0 END) AS asks, \
+         sum(CASE WHEN decision = 'error' THEN 1 ELSE 0 END) AS errors, \
+         sum(CASE WHEN {DIVERGENT_SQL} THEN 1 ELSE 0 END) AS recorded, \
+         count(overhead_us) AS measured, sum(overhead_us) AS overhead_us_total, \
+         min(idx) AS first_idx, max(idx) AS last_idx \
+         FROM ledger_rows WHERE session_id IS NOT NULL AND NOT is_rule_set \
+         GROUP BY session_id) s LEFT JOIN (\
+         SELECT session_id, count(*) AS n FROM effective WHERE divergence IS NOT NULL \
+         GROUP BY session_id) e ON s.session_id = e.session_id \
+         ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    );
+    Ok(json!({"sessions": rows(&trail, &sql).await?}))
 }
 
 /// `GET /v1/sessions/{id}/rca`: the session's root-cause analysis (REPORTS.md), as
@@ -226,20 +312,119 @@ pub(crate) async fn rca(
 ) -> Response {
     let run = async {
         authorize(&state, &headers, Scope::Read, "/v1/sessions/{id}/rca")?;
-        let trail = trail(&state).await?;
-        let opts = query::report::rca::Options {
-            session_id: id,
-            ..Default::default()
-        };
-        let report = query::report::rca::report(&trail, &opts)
-            .await
-            .map_err(|e| Problem::new(StatusCode::NOT_FOUND, e.to_string()))?;
-        serde_json::to_value(&report).map_err(problem)
+        serde_json::to_value(rca_report(&state, id).await?).map_err(problem)
     };
     match run.await {
         Ok(v) => Json(v).into_response(),
         Err(p) => p.into_response(),
     }
+}
+
+/// `GET /v1/reports/series`: decisions, denials and asks per time bucket (rule-set records not
+/// counted).
+#[utoipa::path(get, path = "/v1/reports/series", tag = "read", security(("bearer" = [])),
+    params(
+        ("bucket" = Option<u64>, Query, description = "seconds per bucket (default: chosen so that the ledger's time span is at most 60 buckets)"),
+    ),
+    responses(
+        (status = 200, description = "the buckets, oldest first", body = Series),
+        (status = 400, description = "a bad parameter", body = ProblemBody, content_type = "application/problem+json"),
+        Denied,
+        (status = 503, description = "the ledger cannot be read", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn series(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let run = async {
+        authorize(&state, &headers, Scope::Read, "/v1/reports/series")?;
+        series_of(&state, &q).await
+    };
+    match run.await {
+        Ok(v) => Json(v).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+/// Bucket widths a series chooses from, in seconds.
+const BUCKETS: [u64; 10] = [
+    1,
+    10,
+    60,
+    300,
+    900,
+    3600,
+    6 * 3600,
+    86_400,
+    7 * 86_400,
+    30 * 86_400,
+];
+
+/// Decisions, denials and asks per time bucket.
+pub(crate) async fn series_of(
+    state: &State,
+    q: &BTreeMap<String, String>,
+) -> Result<Value, Problem> {
+    if let Some(other) = q.keys().find(|k| *k != "bucket") {
+        return Err(problem(format!(
+            "unknown parameter {other:?}; parameters: bucket"
+        )));
+    }
+    let asked: Option<u64> = q
+        .get("bucket")
+        .map(|b| {
+            b.parse()
+                .ok()
+                .filter(|b| (1..=366 * 86_400).contains(b))
+                .ok_or_else(|| problem(format!("bucket={b:?} is not 1 to 31622400 seconds")))
+        })
+        .transpose()?;
+    let trail = trail(state).await?;
+    let bucket_s = match asked {
+        Some(b) => b,
+        None => {
+            let span = rows(
+                &trail,
+                "SELECT CAST(min(ts) AS BIGINT) AS lo, CAST(max(ts) AS BIGINT) AS hi \
+                 FROM ledger_rows WHERE NOT is_rule_set",
+            )
+            .await?;
+            let (lo, hi) = (span[0]["lo"].as_i64(), span[0]["hi"].as_i64());
+            let span_s = match (lo, hi) {
+                (Some(lo), Some(hi)) => u64::try_from(hi - lo).unwrap_or(0) / 1_000_000,
+                _ => 0,
+            };
+            BUCKETS
+                .into_iter()
+                .find(|b| span_s / b < 60)
+                .unwrap_or(365 * 86_400)
+        }
+    };
+    let us = bucket_s * 1_000_000;
+    let sql = format!(
+        "SELECT CAST(ts AS BIGINT) / {us} * {us} AS start_us, count(*) AS decisions, \
+         sum(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS denies, \
+         sum(CASE WHEN decision = 'ask' THEN 1 ELSE 0 END) AS asks \
+         FROM ledger_rows WHERE NOT is_rule_set \
+         GROUP BY CAST(ts AS BIGINT) / {us} * {us} ORDER BY start_us"
+    );
+    Ok(json!({"bucket_seconds": bucket_s, "buckets": rows(&trail, &sql).await?}))
+}
+
+/// A session's root-cause analysis.
+pub(crate) async fn rca_report(
+    state: &State,
+    session_id: String,
+) -> Result<query::report::rca::Report, Problem> {
+    let trail = trail(state).await?;
+    let opts = query::report::rca::Options {
+        session_id,
+        ..Default::default()
+    };
+    query::report::rca::report(&trail, &opts)
+        .await
+        .map_err(|e| Problem::new(StatusCode::NOT_FOUND, e.to_string()))
 }
 
 /// `GET /v1/reports/overhead?by=service,tool&since=&until=`: the overhead report, as
@@ -264,47 +449,54 @@ pub(crate) async fn overhead(
 ) -> Response {
     let run = async {
         authorize(&state, &headers, Scope::Read, "/v1/reports/overhead")?;
-        let mut opts = query::report::overhead::Options::default();
-        for (k, v) in &q {
-            match k.as_str() {
-                "by" => {
-                    for d in v.split(',').filter(|d| !d.is_empty()) {
-                        let dim = query::report::overhead::Dim::from_name(d)
-                            .ok_or_else(|| problem(format!("by={d:?} is not a dimension")))?;
-                        if !opts.group_by.contains(&dim) {
-                            opts.group_by.push(dim);
-                        }
-                    }
-                }
-                "since" => opts.window.since = Some(v.clone()),
-                "until" => opts.window.until = Some(v.clone()),
-                "compare" => {
-                    let (a, b) = v
-                        .split_once(',')
-                        .ok_or_else(|| problem("compare=A,B names two rule sets"))?;
-                    opts.compare = Some((a.to_owned(), b.to_owned()));
-                }
-                other => return Err(problem(format!("unknown parameter {other:?}"))),
-            }
-        }
-        for t in [&opts.window.since, &opts.window.until]
-            .into_iter()
-            .flatten()
-        {
-            if schemas::rfc3339_us(t).is_none() {
-                return Err(problem(format!("{t:?} is not an RFC 3339 time")));
-            }
-        }
-        let trail = trail(&state).await?;
-        let report = query::report::overhead::report(&trail, &opts)
-            .await
-            .map_err(problem)?;
-        serde_json::to_value(&report).map_err(problem)
+        serde_json::to_value(overhead_report(&state, &q).await?).map_err(problem)
     };
     match run.await {
         Ok(v) => Json(v).into_response(),
         Err(p) => p.into_response(),
     }
+}
+
+/// The overhead report of `/v1/reports/overhead`'s parameters.
+pub(crate) async fn overhead_report(
+    state: &State,
+    q: &BTreeMap<String, String>,
+) -> Result<query::report::overhead::Report, Problem> {
+    let mut opts = query::report::overhead::Options::default();
+    for (k, v) in q {
+        match k.as_str() {
+            "by" => {
+                for d in v.split(',').filter(|d| !d.is_empty()) {
+                    let dim = query::report::overhead::Dim::from_name(d)
+                        .ok_or_else(|| problem(format!("by={d:?} is not a dimension")))?;
+                    if !opts.group_by.contains(&dim) {
+                        opts.group_by.push(dim);
+                    }
+                }
+            }
+            "since" => opts.window.since = Some(v.clone()),
+            "until" => opts.window.until = Some(v.clone()),
+            "compare" => {
+                let (a, b) = v
+                    .split_once(',')
+                    .ok_or_else(|| problem("compare=A,B names two rule sets"))?;
+                opts.compare = Some((a.to_owned(), b.to_owned()));
+            }
+            other => return Err(problem(format!("unknown parameter {other:?}"))),
+        }
+    }
+    for t in [&opts.window.since, &opts.window.until]
+        .into_iter()
+        .flatten()
+    {
+        if schemas::rfc3339_us(t).is_none() {
+            return Err(problem(format!("{t:?} is not an RFC 3339 time")));
+        }
+    }
+    let trail = trail(state).await?;
+    query::report::overhead::report(&trail, &opts)
+        .await
+        .map_err(problem)
 }
 
 /// `POST /v1/reports/roi`: the ROI report of the incidents and cost model in the body, as
@@ -322,7 +514,6 @@ pub(crate) async fn roi(
     headers: HeaderMap,
     body: Result<Json<RoiBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    use query::report::roi;
     let run = async {
         authorize(&state, &headers, Scope::Read, "/v1/reports/roi")?;
         let Json(body) = body.map_err(|e| {
@@ -330,29 +521,37 @@ pub(crate) async fn roi(
                 "the body is not {{\"incidents\": …, \"cost\": {{…}}}}: {e}"
             ))
         })?;
-        let incidents = incidents_of(&body.incidents)?;
-        let cost = roi::CostModel::from_json(body.cost.to_string().as_bytes())
-            .map_err(|(_, message)| problem(format!("cost: {message}")))?;
-        for t in [&body.since, &body.until].into_iter().flatten() {
-            if schemas::rfc3339_us(t).is_none() {
-                return Err(problem(format!("{t:?} is not an RFC 3339 time")));
-            }
-        }
-        let mut opts = roi::Options {
-            window: query::report::Window::default(),
-            incidents,
-            cost,
-        };
-        opts.window.since = body.since;
-        opts.window.until = body.until;
-        let trail = trail(&state).await?;
-        let report = roi::report(&trail, &opts).await.map_err(problem)?;
-        serde_json::to_value(&report).map_err(problem)
+        serde_json::to_value(roi_report(&state, body).await?).map_err(problem)
     };
     match run.await {
         Ok(v) => Json(v).into_response(),
         Err(p) => p.into_response(),
     }
+}
+
+/// The ROI report of the incidents and cost model in `body`.
+pub(crate) async fn roi_report(
+    state: &State,
+    body: RoiBody,
+) -> Result<query::report::roi::Report, Problem> {
+    use query::report::roi;
+    let incidents = incidents_of(&body.incidents)?;
+    let cost = roi::CostModel::from_json(body.cost.to_string().as_bytes())
+        .map_err(|(_, message)| problem(format!("cost: {message}")))?;
+    for t in [&body.since, &body.until].into_iter().flatten() {
+        if schemas::rfc3339_us(t).is_none() {
+            return Err(problem(format!("{t:?} is not an RFC 3339 time")));
+        }
+    }
+    let mut opts = roi::Options {
+        window: query::report::Window::default(),
+        incidents,
+        cost,
+    };
+    opts.window.since = body.since;
+    opts.window.until = body.until;
+    let trail = trail(state).await?;
+    roi::report(&trail, &opts).await.map_err(problem)
 }
 
 /// Incidents given as JSON (an array, or `{"incidents": [...]}`) or as CSV text.
@@ -409,38 +608,7 @@ pub(crate) async fn replay_run(
         }
         let Json(body) =
             body.map_err(|e| problem(format!("the body is not {{\"bundle\": \"…\"}}: {e}")))?;
-        let dir = bundle_dir(&state, &body.bundle)?;
-        let opts = replay::Options {
-            session: body.session.clone(),
-            since_us: time_us("since", body.since.as_ref())?,
-            until_us: time_us("until", body.until.as_ref())?,
-            threads: 1,
-            incidents: body
-                .incidents
-                .as_ref()
-                .map(incidents_of)
-                .transpose()?
-                .unwrap_or_default(),
-            ..replay::Options::default()
-        };
-        let s = Arc::clone(&state);
-        let done = tokio::task::spawn_blocking(move || {
-            let bundle = replay::Bundle::load(&dir)
-                .map_err(|e| problem(format!("bundle {}: {e}", dir.display())))?;
-            let trust = ledger::VerifyOptions::new(s.opts.verifiers.clone());
-            replay::replay(&s.opts.ledger, &bundle, Some(&trust), &opts).map_err(|e| match e {
-                replay::Error::Refused { class, message, .. } => Problem::new(
-                    StatusCode::CONFLICT,
-                    format!(
-                        "the ledger did not verify ({}: {message}); nothing was replayed",
-                        class.as_str()
-                    ),
-                ),
-                other => Problem::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
-            })
-        })
-        .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        let done = replay_now(&state, &body).await?;
         Ok::<_, Problem>((done, junit))
     };
     match run.await {
@@ -460,6 +628,46 @@ pub(crate) async fn replay_run(
         },
         Err(p) => p.into_response(),
     }
+}
+
+/// Replays the verified ledger against the replay bundle `body` names.
+pub(crate) async fn replay_now(
+    state: &Arc<State>,
+    body: &ReplayBody,
+) -> Result<replay::Report, Problem> {
+    let dir = bundle_dir(state, &body.bundle)?;
+    let opts = replay::Options {
+        session: body.session.clone(),
+        since_us: time_us("since", body.since.as_ref())?,
+        until_us: time_us("until", body.until.as_ref())?,
+        threads: 1,
+        incidents: body
+            .incidents
+            .as_ref()
+            .map(incidents_of)
+            .transpose()?
+            .unwrap_or_default(),
+        ..replay::Options::default()
+    };
+    let s = Arc::clone(state);
+    let done = tokio::task::spawn_blocking(move || {
+        let bundle = replay::Bundle::load(&dir)
+            .map_err(|e| problem(format!("bundle {}: {e}", dir.display())))?;
+        let trust = ledger::VerifyOptions::new(s.opts.verifiers.clone());
+        replay::replay(&s.opts.ledger, &bundle, Some(&trust), &opts).map_err(|e| match e {
+            replay::Error::Refused { class, message, .. } => Problem::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "the ledger did not verify ({}: {message}); nothing was replayed",
+                    class.as_str()
+                ),
+            ),
+            other => Problem::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+        })
+    })
+    .await
+    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(done)
 }
 
 /// The directory of the replay bundle `name`: a subdirectory of `--replay-bundles`, named by one
@@ -538,6 +746,11 @@ pub(crate) async fn verify_status(
     if let Err(p) = authorize(&state, &headers, Scope::Read, "/v1/verify") {
         return p.into_response();
     }
+    Json(verify_status_of(&state).await).into_response()
+}
+
+/// The newest checkpoint, its cosignatures and the last verification run.
+pub(crate) async fn verify_status_of(state: &State) -> Value {
     let checkpoint = state
         .checkpoint
         .lock()
@@ -553,12 +766,11 @@ pub(crate) async fn verify_status(
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
-    Json(json!({
+    json!({
         "checkpoint": checkpoint.map(|(size, note)| json!({"size": size, "note": note})),
         "last_run": last,
         "cosignatures": cosignatures,
-    }))
-    .into_response()
+    })
 }
 
 /// `POST /v1/verify` (admin): verifies the whole ledger against the server's own public key
@@ -576,7 +788,16 @@ pub(crate) async fn verify_run(
     if let Err(p) = authorize(&state, &headers, Scope::Admin, "/v1/verify") {
         return p.into_response();
     }
-    let s = Arc::clone(&state);
+    match verify_now(&state).await {
+        Ok(run) => Json(run).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+/// Verifies the whole ledger against the server's own key and keeps the run (with its start
+/// and end times) as the last one.
+pub(crate) async fn verify_now(state: &Arc<State>) -> Result<Value, Problem> {
+    let s = Arc::clone(state);
     let done = tokio::task::spawn_blocking(move || {
         let opts = ledger::VerifyOptions::new(s.opts.verifiers.clone());
         let started_us = ledger::spool::now_us();
@@ -588,8 +809,11 @@ pub(crate) async fn verify_run(
     })
     .await;
     match done {
-        Ok(Ok(run)) => Json(run).into_response(),
-        Ok(Err(e)) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
-        Err(e) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Ok(Ok(run)) => Ok(run),
+        Ok(Err(e)) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+        Err(e) => Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
     }
 }

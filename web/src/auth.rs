@@ -230,6 +230,42 @@ impl Tokens {
             .and_then(|t| t.split_once('_'))
             .map(|(id, _)| id)
             .ok_or(Denied::Unauthenticated)?;
+        let cache = self.current();
+        let info = cache
+            .1
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or(Denied::Unauthenticated)?;
+        let stored = blake3::Hash::from_hex(&info.hash).map_err(|_| Denied::Unauthenticated)?;
+        // blake3::Hash compares in constant time.
+        if blake3::hash(token.as_bytes()) != stored || info.revoked_us.is_some() {
+            return Err(Denied::Unauthenticated);
+        }
+        if !info.grants(scope) {
+            return Err(Denied::Forbidden);
+        }
+        Ok(info.clone())
+    }
+
+    /// The token named `id` (a browser session's, checked in full when the session began), if
+    /// it is still in the file, not revoked, and grants `scope`.
+    pub fn check_id(&self, id: &str, scope: Scope) -> Result<TokenInfo, Denied> {
+        let cache = self.current();
+        let info = cache
+            .1
+            .iter()
+            .find(|t| t.id == id && t.revoked_us.is_none())
+            .ok_or(Denied::Unauthenticated)?;
+        if !info.grants(scope) {
+            return Err(Denied::Forbidden);
+        }
+        Ok(info.clone())
+    }
+
+    /// The tokens, re-read when the file changed (looked at most every [`RECHECK`]).
+    fn current(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (Option<SystemTime>, Vec<TokenInfo>, std::time::Instant)> {
         let mut cache = self
             .cache
             .lock()
@@ -248,20 +284,7 @@ impl Tokens {
                 }
             }
         }
-        let info = cache
-            .1
-            .iter()
-            .find(|t| t.id == id)
-            .ok_or(Denied::Unauthenticated)?;
-        let stored = blake3::Hash::from_hex(&info.hash).map_err(|_| Denied::Unauthenticated)?;
-        // blake3::Hash compares in constant time.
-        if blake3::hash(token.as_bytes()) != stored || info.revoked_us.is_some() {
-            return Err(Denied::Unauthenticated);
-        }
-        if !info.grants(scope) {
-            return Err(Denied::Forbidden);
-        }
-        Ok(info.clone())
+        cache
     }
 }
 

@@ -49,14 +49,7 @@ pub(crate) fn authorize(
     match state.tokens.check(value, scope) {
         Ok(t) => {
             if scope != Scope::Ingest {
-                let line = serde_json::json!({
-                    "at_us": ledger::spool::now_us(), "token": t.id, "scope": scope.name(),
-                    "route": route,
-                });
-                let mut log = state.access_log.lock().unwrap_or_else(|e| e.into_inner());
-                // The access log is an operator's record, not the ledger: a failed write does
-                // not refuse the read.
-                let _ = writeln!(log, "{line}");
+                log_access(state, &t.id, scope, route);
             }
             Ok(t)
         }
@@ -69,6 +62,18 @@ pub(crate) fn authorize(
             format!("the token does not have the {} scope", scope.name()),
         )),
     }
+}
+
+/// Writes a read (or an admin action) to the access log: token id, scope, route, time.
+pub(crate) fn log_access(state: &State, token_id: &str, scope: Scope, route: &str) {
+    let line = serde_json::json!({
+        "at_us": ledger::spool::now_us(), "token": token_id, "scope": scope.name(),
+        "route": route,
+    });
+    let mut log = state.access_log.lock().unwrap_or_else(|e| e.into_inner());
+    // The access log is an operator's record, not the ledger: a failed write does not refuse
+    // the read.
+    let _ = writeln!(log, "{line}");
 }
 
 /// Whether the writer is up and the server is not shutting down.

@@ -28,6 +28,7 @@ mod metrics;
 mod openapi;
 mod problem;
 mod read;
+mod ui;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -145,6 +146,10 @@ struct State {
     checkpoint: Arc<Mutex<Option<(u64, String)>>>,
     access_log: Mutex<std::fs::File>,
     seq: AtomicU64,
+    /// The dashboard's browser sessions.
+    sessions: ui::session::Sessions,
+    /// What the dashboard's live figures show (ingest rate, spool backlog, checkpoint size).
+    live: tokio::sync::watch::Sender<ui::Live>,
 }
 
 /// A server over one ledger, not yet listening.
@@ -199,6 +204,7 @@ impl Server {
         }
         let committer = spawn_writer(ledger, &opts, &checkpoint, &metrics);
         let permits = tokio::sync::Semaphore::new(opts.limits.concurrent_requests.max(1));
+        let tls = opts.tls.is_some();
         Ok(Self {
             state: Arc::new(State {
                 opts,
@@ -214,6 +220,8 @@ impl Server {
                 checkpoint,
                 access_log: Mutex::new(access_log),
                 seq: AtomicU64::new(0),
+                sessions: ui::session::Sessions::new(tls),
+                live: tokio::sync::watch::Sender::new(ui::Live::default()),
             }),
         })
     }
@@ -232,6 +240,7 @@ impl Server {
             .routes(routes!(api::sessions))
             .routes(routes!(api::rca))
             .routes(routes!(api::overhead))
+            .routes(routes!(api::series))
             .routes(routes!(api::roi))
             .routes(routes!(api::replay_run))
             .routes(routes!(api::sql))
@@ -254,6 +263,7 @@ impl Server {
         router
             // C2SP tlog-tiles paths: not one OpenAPI path (openapi.rs).
             .route("/tile/{*path}", get(read::tile))
+            .merge(ui::routes())
             .fallback(read::not_found)
             .layer(axum::Extension(doc))
             .layer(axum::middleware::from_fn_with_state(
@@ -281,10 +291,18 @@ impl Server {
             .map(|spool| tokio::spawn(drain_spool(Arc::clone(&state), spool)));
         let keeper = tokio::spawn(keep_writer(Arc::clone(&state)));
         let trimmer = tokio::spawn(trim_heap(Arc::clone(&state)));
+        let sampler = tokio::spawn(ui::sample_live(Arc::clone(&state)));
         let header_timeout = state.opts.limits.header_timeout;
         let tls = match &state.opts.tls {
             Some((cert, key)) => Some(tls_acceptor(cert, key)?),
             None => None,
+        };
+        // The dashboard's live streams end when the shutdown comes, so that the connections
+        // they hold do not keep the graceful shutdown waiting.
+        let live = state.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.send_modify(|l| l.closing = true);
         };
         let served = accept_loop(listener, router, header_timeout, tls, shutdown).await;
         state.stopping.store(true, Ordering::SeqCst);
@@ -293,6 +311,7 @@ impl Server {
         }
         let _ = keeper.await;
         let _ = trimmer.await;
+        let _ = sampler.await;
         served?;
         let state = Arc::try_unwrap(state)
             .map_err(|_| ServeError::Io("requests still hold the ledger at shutdown".into()))?;

@@ -142,9 +142,22 @@ pub(crate) struct DecisionList {
 /// Sessions.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub(crate) struct SessionList {
-    /// Rows of the `sessions` view.
+    /// Per session: `session_id`, `first_ts_us`, `last_ts_us`, `decisions`, `denies`,
+    /// `asks`, `errors`, `divergences`, `measured`, `overhead_us_total`, `first_idx`,
+    /// `last_idx`.
     #[schema(value_type = Vec<Object>)]
     pub(crate) sessions: Vec<Value>,
+}
+
+/// Decisions per time bucket.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct Series {
+    /// Seconds per bucket.
+    pub(crate) bucket_seconds: u64,
+    /// `{"start_us", "decisions", "denies", "asks"}` per bucket that has decisions, oldest
+    /// first.
+    #[schema(value_type = Vec<Object>)]
+    pub(crate) buckets: Vec<Value>,
 }
 
 /// A read-only SQL statement.

@@ -118,12 +118,20 @@ pub(crate) async fn decision(
     if let Err(p) = authorize(&state, &headers, Scope::Read, "/v1/decisions/{index}") {
         return p.into_response();
     }
+    match decision_of(&state, &index).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+/// One record (`index`, as the path gave it), its bytes and its inclusion proof in the newest
+/// checkpoint.
+pub(crate) async fn decision_of(state: &State, index: &str) -> Result<serde_json::Value, Problem> {
     let Ok(index) = index.parse::<u64>() else {
-        return Problem::new(
+        return Err(Problem::new(
             StatusCode::BAD_REQUEST,
             format!("{index:?} is not a record index (a decimal number)"),
-        )
-        .into_response();
+        ));
     };
     let dir = state.opts.ledger.clone();
     let found = tokio::task::spawn_blocking(move || {
@@ -138,15 +146,14 @@ pub(crate) async fn decision(
             // The bytes served are those the proof covers: their hash is the proof's leaf's.
             // (LEDGER-FORMAT.md §3: version, idx, ts, record_hash, chain.)
             if proof.entry[17..49] != record_hash[..] || proof.entry[9..17] != ts_us.to_be_bytes() {
-                return Problem::new(
+                return Err(Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("record {index} does not match the tree's leaf; verify the ledger"),
-                )
-                .into_response();
+                ));
             }
             let record: serde_json::Value =
                 serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-            axum::Json(json!({
+            Ok(json!({
                 "index": index,
                 "ts_us": ts_us,
                 "record": record,
@@ -154,10 +161,12 @@ pub(crate) async fn decision(
                 "record_hash": record_hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
                 "proof": proof.to_text(),
             }))
-            .into_response()
         }
-        Ok(Err(e)) => Problem::new(StatusCode::NOT_FOUND, e.to_string()).into_response(),
-        Err(e) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Ok(Err(e)) => Err(Problem::new(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e) => Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
     }
 }
 

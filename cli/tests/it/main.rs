@@ -4,6 +4,7 @@
 mod auditor;
 mod bad_input;
 mod crash;
+mod dashboard;
 mod docs;
 mod hook;
 mod idempotent;

@@ -981,7 +981,7 @@ fn incidents_say_whether_the_bundle_would_have_stopped_them_and_at_what_cost() {
 fn native_records_with_an_input_replay_the_demo_ledger() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
-    let o = run(&["demo", dir.to_str().unwrap()]);
+    let o = run(&["demo", "--examples", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let vkey = tmp.path().join("demo.vkey");
     let (v, said, code) = replay_json(&dir, &bundle(), &["--pubkey", vkey.to_str().unwrap()]);

@@ -2,6 +2,7 @@
 //! Each is computed by SQL over the trail's views, returned as a serialisable struct, and
 //! rendered as text; `crate::plot` draws them.
 
+mod interval;
 pub mod overhead;
 pub mod rca;
 pub mod roi;

@@ -67,7 +67,7 @@ impl Dim {
         Self::ALL.into_iter().find(|d| d.name() == name)
     }
 
-    fn column(self) -> &'static str {
+    pub(crate) fn column(self) -> &'static str {
         match self {
             Self::Tool => "tool_name",
             other => other.name(),
@@ -161,6 +161,16 @@ pub struct Paired {
     pub p95_ratio: Option<f64>,
     /// B's p99 / A's p99.
     pub p99_ratio: Option<f64>,
+    /// The 95 % confidence interval of `p50_ratio` (docs/REPORTS.md; computed for the first
+    /// 20 groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_ci: Option<(f64, f64)>,
+    /// The 95 % confidence interval of `p95_ratio`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p95_ci: Option<(f64, f64)>,
+    /// The 95 % confidence interval of `p99_ratio`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99_ci: Option<(f64, f64)>,
 }
 
 /// Two rule sets side by side.
@@ -499,6 +509,9 @@ async fn compare(
                     p50_ratio: None,
                     p95_ratio: None,
                     p99_ratio: None,
+                    p50_ci: None,
+                    p95_ci: None,
+                    p99_ci: None,
                 });
                 groups.len() - 1
             }
@@ -537,6 +550,7 @@ async fn compare(
         g.p95_ratio = ratio(|s| s.p95_us);
         g.p99_ratio = ratio(|s| s.p99_us);
     }
+    super::interval::fill(trail, dims, &filter, (a, b), &mut groups).await?;
     Ok(Comparison {
         a: a.to_owned(),
         b: b.to_owned(),
@@ -545,6 +559,92 @@ async fn compare(
 }
 
 impl Report {
+    /// The report as one table (what the dashboard exports as CSV or Parquet): a row for all
+    /// decisions (`group` columns null) and one per group; with a comparison, one row per
+    /// group and rule set, and the B/A ratios on B's rows.
+    pub fn to_batch(&self) -> Result<datafusion::arrow::record_batch::RecordBatch> {
+        use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let mut rows: Vec<(Option<&str>, &Stats, Option<&Paired>)> = Vec::new();
+        match &self.comparison {
+            None => {
+                rows.push((None, &self.total, None));
+                rows.extend(self.groups.iter().map(|g| (None, g, None)));
+            }
+            Some(c) => {
+                for p in &c.groups {
+                    if let Some(a) = &p.a {
+                        rows.push((Some(c.a.as_str()), a, None));
+                    }
+                    if let Some(b) = &p.b {
+                        rows.push((Some(c.b.as_str()), b, Some(p)));
+                    }
+                }
+            }
+        }
+        let mut fields = Vec::new();
+        let mut cols: Vec<ArrayRef> = Vec::new();
+        for (i, d) in self.group_by.iter().enumerate() {
+            fields.push(Field::new(d.name(), DataType::Utf8, true));
+            cols.push(Arc::new(StringArray::from_iter(
+                rows.iter()
+                    .map(|(_, s, _)| s.group.get(i).cloned().flatten()),
+            )));
+        }
+        if self.comparison.is_some() {
+            fields.push(Field::new("compared_rule_set", DataType::Utf8, true));
+            cols.push(Arc::new(StringArray::from_iter(
+                rows.iter().map(|(r, _, _)| r.map(str::to_owned)),
+            )));
+        }
+        let int = |f: fn(&Stats) -> Option<i64>| -> ArrayRef {
+            Arc::new(Int64Array::from_iter(rows.iter().map(|(_, s, _)| f(s))))
+        };
+        let float = |f: fn(&Stats) -> Option<f64>| -> ArrayRef {
+            Arc::new(Float64Array::from_iter(rows.iter().map(|(_, s, _)| f(s))))
+        };
+        type Of<T, U> = fn(&T) -> Option<U>;
+        let ints: [(&str, Of<Stats, i64>); 4] = [
+            ("decisions", |s| Some(s.decisions)),
+            ("measured", |s| Some(s.measured)),
+            ("min_us", |s| s.min_us),
+            ("max_us", |s| s.max_us),
+        ];
+        for (name, f) in ints {
+            fields.push(Field::new(name, DataType::Int64, true));
+            cols.push(int(f));
+        }
+        let floats: [(&str, Of<Stats, f64>); 7] = [
+            ("mean_us", |s| s.mean_us),
+            ("p5_us", |s| s.p5_us.or(s.p5_approx_us)),
+            ("p25_us", |s| s.p25_us.or(s.p25_approx_us)),
+            ("p50_us", |s| s.p50_us.or(s.p50_approx_us)),
+            ("p75_us", |s| s.p75_us.or(s.p75_approx_us)),
+            ("p95_us", |s| s.p95_us.or(s.p95_approx_us)),
+            ("p99_us", |s| s.p99_us.or(s.p99_approx_us)),
+        ];
+        for (name, f) in floats {
+            fields.push(Field::new(name, DataType::Float64, true));
+            cols.push(float(f));
+        }
+        if self.comparison.is_some() {
+            let ratios: [(&str, Of<Paired, f64>); 3] = [
+                ("p50_ratio", |p| p.p50_ratio),
+                ("p95_ratio", |p| p.p95_ratio),
+                ("p99_ratio", |p| p.p99_ratio),
+            ];
+            for (name, f) in ratios {
+                fields.push(Field::new(name, DataType::Float64, true));
+                cols.push(Arc::new(Float64Array::from_iter(
+                    rows.iter().map(|(_, _, p)| p.and_then(f)),
+                )));
+            }
+        }
+        datafusion::arrow::record_batch::RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+            .map_err(|e| Error::Internal(format!("the overhead table: {e}")))
+    }
+
     /// The report as text: one line per group, times in milliseconds.
     pub fn to_text(&self) -> String {
         let summaries = self.method == Method::Summaries;
