@@ -9,7 +9,8 @@
 //   GOVTRAIL_READ_TOKEN    a token with the read scope only
 //   GOVTRAIL_CHROMIUM      the browser (default /usr/bin/chromium)
 //   GOVTRAIL_MODE          check (default): every page, the actions and the refusals;
-//                          perf: the overview and one session's page, timed, N times
+//                          perf: the overview and one session's page (GOVTRAIL_SESSION),
+//                          timed, GOVTRAIL_RUNS times; browse: every page, looked at only
 //   GOVTRAIL_SCREENSHOTS   a directory: a full-page PNG of each page is written there
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -80,6 +81,24 @@ async function visit(s, name, path, selectors = {}) {
   return entry;
 }
 
+if (mode === "browse") {
+  // Every page, looked at only (no action runs): what the benchmark measures memory under.
+  const s = await login(process.env.GOVTRAIL_ADMIN_TOKEN);
+  const session = encodeURIComponent(process.env.GOVTRAIL_SESSION);
+  for (const [name, path] of [
+    ["overview", "/ui/"], ["decisions", "/ui/decisions"],
+    ["decisions-denied", "/ui/decisions?decision=deny"], ["decision", "/ui/decisions/12345"],
+    ["sessions", "/ui/sessions?sort=divergences"], ["session", `/ui/sessions/${session}`],
+    ["overhead", "/ui/overhead?by=service&a=tractatus-2026.11&b=tractatus-2026.12"],
+    ["verify", "/ui/verify"], ["replay", "/ui/replay"], ["roi", "/ui/roi"],
+  ]) {
+    await visit(s, name, path);
+  }
+  await browser.close();
+  process.stdout.write(JSON.stringify(out) + "\n");
+  process.exit(0);
+}
+
 if (mode === "perf") {
   const s = await login(process.env.GOVTRAIL_ADMIN_TOKEN);
   const runs = Number(process.env.GOVTRAIL_RUNS || 5);
@@ -135,6 +154,13 @@ await visit(admin, "overhead", "/ui/overhead?by=service&a=tractatus-2026.11&b=tr
 const [csv] = await Promise.all([admin.page.waitForEvent("download"), admin.page.click("form[action='/ui/overhead/export'] button")]);
 out.actions.export = { name: csv.suggestedFilename(), text: readFileSync(await csv.path(), "utf8") };
 await visit(admin, "verify", "/ui/verify");
+await admin.page.fill("#from", "100");
+await admin.page.fill("#to", "200");
+const [pack] = await Promise.all([admin.page.waitForEvent("download"), admin.page.click("form[action='/ui/evidence'] button")]);
+out.actions.evidence = { name: pack.suggestedFilename(), path: await pack.path() };
+if (process.env.GOVTRAIL_KEEP) {
+  await pack.saveAs(`${process.env.GOVTRAIL_KEEP}/${pack.suggestedFilename()}`);
+}
 await Promise.all([admin.page.waitForURL(`${base}/ui/verify`), admin.page.click("#run-verify")]);
 out.actions.verify = await figures(admin.page, { verdict: "#verdict", horizon: "#horizon" });
 await visit(admin, "replay", "/ui/replay");

@@ -19,6 +19,7 @@
 //! reasons, in the state directory (never in the ledger, never dropped); no token, key or
 //! secret in a response or a log.
 
+mod admin;
 mod api;
 pub mod auth;
 mod auth_layer;
@@ -242,9 +243,9 @@ impl Server {
             .routes(routes!(api::overhead))
             .routes(routes!(api::series))
             .routes(routes!(api::roi))
-            .routes(routes!(api::replay_run))
+            .routes(routes!(admin::replay_run))
             .routes(routes!(api::sql))
-            .routes(routes!(api::verify_status, api::verify_run))
+            .routes(routes!(admin::verify_status, admin::verify_run))
             .routes(routes!(ingest::opa))
             .routes(routes!(ingest::opa_partition))
             .routes(routes!(ingest::otlp_traces))

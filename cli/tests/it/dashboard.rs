@@ -1,4 +1,4 @@
-//! The dashboard (docs/SERVER.md §10) in Debian's Chromium, driven by playwright-core
+//! The dashboard (docs/SERVER.md §9) in Debian's Chromium, driven by playwright-core
 //! (tests/browser/run.mjs): every page against a `govtrail demo` ledger, its figures compared
 //! with what `govtrail report`, `query` and `replay` compute on the same ledger, axe-core on
 //! each page, the session cookie, cross-site and read-only refusals, and the live tiles. And
@@ -139,6 +139,7 @@ fn every_page_in_chromium_matches_the_cli_passes_axe_and_refuses_what_it_must() 
         .env("GOVTRAIL_READ_TOKEN", read.trim())
         .env("GOVTRAIL_CHROMIUM", chromium())
         .env("GOVTRAIL_LIVE_FILE", "1")
+        .env("GOVTRAIL_KEEP", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(shots) = std::env::var_os("GOVTRAIL_SCREENSHOTS") {
@@ -332,6 +333,23 @@ fn every_page_in_chromium_matches_the_cli_passes_axe_and_refuses_what_it_must() 
         export.starts_with("service,compared_rule_set,decisions"),
         "{export}"
     );
+    // The evidence pack: a .tar.gz that unpacks to a pack `verify --evidence` accepts.
+    let name = out["actions"]["evidence"]["name"].as_str().unwrap();
+    assert_eq!(name, "evidence-100-200.tar.gz");
+    let o = Command::new("tar")
+        .args(["-xzf", name])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[
+        "verify",
+        "--evidence",
+        tmp.path().join("evidence-100-200").to_str().unwrap(),
+        "--pubkey",
+        vkey.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
     // Actions an admin may run.
     assert!(strings(&out["actions"]["verify"]["verdict"])[0].contains("ok"));
     let replay = json_of(&[

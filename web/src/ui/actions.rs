@@ -267,7 +267,7 @@ pub(crate) async fn verify(
 ) -> Response {
     let s = Arc::clone(&state);
     render(&state, &headers, &uri, "Verify", |login| async move {
-        let status = api::verify_status_of(&s).await;
+        let status = crate::admin::verify_status_of(&s).await;
         let run = &status["last_run"];
         let r = &run["report"];
         let size = status["checkpoint"]["size"].as_u64().unwrap_or(0);
@@ -324,7 +324,7 @@ pub(crate) async fn verify_run(
         Ok(l) => l,
         Err(e) => return e.into_response(None),
     };
-    match api::verify_now(&state).await {
+    match crate::admin::verify_now(&state).await {
         Ok(_) => Redirect::to("/ui/verify").into_response(),
         Err(p) => UiError::Problem(p).into_response(Some(&login)),
     }
@@ -462,7 +462,7 @@ pub(crate) async fn replay_run(
         incidents: None,
     };
     let run = async {
-        let report = api::replay_now(&state, &body).await?;
+        let report = crate::admin::replay_now(&state, &body).await?;
         let dir = state.opts.state_dir.join("replays");
         let n = runs(&state).first().map_or(1, |n| n + 1);
         let json = serde_json::to_vec_pretty(&replay::json(&report)).map_err(bad)?;

@@ -1,4 +1,4 @@
-//! The dashboard (docs/SERVER.md §10): pages rendered on the server from the read API's own
+//! The dashboard (docs/SERVER.md §9): pages rendered on the server from the read API's own
 //! functions (the same reports and rows `/v1` answers), with charts as inline SVG and one small
 //! script for live figures. Assets are compiled into the binary; no page loads anything from
 //! elsewhere.

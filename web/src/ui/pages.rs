@@ -60,7 +60,7 @@ pub(crate) async fn overview(
     let s = Arc::clone(&state);
     render(&state, &headers, &uri, "Overview", |login| async move {
         let body = async {
-            let status = api::verify_status_of(&s).await;
+            let status = crate::admin::verify_status_of(&s).await;
             let none = BTreeMap::new();
             let overhead = api::overhead_report(&s, &none).await?;
             let series = api::series_of(&s, &none).await?;

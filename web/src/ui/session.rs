@@ -1,4 +1,4 @@
-//! Browser sessions (docs/SERVER.md §10): a token is typed once into the login form and
+//! Browser sessions (docs/SERVER.md §9): a token is typed once into the login form and
 //! exchanged for a session cookie; the token itself never reaches a URL, a page or a log.
 //!
 //! Invariants: the cookie is `HttpOnly; SameSite=Strict; Path=/` (`Secure` and the `__Host-`
