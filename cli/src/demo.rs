@@ -211,6 +211,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<u8> {
         state_dir: Some(state_dir),
         max_body: 20 << 20,
         max_concurrent: 64,
+        query_memory_mib: 96,
         body_timeout: 30,
         header_timeout: 30,
         bundle: None,

@@ -33,6 +33,10 @@ pub(crate) struct ServeArgs {
     /// Ingest requests handled at once; more are answered 429/503 with Retry-After.
     #[arg(long, default_value_t = 64)]
     pub(crate) max_concurrent: usize,
+    /// Mebibytes the read API's and the dashboard's queries may hold at once, all together; a
+    /// query that needs more is answered 503 (the server's memory does not grow).
+    #[arg(long, default_value_t = 96, value_name = "MIB")]
+    pub(crate) query_memory_mib: usize,
     /// Seconds a client has to send a request's body (slower ones get 408).
     #[arg(long, default_value_t = 30)]
     pub(crate) body_timeout: u64,
@@ -109,6 +113,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8> {
             concurrent_requests: a.max_concurrent,
             body_timeout: std::time::Duration::from_secs(a.body_timeout),
             header_timeout: std::time::Duration::from_secs(a.header_timeout),
+            query_memory_bytes: a.query_memory_mib << 20,
             ..web::Limits::default()
         },
         max_batch: 8192,

@@ -52,5 +52,6 @@ mod trail;
 mod udf;
 mod viewcmp;
 
+pub use datafusion::execution::runtime_env::RuntimeEnv;
 pub use error::{Error, Result};
-pub use trail::{Progress, Pruning, Trail, TrailFiles, Unpruned};
+pub use trail::{Progress, Pruning, Trail, TrailFiles, Unpruned, limited_runtime};

@@ -14,9 +14,65 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::{Error, Result};
+
+/// Intended vs effective (docs/REPORTS.md): each gate decision with a tool-use id (a
+/// PreToolUse hook or decide answer) joined by session and tool-use id to what happened after
+/// it (PostToolUse: it ran; PostToolUseFailure: it failed; PermissionDenied: the user refused;
+/// none, in a session that records those events: it did not run; none in a session that
+/// records none of them: unknown, NULL), and the divergences that shows. `{filter}` restricts
+/// the decisions read (`TRUE` for the view; a session for `report rca`, which then reads that
+/// session's records only: the join is per session and tool-use id).
+const EFFECTIVE: &str = "WITH src AS (SELECT * FROM decisions WHERE {filter}), \
+         after AS (\
+           SELECT session_id, tool_use_id, \
+             max(CASE WHEN event = 'PostToolUse' THEN 1 ELSE 0 END) AS ran, \
+             max(CASE WHEN event = 'PostToolUseFailure' THEN 1 ELSE 0 END) AS failed, \
+             max(CASE WHEN event = 'PermissionDenied' THEN 1 ELSE 0 END) AS refused \
+           FROM src \
+           WHERE tool_use_id IS NOT NULL \
+             AND event IN ('PostToolUse', 'PostToolUseFailure', 'PermissionDenied') \
+           GROUP BY session_id, tool_use_id), \
+         observed AS (SELECT DISTINCT session_id FROM after), \
+         gates AS (\
+           SELECT g.idx, g.ts, g.decision_id, g.session_id, g.tool_use_id, g.tool_name, \
+             g.event, g.decision, g.outcome, \
+             CASE WHEN a.failed = 1 THEN 'failed' WHEN a.ran = 1 THEN 'ran' \
+               WHEN a.refused = 1 THEN 'refused' \
+               WHEN o.session_id IS NOT NULL THEN 'not_run' END AS effective \
+           FROM src g \
+             LEFT JOIN after a \
+               ON g.session_id = a.session_id AND g.tool_use_id = a.tool_use_id \
+             LEFT JOIN observed o ON g.session_id = o.session_id \
+           WHERE g.tool_use_id IS NOT NULL AND g.event = 'PreToolUse') \
+         SELECT *, CASE \
+             WHEN decision IN ('deny', 'escalate') AND effective IN ('ran', 'failed') \
+               THEN 'denied but ran' \
+             WHEN decision = 'allow' AND effective = 'failed' THEN 'allowed but failed' \
+             WHEN decision = 'allow' AND effective = 'refused' THEN 'allowed but refused' \
+             WHEN decision = 'ask' AND effective = 'refused' THEN 'asked and refused' \
+             WHEN decision = 'error' AND effective IN ('ran', 'failed') \
+               THEN 'failed open and ran' \
+             ELSE NULL END AS divergence \
+         FROM gates";
+
+/// The `effective` view's query over the decisions `filter` (an SQL condition) selects.
+pub(crate) fn effective_sql(filter: &str) -> String {
+    EFFECTIVE.replace("{filter}", filter)
+}
+
+/// A runtime whose memory pool holds at most `bytes` for all the queries that share it (hash
+/// tables, sorts, aggregates; DataFusion does not count every buffer, so the process uses
+/// somewhat more), for [`Trail::open_in`].
+pub fn limited_runtime(bytes: usize) -> Result<Arc<RuntimeEnv>> {
+    datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(bytes, 1.0)
+        .build_arc()
+        .map_err(|e| Error::Internal(format!("a memory-limited runtime: {e}")))
+}
 
 /// The views every session has (DDL run once at open). `ledger_rows` is the union of sealed
 /// segments and the tail with `is_rule_set` (a rule-set record, which ingest names by its
@@ -57,45 +113,6 @@ const VIEWS: &[(&str, &str)] = &[
          count(DISTINCT tool_name) AS tools, count(DISTINCT model) AS models, \
          min(idx) AS first_idx, max(idx) AS last_idx \
          FROM ledger_rows WHERE session_id IS NOT NULL GROUP BY session_id",
-    ),
-    // Intended vs effective (docs/REPORTS.md): each gate decision with a tool-use id (a
-    // PreToolUse hook or decide answer) joined by session and tool-use id to what happened
-    // after it (PostToolUse: it ran; PostToolUseFailure: it failed; PermissionDenied: the
-    // user refused; none, in a session that records those events: it did not run; none in a
-    // session that records none of them: unknown, NULL), and the divergences that shows.
-    (
-        "effective",
-        "WITH after AS (\
-           SELECT session_id, tool_use_id, \
-             max(CASE WHEN event = 'PostToolUse' THEN 1 ELSE 0 END) AS ran, \
-             max(CASE WHEN event = 'PostToolUseFailure' THEN 1 ELSE 0 END) AS failed, \
-             max(CASE WHEN event = 'PermissionDenied' THEN 1 ELSE 0 END) AS refused \
-           FROM decisions \
-           WHERE tool_use_id IS NOT NULL \
-             AND event IN ('PostToolUse', 'PostToolUseFailure', 'PermissionDenied') \
-           GROUP BY session_id, tool_use_id), \
-         observed AS (SELECT DISTINCT session_id FROM after), \
-         gates AS (\
-           SELECT g.idx, g.ts, g.decision_id, g.session_id, g.tool_use_id, g.tool_name, \
-             g.event, g.decision, g.outcome, \
-             CASE WHEN a.failed = 1 THEN 'failed' WHEN a.ran = 1 THEN 'ran' \
-               WHEN a.refused = 1 THEN 'refused' \
-               WHEN o.session_id IS NOT NULL THEN 'not_run' END AS effective \
-           FROM decisions g \
-             LEFT JOIN after a \
-               ON g.session_id = a.session_id AND g.tool_use_id = a.tool_use_id \
-             LEFT JOIN observed o ON g.session_id = o.session_id \
-           WHERE g.tool_use_id IS NOT NULL AND g.event = 'PreToolUse') \
-         SELECT *, CASE \
-             WHEN decision IN ('deny', 'escalate') AND effective IN ('ran', 'failed') \
-               THEN 'denied but ran' \
-             WHEN decision = 'allow' AND effective = 'failed' THEN 'allowed but failed' \
-             WHEN decision = 'allow' AND effective = 'refused' THEN 'allowed but refused' \
-             WHEN decision = 'ask' AND effective = 'refused' THEN 'asked and refused' \
-             WHEN decision = 'error' AND effective IN ('ran', 'failed') \
-               THEN 'failed open and ran' \
-             ELSE NULL END AS divergence \
-         FROM gates",
     ),
     (
         "rule_sets",
@@ -319,7 +336,19 @@ impl Trail {
 
     /// The session over files already read ([`Trail::read_files`]): no blocking I/O.
     pub async fn from_files(files: TrailFiles, partitions: Option<usize>) -> Result<Self> {
-        Self::from_snapshot(files.snapshot, partitions, files.vouched).await
+        Self::from_snapshot(files.snapshot, partitions, files.vouched, None).await
+    }
+
+    /// Like [`Trail::open`], with the memory pool and caches of `runtime` (a server shares one
+    /// among all its trails, so that their queries together stay within its memory limit: see
+    /// [`limited_runtime`]). A query that needs more fails with [`Error::Sql`] saying
+    /// "Resources exhausted" instead of growing the process.
+    pub async fn open_in(dir: &Path, runtime: Arc<RuntimeEnv>) -> Result<Self> {
+        let dir = dir.to_path_buf();
+        let files = tokio::task::spawn_blocking(move || Self::read_files(&dir, None))
+            .await
+            .map_err(|e| Error::Internal(format!("reading the ledger's files: {e}")))??;
+        Self::from_snapshot(files.snapshot, None, files.vouched, Some(runtime)).await
     }
 
     /// What pruning rested on.
@@ -333,6 +362,7 @@ impl Trail {
         mut snapshot: ledger::Snapshot,
         partitions: Option<usize>,
         vouched: Option<Vec<ledger::SegmentVouch>>,
+        runtime: Option<Arc<RuntimeEnv>>,
     ) -> Result<Self> {
         let mut pruning = Pruning {
             checked: vouched.is_some(),
@@ -389,7 +419,10 @@ impl Trail {
                 opts.optimizer.enable_aggregate_dynamic_filter_pushdown = false;
             }
         }
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = match runtime {
+            Some(rt) => SessionContext::new_with_config_rt(config, rt),
+            None => SessionContext::new_with_config(config),
+        };
         for udf in crate::udf::all() {
             ctx.register_udf(udf);
         }
@@ -503,6 +536,10 @@ impl Trail {
         for (name, body) in VIEWS {
             ddl.push(format!("CREATE VIEW {name} AS {body}"));
         }
+        ddl.push(format!(
+            "CREATE VIEW effective AS {}",
+            effective_sql("TRUE")
+        ));
         ddl.push(self.register_summaries(prune_all)?);
         for stmt in ddl {
             let registered = async { self.ctx.sql(&stmt).await?.collect().await };

@@ -88,7 +88,8 @@ if (mode === "browse") {
   for (const [name, path] of [
     ["overview", "/ui/"], ["decisions", "/ui/decisions"],
     ["decisions-denied", "/ui/decisions?decision=deny"], ["decision", "/ui/decisions/12345"],
-    ["sessions", "/ui/sessions?sort=divergences"], ["session", `/ui/sessions/${session}`],
+    ["sessions", "/ui/sessions"], ["sessions-divergences", "/ui/sessions?sort=divergences"],
+    ["session", `/ui/sessions/${session}`],
     ["overhead", "/ui/overhead?by=service&a=tractatus-2026.11&b=tractatus-2026.12"],
     ["verify", "/ui/verify"], ["replay", "/ui/replay"], ["roi", "/ui/roi"],
   ]) {
@@ -153,6 +154,13 @@ await visit(admin, "overhead", "/ui/overhead?by=service&a=tractatus-2026.11&b=tr
 });
 const [csv] = await Promise.all([admin.page.waitForEvent("download"), admin.page.click("form[action='/ui/overhead/export'] button")]);
 out.actions.export = { name: csv.suggestedFilename(), text: readFileSync(await csv.path(), "utf8") };
+await admin.page.selectOption("#format", "parquet");
+const [pq] = await Promise.all([admin.page.waitForEvent("download"), admin.page.click("form[action='/ui/overhead/export'] button")]);
+const pqBytes = readFileSync(await pq.path());
+out.actions.export_parquet = {
+  name: pq.suggestedFilename(), size: pqBytes.length,
+  magic: pqBytes.subarray(0, 4).toString("latin1") + pqBytes.subarray(pqBytes.length - 4).toString("latin1"),
+};
 await visit(admin, "verify", "/ui/verify");
 await admin.page.fill("#from", "100");
 await admin.page.fill("#to", "200");

@@ -31,6 +31,24 @@ pub(crate) fn problem(e: impl std::fmt::Display) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, e.to_string())
 }
 
+/// A query's error: 503 when it needed more memory than the server gives queries (a retry
+/// may find the pool less busy), else 400.
+pub(crate) fn query_failed(e: impl std::fmt::Display) -> Problem {
+    let e = e.to_string();
+    if e.contains("Resources exhausted") {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the query needs more memory than this server gives queries \
+                 (serve --query-memory-mib): {e}"
+            ),
+        )
+        .retry_after(5)
+    } else {
+        Problem::new(StatusCode::BAD_REQUEST, e)
+    }
+}
+
 /// A list's `limit` parameter: 1 to [`MAX_ROWS`], 100 when absent.
 fn limit(q: &BTreeMap<String, String>) -> Result<usize, Problem> {
     match q.get("limit") {
@@ -49,13 +67,15 @@ fn quote(s: &str) -> String {
 }
 
 async fn trail(state: &State) -> Result<query::Trail, Problem> {
-    query::Trail::open(&state.opts.ledger).await.map_err(|e| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the ledger cannot be read: {e}"),
-        )
-        .retry_after(5)
-    })
+    query::Trail::open_in(&state.opts.ledger, Arc::clone(&state.runtime))
+        .await
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the ledger cannot be read: {e}"),
+            )
+            .retry_after(5)
+        })
 }
 
 async fn rows(trail: &query::Trail, sql: &str) -> Result<Value, Problem> {
@@ -67,7 +87,7 @@ async fn rows(trail: &query::Trail, sql: &str) -> Result<Value, Problem> {
                 format!("the query ran longer than {} s", QUERY_TIME.as_secs()),
             )
         })?
-        .map_err(problem)?;
+        .map_err(query_failed)?;
     let bytes = query::output::to_json(&batches).map_err(problem)?;
     serde_json::from_slice(&bytes).map_err(problem)
 }
@@ -271,10 +291,21 @@ pub(crate) async fn list_sessions(
     let limit = limit(q)?;
     let trail = trail(state).await?;
     // Divergences as `report rca` counts them: recorded outcomes that contradict the decision
-    // (typed columns), and gate decisions whose tool call did otherwise (the `effective` view).
+    // (typed columns), and gate decisions whose tool call did otherwise (the `effective` view,
+    // which reads every record's event and tool-use id: only when sorting by them).
+    let by_divergence = q.get("sort").map(String::as_str) == Some("divergences");
+    let (divergences, effective) = if by_divergence {
+        (
+            "recorded + coalesce(e.n, 0)",
+            "LEFT JOIN (SELECT session_id, count(*) AS n FROM effective \
+             WHERE divergence IS NOT NULL GROUP BY session_id) e ON s.session_id = e.session_id",
+        )
+    } else {
+        ("CAST(NULL AS BIGINT)", "")
+    };
     let sql = format!(
         "SELECT s.session_id AS session_id, first_ts_us, last_ts_us, decisions, denies, asks, \
-         errors, recorded + coalesce(e.n, 0) AS divergences, measured, overhead_us_total, \
+         errors, {divergences} AS divergences, measured, overhead_us_total, \
          first_idx, last_idx FROM (\
          SELECT session_id, CAST(min(ts) AS BIGINT) AS first_ts_us, \
          CAST(max(ts) AS BIGINT) AS last_ts_us, count(*) AS decisions, \
@@ -285,9 +316,7 @@ pub(crate) async fn list_sessions(
          count(overhead_us) AS measured, sum(overhead_us) AS overhead_us_total, \
          min(idx) AS first_idx, max(idx) AS last_idx \
          FROM ledger_rows WHERE session_id IS NOT NULL AND NOT is_rule_set \
-         GROUP BY session_id) s LEFT JOIN (\
-         SELECT session_id, count(*) AS n FROM effective WHERE divergence IS NOT NULL \
-         GROUP BY session_id) e ON s.session_id = e.session_id \
+         GROUP BY session_id) s {effective} \
          ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     );
     Ok(json!({"sessions": rows(&trail, &sql).await?}))
@@ -423,7 +452,10 @@ pub(crate) async fn rca_report(
     };
     query::report::rca::report(&trail, &opts)
         .await
-        .map_err(|e| Problem::new(StatusCode::NOT_FOUND, e.to_string()))
+        .map_err(|e| match e {
+            query::Error::NoSession { .. } => Problem::new(StatusCode::NOT_FOUND, e.to_string()),
+            other => query_failed(other),
+        })
 }
 
 /// `GET /v1/reports/overhead?by=service,tool&since=&until=`: the overhead report, as
@@ -495,7 +527,7 @@ pub(crate) async fn overhead_report(
     let trail = trail(state).await?;
     query::report::overhead::report(&trail, &opts)
         .await
-        .map_err(problem)
+        .map_err(query_failed)
 }
 
 /// `POST /v1/reports/roi`: the ROI report of the incidents and cost model in the body, as
@@ -550,7 +582,7 @@ pub(crate) async fn roi_report(
     opts.window.since = body.since;
     opts.window.until = body.until;
     let trail = trail(state).await?;
-    roi::report(&trail, &opts).await.map_err(problem)
+    roi::report(&trail, &opts).await.map_err(query_failed)
 }
 
 /// Incidents given as JSON (an array, or `{"incidents": [...]}`) or as CSV text.

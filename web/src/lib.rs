@@ -59,6 +59,10 @@ pub struct Limits {
     /// answer (a client that sends them slower, or holds an idle connection longer, is
     /// disconnected).
     pub header_timeout: Duration,
+    /// Bytes the read API's and the dashboard's queries may hold at once, all together (hash
+    /// tables, sorts, aggregates); a query that needs more is refused (503), the server's
+    /// memory does not grow.
+    pub query_memory_bytes: usize,
 }
 
 impl Default for Limits {
@@ -70,6 +74,7 @@ impl Default for Limits {
             concurrent_requests: 64,
             body_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(30),
+            query_memory_bytes: 96 << 20,
         }
     }
 }
@@ -151,6 +156,8 @@ struct State {
     sessions: ui::session::Sessions,
     /// What the dashboard's live figures show (ingest rate, spool backlog, checkpoint size).
     live: tokio::sync::watch::Sender<ui::Live>,
+    /// The memory pool every read query shares (`Limits::query_memory_bytes`).
+    runtime: Arc<query::RuntimeEnv>,
 }
 
 /// A server over one ledger, not yet listening.
@@ -206,6 +213,8 @@ impl Server {
         let committer = spawn_writer(ledger, &opts, &checkpoint, &metrics);
         let permits = tokio::sync::Semaphore::new(opts.limits.concurrent_requests.max(1));
         let tls = opts.tls.is_some();
+        let runtime = query::limited_runtime(opts.limits.query_memory_bytes)
+            .map_err(|e| ServeError::Io(e.to_string()))?;
         Ok(Self {
             state: Arc::new(State {
                 opts,
@@ -223,6 +232,7 @@ impl Server {
                 seq: AtomicU64::new(0),
                 sessions: ui::session::Sessions::new(tls),
                 live: tokio::sync::watch::Sender::new(ui::Live::default()),
+                runtime,
             }),
         })
     }

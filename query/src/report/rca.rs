@@ -204,8 +204,10 @@ pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
          json_float(d.record, '/metadata/overall_pressure') AS pressure, \
          json_str(d.record, '/metadata/pressure_level') AS pressure_level, \
          e.effective AS effective, e.divergence AS divergence \
-         FROM decisions d LEFT JOIN effective e ON d.idx = e.idx \
-         WHERE d.session_id = {sid} ORDER BY d.ts, d.idx"
+         FROM decisions d LEFT JOIN ({}) e ON d.idx = e.idx \
+         WHERE d.session_id = {sid} ORDER BY d.ts, d.idx",
+        // The session's own gates and events only (the global view reads every record).
+        crate::trail::effective_sql(&format!("session_id = {sid}"))
     );
     let mut timeline = Vec::new();
     for b in &trail.sql(&sql).await? {

@@ -400,14 +400,17 @@ pub(crate) async fn sessions(
                 table #sessions-table {
                     thead { tr {
                         th scope="col" { "Session" } th scope="col" { "Decisions" } th scope="col" { "Denied" }
-                        th scope="col" { "Asked" } th scope="col" { "Divergences" } th scope="col" { "Errors" }
+                        th scope="col" { "Asked" }
+                        @if sort == "divergences" { th scope="col" { "Divergences" } }
+                        th scope="col" { "Errors" }
                         th scope="col" { "First" } th scope="col" { "Last" }
                     } }
                     tbody { @for r in &rows { tr {
                         td { @let sid = text(&r["session_id"]);
                             a href=(format!("/ui/sessions/{}", super::encode(&sid))) { (sid) } }
                         td.num { (text(&r["decisions"])) } td.num { (text(&r["denies"])) }
-                        td.num { (text(&r["asks"])) } td.num { (text(&r["divergences"])) }
+                        td.num { (text(&r["asks"])) }
+                        @if sort == "divergences" { td.num { (text(&r["divergences"])) } }
                         td.num { (text(&r["errors"])) }
                         td { (time(r["first_ts_us"].as_i64().unwrap_or(0))) }
                         td { (time(r["last_ts_us"].as_i64().unwrap_or(0))) }
