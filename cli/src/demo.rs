@@ -2,7 +2,7 @@
 //! dashboard on loopback.
 //!
 //! ```text
-//! DIR/ledger            the ledger (sealed segments of 65,536 records)
+//! DIR/ledger            the ledger (sealed segments of 65,536 records; 1,048,576 from 8M)
 //! DIR/ledger.key        its signing key (0600)        DIR/ledger.vkey   its public key
 //! DIR/ledger.server/    the server's state: tokens.json, verify.json (the run below),
 //!                       roi/incidents.csv and roi/cost.json (the ROI page's inputs)
@@ -78,8 +78,11 @@ const BUNDLE: &[(&str, &str)] = &[
 /// The ROI page's prices: tokens at 15 per million, a person's minute at 1.50 (USD).
 const COST: &str = r#"{"currency": "USD", "micros_per_token": 15, "micros_per_minute": 1500000}"#;
 
-/// Records per sealed segment.
-const SEGMENT: u64 = 1 << 16;
+/// Records per sealed segment: small enough that the default demo has sealed segments (and so
+/// summaries, seal notes, pruning), and the writer's default (1,048,576) for large demos.
+fn segment_records(n: u64) -> u64 {
+    if n >= 8 << 20 { 1 << 20 } else { 1 << 16 }
+}
 
 const EXAMPLE_DECISIONS: &str = include_str!("../../examples/decisions.ndjson");
 
@@ -147,9 +150,10 @@ pub(crate) fn run(a: DemoArgs) -> Result<u8> {
     eprintln!("govtrail demo: generating {} decisions…", a.decisions);
     build(&ledger_dir, signer, a.decisions, a.seed)?;
     println!(
-        "demo ledger {}: {} decisions in sealed segments of {SEGMENT} records ({:.1} s)",
+        "demo ledger {}: {} decisions in sealed segments of {} records ({:.1} s)",
         ledger_dir.display(),
         a.decisions,
+        segment_records(a.decisions),
         started.elapsed().as_secs_f64()
     );
 
@@ -227,7 +231,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<u8> {
 
 /// Appends the generator's records in batches and seals the ledger.
 fn build(dir: &Path, signer: NoteSigner, n: u64, seed: u64) -> Result<()> {
-    let mut ledger = Ledger::create(dir, signer, SEGMENT)?;
+    let mut ledger = Ledger::create(dir, signer, segment_records(n))?;
     let mut records_of = schemas::demo::Demo::new(n, seed);
     let opts = schemas::ingest::Options {
         format: Some(schemas::ingest::Format::Native),

@@ -70,6 +70,9 @@ pub(crate) fn effective_sql(filter: &str) -> String {
 pub fn limited_runtime(bytes: usize) -> Result<Arc<RuntimeEnv>> {
     datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
         .with_memory_limit(bytes, 1.0)
+        // Footers and page indexes kept between queries: an eighth of the pool (DataFusion's
+        // default is 50 MiB, outside the pool).
+        .with_metadata_cache_limit(bytes / 8)
         .build_arc()
         .map_err(|e| Error::Internal(format!("a memory-limited runtime: {e}")))
 }
@@ -343,12 +346,17 @@ impl Trail {
     /// among all its trails, so that their queries together stay within its memory limit: see
     /// [`limited_runtime`]). A query that needs more fails with [`Error::Sql`] saying
     /// "Resources exhausted" instead of growing the process.
-    pub async fn open_in(dir: &Path, runtime: Arc<RuntimeEnv>) -> Result<Self> {
+    /// `partitions` as for [`Trail::open_with`].
+    pub async fn open_in(
+        dir: &Path,
+        runtime: Arc<RuntimeEnv>,
+        partitions: Option<usize>,
+    ) -> Result<Self> {
         let dir = dir.to_path_buf();
         let files = tokio::task::spawn_blocking(move || Self::read_files(&dir, None))
             .await
             .map_err(|e| Error::Internal(format!("reading the ledger's files: {e}")))??;
-        Self::from_snapshot(files.snapshot, None, files.vouched, Some(runtime)).await
+        Self::from_snapshot(files.snapshot, partitions, files.vouched, Some(runtime)).await
     }
 
     /// What pruning rested on.

@@ -67,7 +67,12 @@ fn quote(s: &str) -> String {
 }
 
 async fn trail(state: &State) -> Result<query::Trail, Problem> {
-    query::Trail::open_in(&state.opts.ledger, Arc::clone(&state.runtime))
+    trail_in(state, None).await
+}
+
+/// A trail whose plans run in `partitions` partitions (one per core by default).
+async fn trail_in(state: &State, partitions: Option<usize>) -> Result<query::Trail, Problem> {
+    query::Trail::open_in(&state.opts.ledger, Arc::clone(&state.runtime), partitions)
         .await
         .map_err(|e| {
             Problem::new(
@@ -258,6 +263,10 @@ const DIVERGENT_SQL: &str = "(decision IN ('deny', 'ask', 'escalate') AND outcom
      OR (decision = 'allow' AND outcome IN ('blocked', 'denied')) \
      OR (decision = 'error' AND outcome = 'failed_open')";
 
+/// Records above which sessions are not sorted by divergences: counting them reads every
+/// record's JSON (about 2.5 s and 90 MB per million records, docs/BENCHMARKS.md).
+const EFFECTIVE_SCAN_MAX: u64 = 2_000_000;
+
 /// A page of sessions (`/v1/sessions`, and the dashboard's Sessions page).
 pub(crate) async fn list_sessions(
     state: &State,
@@ -289,11 +298,23 @@ pub(crate) async fn list_sessions(
             .map_err(|_| problem(format!("offset={o:?} is not a number")))?,
     };
     let limit = limit(q)?;
-    let trail = trail(state).await?;
     // Divergences as `report rca` counts them: recorded outcomes that contradict the decision
     // (typed columns), and gate decisions whose tool call did otherwise (the `effective` view,
     // which reads every record's event and tool-use id: only when sorting by them).
     let by_divergence = q.get("sort").map(String::as_str) == Some("divergences");
+    let trail = trail(state).await?;
+    let records = trail.snapshot().records;
+    if by_divergence && records > EFFECTIVE_SCAN_MAX {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "sorting sessions by divergences reads every record's event and tool-use id \
+                 from its JSON; this ledger has {records} records, more than the {EFFECTIVE_SCAN_MAX} \
+                 this server reads for it (docs/SERVER.md §8); a session's own divergences are \
+                 on its page"
+            ),
+        ));
+    }
     let (divergences, effective) = if by_divergence {
         (
             "recorded + coalesce(e.n, 0)",
@@ -524,7 +545,10 @@ pub(crate) async fn overhead_report(
             return Err(problem(format!("{t:?} is not an RFC 3339 time")));
         }
     }
-    let trail = trail(state).await?;
+    // A comparison scans for exact percentiles, whose groups hold every measured value: in one
+    // partition they are held once, not once per partition and again when merged.
+    let partitions = opts.compare.is_some().then_some(1);
+    let trail = trail_in(state, partitions).await?;
     query::report::overhead::report(&trail, &opts)
         .await
         .map_err(query_failed)

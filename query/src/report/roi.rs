@@ -228,25 +228,40 @@ pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
         }
     }
     let mut incidents = Vec::new();
+    // Incidents naming the same rules share their blocks: counted once per set of rules (a
+    // thousand incidents of one rule would otherwise sort its hits a thousand times).
+    let mut by_rules: std::collections::BTreeMap<Vec<&str>, (i64, Vec<String>)> =
+        Default::default();
     for inc in &opts.incidents {
         let waste_micros = inc
             .tokens_wasted
             .saturating_mul(opts.cost.micros_per_token)
             .saturating_add(inc.minutes_lost.saturating_mul(opts.cost.micros_per_minute));
-        // Decisions naming several of the incident's rules count once.
-        let mut blocks: Vec<&(i64, String)> = inc
-            .rule_ids
-            .iter()
-            .filter_map(|r| hits.get(r))
-            .flatten()
-            .collect();
-        blocks.sort_unstable();
-        blocks.dedup_by_key(|b| b.0);
+        let mut rules: Vec<&str> = inc.rule_ids.iter().map(String::as_str).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let (blocks, samples) = by_rules
+            .entry(rules)
+            .or_insert_with_key(|rules| {
+                // Decisions naming several of the incident's rules count once.
+                let mut blocks: Vec<&(i64, String)> = rules
+                    .iter()
+                    .filter_map(|r| hits.get(*r))
+                    .flatten()
+                    .collect();
+                blocks.sort_unstable();
+                blocks.dedup_by_key(|b| b.0);
+                (
+                    blocks.len() as i64,
+                    blocks.iter().take(5).map(|b| b.1.clone()).collect(),
+                )
+            })
+            .clone();
         incidents.push(Prevented {
             incident: inc.clone(),
             waste_micros,
-            blocks: blocks.len() as i64,
-            sample_decision_ids: blocks.iter().take(5).map(|b| b.1.clone()).collect(),
+            blocks,
+            sample_decision_ids: samples,
         });
     }
     // Saturating: incidents come from a file and may hold absurd figures.
