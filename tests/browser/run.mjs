@@ -76,7 +76,8 @@ async function visit(s, name, path, selectors = {}) {
   };
   if (mode === "check") entry.axe = await axe(s.page);
   entry.console_errors = [...s.errors];
-  if (shots) await s.page.screenshot({ path: `${shots}/dashboard-${name}.png`, fullPage: true });
+  // The first screenful (1280 x 900): what a reader sees on opening the page.
+  if (shots) await s.page.screenshot({ path: `${shots}/dashboard-${name}.png` });
   out.pages.push(entry);
   return entry;
 }
