@@ -6,7 +6,8 @@
 #   4. benches/hook_overhead.py: time `govtrail hook` adds to a Node.js hook;
 #   5. query_bench: 10M decisions, queries and reports against DuckDB on the same files;
 #   6. replay_bench and benches/decide_overhead.py: replay against bare regorus, and
-#      `govtrail decide` against a Node.js hook.
+#      `govtrail decide` against a Node.js hook;
+#   7. benches/dashboard.py: the dashboard in Chromium on a 10M-decision demo ledger.
 # `benches/run.sh --report-only` rewrites the report from the last results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -175,6 +176,13 @@ print("\n".join(out))
 PY
 python3 benches/query_report.py
 python3 benches/replay_report.py
+# The dashboard in Chromium on a 10M-decision demo ledger (needs scripts/test.sh's Chromium and
+# npm packages).
+if [ "${1:-}" != "--report-only" ]; then
+  python3 benches/dashboard.py 10000000 5 --write
+else
+  python3 benches/dashboard.py --section-only
+fi
 # The Trust A/B needs the base commit's release binary (see the section's text for the build).
 if [ -n "${TRUST_AB_BASE:-}" ]; then
   python3 benches/trust_ab.py "$TRUST_AB_BASE" target/release/govtrail 1000000:6 4000000:5 --write
