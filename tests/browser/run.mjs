@@ -186,10 +186,17 @@ await visit(admin, "roi", "/ui/roi", {
 if (process.env.GOVTRAIL_LIVE_FILE) {
   await admin.page.goto(`${base}/ui/`);
   const before = await admin.page.textContent("[data-live=size]");
+  const bars = () => [...document.querySelectorAll("#series tbody tr td:nth-child(2)")]
+    .reduce((n, td) => n + Number(td.textContent), 0);
+  const barsBefore = await admin.page.evaluate(bars);
   // Tell the test the page is open; it appends a record.
   process.stderr.write("live: ready\n");
   await admin.page.waitForFunction((b) => document.querySelector("[data-live=size]").textContent !== b, before, { timeout: 20_000 });
   out.actions.live = { before, after: await admin.page.textContent("[data-live=size]") };
+  // The chart follows (swapped in at most every 10 s): its bars count the new decision.
+  await admin.page.waitForFunction((b) => [...document.querySelectorAll("#series tbody tr td:nth-child(2)")]
+    .reduce((n, td) => n + Number(td.textContent), 0) > b, barsBefore, { timeout: 30_000 });
+  out.actions.live.bars = [barsBefore, await admin.page.evaluate(bars)];
 }
 
 // --- Cross-site: a page on another site posts the replay form with the admin's session.

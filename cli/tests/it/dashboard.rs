@@ -390,6 +390,13 @@ fn every_page_in_chromium_matches_the_cli_passes_axe_and_refuses_what_it_must() 
     // Live: the tile changed after the append, without a reload.
     let live = &out["actions"]["live"];
     assert_ne!(live["before"], live["after"], "{live}");
+    // The chart also counts the appended record (swapped in without a reload). Before the
+    // append, the bars counted the demo's decisions.
+    assert_eq!(
+        live["bars"][1],
+        live["bars"][0].as_i64().unwrap() + 1,
+        "{live}"
+    );
 
     // Cross-site: the forged form arrived without the cookie (SameSite=Strict) and from a
     // foreign origin: 403; with the page's own origin a wrong or missing CSRF token is 403.

@@ -747,7 +747,12 @@ impl Report {
                         .map(|v| v.clone().unwrap_or_else(|| "(none)".into()))
                         .collect();
                     let n = |s: &Option<Stats>| s.as_ref().map_or(0, |s| s.measured).to_string();
-                    let ratio = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}"));
+                    // The ratio and its 95 % interval, when computed.
+                    let ratio = |r: Option<f64>, ci: Option<(f64, f64)>| match (r, ci) {
+                        (Some(r), Some((lo, hi))) => format!("{r:.2} [{lo:.2}, {hi:.2}]"),
+                        (Some(r), None) => format!("{r:.2}"),
+                        _ => "-".into(),
+                    };
                     let p = |s: &Option<Stats>, f: fn(&Stats) -> Option<f64>| {
                         ms(s.as_ref().and_then(f))
                     };
@@ -760,9 +765,9 @@ impl Report {
                         p(&g.b, |s| s.p95_us),
                         p(&g.a, |s| s.p99_us),
                         p(&g.b, |s| s.p99_us),
-                        ratio(g.p50_ratio),
-                        ratio(g.p95_ratio),
-                        ratio(g.p99_ratio),
+                        ratio(g.p50_ratio, g.p50_ci),
+                        ratio(g.p95_ratio, g.p95_ci),
+                        ratio(g.p99_ratio, g.p99_ci),
                     ]);
                     r
                 })

@@ -99,6 +99,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/logout", post(logout))
         .route("/ui/assets/{name}", get(serve_asset))
         .route("/ui/events", get(live::events))
+        .route("/ui/fragments/series", get(pages::series_fragment))
         .route("/ui/decisions", get(pages::decisions))
         .route("/ui/decisions/{index}", get(pages::decision))
         .route("/ui/decisions/{index}/proof", get(pages::proof))

@@ -63,23 +63,9 @@ pub(crate) async fn overview(
             let status = crate::admin::verify_status_of(&s).await;
             let none = BTreeMap::new();
             let overhead = api::overhead_report(&s, &none).await?;
-            let series = api::series_of(&s, &none).await?;
+            let series = series_chart(&s).await?;
             let live = s.live.borrow().clone();
             let size = status["checkpoint"]["size"].as_u64().unwrap_or(0);
-            let bars: Vec<Bar> = series["buckets"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|b| Bar {
-                            start_us: b["start_us"].as_i64().unwrap_or(0),
-                            decisions: b["decisions"].as_i64().unwrap_or(0),
-                            denies: b["denies"].as_i64().unwrap_or(0),
-                            asks: b["asks"].as_i64().unwrap_or(0),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let bucket_s = series["bucket_seconds"].as_u64().unwrap_or(60);
             let t = &overhead.total;
             Ok::<_, UiError>(html! {
                 section.tiles aria-label="Figures" {
@@ -97,7 +83,7 @@ pub(crate) async fn overview(
                         "the segments' summaries (percentiles within 1 %)" } @else { "every decision" }
                     ". Records and rate update live." }
                 (verified(&status))
-                (chart::bars(&bars, bucket_s, "Decisions over time"))
+                (series)
                 (checkpoint(&status))
             })
         }
@@ -105,6 +91,43 @@ pub(crate) async fn overview(
         (login, body.map(|b| ("Overview".to_owned(), b)))
     })
     .await
+}
+
+/// The decisions-over-time chart (`/v1/reports/series`).
+async fn series_chart(state: &State) -> Result<Markup, UiError> {
+    let series = api::series_of(state, &BTreeMap::new()).await?;
+    let bars: Vec<Bar> = series["buckets"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|b| Bar {
+                    start_us: b["start_us"].as_i64().unwrap_or(0),
+                    decisions: b["decisions"].as_i64().unwrap_or(0),
+                    denies: b["denies"].as_i64().unwrap_or(0),
+                    asks: b["asks"].as_i64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let bucket_s = series["bucket_seconds"].as_u64().unwrap_or(60);
+    Ok(chart::bars(&bars, bucket_s, "Decisions over time"))
+}
+
+/// `GET /ui/fragments/series`: the overview's chart alone, which the page's script swaps in
+/// when decisions have arrived (at most every 10 s).
+pub(crate) async fn series_fragment(
+    Extract(state): Extract<Arc<State>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let login = match guard(&state, &headers, &uri, Scope::Read) {
+        Ok(l) => l,
+        Err(e) => return e.into_response(None),
+    };
+    match series_chart(&state).await {
+        Ok(m) => page(StatusCode::OK, m),
+        Err(e) => e.into_response(Some(&login)),
+    }
 }
 
 /// The last verification run.
