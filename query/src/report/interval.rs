@@ -121,7 +121,9 @@ mod tests {
     fn the_ratio_interval_covers_the_true_ratio_at_least_95_percent_of_the_time() {
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut unit = || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         };
         for (p, n) in [(0.5, 200), (0.95, 400), (0.99, 1000)] {

@@ -303,11 +303,12 @@ impl UiError {
     }
 }
 
-/// Percent-encodes a query parameter's value.
+/// Percent-encodes a path segment or a query parameter's value (all but RFC 3986's
+/// unreserved characters, so a session id with `/` or `?` stays one segment).
 fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -330,10 +331,19 @@ fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Stri
     }
 }
 
-/// Where a login goes back to: a path of this dashboard, never elsewhere.
+/// Where a login goes back to: a path of this dashboard, never elsewhere (and only visible
+/// ASCII: it becomes a `Location` header).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with("/ui/")
+                && n.bytes().all(|b| b.is_ascii_graphic())
+                && !n.contains("//")
+                && !n.contains("..")
+                && !n.contains('\\') =>
+        {
+            n
+        }
         _ => "/ui/",
     }
 }
@@ -489,4 +499,35 @@ fn time(us: i64) -> String {
         rem % 60,
         micros / 1000
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{encode, safe_next};
+
+    #[test]
+    fn a_login_goes_back_only_to_a_dashboard_path() {
+        for ok in ["/ui/", "/ui/sessions?sort=asks", "/ui/decisions/5"] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/ui/",
+            "/ui//evil.example",
+            "/ui/../../x",
+            "/ui/\\evil",
+            "/ui/a\nLocation: x",
+            "/uix",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/ui/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/ui/");
+    }
+
+    #[test]
+    fn ids_are_encoded_as_one_segment() {
+        assert_eq!(encode("a/b?c d"), "a%2Fb%3Fc%20d");
+        assert_eq!(encode("demo-00001_x.~"), "demo-00001_x.~");
+    }
 }
