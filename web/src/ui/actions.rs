@@ -386,6 +386,9 @@ fn bundles(state: &State) -> Vec<String> {
     names
 }
 
+/// Replay runs kept in the state directory (reports and JUnit files); older ones are removed.
+const KEPT_RUNS: usize = 50;
+
 /// The replay runs kept in the state directory, newest first.
 fn runs(state: &State) -> Vec<u64> {
     let mut n: Vec<u64> = std::fs::read_dir(state.opts.state_dir.join("replays"))
@@ -475,6 +478,12 @@ pub(crate) async fn replay_run(
                 .map_err(std::io::Error::other)
         };
         keep().map_err(|e| bad(format!("keeping the run in {}: {e}", dir.display())))?;
+        // The newest runs are kept, the others removed.
+        for old in runs(&state).into_iter().skip(KEPT_RUNS) {
+            for ext in ["json", "junit.xml"] {
+                let _ = std::fs::remove_file(dir.join(format!("{old}.{ext}")));
+            }
+        }
         Ok::<_, UiError>(Redirect::to(&format!("/ui/replay/{n}")).into_response())
     };
     run.await.unwrap_or_else(|e| e.into_response(Some(&login)))

@@ -70,14 +70,19 @@ fn append(out: &mut impl std::io::Write, dir: &Path, prefix: &str) -> Result<(),
     Ok(())
 }
 
-/// Writes the evidence pack of records `[from, to)` and its `.tar.gz` into the state
-/// directory's `evidence/`; returns the archive's path and download name. Earlier archives
-/// are removed first (one download at a time is kept).
+/// Writes the evidence pack of records `[from, to)` and its `.tar.gz` into a directory of its
+/// own under the state directory's `evidence/` (requests at once do not meet); returns the
+/// archive's path and download name. [`stream`] removes the archive once it has it open.
 pub(crate) fn evidence(state: &State, from: u64, to: u64) -> Result<(PathBuf, String), String> {
-    let dir = state.opts.state_dir.join("evidence");
+    let name = format!("evidence-{from}-{to}");
+    let n = state.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = state
+        .opts
+        .state_dir
+        .join("evidence")
+        .join(format!("{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     ledger::create_private_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let name = format!("evidence-{from}-{to}");
     let pack = dir.join(&name);
     ledger::export_evidence(&state.opts.ledger, from, to, &pack).map_err(|e| e.to_string())?;
     let archive = dir.join(format!("{name}.tar.gz"));
@@ -94,20 +99,29 @@ pub(crate) fn evidence(state: &State, from: u64, to: u64) -> Result<(PathBuf, St
         std::io::BufWriter::new(file),
         flate2::Compression::default(),
     );
-    append(&mut gz, &pack, &name)?;
+    let packed = append(&mut gz, &pack, &name);
+    let _ = std::fs::remove_dir_all(&pack);
+    if let Err(e) = packed {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
     // The end of the archive: two empty blocks.
     gz.write_all(&[0u8; 1024])
         .and_then(|()| gz.finish())
         .and_then(|mut w| w.flush())
         .map_err(|e| format!("{}: {e}", archive.display()))?;
-    let _ = std::fs::remove_dir_all(&pack);
     Ok((archive, format!("{name}.tar.gz")))
 }
 
-/// The file at `path` as a streamed body.
+/// The archive at `path` as a streamed body; its directory is removed once the file is open
+/// (the open file keeps its bytes until the download ends).
 pub(crate) async fn stream(path: &Path) -> std::io::Result<axum::body::Body> {
     use tokio::io::AsyncReadExt as _;
-    let file = tokio::fs::File::open(path).await?;
+    let file = tokio::fs::File::open(path).await;
+    if let Some(dir) = path.parent() {
+        let _ = tokio::fs::remove_dir_all(dir).await;
+    }
+    let file = file?;
     let chunks = futures_util::stream::unfold(file, |mut f| async move {
         let mut buf = vec![0u8; 64 << 10];
         match f.read(&mut buf).await {
