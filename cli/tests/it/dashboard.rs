@@ -597,6 +597,23 @@ fn a_session_cookie_does_not_work_cross_site_or_without_the_form_token() {
     );
     assert_eq!(a.status, 303);
     assert!(a.headers["location"].starts_with("/ui/login"));
+    assert!(
+        a.headers.contains_key("content-security-policy"),
+        "{:?}",
+        a.headers
+    );
+    // A POST with an ended session logs in again to the overview (its own path has no page).
+    let a = post(
+        "/ui/evidence",
+        &[("cookie", &cookie), ("origin", &origin)],
+        &run,
+    );
+    assert_eq!(a.status, 303);
+    assert_eq!(a.headers["location"], "/ui/login?next=%2Fui%2F");
+    // A method a route does not take still gets the dashboard's headers.
+    let a = request(&server.addr, "DELETE", "/ui/verify", None, &[], b"");
+    assert_eq!(a.status, 405);
+    assert!(a.headers.contains_key("content-security-policy"));
     // The open live stream does not hold the shutdown: the server stops and the stream ends.
     let (code, err) = server.stop();
     assert_eq!(code, Some(0), "{err}");

@@ -386,6 +386,9 @@ fn bundles(state: &State) -> Vec<String> {
     names
 }
 
+/// Held while a finished replay takes its number and writes its files.
+static RUN_NUMBERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Replay runs kept in the state directory (reports and JUnit files); older ones are removed.
 const KEPT_RUNS: usize = 50;
 
@@ -467,6 +470,8 @@ pub(crate) async fn replay_run(
     let run = async {
         let report = crate::admin::replay_now(&state, &body).await?;
         let dir = state.opts.state_dir.join("replays");
+        // Replays that end together take numbers one after the other.
+        let _numbering = RUN_NUMBERS.lock().await;
         let n = runs(&state).first().map_or(1, |n| n + 1);
         let json = serde_json::to_vec_pretty(&replay::json(&report)).map_err(bad)?;
         let junit = replay::junit(&report);

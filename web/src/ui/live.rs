@@ -120,17 +120,25 @@ pub(crate) async fn events(Extract(state): Extract<Arc<State>>, headers: HeaderM
             .into_response();
     }
     let rx = state.live.subscribe();
-    let stream = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
-        if !first && rx.changed().await.is_err() {
-            return None;
-        }
-        let live = rx.borrow_and_update().clone();
-        if live.closing {
-            return None;
-        }
-        let event = Event::default().event("live").json_data(&live).ok()?;
-        Some((Ok::<_, Infallible>(event), (rx, false)))
-    });
+    let start = (rx, true, state, headers);
+    let stream =
+        futures_util::stream::unfold(start, |(mut rx, first, state, headers)| async move {
+            if !first && rx.changed().await.is_err() {
+                return None;
+            }
+            let live = rx.borrow_and_update().clone();
+            // A logout, an expiry or a revoked token ends the stream at its next event.
+            if live.closing
+                || state
+                    .sessions
+                    .check(&state.tokens, &headers, Scope::Read)
+                    .is_err()
+            {
+                return None;
+            }
+            let event = Event::default().event("live").json_data(&live).ok()?;
+            Some((Ok::<_, Infallible>(event), (rx, false, state, headers)))
+        });
     let mut r = Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response();

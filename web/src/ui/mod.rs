@@ -113,6 +113,25 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/replay/{run}", get(actions::replay_result))
         .route("/ui/replay/{run}/junit", get(actions::replay_junit))
         .route("/ui/roi", get(actions::roi))
+        .layer(axum::middleware::map_response(every_answer))
+}
+
+/// The security headers on every dashboard answer, also those no handler wrote (redirects,
+/// extractor rejections, 405s); a handler's own `Cache-Control` stays.
+async fn every_answer(mut r: Response) -> Response {
+    if !r.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        let cache = if r.headers().contains_key(header::CACHE_CONTROL) {
+            None
+        } else {
+            Some("no-store")
+        };
+        let kept = r.headers().get(header::CACHE_CONTROL).cloned();
+        secure_headers(&mut r, cache.unwrap_or("no-store"));
+        if let Some(k) = kept {
+            r.headers_mut().insert(header::CACHE_CONTROL, k);
+        }
+    }
+    r
 }
 
 async fn serve_asset(Path(name): Path<String>) -> Response {
@@ -268,7 +287,8 @@ fn guard_change(
     let login = state
         .sessions
         .check_change(&state.tokens, headers, csrf, scope)
-        .map_err(|r| UiError::Refused(r, uri.clone()))?;
+        // A logged-out POST logs in again to the overview: its own path has no page.
+        .map_err(|r| UiError::Refused(r, Uri::from_static("/ui/")))?;
     crate::auth_layer::log_access(state, &login.token.id, scope, uri.path());
     Ok(login)
 }

@@ -457,6 +457,8 @@ pub(crate) async fn sessions(
 
 /// Timeline rows a session page lists at most (the chart and counts cover all).
 const TIMELINE_ROWS: usize = 500;
+/// Decisions a session's timeline chart draws at most (one SVG mark each).
+const CHART_STEPS: usize = 5000;
 
 /// `GET /ui/sessions/{id}`: the session's root-cause analysis: counts, first deny, ask and
 /// divergence, pressure, attribution, and its timeline.
@@ -471,8 +473,13 @@ pub(crate) async fn session(
         let title = format!("Session {id}");
         let body = async {
             let r = api::rca_report(&s, id.clone()).await?;
-            let svg = query::plot::rca(&r, query::plot::ImageFormat::Svg)
-                .map_err(|e| UiError::Problem(crate::problem::Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))?;
+            // The chart draws a mark per decision: beyond CHART_STEPS it is left out.
+            let svg = if r.timeline.len() <= CHART_STEPS {
+                Some(query::plot::rca(&r, query::plot::ImageFormat::Svg)
+                    .map_err(|e| UiError::Problem(crate::problem::Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))?)
+            } else {
+                None
+            };
             let link = |pos: Option<usize>| {
                 pos.and_then(|p| r.timeline.get(p)).map(|st| (st.idx, time(st.ts_us)))
             };
@@ -491,9 +498,13 @@ pub(crate) async fn session(
                     }
                     dt { "Adverse decisions" } dd #adverse { (r.adverse) }
                 }
-                (chart::figure(&svg, "timeline", &format!("Session {}: decisions over time", r.session_id), html! {
-                    p { "Every decision is a row of the timeline below." }
-                }))
+                @match &svg {
+                    Some(svg) => (chart::figure(svg, "timeline", &format!("Session {}: decisions over time", r.session_id), html! {
+                        p { "Every decision is a row of the timeline below." }
+                    })),
+                    None => p.note { "The session has " (count(r.timeline.len() as i64)) " decisions: more than the "
+                        (count(CHART_STEPS as i64)) " the timeline chart draws (one mark each)." },
+                }
                 h2 { "Attribution" }
                 @if r.attribution.is_empty() {
                     p { "No attribute value is over-represented among the adverse decisions." }

@@ -13,6 +13,12 @@ fn header(name: &str, size: u64, dir: bool) -> Result<[u8; 512], String> {
     if name.len() >= 100 {
         return Err(format!("{name}: a name of 100 bytes or more"));
     }
+    // ustar's size field holds 11 octal digits.
+    if size >= 1 << 33 {
+        return Err(format!(
+            "{name}: {size} bytes; a .tar entry holds less than 8 GiB (export the pack to a directory: govtrail export-evidence)"
+        ));
+    }
     let mut h = [0u8; 512];
     h[..name.len()].copy_from_slice(name.as_bytes());
     let octal = |h: &mut [u8; 512], at: usize, len: usize, v: u64| {
@@ -74,15 +80,39 @@ fn append(out: &mut impl std::io::Write, dir: &Path, prefix: &str) -> Result<(),
 /// own under the state directory's `evidence/` (requests at once do not meet); returns the
 /// archive's path and download name. [`stream`] removes the archive once it has it open.
 pub(crate) fn evidence(state: &State, from: u64, to: u64) -> Result<(PathBuf, String), String> {
-    let name = format!("evidence-{from}-{to}");
+    let root = state.opts.state_dir.join("evidence");
+    sweep(&root);
     let n = state.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = state
-        .opts
-        .state_dir
-        .join("evidence")
-        .join(format!("{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    ledger::create_private_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = root.join(format!("{}-{n}", std::process::id()));
+    let built = build(&dir, state, from, to);
+    if built.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    built
+}
+
+/// Removes what earlier requests left in `root` more than an hour ago (a download the client
+/// gave up on before it began, a server stopped while packing).
+fn sweep(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if old {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn build(dir: &Path, state: &State, from: u64, to: u64) -> Result<(PathBuf, String), String> {
+    let name = format!("evidence-{from}-{to}");
+    ledger::create_private_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let pack = dir.join(&name);
     ledger::export_evidence(&state.opts.ledger, from, to, &pack).map_err(|e| e.to_string())?;
     let archive = dir.join(format!("{name}.tar.gz"));
@@ -101,10 +131,7 @@ pub(crate) fn evidence(state: &State, from: u64, to: u64) -> Result<(PathBuf, St
     );
     let packed = append(&mut gz, &pack, &name);
     let _ = std::fs::remove_dir_all(&pack);
-    if let Err(e) = packed {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(e);
-    }
+    packed?;
     // The end of the archive: two empty blocks.
     gz.write_all(&[0u8; 1024])
         .and_then(|()| gz.finish())
