@@ -60,15 +60,17 @@ pub(crate) fn show(a: ShowArgs) -> Result<u8> {
     if let Some(path) = &a.proof_out {
         ledger::write_output(path, proof.to_text().as_bytes())?;
     }
-    let (effective, divergence) = {
-        let trail = block(query::Trail::open(&a.ledger))??;
-        let batches = block(trail.sql(&format!(
-            "SELECT effective, divergence FROM effective WHERE idx = {}",
-            proof.index
-        )))??;
-        let rows: serde_json::Value = serde_json::from_slice(&query::output::to_json(&batches)?)?;
-        let cell = |name: &str| rows[0][name].as_str().map(str::to_owned);
-        (cell("effective"), cell("divergence"))
+    // The `effective` view read for the record's own session only.
+    let session = schemas::DecisionView::parse(&bytes)
+        .ok()
+        .and_then(|v| v.session_id.map(|s| s.into_owned()));
+    let (effective, divergence) = match session {
+        Some(sid) => {
+            let trail = block(query::Trail::open(&a.ledger))??;
+            let index = i64::try_from(proof.index).unwrap_or(i64::MAX);
+            block(query::report::rca::effective_of(&trail, &sid, index))??.unwrap_or_default()
+        }
+        None => (None, None),
     };
     let shown = Shown {
         index: proof.index,

@@ -461,6 +461,18 @@ pub(crate) async fn series_of(
     Ok(json!({"bucket_seconds": bucket_s, "buckets": rows(&trail, &sql).await?}))
 }
 
+/// The effective outcome of gate decision `idx` of `session_id`, and its divergence.
+pub(crate) async fn effective_of(
+    state: &State,
+    session_id: &str,
+    idx: i64,
+) -> Result<Option<(Option<String>, Option<String>)>, Problem> {
+    let trail = trail(state).await?;
+    query::report::rca::effective_of(&trail, session_id, idx)
+        .await
+        .map_err(query_failed)
+}
+
 /// A session's root-cause analysis.
 pub(crate) async fn rca_report(
     state: &State,

@@ -261,6 +261,17 @@ fn every_page_in_chromium_matches_the_cli_passes_axe_and_refuses_what_it_must() 
     );
     let one = page(&out, "decision");
     assert_eq!(strings(&one["figures"]["decision"]), ["deny"]);
+    // Its effective outcome = `govtrail show`'s.
+    let index = one["path"].as_str().unwrap().rsplit('/').next().unwrap();
+    let shown = json_of(&["show", l, "--index", index, "--json"]);
+    let effective = &strings(&one["figures"]["effective"])[0];
+    let want = shown["effective"]
+        .as_str()
+        .expect("a denied gate of the demo has an effective outcome");
+    assert!(effective.starts_with(want), "{effective} / {shown}");
+    if let Some(d) = shown["divergence"].as_str() {
+        assert!(effective.contains(d), "{effective} / {shown}");
+    }
     let proof = tmp.path().join("one.proof");
     let record = tmp.path().join("one.json");
     std::fs::write(&proof, one["proof"].as_str().unwrap()).unwrap();

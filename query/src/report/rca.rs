@@ -190,6 +190,27 @@ const ATTRIBUTES: [(&str, &str); 6] = [
     ("rule_id", "unnest(array_distinct(rule_ids))"),
 ];
 
+/// What happened to the tool call of gate decision `idx` of session `session_id` (the
+/// `effective` view's `effective` and `divergence`, read for that session only): `None` when
+/// the record is not a gate decision with a tool-use id.
+pub async fn effective_of(
+    trail: &Trail,
+    session_id: &str,
+    idx: i64,
+) -> Result<Option<(Option<String>, Option<String>)>> {
+    let sql = format!(
+        "SELECT effective, divergence FROM ({}) WHERE idx = {idx}",
+        crate::trail::effective_sql(&format!("session_id = {}", quote(session_id)))
+    );
+    for b in &trail.sql(&sql).await? {
+        if b.num_rows() > 0 {
+            let (e, d) = (strings(b, "effective")?, strings(b, "divergence")?);
+            return Ok(Some((e[0].clone(), d[0].clone())));
+        }
+    }
+    Ok(None)
+}
+
 /// Computes the report.
 pub async fn report(trail: &Trail, opts: &Options) -> Result<Report> {
     let sid = quote(&opts.session_id);

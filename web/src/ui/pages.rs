@@ -293,13 +293,9 @@ pub(crate) async fn decision(
             let d = read::decision_of(&s, &index).await?;
             let record = &d["record"];
             let idx = d["index"].as_i64().unwrap_or(-1);
-            // The effective outcome comes from the session's analysis (the `effective` view,
-            // read for the session only).
-            let step = match record["session_id"].as_str() {
-                Some(sid) => api::rca_report(&s, sid.to_owned())
-                    .await
-                    .ok()
-                    .and_then(|r| r.timeline.into_iter().find(|st| st.idx == idx)),
+            // The effective outcome: the `effective` view, read for the session only.
+            let effective = match record["session_id"].as_str() {
+                Some(sid) => api::effective_of(&s, sid, idx).await?,
                 None => None,
             };
             let raw = record["source"]["raw"].as_str();
@@ -312,12 +308,12 @@ pub(crate) async fn decision(
                         a href=(format!("/ui/sessions/{}", super::encode(sid))) { (sid) } } @else { "—" } }
                     dt { "Outcome recorded" } dd { (text(&record["outcome"])) }
                     dt { "Effective outcome" } dd #effective {
-                        @match &step {
-                            Some(st) => {
-                                (st.effective.as_deref().unwrap_or("unknown (no later event of this tool call)"))
-                                @if let Some(d) = &st.divergence { " — " strong { (d) } }
+                        @match &effective {
+                            Some((e, d)) => {
+                                (e.as_deref().unwrap_or("unknown (the session records no later events)"))
+                                @if let Some(d) = d { " — " strong { (d) } }
                             }
-                            None => "unknown",
+                            None => "not a gate decision with a tool-use id",
                         }
                     }
                     dt { "Record hash" } dd { code { (text(&d["record_hash"])) } }
