@@ -153,7 +153,7 @@ impl Demo {
             out.push_str(&format!(
                 "INC-{:03},Build directory removed during a release,{},{},{},{},inst_064;inst_038\n",
                 k + 1,
-                rfc3339(ts_us),
+                crate::us_rfc3339(ts_us),
                 Self::session_id(s),
                 40_000 + 5_000 * (k as i64 % 7),
                 30 + 15 * (k as i64 % 5),
@@ -315,27 +315,6 @@ fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
-/// µs since the epoch as RFC 3339 UTC (seconds).
-fn rfc3339(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +335,7 @@ mod tests {
         }
         let incidents = crate::parse_incidents(&Demo::incidents(100_000)).unwrap();
         assert_eq!(incidents.len(), 10);
-        assert_eq!(rfc3339(START_US), "2026-11-02T09:00:00Z");
+        assert_eq!(crate::us_rfc3339(START_US), "2026-11-02T09:00:00.000Z");
     }
 
     #[test]

@@ -47,5 +47,5 @@ pub use decision::{
 pub use envelope::{HOOK_ENVELOPE_VERSION, HookEnvelope, HookStream};
 pub use error::{Error, Result};
 pub use incident::{Incident, parse_incidents};
-pub use ingest::ejson::rfc3339_us;
+pub use ingest::ejson::{rfc3339_us, us_rfc3339};
 pub use segment::{COLUMNS, segment_schema};

@@ -203,6 +203,14 @@ fn wrapper(
     Ok(Some(plain))
 }
 
+/// Microseconds since the epoch as RFC 3339 UTC to the millisecond (`2026-11-02T09:00:00.000Z`);
+/// the inverse of [`rfc3339_us`] to the millisecond. A time outside chrono's range is empty.
+pub fn us_rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// Microseconds since the epoch of an RFC 3339 time, `None` if it is not one.
 pub fn rfc3339_us(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(text)

@@ -14,19 +14,11 @@ use serde_json::Value;
 
 use super::chart;
 use super::pages::render;
-use super::{Login, UiError, count, guard, guard_change, ms, time};
+use super::{Login, UiError, count, guard, guard_change, ms, text, time};
 use crate::State;
 use crate::api;
 use crate::auth::Scope;
 use crate::problem::Problem;
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "—".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 fn admin(login: &Login) -> bool {
     login.token.grants(Scope::Admin)

@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::chart::{self, Bar};
-use super::{UiError, count, guard, layout, ms, page, query_string, time};
+use super::{UiError, count, guard, layout, ms, page, query_string, text, time};
 use crate::State;
 use crate::auth::Scope;
 use crate::{api, read};
@@ -36,14 +36,6 @@ where
     match f(login).await {
         (login, Ok((title, body))) => page(StatusCode::OK, layout(Some(&login), nav, &title, body)),
         (login, Err(e)) => e.into_response(Some(&login)),
-    }
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "—".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
