@@ -71,13 +71,12 @@ fn overhead_params(q: &[(String, String)]) -> BTreeMap<String, String> {
 
 /// The rule sets decisions name, most used first (at most 50).
 async fn rule_sets(state: &State) -> Result<Vec<(String, i64)>, UiError> {
-    let q = BTreeMap::from([(
-        "sql".to_owned(),
+    let rows = api::sql_rows(
+        state,
         "SELECT rule_set, count(*) AS n FROM decisions WHERE rule_set IS NOT NULL AND NOT \
-         is_rule_set GROUP BY rule_set ORDER BY n DESC, rule_set LIMIT 50"
-            .to_owned(),
-    )]);
-    let rows = api::sql_rows(state, &q["sql"]).await?;
+         is_rule_set GROUP BY rule_set ORDER BY n DESC, rule_set LIMIT 50",
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| (text(&r["rule_set"]), r["n"].as_i64().unwrap_or(0)))

@@ -120,15 +120,10 @@ pub(crate) fn routes() -> Router<Arc<State>> {
 /// extractor rejections, 405s); a handler's own `Cache-Control` stays.
 async fn every_answer(mut r: Response) -> Response {
     if !r.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
-        let cache = if r.headers().contains_key(header::CACHE_CONTROL) {
-            None
-        } else {
-            Some("no-store")
-        };
-        let kept = r.headers().get(header::CACHE_CONTROL).cloned();
-        secure_headers(&mut r, cache.unwrap_or("no-store"));
-        if let Some(k) = kept {
-            r.headers_mut().insert(header::CACHE_CONTROL, k);
+        let cache = r.headers_mut().remove(header::CACHE_CONTROL);
+        secure_headers(&mut r, "no-store");
+        if let Some(c) = cache {
+            r.headers_mut().insert(header::CACHE_CONTROL, c);
         }
     }
     r
